@@ -1,0 +1,3 @@
+"""broadcaster: public announcements on the air in Vietnamese districts and communes."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,206 @@
+"""Building bulletins: script → normalised sentences → speech → mastered audio file + sidecar.
+
+A bulletin is rebuilt only when something that shapes its sound changed: the
+spoken text, the voice, the engine that would speak it, the audio settings or a
+jingle. The sidecar JSON beside each file records what it was made from, so the
+daemon can tell whether the audio on disk matches the script.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from broadcaster import __version__, loudness, render
+from broadcaster.audiofile import decode_file, encode_file
+from broadcaster.config import AudioSettings, Bulletin, Config, TTSSettings, display_path
+from broadcaster.errors import AudioError, BroadcasterError
+from broadcaster.fsutil import atomic_write_bytes, sha256_file, sha256_text
+from broadcaster.scripts import Script, read_script
+from broadcaster.speech import Speaker
+from broadcaster.textnorm import normalize
+
+PIPELINE_VERSION = 1  # bump when the same inputs would now sound different
+MP3_PEAK_MARGIN = 0.5  # dB kept free before encoding: MP3 encoding adds inter-sample peaks
+
+
+@dataclass
+class BuildResult:
+    bulletin: str
+    status: str                      # built | up-to-date | failed
+    output: Path | None = None
+    sidecar: dict | None = None
+    error: BroadcasterError | None = None
+    synthesized: int = 0
+    from_cache: int = 0
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    engine: str
+    engine_version: str
+    voice: str
+    duration_s: float
+    loudness_lufs: float
+    true_peak_dbtp: float
+    segments: tuple[render.Segment, ...]
+
+
+def spoken_paragraphs(script: Script) -> list[list[str]]:
+    """The normalised text of each sentence, paragraph by paragraph."""
+    return [[normalize(s.text) for s in p] for p in script.paragraphs]
+
+
+class Jingles:
+    """Decodes each jingle once per build, loudness-matched and at the output rate."""
+
+    def __init__(self, cfg: Config | None):
+        self.cfg = cfg
+        self._done: dict[tuple, np.ndarray] = {}
+
+    def get(self, path: Path | None, audio: AudioSettings, where: str) -> np.ndarray | None:
+        if path is None:
+            return None
+        key = (path, audio.sample_rate, audio.loudness, audio.true_peak)
+        if key not in self._done:
+            try:
+                samples, rate = decode_file(path, what=f'jingle "{display_path(path)}"')
+            except AudioError as e:
+                raise AudioError(e.message, where=where, hint="use a WAV or MP3 file") from None
+            mono = render.resample(render.to_mono(samples), rate, audio.sample_rate)
+            self._done[key] = loudness.normalize(mono, audio.sample_rate, audio.loudness, audio.true_peak)
+        return self._done[key]
+
+
+def render_audio(paragraphs: list[list[str]], tts: TTSSettings, audio: AudioSettings, *,
+                 speaker: Speaker, jingle_in: np.ndarray | None, jingle_out: np.ndarray | None,
+                 target: Path, tags: dict[str, str]) -> Rendered:
+    """Speak, assemble, master and write one bulletin; measure what was written."""
+    flat = [t for p in paragraphs for t in p]
+    spoken = speaker.speak(tts, flat)
+    rate = audio.sample_rate
+    it = iter(spoken.speeches)
+    per_paragraph = [[_at_rate(next(it), rate) for _ in p] for p in paragraphs]
+    text = render.reading(per_paragraph, rate)
+    laid = render.assemble(text, rate, repeat=audio.repeat, gap=audio.gap,
+                           jingle_in=jingle_in, jingle_out=jingle_out)
+    ceiling = audio.true_peak - (MP3_PEAK_MARGIN if audio.format == "mp3" else 0.0)
+    final = render.master(laid.samples, rate, audio.channels, audio.loudness, ceiling)
+    for _ in range(3):  # measure what was written; correct the encoder's drift
+        encode_file(target, final, rate, audio.format, tags)
+        decoded, drate = decode_file(target, what="the rendered bulletin")
+        tp = loudness.true_peak_dbtp(decoded)
+        lufs = loudness.integrated_loudness(decoded, drate)
+        if not math.isfinite(lufs) or (tp <= audio.true_peak and abs(audio.loudness - lufs) <= 0.2):
+            break
+        correction = min(audio.loudness - lufs, audio.true_peak - 0.1 - tp)
+        final = final * loudness.db_to_gain(correction)
+    return Rendered(spoken.engine, spoken.engine_version, spoken.voice, len(decoded) / drate,
+                    round(lufs, 2) if math.isfinite(lufs) else lufs, round(tp, 2), laid.segments)
+
+
+def _at_rate(speech, rate: int) -> np.ndarray:
+    return render.resample(render.to_mono(speech.samples), speech.sample_rate, rate)
+
+
+def render_key(paragraphs: list[list[str]], bulletin: Bulletin, engine: str, engine_version: str,
+               jingle_hashes: dict[str, str | None]) -> str:
+    """Everything that shapes the sound of a bulletin, hashed."""
+    a = bulletin.audio
+    blob = {
+        "pipeline": PIPELINE_VERSION, "text": paragraphs, "title": bulletin.title,
+        "engine": engine, "engine_version": engine_version,
+        "voice": bulletin.tts.voice, "rate": bulletin.tts.rate,
+        "audio": [a.format, a.sample_rate, a.channels, a.loudness, a.true_peak, a.gap, a.repeat],
+        "jingles": jingle_hashes,
+    }
+    return sha256_text(json.dumps(blob, ensure_ascii=False, sort_keys=True))
+
+
+def read_sidecar(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _up_to_date(side: dict | None, key: str, output: Path) -> bool:
+    if not side or side.get("render_key") != key or not output.is_file():
+        return False
+    try:
+        return sha256_file(output) == side.get("audio_sha256")
+    except OSError:
+        return False
+
+
+def _where_jingle(cfg: Config, bulletin: Bulletin, name: str) -> str:
+    # the line that set this jingle: the bulletin's own override, else [audio]
+    if cfg.where("bulletins", bulletin.id, name) != cfg.where("bulletins", bulletin.id):
+        return cfg.where("bulletins", bulletin.id, name)
+    return cfg.where("audio", name)
+
+
+def build_bulletin(cfg: Config, bulletin: Bulletin, speaker: Speaker, jingles: Jingles, *,
+                   now: datetime, force: bool = False) -> BuildResult:
+    """Build one bulletin if its inputs changed. Errors are returned, not raised."""
+    output = bulletin.output_path(cfg.paths)
+    syn0, hit0 = speaker.synthesized, speaker.from_cache
+    script_name = display_path(bulletin.script)
+    try:
+        script = read_script(bulletin.script, display=script_name)
+        paragraphs = spoken_paragraphs(script)
+        flat = [t for p in paragraphs for t in p]
+        a = bulletin.audio
+        hashes = {n: sha256_file(p) if p else None
+                  for n, p in (("in", a.jingle_in), ("out", a.jingle_out))}
+        engine, version = speaker.plan(bulletin.tts, flat)
+        key = render_key(paragraphs, bulletin, engine, version, hashes)
+        side = read_sidecar(bulletin.sidecar_path(cfg.paths))
+        if not force and _up_to_date(side, key, output):
+            return BuildResult(bulletin.id, "up-to-date", output, side, notices=list(script.notices))
+        j_in = jingles.get(a.jingle_in, a, _where_jingle(cfg, bulletin, "jingle_in"))
+        j_out = jingles.get(a.jingle_out, a, _where_jingle(cfg, bulletin, "jingle_out"))
+        tags = {"title": bulletin.title, "date": now.strftime("%Y-%m-%d"),
+                "artist": "broadcaster", "comment": bulletin.id}
+        r = render_audio(paragraphs, bulletin.tts, a, speaker=speaker, jingle_in=j_in,
+                         jingle_out=j_out, target=output, tags=tags)
+        if r.engine != engine:  # fell back while speaking: key the engine that spoke
+            key = render_key(paragraphs, bulletin, r.engine, r.engine_version, hashes)
+        side = {
+            "bulletin": bulletin.id, "title": bulletin.title,
+            "script": _rel(cfg, bulletin.script), "script_sha256": sha256_file(bulletin.script),
+            "text_sha256": script.text_sha256, "engine": r.engine, "engine_version": r.engine_version,
+            "voice": r.voice, "rate": bulletin.tts.rate, "format": a.format,
+            "sample_rate": a.sample_rate, "channels": a.channels,
+            "duration_s": round(r.duration_s, 3), "loudness_lufs": r.loudness_lufs,
+            "true_peak_dbtp": r.true_peak_dbtp, "sentences": len(flat), "repeat": a.repeat,
+            "segments": [{"kind": s.kind, "start_s": round(s.start, 3), "duration_s": round(s.duration, 3)}
+                         for s in r.segments],
+            "audio": output.name, "audio_sha256": sha256_file(output),
+            "render_key": key, "rendered_at": now.isoformat(timespec="seconds"), "version": __version__,
+        }
+        atomic_write_bytes(bulletin.sidecar_path(cfg.paths),
+                           (json.dumps(side, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+        return BuildResult(bulletin.id, "built", output, side, synthesized=speaker.synthesized - syn0,
+                           from_cache=speaker.from_cache - hit0, notices=list(script.notices))
+    except BroadcasterError as e:
+        return BuildResult(bulletin.id, "failed", error=e, synthesized=speaker.synthesized - syn0)
+    except OSError as e:
+        return BuildResult(bulletin.id, "failed", error=AudioError(
+            f"cannot write {display_path(output)}: {e.strerror}",
+            hint="free some disk space or check the folder's permissions"))
+
+
+def _rel(cfg: Config, path: Path) -> str:
+    try:
+        return path.relative_to(cfg.root).as_posix()
+    except ValueError:
+        return str(path)

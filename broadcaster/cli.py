@@ -1,0 +1,250 @@
+"""The command line: parse, call, print. The one place errors become messages and exit codes.
+
+Exit status: 0 success; 1 something failed that is not the user's input (a voice
+could not be reached, a device is missing); 2 the input needs fixing (config,
+script, jingle, arguments). No traceback reaches the user for any of these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from broadcaster import __version__
+from broadcaster.config import AUTO_ENGINES, Config, TTSSettings, display_path, find_config, load_config
+from broadcaster.errors import BroadcasterError, ConfigError
+from broadcaster.engines import engine_names
+
+
+@dataclasses.dataclass
+class Context:
+    config_option: str | None
+    allow_outside: bool
+    _cfg: Config | None = None
+
+    def config(self) -> Config:
+        if self._cfg is None:
+            self._cfg = load_config(find_config(self.config_option), allow_outside=self.allow_outside)
+        return self._cfg
+
+
+def warn(message: str) -> None:
+    click.secho(f"warning: {message}", fg="yellow", err=True)
+
+
+def _engines_option(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names: list[str] = []
+    for part in value.split(","):
+        part = part.strip()
+        for n in (AUTO_ENGINES if part == "auto" else (part,)):
+            if n not in engine_names():
+                raise click.BadParameter(f'"{n}" is not an engine; choose from auto, '
+                                         + ", ".join(sorted(engine_names())), param_hint="--engine")
+            if n not in names:
+                names.append(n)
+    return tuple(names)
+
+
+ENGINE_HELP = "speak with this engine: auto, gtts, espeak (or a list: gtts,espeak)"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", "config_path", metavar="FILE",
+              help="the schedule.toml to use (default: $BROADCASTER_CONFIG, else ./schedule.toml)")
+@click.option("--allow-outside", is_flag=True,
+              help="let paths in the config and on the command line point outside the project folder")
+@click.version_option(__version__, prog_name="broadcaster")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, allow_outside: bool) -> None:
+    """broadcaster: turns announcement scripts into broadcast-ready audio and airs them on schedule."""
+    ctx.obj = Context(config_path, allow_outside)
+
+
+def progress(items, label: str, show=None):
+    """A progress bar on a terminal; nothing when output goes to a file or a pipe."""
+    if not sys.stderr.isatty():
+        yield from items
+        return
+    with click.progressbar(items, label=label, file=sys.stderr, item_show_func=show) as bar:
+        yield from bar
+
+
+def _now(cfg: Config | None) -> datetime:
+    return datetime.now(ZoneInfo(cfg.timezone)) if cfg else datetime.now().astimezone()
+
+
+def _speaker(state: Path):
+    from broadcaster.speech import SentenceCache, Speaker
+    return Speaker(SentenceCache(state / "cache"), warn=warn)
+
+
+def _fmt_duration(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d}"
+
+
+def _engine_label(name: str) -> str:
+    from broadcaster.speech import ENGINE_LABELS
+    return ENGINE_LABELS.get(name, name)
+
+
+@cli.command()
+@click.argument("bulletins", nargs=-1, metavar="[BULLETIN]...")
+@click.option("--engine", help=ENGINE_HELP)
+@click.option("--force", is_flag=True, help="render again even when nothing changed")
+@click.pass_obj
+def build(obj: Context, bulletins: tuple[str, ...], engine: str | None, force: bool) -> None:
+    """Render every bulletin (or the ones named) to audio_out/."""
+    from broadcaster.build import Jingles, build_bulletin
+    cfg = obj.config()
+    engines = _engines_option(engine)
+    unknown = [b for b in bulletins if b not in cfg.bulletins]
+    if unknown:
+        from difflib import get_close_matches
+        close = get_close_matches(unknown[0], list(cfg.bulletins), n=1)
+        raise ConfigError(f'no bulletin "{unknown[0]}" in {display_path(cfg.path)}'
+                          + (f' (did you mean "{close[0]}"?)' if close else ""),
+                          hint="`broadcaster build` with no names builds them all")
+    chosen = [cfg.bulletins[b] for b in (bulletins or cfg.bulletins)]
+    if engines:
+        chosen = [dataclasses.replace(b, tts=dataclasses.replace(b.tts, engines=engines)) for b in chosen]
+    speaker = _speaker(cfg.paths.state)
+    jingles = Jingles(cfg)
+    now = _now(cfg)
+    results = []
+    for b in progress(chosen, "Rendering", lambda b: b.id if b else ""):
+        results.append(build_bulletin(cfg, b, speaker, jingles, now=now, force=force))
+    worst = 0
+    for r in results:
+        for notice in r.notices:
+            warn(f"{r.bulletin}: {notice}")
+        if r.status == "failed":
+            click.secho(f"  failed      {r.bulletin}: {r.error}", fg="red", err=True)
+            worst = max(worst, r.error.exit_code if r.error else 1)
+            continue
+        s = r.sidecar or {}
+        label = "built     " if r.status == "built" else "up to date"
+        extra = f"  [{r.synthesized} synthesised, {r.from_cache} from cache]" if r.status == "built" else ""
+        click.echo(f"  {label}  {r.bulletin:<24} {_fmt_duration(s.get('duration_s', 0)):>6}  "
+                   f"{s.get('loudness_lufs', float('nan')):6.1f} LUFS  {s.get('true_peak_dbtp', float('nan')):5.1f} dBTP  "
+                   f"{s.get('engine', '?')} ({_engine_label(s.get('engine', '?'))})  "
+                   f"{display_path(r.output) if r.output else ''}{extra}")
+    n = {k: sum(r.status == k for r in results) for k in ("built", "up-to-date", "failed")}
+    click.echo(f"{n['built']} built, {n['up-to-date']} up to date, {n['failed']} failed; "
+               f"{speaker.synthesized} sentences synthesised, {speaker.from_cache} from cache.")
+    if worst:
+        sys.exit(worst)
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--file", "-f", "text_file", type=click.Path(dir_okay=False), help="read the text from this file")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="where to write the audio (.mp3 or .wav)")
+@click.option("--engine", help=ENGINE_HELP)
+@click.option("--repeat", type=click.IntRange(1, 20), help="times to read the text (default: the config's)")
+@click.option("--no-jingles", is_flag=True, help="leave out the opening and closing jingles")
+@click.pass_obj
+def say(obj: Context, text: str | None, text_file: str | None, output: str, engine: str | None,
+        repeat: int | None, no_jingles: bool) -> None:
+    """Render a one-off announcement (TEXT, or --file) to an audio file, e.g. for an urgent notice."""
+    from broadcaster.audiofile import audio_duration
+    from broadcaster.build import Jingles, render_audio
+    from broadcaster.config import AudioSettings
+    from broadcaster.scripts import read_script, split_paragraphs
+    if (text is None) == (text_file is None):
+        raise click.UsageError("give the announcement as TEXT or with --file, not both and not neither")
+    try:
+        cfg: Config | None = obj.config()
+    except ConfigError:
+        if obj.config_option:
+            raise
+        cfg = None  # no project here: defaults, so an urgent notice never waits for a config
+    root = cfg.root if cfg else Path.cwd().resolve()
+    out = Path(output).resolve()
+    if not obj.allow_outside and not out.is_relative_to(root):
+        raise ConfigError(f'output "{output}" is outside the project folder {display_path(root)}',
+                          hint="write it inside the project, or pass --allow-outside")
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("mp3", "wav"):
+        raise click.BadParameter("the output must end in .mp3 or .wav", param_hint="-o/--output")
+    if text_file:
+        src = Path(text_file).resolve()
+        if not obj.allow_outside and not src.is_relative_to(root):
+            raise ConfigError(f'"{text_file}" is outside the project folder', hint="pass --allow-outside")
+        paragraphs = read_script(src, display=text_file).paragraphs
+    else:
+        paragraphs = split_paragraphs(text or "")
+        if not paragraphs:
+            raise click.BadParameter("there is nothing to read in TEXT", param_hint="TEXT")
+    tts = cfg.tts if cfg else TTSSettings()
+    audio = cfg.audio if cfg else AudioSettings()
+    if engine:
+        tts = dataclasses.replace(tts, engines=_engines_option(engine))
+    audio = dataclasses.replace(audio, format=fmt, repeat=repeat or audio.repeat)
+    if no_jingles:
+        audio = dataclasses.replace(audio, jingle_in=None, jingle_out=None)
+    from broadcaster.build import spoken_paragraphs
+    from broadcaster.scripts import Script
+    spoken = spoken_paragraphs(Script(out, "utf-8", paragraphs))
+    jingles = Jingles(cfg)
+    where = cfg.where("audio") if cfg else "defaults"
+    speaker = _speaker(cfg.paths.state if cfg else root / "state")
+    r = render_audio(spoken, tts, audio, speaker=speaker,
+                     jingle_in=jingles.get(audio.jingle_in, audio, where),
+                     jingle_out=jingles.get(audio.jingle_out, audio, where),
+                     target=out, tags={"title": (text or Path(text_file).stem)[:60],
+                                       "date": _now(cfg).strftime("%Y-%m-%d"), "artist": "broadcaster"})
+    click.echo(f"wrote {display_path(out)}: {_fmt_duration(audio_duration(out))}, "
+               f"{r.loudness_lufs:.1f} LUFS, {r.true_peak_dbtp:.1f} dBTP, "
+               f"spoken by {r.engine} ({_engine_label(r.engine)})")
+
+
+@cli.command()
+def devices() -> None:
+    """List the sound outputs, with the names to use as a zone's device."""
+    from broadcaster.player import list_outputs
+    outs = list_outputs()
+    if not outs:
+        click.echo("No sound outputs found. Plug in a sound card or check the sound system.")
+        return
+    click.echo(f"{'#':>3}  {'device name (use in schedule.toml)':<48} {'system':<12} channels  rate")
+    for o in outs:
+        mark = "*" if o.is_default else " "
+        click.echo(f"{o.index:>3}{mark} {o.name:<48} {o.hostapi:<12} {o.channels:>8}  {o.default_rate:.0f}")
+    click.echo('* = the default output (device = "default")')
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every BroadcasterError becomes one line and an exit status."""
+    try:
+        rv = cli.main(args=argv, prog_name="broadcaster", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Stopped.", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except BroadcasterError as e:
+        for line in str(e).splitlines():
+            click.secho(f"error: {line}", fg="red", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Stopped.", err=True)
+        sys.exit(130)
+    except Exception as e:  # a bug: one line for the technician, the traceback on request
+        if os.environ.get("BROADCASTER_DEBUG"):
+            raise
+        click.secho(f"internal error: {type(e).__name__}: {e}", fg="red", err=True)
+        click.echo("This is a bug in broadcaster. Run again with BROADCASTER_DEBUG=1 "
+                   "and send the output to the developers.", err=True)
+        sys.exit(70)
+    sys.exit(rv if isinstance(rv, int) else 0)

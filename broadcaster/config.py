@@ -1,0 +1,397 @@
+"""schedule.toml → frozen dataclasses.
+
+Every problem in the file is collected and reported at once, each as
+``file:line: section: message``, with "did you mean …?" for misspelt keys.
+Relative paths are relative to the file; paths may not leave the project
+folder (the folder holding the file) unless ``allow_outside`` is given.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from broadcaster.engines import engine_names
+from broadcaster.errors import ConfigError
+from broadcaster.tomllines import LineIndex
+
+DEFAULT_NAME = "schedule.toml"
+ENV_VAR = "BROADCASTER_CONFIG"
+AUTO_ENGINES = ("gtts", "espeak")
+FORMATS = ("mp3", "wav")
+
+
+@dataclass(frozen=True)
+class TTSSettings:
+    engines: tuple[str, ...] = AUTO_ENGINES   # preference order; first available wins
+    voice: str = "vi"
+    rate: float = 1.0
+    lexicon: Path | None = None
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    format: str = "mp3"
+    sample_rate: int = 44100
+    channels: int = 1
+    loudness: float = -16.0
+    true_peak: float = -1.0
+    jingle_in: Path | None = None
+    jingle_out: Path | None = None
+    gap: float = 1.0
+    repeat: int = 2
+
+
+@dataclass(frozen=True)
+class Paths:
+    scripts: Path
+    audio: Path
+    state: Path
+
+
+@dataclass(frozen=True)
+class Bulletin:
+    id: str
+    title: str
+    script: Path
+    tts: TTSSettings
+    audio: AudioSettings
+    line: int | None = None
+
+    def output_path(self, paths: Paths) -> Path:
+        return paths.audio / f"{self.id}.{self.audio.format}"
+
+    def sidecar_path(self, paths: Paths) -> Path:
+        return paths.audio / f"{self.id}.json"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    root: Path
+    timezone: str
+    paths: Paths
+    tts: TTSSettings
+    audio: AudioSettings
+    bulletins: dict[str, Bulletin] = field(default_factory=dict)
+    allow_outside: bool = False
+
+    def where(self, *key) -> str:
+        """``file:line`` of a key, for messages about it."""
+        line = _index_for(self).line(*key)
+        return f"{display_path(self.path)}:{line}" if line else display_path(self.path)
+
+    def resolve(self, value: str | os.PathLike) -> Path:
+        """A path from the user, relative to the project folder."""
+        return _resolve(self.root, value)
+
+    def inside(self, path: Path) -> bool:
+        return self.allow_outside or _is_inside(path, self.root)
+
+
+_INDEXES: dict[Path, LineIndex] = {}
+
+
+def _index_for(cfg: Config) -> LineIndex:
+    idx = _INDEXES.get(cfg.path)
+    if idx is None:
+        idx = _INDEXES[cfg.path] = LineIndex(cfg.path.read_text(encoding="utf-8", errors="replace"))
+    return idx
+
+
+def display_path(path: Path) -> str:
+    """A path as short as a technician would type it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def find_config(explicit: str | None) -> Path:
+    """-c/--config, else $BROADCASTER_CONFIG, else ./schedule.toml."""
+    chosen = explicit or os.environ.get(ENV_VAR) or DEFAULT_NAME
+    path = Path(chosen)
+    if not path.is_file():
+        how = ("given with -c/--config" if explicit else
+               f"from ${ENV_VAR}" if os.environ.get(ENV_VAR) else "in the current folder")
+        raise ConfigError(f'configuration file "{chosen}" ({how}) does not exist',
+                          hint="run broadcaster from the project folder, or pass -c path/to/schedule.toml")
+    return path
+
+
+def _resolve(root: Path, value: str | os.PathLike) -> Path:
+    p = Path(value).expanduser()
+    return (p if p.is_absolute() else root / p).resolve()
+
+
+def _is_inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+# --- the schema: each key, its type check and conversion -----------------------
+
+class _Invalid(Exception):
+    pass
+
+
+def _str(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise _Invalid(f"must be a non-empty text in quotes, not {_show(v)}")
+    return v
+
+
+def _number(lo: float, hi: float) -> Callable[[Any], float]:
+    def check(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise _Invalid(f"must be a number, not {_show(v)}")
+        if not lo <= v <= hi:
+            raise _Invalid(f"must be between {lo:g} and {hi:g}, not {v:g}")
+        return float(v)
+    return check
+
+
+def _integer(lo: int, hi: int) -> Callable[[Any], int]:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise _Invalid(f"must be a whole number, not {_show(v)}")
+        if not lo <= v <= hi:
+            raise _Invalid(f"must be between {lo} and {hi}, not {v}")
+        return v
+    return check
+
+
+def _choice(*options: Any) -> Callable[[Any], Any]:
+    def check(v: Any) -> Any:
+        if v not in options:
+            raise _Invalid(f"must be one of {', '.join(map(str, options))}, not {_show(v)}")
+        return v
+    return check
+
+
+def _engines(v: Any) -> tuple[str, ...]:
+    names = [v] if isinstance(v, str) else v
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise _Invalid(f'must be an engine name or a list of them, not {_show(v)}')
+    known = engine_names()
+    out: list[str] = []
+    for name in names:
+        expanded = AUTO_ENGINES if name == "auto" else (name,)
+        for n in expanded:
+            if n not in known:
+                raise _Invalid(f'"{n}" is not a known engine{_suggest(n, known)} '
+                               f'(choose from auto, {", ".join(sorted(known))})')
+            if n not in out:
+                out.append(n)
+    return tuple(out)
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, str):
+        return f'"{v}"'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, dict):
+        return "a table"
+    if isinstance(v, list):
+        return "a list"
+    return repr(v)
+
+
+def _suggest(word: str, options) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+_PATH = "path"  # marker: a file path, checked for existence and confinement
+
+TTS_KEYS: dict[str, Any] = {
+    "engine": _engines,
+    "voice": _str,
+    "rate": _number(0.25, 4.0),
+    "lexicon": _PATH,
+}
+AUDIO_KEYS: dict[str, Any] = {
+    "format": _choice(*FORMATS),
+    "sample_rate": _choice(8000, 16000, 22050, 24000, 32000, 44100, 48000),
+    "channels": _integer(1, 2),
+    "loudness": _number(-40.0, -5.0),
+    "true_peak": _number(-12.0, 0.0),
+    "jingle_in": _PATH,
+    "jingle_out": _PATH,
+    "gap": _number(0.0, 30.0),
+    "repeat": _integer(1, 20),
+}
+_FIELD_NAME = {"engine": "engines"}
+
+
+class _Loader:
+    """Collects problems while converting the parsed TOML into settings."""
+
+    def __init__(self, path: Path, index: LineIndex, allow_outside: bool):
+        self.path = path
+        self.root = path.parent.resolve()
+        self.index = index
+        self.allow_outside = allow_outside
+        self.problems: list[str] = []
+
+    def problem(self, key: tuple, section: str, message: str) -> None:
+        line = self.index.line(*key)
+        loc = f"{display_path(self.path)}:{line}" if line else display_path(self.path)
+        self.problems.append(f"{loc}: {section}: {message}")
+
+    def unknown_keys(self, table: dict, allowed, key: tuple, section: str) -> None:
+        for k in table:
+            if k not in allowed:
+                self.problem(key + (k,), section,
+                             f'unknown key "{k}"{_suggest(k, allowed)}')
+
+    def file_path(self, value: Any, key: tuple, section: str, name: str, *, must_exist: str | None = "file"):
+        try:
+            text = _str(value)
+        except _Invalid as e:
+            self.problem(key, section, f"{name} {e}")
+            return None
+        p = _resolve(self.root, text)
+        if not self.allow_outside and not _is_inside(p, self.root):
+            self.problem(key, section, f'{name} "{text}" is outside the project folder '
+                         f"{display_path(self.root)} (move it inside, or pass --allow-outside)")
+            return None
+        if must_exist == "file" and not p.is_file():
+            what = "is a folder, not a file" if p.is_dir() else "does not exist"
+            self.problem(key, section, f'{name} "{text}" {what}')
+            return None
+        return p
+
+    def settings(self, table: dict, keys: dict, base, key: tuple, section: str, *, only=None):
+        """Apply the known keys of ``table`` onto the dataclass ``base``."""
+        changes = {}
+        for k, check in keys.items():
+            if k not in table or (only is not None and k not in only):
+                continue
+            v = table[k]
+            if check is _PATH:
+                p = self.file_path(v, key + (k,), section, k)
+                if p is not None:
+                    changes[k] = p
+                continue
+            try:
+                changes[_FIELD_NAME.get(k, k)] = check(v)
+            except _Invalid as e:
+                self.problem(key + (k,), section, f"{k} {e}")
+        return replace(base, **changes)
+
+    def table(self, data: dict, name: str) -> dict:
+        v = data.get(name, {})
+        if not isinstance(v, dict):
+            self.problem((name,), name, f"must be a table ([{name}]), not {_show(v)}")
+            return {}
+        return v
+
+
+TOP_KEYS = ("timezone", "paths", "tts", "audio", "bulletins", "zones", "slots", "daemon")
+BULLETIN_KEYS = ("title", "script", *TTS_KEYS, *AUDIO_KEYS)
+
+
+def load_config(path: str | os.PathLike, *, allow_outside: bool = False) -> Config:
+    """Read and validate a whole schedule.toml; raise one ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"cannot read the configuration: {e.strerror}", where=display_path(path))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError("is not UTF-8 text", where=display_path(path),
+                          hint="save it as UTF-8 in your editor")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise _syntax_error(path, e) from None
+    loader = _Loader(path, LineIndex(text), allow_outside)
+    cfg = _build(loader, data)
+    if loader.problems:
+        raise ConfigError(loader.problems[0], problems=loader.problems)
+    _INDEXES[cfg.path] = loader.index
+    return cfg
+
+
+def _syntax_error(path: Path, e: tomllib.TOMLDecodeError) -> ConfigError:
+    # tomllib says "... (at line 3, column 7)"; keep its position in our format
+    msg = str(e)
+    line = col = None
+    if "(at line " in msg:
+        msg, pos = msg.rsplit(" (at line ", 1)
+        line, _, rest = pos.partition(", column ")
+        col = rest.rstrip(")")
+    where = f"{display_path(path)}:{line}" if line else display_path(path)
+    detail = f"TOML syntax error: {msg}" + (f" (column {col})" if col else "")
+    return ConfigError(detail, where=where,
+                       hint="check quotes, brackets and commas on that line")
+
+
+def _build(ld: _Loader, data: dict) -> Config:
+    ld.unknown_keys(data, TOP_KEYS, (), "schedule")
+    tz = data.get("timezone", "Asia/Ho_Chi_Minh")
+    try:
+        _str(tz)
+        zoneinfo.ZoneInfo(tz)
+    except (_Invalid, zoneinfo.ZoneInfoNotFoundError, ValueError):
+        ld.problem(("timezone",), "timezone",
+                   f"{_show(tz)} is not a known time zone (use a name like \"Asia/Ho_Chi_Minh\")")
+        tz = "Asia/Ho_Chi_Minh"
+
+    ptable = ld.table(data, "paths")
+    ld.unknown_keys(ptable, ("scripts", "audio", "state"), ("paths",), "paths")
+    dirs = {}
+    for k, default in (("scripts", "scripts"), ("audio", "audio_out"), ("state", "state")):
+        p = ld.file_path(ptable.get(k, default), ("paths", k), "paths", k, must_exist=None)
+        dirs[k] = p if p is not None else ld.root / default
+    paths = Paths(**dirs)
+
+    ttable, atable = ld.table(data, "tts"), ld.table(data, "audio")
+    ld.unknown_keys(ttable, TTS_KEYS, ("tts",), "tts")
+    ld.unknown_keys(atable, AUDIO_KEYS, ("audio",), "audio")
+    tts = ld.settings(ttable, TTS_KEYS, TTSSettings(), ("tts",), "tts")
+    audio = ld.settings(atable, AUDIO_KEYS, AudioSettings(), ("audio",), "audio")
+
+    bulletins = {}
+    btable = ld.table(data, "bulletins")
+    for bid, b in btable.items():
+        section = f"bulletins.{bid}"
+        key = ("bulletins", bid)
+        if not isinstance(b, dict):
+            ld.problem(key, section, f"must be a table ([bulletins.{bid}]), not {_show(b)}")
+            continue
+        if not _valid_id(bid):
+            ld.problem(key, section, "a bulletin id may use only letters a-z, digits, '-' and '_'")
+        ld.unknown_keys(b, BULLETIN_KEYS, key, section)
+        if "script" not in b:
+            ld.problem(key, section, 'has no script (add script = "scripts/NAME.txt")')
+            continue
+        script = ld.file_path(b["script"], key + ("script",), section, "script")
+        title = b.get("title", bid)
+        try:
+            _str(title)
+        except _Invalid as e:
+            ld.problem(key + ("title",), section, f"title {e}")
+        btts = ld.settings(b, TTS_KEYS, tts, key, section)
+        baudio = ld.settings(b, AUDIO_KEYS, audio, key, section)
+        if script is not None:
+            bulletins[bid] = Bulletin(bid, str(title), script, btts, baudio, ld.index.line(*key))
+    if not btable:
+        ld.problem(("bulletins",), "bulletins",
+                   'no bulletins are defined (add a [bulletins.NAME] table with a script)')
+
+    return Config(path=ld.path.resolve(),
+                  root=ld.root, timezone=tz, paths=paths, tts=tts, audio=audio,
+                  bulletins=bulletins, allow_outside=ld.allow_outside)
+
+
+def _valid_id(bid: str) -> bool:
+    return bool(bid) and all(c.isascii() and (c.isalnum() or c in "-_") for c in bid)

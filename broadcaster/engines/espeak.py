@@ -1,0 +1,71 @@
+"""espeak-ng: offline, always there, three Vietnamese accents.
+
+Runs the ``espeak-ng`` program with an argument list (never a shell) and reads
+the WAV it writes to stdout. Text goes in on stdin, so any length and any
+character is safe.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from broadcaster.audiofile import decode_bytes
+from broadcaster.engines import Engine, EngineUnavailable, Speech, SynthesisError, Voice
+
+BASE_WPM = 150  # words per minute at rate 1.0: calm announcer pace for Vietnamese syllables
+INSTALL_HINT = "install it: apt-get install espeak-ng (Windows: the espeak-ng .msi from its releases page)"
+
+
+class EspeakEngine(Engine):
+    name = "espeak"
+    online = False
+
+    def __init__(self, program: str | None = None, timeout: float = 120.0):
+        self.program = program or shutil.which("espeak-ng") or shutil.which("espeak-ng.exe")
+        self.timeout = timeout
+        self._version: str | None = None
+
+    def unavailable_reason(self) -> str | None:
+        if not self.program:
+            return "the espeak-ng program is not installed or not on PATH"
+        return None
+
+    def _require(self) -> str:
+        reason = self.unavailable_reason()
+        if reason:
+            raise EngineUnavailable(reason, hint=INSTALL_HINT)
+        return self.program  # type: ignore[return-value]
+
+    def version(self) -> str:
+        if self._version is None:
+            out = self._run(["--version"], None).decode("utf-8", "replace")
+            # "eSpeak NG text-to-speech: 1.51  Data at: ..."
+            self._version = out.split(":", 1)[1].split()[0] if ":" in out else out.strip()
+        return self._version
+
+    def voices(self) -> list[Voice]:
+        return [Voice("vi", "Northern", "male"),
+                Voice("vi-vn-x-central", "Central", "male"),
+                Voice("vi-vn-x-south", "Southern", "male")]
+
+    def synthesize(self, text: str, voice: str, rate: float) -> Speech:
+        voice = self.voice_for(voice)
+        wpm = max(80, min(450, round(BASE_WPM * rate)))
+        wav = self._run(["-v", voice, "-s", str(wpm), "-b", "1", "--stdout"], text.encode("utf-8"))
+        samples, sr = decode_bytes(wav, what="espeak-ng output")
+        return Speech(samples.mean(axis=1) if samples.ndim == 2 else samples, sr)
+
+    def _run(self, args: list[str], stdin: bytes | None) -> bytes:
+        program = self._require()
+        try:
+            proc = subprocess.run([program, *args], input=stdin, capture_output=True,
+                                  timeout=self.timeout, check=False)
+        except FileNotFoundError:
+            raise EngineUnavailable("the espeak-ng program disappeared from PATH", hint=INSTALL_HINT) from None
+        except subprocess.TimeoutExpired:
+            raise SynthesisError(f"espeak-ng did not finish within {self.timeout:g} s") from None
+        if proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise SynthesisError(f"espeak-ng failed: {err[-1] if err else 'exit status %d' % proc.returncode}")
+        return proc.stdout

@@ -1,0 +1,112 @@
+"""gTTS: Google Translate's Vietnamese voice, online.
+
+The only module that knows gTTS and the network it needs. Transient failures
+(HTTP 429, 5xx, time-outs) are retried with exponential back-off; a network that
+cannot be reached at all makes the engine *unavailable*, so that ``auto`` can
+fall back to an offline engine instead of failing the build.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Callable
+
+import requests
+
+from broadcaster.audiofile import decode_bytes
+from broadcaster.engines import Engine, EngineUnavailable, Speech, SynthesisError, Voice
+
+PROBE_URL = "https://translate.google.com/"
+OFFLINE_HINT = "check the internet connection, or use the offline engine: --engine espeak"
+
+
+class GttsEngine(Engine):
+    name = "gtts"
+    online = True
+
+    def __init__(self, timeout: tuple[float, float] = (3.05, 20.0), retries: int = 3,
+                 backoff: float = 1.0, max_wait: float = 30.0,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self._reachable: bool | None = None
+
+    def version(self) -> str:
+        from gtts.version import __version__
+        return __version__
+
+    def voices(self) -> list[Voice]:
+        return [Voice("vi", "Northern", "female")]
+
+    def voice_for(self, wanted: str) -> str:
+        # gTTS has one Vietnamese voice; an accent chosen for espeak-ng means "Vietnamese" here
+        if wanted == "vi" or wanted.startswith("vi-"):
+            return "vi"
+        return super().voice_for(wanted)
+
+    def unavailable_reason(self) -> str | None:
+        try:
+            import gtts  # noqa: F401
+        except ImportError:
+            return "the gTTS package is not installed (pip install gTTS)"
+        if self._reachable is None:
+            try:
+                requests.head(PROBE_URL, timeout=self.timeout[0], allow_redirects=False)
+                self._reachable = True
+            except requests.RequestException:
+                self._reachable = False
+        return None if self._reachable else "Google Translate cannot be reached (no internet?)"
+
+    def synthesize(self, text: str, voice: str, rate: float) -> Speech:
+        from gtts import gTTS
+        lang = self.voice_for(voice)
+        tts = gTTS(text, lang=lang, slow=rate < 0.85, lang_check=False, timeout=self.timeout)
+        attempt = 0
+        while True:
+            try:
+                buf = io.BytesIO()
+                tts.write_to_fp(buf)
+                break
+            except Exception as e:  # gTTSError, and anything requests lets through
+                err, wait = self._classify(e, attempt)
+                if wait is None or attempt >= self.retries:
+                    raise err from None
+                attempt += 1
+                self.sleep(wait)
+        data = buf.getvalue()
+        if not data:
+            raise SynthesisError("Google Translate answered without any audio", hint=OFFLINE_HINT)
+        samples, sr = decode_bytes(data, what="audio from Google Translate")
+        return Speech(samples.mean(axis=1) if samples.ndim == 2 else samples, sr)
+
+    def _classify(self, e: Exception, attempt: int) -> tuple[SynthesisError, float | None]:
+        """The error to raise, and how long to wait before retrying (None: do not retry)."""
+        rsp = getattr(e, "rsp", None)
+        cause = e.__context__ or e
+        delay = min(self.max_wait, self.backoff * 2 ** attempt)
+        if rsp is not None:
+            status = rsp.status_code
+            if status == 429 or status >= 500:
+                after = rsp.headers.get("Retry-After", "")
+                if after.isdigit():
+                    delay = min(self.max_wait, float(after))
+                return SynthesisError(f"Google Translate refused the request (HTTP {status}) "
+                                      f"{attempt + 1} times", hint="try again later or use --engine espeak",
+                                      transient=True), delay
+            if status == 200:
+                return SynthesisError("Google Translate answered without audio (the service may have "
+                                      "changed; upgrade gTTS)", hint=OFFLINE_HINT), None
+            return SynthesisError(f"Google Translate rejected the request (HTTP {status})",
+                                  hint=OFFLINE_HINT), None
+        if isinstance(cause, requests.Timeout):
+            return SynthesisError(f"Google Translate did not answer in time ({attempt + 1} tries)",
+                                  hint=OFFLINE_HINT, transient=True), delay
+        if isinstance(cause, requests.ConnectionError):
+            self._reachable = False
+            return EngineUnavailable("Google Translate cannot be reached (no internet?)",
+                                     hint=OFFLINE_HINT), None
+        return SynthesisError(f"gTTS failed: {e}", hint=OFFLINE_HINT), None

@@ -1,0 +1,103 @@
+"""Loudness (ITU-R BS.1770 via pyloudnorm), true peak and a look-ahead limiter. Pure numpy.
+
+Every bulletin and jingle should play at the same loudness, whatever engine spoke
+it: the whole bulletin is brought to the target integrated loudness, and a
+smooth limiter keeps the 4×-oversampled (true) peak under the ceiling.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyloudnorm
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
+from scipy.signal import resample_poly
+
+OVERSAMPLE = 4
+LIMITER_WINDOW_S = 0.02  # gain reduction ramps in over 20 ms ahead of a peak and out over 20 ms after
+
+
+def db_to_gain(db: float) -> float:
+    return 10.0 ** (db / 20.0)
+
+
+def integrated_loudness(samples: np.ndarray, rate: int) -> float:
+    """Integrated loudness in LUFS; -inf for silence or sound shorter than one 400 ms block."""
+    if len(samples) < int(0.4 * rate) + 1:
+        return -math.inf
+    with np.errstate(divide="ignore"):
+        value = pyloudnorm.Meter(rate).integrated_loudness(samples.astype(np.float64))
+    return float(value)
+
+
+def _peak_envelope(samples: np.ndarray) -> np.ndarray:
+    """Per input sample, the largest oversampled magnitude between it and the next one."""
+    x = samples if samples.ndim == 2 else samples[:, None]
+    up = resample_poly(x.astype(np.float32), OVERSAMPLE, 1, axis=0)
+    return np.abs(up.reshape(len(x), -1)).max(axis=1)
+
+
+def true_peak_dbtp(samples: np.ndarray) -> float:
+    """True peak in dBTP (4× oversampling, as BS.1770-4 Annex 2)."""
+    if len(samples) == 0:
+        return -math.inf
+    peak = float(_peak_envelope(samples).max())
+    return 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def limit(samples: np.ndarray, rate: int, ceiling_dbtp: float,
+          envelope: np.ndarray | None = None) -> np.ndarray:
+    """Smoothly reduce gain wherever the true peak would pass the ceiling.
+
+    The gain curve is a moving minimum of the gain each sample needs, then a moving
+    average over the same window: the average of minima that each include a sample
+    is never above what that sample needs, so the ceiling holds while the gain
+    changes slowly enough not to be heard as distortion. ``envelope`` is
+    ``_peak_envelope(samples)`` when the caller already has it.
+    """
+    ceiling = db_to_gain(ceiling_dbtp)
+    env = _peak_envelope(samples) if envelope is None else envelope
+    need = np.minimum(1.0, ceiling / np.maximum(env, 1e-12))
+    if need.min() >= 1.0:
+        return samples
+    size = 2 * int(LIMITER_WINDOW_S * rate) + 1
+    gain = uniform_filter1d(minimum_filter1d(need, size, mode="nearest"), size, mode="nearest")
+    gain = np.minimum(gain, 1.0)
+    out = samples * (gain if samples.ndim == 1 else gain[:, None])
+    return out.astype(np.float32)
+
+
+def normalize(samples: np.ndarray, rate: int, target_lufs: float, ceiling_dbtp: float,
+              tolerance: float = 0.05) -> np.ndarray:
+    """Bring ``samples`` to ``target_lufs`` with the true peak at or under ``ceiling_dbtp``."""
+    measured = integrated_loudness(samples, rate)
+    if not math.isfinite(measured):
+        return limit(samples, rate, ceiling_dbtp)  # silence or too short to measure
+    # Limiting makes loudness grow less than the gain: solve gain → loudness by secant steps.
+    envelope = _peak_envelope(samples)  # scales with the gain: compute it once
+
+    def attempt(gain_db: float) -> tuple[np.ndarray, float]:
+        g = db_to_gain(gain_db)
+        out = limit((samples * g).astype(np.float32), rate, ceiling_dbtp, envelope * g)
+        return out, integrated_loudness(out, rate)
+
+    g0 = target_lufs - measured
+    out, l0 = attempt(g0)
+    if abs(target_lufs - l0) <= tolerance:
+        return out
+    g1 = g0 + (target_lufs - l0)
+    for _ in range(12):
+        out, l1 = attempt(g1)
+        if abs(target_lufs - l1) <= tolerance:
+            break
+        slope = (l1 - l0) / (g1 - g0) if g1 != g0 else 1.0
+        slope = min(1.0, max(0.05, slope))
+        g0, l0, g1 = g1, l1, g1 + (target_lufs - l1) / slope
+    return out
+
+
+def trim_peak(samples: np.ndarray, ceiling_dbtp: float) -> np.ndarray:
+    """A last, tiny, uniform gain step if the true peak is still above the ceiling."""
+    over = true_peak_dbtp(samples) - ceiling_dbtp
+    return samples * db_to_gain(-over) if over > 0 else samples

@@ -1,0 +1,157 @@
+"""Sentences → speech, through the engine preference list and the sentence cache.
+
+The cache is keyed by engine, engine version, voice, rate and the exact text, so
+editing one sentence of a script synthesises that sentence only, and a new voice
+or engine version never replays old audio. ``Speaker`` picks, per bulletin, the
+first engine in the preference list that can speak every sentence (from the
+cache or live) and falls back down the list with a warning when one cannot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import soundfile as sf
+
+from broadcaster.config import TTSSettings
+from broadcaster.engines import Engine, Speech, create_engine
+from broadcaster.errors import EngineUnavailable, SynthesisError
+from broadcaster.fsutil import atomic_write_bytes
+
+ENGINE_LABELS = {"espeak": "espeak-ng, offline voice", "gtts": "Google Translate, online voice"}
+
+
+class SentenceCache:
+    """Synthesised sentences as FLAC files under ``state/cache/``."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    @staticmethod
+    def key(engine: str, version: str, voice: str, rate: float, text: str) -> str:
+        blob = json.dumps([engine, version, voice, round(rate, 4), text], ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.flac"
+
+    def has(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def get(self, key: str) -> Speech | None:
+        path = self._path(key)
+        try:
+            samples, rate = sf.read(str(path), dtype="float32")
+        except (OSError, sf.LibsndfileError, RuntimeError):
+            return None  # missing or damaged: synthesise again
+        return Speech(samples, rate)
+
+    def put(self, key: str, speech: Speech) -> None:
+        buf = io.BytesIO()
+        sf.write(buf, np.clip(speech.samples, -1, 1), speech.sample_rate, format="FLAC", subtype="PCM_16")
+        atomic_write_bytes(self._path(key), buf.getvalue())
+
+
+@dataclass
+class Spoken:
+    engine: str
+    engine_version: str
+    voice: str
+    speeches: list[Speech]
+    fallback_from: list[str] = field(default_factory=list)
+
+
+class Speaker:
+    """Speaks the sentences of one build; remembers which engines are down."""
+
+    def __init__(self, cache: SentenceCache, warn: Callable[[str], None] = lambda _m: None,
+                 engine_options: dict[str, dict] | None = None):
+        self.cache = cache
+        self.warn = warn
+        self.engine_options = engine_options or {}
+        self.synthesized = 0
+        self.from_cache = 0
+        self._engines: dict[str, Engine] = {}
+        self._down: dict[str, str] = {}
+
+    def engine(self, name: str) -> Engine:
+        if name not in self._engines:
+            self._engines[name] = create_engine(name, **self.engine_options.get(name, {}))
+        return self._engines[name]
+
+    def _keys(self, eng: Engine, tts: TTSSettings, texts: list[str]) -> tuple[str, str, list[str]]:
+        voice = eng.voice_for(tts.voice)
+        version = eng.version()
+        return voice, version, [self.cache.key(eng.name, version, voice, tts.rate, t) for t in texts]
+
+    def plan(self, tts: TTSSettings, texts: list[str]) -> tuple[str, str]:
+        """(engine, engine version) that would speak ``texts`` now, without speaking."""
+        last: Exception | None = None
+        for name in tts.engines:
+            try:
+                eng = self.engine(name)
+                _voice, version, keys = self._keys(eng, tts, texts)
+                if all(self.cache.has(k) for k in keys) or self._usable(eng, tts):
+                    return name, version
+            except SynthesisError as e:
+                last = e
+        raise self._none_left(tts, last)
+
+    def _usable(self, eng: Engine, tts: TTSSettings) -> bool:
+        if eng.name in self._down:
+            return False
+        reason = eng.unavailable_reason()
+        if reason:
+            self._mark_down(eng.name, reason, tts)
+            return False
+        return True
+
+    def _mark_down(self, name: str, reason: str, tts: TTSSettings) -> None:
+        if name in self._down:
+            return
+        self._down[name] = reason
+        rest = [n for n in tts.engines if n not in self._down]
+        then = f"using {rest[0]} ({ENGINE_LABELS.get(rest[0], rest[0])}) instead" if rest else "no engine left"
+        self.warn(f"{name}: {reason}; {then}")
+
+    def _none_left(self, tts: TTSSettings, last: Exception | None) -> SynthesisError:
+        if isinstance(last, SynthesisError) and len(tts.engines) == 1:
+            return last
+        reasons = "; ".join(f"{n}: {self._down.get(n, 'failed')}" for n in tts.engines)
+        return SynthesisError(f"no text-to-speech engine could speak ({reasons})",
+                              hint="install espeak-ng for offline speech: apt-get install espeak-ng")
+
+    def speak(self, tts: TTSSettings, texts: list[str]) -> Spoken:
+        """Speech for each text, from the first engine in the preference list that manages all."""
+        last: Exception | None = None
+        tried: list[str] = []
+        for name in tts.engines:
+            try:
+                eng = self.engine(name)
+                voice, version, keys = self._keys(eng, tts, texts)
+                cached = [self.cache.get(k) for k in keys]
+                if any(c is None for c in cached) and not self._usable(eng, tts):
+                    tried.append(name)
+                    continue
+                speeches = []
+                for text, key, hit in zip(texts, keys, cached):
+                    if hit is None:
+                        hit = eng.synthesize(text, voice, tts.rate)
+                        self.cache.put(key, hit)
+                        self.synthesized += 1
+                    else:
+                        self.from_cache += 1
+                    speeches.append(hit)
+                return Spoken(name, version, voice, speeches, tried)
+            except SynthesisError as e:
+                last = e
+                tried.append(name)
+                if name != tts.engines[-1]:
+                    self._mark_down(name, e.message, tts)
+        raise self._none_left(tts, last)
