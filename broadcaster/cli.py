@@ -127,7 +127,7 @@ def build(obj: Context, bulletins: tuple[str, ...], engine: str | None, force: b
         for notice in r.notices:
             warn(f"{r.bulletin}: {notice}")
         if r.status == "failed":
-            click.secho(f"  failed      {r.bulletin}: {r.error}", fg="red", err=True)
+            click.secho(f"error: {r.bulletin}: {r.error}", fg="red", err=True)
             worst = max(worst, r.error.exit_code if r.error else 1)
             continue
         s = r.sidecar or {}
@@ -223,28 +223,36 @@ def devices() -> None:
     click.echo('* = the default output (device = "default")')
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: every BroadcasterError becomes one line and an exit status."""
+def run(argv: list[str] | None = None) -> int:
+    """Run a command line; every BroadcasterError becomes one line and an exit status."""
     try:
         rv = cli.main(args=argv, prog_name="broadcaster", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Stopped.", err=True)
-        sys.exit(130)
+        return 130
+    except click.exceptions.Exit as e:
+        return e.exit_code
     except click.ClickException as e:
         e.show()
-        sys.exit(e.exit_code)
+        return e.exit_code
     except BroadcasterError as e:
         for line in str(e).splitlines():
             click.secho(f"error: {line}", fg="red", err=True)
-        sys.exit(e.exit_code)
+        return e.exit_code
     except KeyboardInterrupt:
         click.echo("Stopped.", err=True)
-        sys.exit(130)
+        return 130
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except Exception as e:  # a bug: one line for the technician, the traceback on request
         if os.environ.get("BROADCASTER_DEBUG"):
             raise
         click.secho(f"internal error: {type(e).__name__}: {e}", fg="red", err=True)
         click.echo("This is a bug in broadcaster. Run again with BROADCASTER_DEBUG=1 "
                    "and send the output to the developers.", err=True)
-        sys.exit(70)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        return 70
+    return rv if isinstance(rv, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())

@@ -275,6 +275,9 @@ class _Loader:
                 continue
             v = table[k]
             if check is _PATH:
+                if v in ("", False):  # explicitly none (e.g. a bulletin without the jingle)
+                    changes[k] = None
+                    continue
                 p = self.file_path(v, key + (k,), section, k)
                 if p is not None:
                     changes[k] = p

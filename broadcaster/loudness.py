@@ -15,7 +15,8 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import resample_poly
 
 OVERSAMPLE = 4
-LIMITER_WINDOW_S = 0.02  # gain reduction ramps in over 20 ms ahead of a peak and out over 20 ms after
+LIMITER_WINDOW_S = 0.02
+MAX_STEP_DB = 6.0  # largest gain change between two attempts while searching for the target  # gain reduction ramps in over 20 ms ahead of a peak and out over 20 ms after
 
 
 def db_to_gain(db: float) -> float:
@@ -87,13 +88,14 @@ def normalize(samples: np.ndarray, rate: int, target_lufs: float, ceiling_dbtp: 
     if abs(target_lufs - l0) <= tolerance:
         return out
     g1 = g0 + (target_lufs - l0)
-    for _ in range(12):
+    for _ in range(20):
         out, l1 = attempt(g1)
         if abs(target_lufs - l1) <= tolerance:
             break
         slope = (l1 - l0) / (g1 - g0) if g1 != g0 else 1.0
         slope = min(1.0, max(0.05, slope))
-        g0, l0, g1 = g1, l1, g1 + (target_lufs - l1) / slope
+        step = max(-MAX_STEP_DB, min(MAX_STEP_DB, (target_lufs - l1) / slope))
+        g0, l0, g1 = g1, l1, g1 + step
     return out
 
 

@@ -8,16 +8,17 @@ fall back to an offline engine instead of failing the build.
 
 from __future__ import annotations
 
-import io
 import time
 from typing import Callable
 
+import numpy as np
 import requests
 
 from broadcaster.audiofile import decode_bytes
 from broadcaster.engines import Engine, EngineUnavailable, Speech, SynthesisError, Voice
 
 PROBE_URL = "https://translate.google.com/"
+NO_AUDIO = "Google Translate answered without audio (the service may have changed: upgrade gTTS)"
 OFFLINE_HINT = "check the internet connection, or use the offline engine: --engine espeak"
 
 
@@ -68,8 +69,8 @@ class GttsEngine(Engine):
         attempt = 0
         while True:
             try:
-                buf = io.BytesIO()
-                tts.write_to_fp(buf)
+                # one MP3 per request (gTTS splits long text at ~100 characters): decode each
+                parts = list(tts.stream())
                 break
             except Exception as e:  # gTTSError, and anything requests lets through
                 err, wait = self._classify(e, attempt)
@@ -77,11 +78,12 @@ class GttsEngine(Engine):
                     raise err from None
                 attempt += 1
                 self.sleep(wait)
-        data = buf.getvalue()
-        if not data:
-            raise SynthesisError("Google Translate answered without any audio", hint=OFFLINE_HINT)
-        samples, sr = decode_bytes(data, what="audio from Google Translate")
-        return Speech(samples.mean(axis=1) if samples.ndim == 2 else samples, sr)
+        if not parts:
+            raise SynthesisError(NO_AUDIO, hint=OFFLINE_HINT)
+        decoded = [decode_bytes(p, what="audio from Google Translate") for p in parts]
+        rate = decoded[0][1]
+        mono = [s.mean(axis=1) if s.ndim == 2 else s for s, _r in decoded]
+        return Speech(np.concatenate(mono).astype(np.float32), rate)
 
     def _classify(self, e: Exception, attempt: int) -> tuple[SynthesisError, float | None]:
         """The error to raise, and how long to wait before retrying (None: do not retry)."""
@@ -98,8 +100,7 @@ class GttsEngine(Engine):
                                       f"{attempt + 1} times", hint="try again later or use --engine espeak",
                                       transient=True), delay
             if status == 200:
-                return SynthesisError("Google Translate answered without audio (the service may have "
-                                      "changed; upgrade gTTS)", hint=OFFLINE_HINT), None
+                return SynthesisError(NO_AUDIO, hint=OFFLINE_HINT), None
             return SynthesisError(f"Google Translate rejected the request (HTTP {status})",
                                   hint=OFFLINE_HINT), None
         if isinstance(cause, requests.Timeout):

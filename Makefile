@@ -1,0 +1,43 @@
+# broadcaster: `make run` to set up and render the samples, `make test` to run the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+RUN_PACKAGES  := ffmpeg espeak-ng libportaudio2
+TEST_PACKAGES := $(RUN_PACKAGES) pulseaudio pulseaudio-utils libasound2-plugins
+
+.PHONY: run test system-deps test-system-deps bench clean
+
+run: system-deps $(VENV)/.installed
+	$(BIN)/broadcaster build
+	@echo
+	@echo "Rendered bulletins are in audio_out/. Everyday commands: $(BIN)/broadcaster --help"
+
+test: test-system-deps $(VENV)/.test-installed
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+system-deps:
+	@sh tools/system-deps.sh $(RUN_PACKAGES)
+
+test-system-deps:
+	@sh tools/system-deps.sh $(TEST_PACKAGES)
+
+$(VENV)/.python-ok:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "broadcaster needs Python 3.11 or newer; set PYTHON=python3.11 (or newer)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.python-ok setup.cfg pyproject.toml
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.test-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/build.py
+
+clean:
+	rm -rf $(VENV) state audio_out/*.mp3 audio_out/*.wav audio_out/*.json

@@ -1,0 +1,120 @@
+"""schedule.toml: loading, overrides, and every mistake reported with file, line and key."""
+
+from __future__ import annotations
+
+import pytest
+
+from broadcaster.config import load_config
+from broadcaster.errors import ConfigError
+from tests.conftest import BASE_CONFIG, REPO
+
+
+def problems(project, text: str) -> list[str]:
+    path = project.write("schedule.toml", text)
+    project.chdir()
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return info.value.problems
+
+
+def test_sample_config_of_the_repository_loads():
+    cfg = load_config(REPO / "schedule.toml")
+    assert set(cfg.bulletins) == {"bluezone-cai-dat", "bluezone-huong-dan", "bluezone-nhac-lai"}
+    assert cfg.tts.engines == ("gtts", "espeak")  # auto
+    b = cfg.bulletins["bluezone-huong-dan"]
+    assert b.audio.repeat == 1 and cfg.audio.repeat == 2       # per-bulletin override
+    assert cfg.bulletins["bluezone-nhac-lai"].tts.voice == "vi-vn-x-central"
+    assert b.audio.jingle_in == (REPO / "jingles" / "mo_dau.wav").resolve()
+    assert cfg.paths.state == REPO / "state"
+
+
+def test_missing_script_names_file_line_and_bulletin(project):
+    text = BASE_CONFIG.replace("scripts/thong_bao.txt", "scripts/x.txt")
+    line = text.splitlines().index('script = "scripts/x.txt"') + 1
+    assert problems(project, text) == [
+        f'schedule.toml:{line}: bulletins.thong-bao: script "scripts/x.txt" does not exist']
+
+
+def test_unknown_key_suggests_the_right_one(project):
+    text = BASE_CONFIG.replace("repeat = 1", "repaet = 1")
+    line = text.splitlines().index("repaet = 1") + 1
+    assert problems(project, text) == [
+        f'schedule.toml:{line}: audio: unknown key "repaet" (did you mean "repeat"?)']
+
+
+def test_wrong_type(project):
+    text = BASE_CONFIG.replace("gap = 0.5", 'gap = "long"')
+    line = text.splitlines().index('gap = "long"') + 1
+    assert problems(project, text) == [f'schedule.toml:{line}: audio: gap must be a number, not "long"']
+
+
+def test_unknown_engine(project):
+    text = BASE_CONFIG.replace('engine = "espeak"', 'engine = "espek"')
+    [msg] = problems(project, text)
+    assert msg.startswith('schedule.toml:4: tts: engine "espek" is not a known engine (did you mean "espeak"?)')
+
+
+def test_every_problem_is_reported_at_once(project):
+    text = (BASE_CONFIG.replace("repeat = 1", "repeat = 0").replace("sample_rate = 22050", "sample_rate = 1")
+            .replace('voice = "vi"', 'voice = "vi"\nspeed = 2'))
+    got = problems(project, text)
+    assert len(got) == 3
+    assert any("sample_rate must be one of" in p for p in got)
+    assert any("repeat must be between 1 and 20, not 0" in p for p in got)
+    assert any('unknown key "speed"' in p for p in got)
+
+
+def test_path_may_not_leave_the_project(project):
+    (project.root.parent / "outside.txt").write_text("Xin chào.", encoding="utf-8")
+    text = BASE_CONFIG.replace("scripts/thong_bao.txt", "../outside.txt")
+    [msg] = problems(project, text)
+    assert 'script "../outside.txt" is outside the project folder' in msg
+    assert "--allow-outside" in msg
+    cfg = load_config(project.root / "schedule.toml", allow_outside=True)
+    assert cfg.bulletins["thong-bao"].script.name == "outside.txt"
+
+
+def test_symlink_out_of_the_project_is_outside(project):
+    (project.root.parent / "secret.txt").write_text("Xin chào.", encoding="utf-8")
+    (project.root / "scripts" / "link.txt").symlink_to(project.root.parent / "secret.txt")
+    [msg] = problems(project, BASE_CONFIG.replace("thong_bao.txt", "link.txt"))
+    assert "is outside the project folder" in msg
+
+
+def test_toml_syntax_error_gives_line_and_column(project):
+    text = BASE_CONFIG.replace('voice = "vi"', 'voice = "vi')
+    line = text.splitlines().index('voice = "vi') + 1
+    [msg] = problems(project, text)
+    assert msg.startswith(f"schedule.toml:{line}: TOML syntax error:")
+    assert "(column " in msg
+
+
+def test_per_bulletin_override_of_tts_and_audio(project):
+    text = BASE_CONFIG + 'voice = "vi-vn-x-south"\nformat = "mp3"\nrate = 1.2\n'
+    cfg = load_config(project.write("schedule.toml", text))
+    b = cfg.bulletins["thong-bao"]
+    assert (b.tts.voice, b.tts.rate, b.audio.format) == ("vi-vn-x-south", 1.2, "mp3")
+    assert (cfg.tts.voice, cfg.audio.format) == ("vi", "wav")
+
+
+def test_cli_reports_config_errors_in_one_line_each_with_exit_2(project):
+    project.write("schedule.toml", BASE_CONFIG.replace("repeat = 1", "repeat = true"))
+    r = project.run("build")
+    assert r.code == 2
+    assert r.err.strip() == "error: schedule.toml:13: audio: repeat must be a whole number, not true"
+    assert "Traceback" not in r.err + r.out
+
+
+def test_config_found_through_option_and_environment(project, monkeypatch, tmp_path):
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    r = project.run("build")  # chdir to project: ./schedule.toml
+    assert r.code == 0
+    monkeypatch.chdir(other)
+    from broadcaster.cli import run
+    assert run(["-c", str(project.root / "schedule.toml"), "build"]) == 0
+    monkeypatch.setenv("BROADCASTER_CONFIG", str(project.root / "schedule.toml"))
+    assert run(["build"]) == 0
+    monkeypatch.delenv("BROADCASTER_CONFIG")
+    assert run(["build"]) == 2  # no schedule.toml in this folder
