@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import shutil
 import urllib.parse
@@ -162,3 +163,16 @@ def network():
 @pytest.fixture
 def fake_google(network):
     return FakeGoogle(network)
+
+
+@pytest.fixture(scope="session")
+def pulse(tmp_path_factory):
+    """A private PulseAudio with two null sinks, zone_a and zone_b, for the whole test session."""
+    from tests.pulse import PulseServer
+    server = PulseServer(tmp_path_factory.mktemp("pulse"), ["zone_a", "zone_b"])
+    saved = dict(os.environ)
+    server.apply_env(os.environ)
+    yield server
+    os.environ.clear()
+    os.environ.update(saved)
+    server.stop()
