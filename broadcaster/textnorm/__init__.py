@@ -1,28 +1,72 @@
-"""Vietnamese text → the words to speak. Pure functions: no files, clock or network.
+"""Vietnamese text → the words an announcer speaks. Pure: no files (but the lexicon, once),
+no clock, no network.
 
-Simple first version: numbers, decimals and percentages. The full normaliser
-(dates, times, acronyms, units, document numbers …) replaces ``normalize``.
+The pipeline is a list of small rules (``names``, ``dates``, ``measures``) run in
+order over each line, after Unicode repair. Reading conventions: Northern formal,
+as on district radio (see ``shared/normalization/README.md``).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
+from pathlib import Path
 
-from broadcaster.textnorm.numbers import decimal_words, number_words
+from broadcaster.textnorm import dates, measures, names
+from broadcaster.textnorm.core import Rewrite, Rule, apply
+from broadcaster.textnorm.lexicon import Lexicon, load_lexicon
+from broadcaster.textnorm.unicode import is_syllable, repair
 
-__all__ = ["normalize"]
+__all__ = ["Normalizer", "normalize", "Rewrite", "unspeakable", "load_lexicon"]
 
-_NUMBER = re.compile(r"(?<![\w,.])(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d+))?(%?)(?![\w])")
+PIPELINE: list[Rule] = [
+    names.covid, names.f_level, names.patient, names.slogan, names.road, names.km_post,
+    names.web, names.document, names.lexicon,
+    measures.hotline, measures.phone, measures.service,
+    dates.date_range, dates.full_date, dates.day_month_range, dates.month_year, dates.day_month,
+    dates.time_of_day, dates.month,
+    names.roman, measures.ordinal, measures.quantity, measures.per_unit, measures.fraction,
+    measures.number_range, names.alnum, measures.number, measures.leftover_digits,
+    names.capitals, names.symbol,
+]
+
+_SPACES = re.compile(r"[ \t]+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?…)\]])")
+_WORD = re.compile(r"[^\W\d_]+")
 
 
-def _number(m: re.Match) -> str:
-    integer = m.group(1).replace(".", "")
-    words = decimal_words(integer, m.group(2)) if m.group(2) else number_words(int(integer))
-    return words + (" phần trăm" if m.group(3) else "")
+class Normalizer:
+    """Normalises lines of text with one lexicon (built-in plus an optional project one)."""
+
+    def __init__(self, lexicon: Lexicon | None = None):
+        self.lexicon = lexicon or load_lexicon()
+
+    def normalize(self, line: str) -> str:
+        return self._run(line, None)
+
+    def explain(self, line: str) -> tuple[str, list[Rewrite]]:
+        log: list[Rewrite] = []
+        return self._run(line, log), log
+
+    def _run(self, line: str, log: list[Rewrite] | None) -> str:
+        text = repair(line).replace("\n", " ")
+        text = apply(PIPELINE, text, self.lexicon, log)
+        text = _SPACES.sub(" ", text)
+        return _SPACE_BEFORE_PUNCT.sub(r"\1", text).strip()
 
 
-def normalize(text: str) -> str:
-    """The spoken form of one sentence or line."""
-    text = unicodedata.normalize("NFC", text)
-    return _NUMBER.sub(_number, text)
+_DEFAULT: Normalizer | None = None
+
+
+def normalize(text: str, lexicon_path: Path | None = None) -> str:
+    """The spoken form of one line, with the built-in (or a project) lexicon."""
+    global _DEFAULT
+    if lexicon_path is not None:
+        return Normalizer(load_lexicon(lexicon_path)).normalize(text)
+    if _DEFAULT is None:
+        _DEFAULT = Normalizer()
+    return _DEFAULT.normalize(text)
+
+
+def unspeakable(spoken: str) -> list[str]:
+    """Words of a normalised line that are not Vietnamese syllables (a voice would guess)."""
+    return [w for w in _WORD.findall(spoken) if not is_syllable(w)]

@@ -81,3 +81,32 @@ def decimal_words(integer: str, fraction: str) -> str:
     rest = fraction.lstrip("0")
     tail = " ".join(["không"] * zeros + ([number_words(int(rest))] if rest else []))
     return f"{head} phẩy {tail}"
+
+
+# A written number: 1.500.000 (dots group thousands), 45,5 (comma is the decimal mark), 2020
+NUM = r"\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+(?:,\d+)?"
+
+
+def read_number(written: str) -> str:
+    """Words for a written number (see ``NUM``); long codes with leading zeros digit by digit."""
+    integer, _, fraction = written.partition(",")
+    integer = integer.replace(".", "")
+    if len(integer) > 15 or (len(integer) >= 3 and integer.startswith("0")):
+        head = digits_words(integer)
+        return head + (" phẩy " + digits_words(fraction) if fraction else "")
+    if fraction:
+        return decimal_words(integer, fraction)
+    return number_words(int(integer))
+
+
+MONTHS = {4: "tư"}
+
+
+def month_words(m: int) -> str:
+    """tháng 4 → tháng tư; others as numbers (tháng một … tháng mười hai)."""
+    return MONTHS.get(m, number_words(m))
+
+
+def ordinal_words(n: int) -> str:
+    """thứ 1 → thứ nhất, thứ 4 → thứ tư, thứ 12 → thứ mười hai."""
+    return {1: "nhất", 4: "tư"}.get(n, number_words(n))
