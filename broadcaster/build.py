@@ -24,9 +24,10 @@ from broadcaster.errors import AudioError, BroadcasterError
 from broadcaster.fsutil import atomic_write_bytes, sha256_file, sha256_text
 from broadcaster.scripts import Script, read_script
 from broadcaster.speech import Speaker
-from broadcaster.textnorm import normalize
+from broadcaster.textnorm import Normalizer, load_lexicon, unspeakable
 
 PIPELINE_VERSION = 1  # bump when the same inputs would now sound different
+NORMALISER_VERSION = 2
 MP3_PEAK_MARGIN = 0.5  # dB kept free before encoding: MP3 encoding adds inter-sample peaks
 
 
@@ -53,9 +54,22 @@ class Rendered:
     segments: tuple[render.Segment, ...]
 
 
-def spoken_paragraphs(script: Script) -> list[list[str]]:
+def spoken_paragraphs(script: Script, lexicon: Path | None = None) -> list[list[str]]:
     """The normalised text of each sentence, paragraph by paragraph."""
-    return [[normalize(s.text) for s in p] for p in script.paragraphs]
+    norm = Normalizer(load_lexicon(lexicon))
+    return [[norm.normalize(s.text) for s in p] for p in script.paragraphs]
+
+
+def speakability_warnings(script: Script, paragraphs: list[list[str]], where: str) -> list[str]:
+    """One warning per sentence with words a voice would have to guess at."""
+    out = []
+    for sentence, spoken in zip(script.sentences, [t for p in paragraphs for t in p]):
+        odd = list(dict.fromkeys(unspeakable(spoken)))
+        if odd:
+            words = ", ".join(f'"{w}"' for w in odd[:5])
+            out.append(f"{where}:{sentence.line}: {words} may be misread (not Vietnamese words); "
+                       "add a spoken form to the lexicon ([tts] lexicon = \"lexicon.toml\")")
+    return out
 
 
 class Jingles:
@@ -116,7 +130,7 @@ def render_key(paragraphs: list[list[str]], bulletin: Bulletin, engine: str, eng
     a = bulletin.audio
     blob = {
         "pipeline": PIPELINE_VERSION, "text": paragraphs, "title": bulletin.title,
-        "engine": engine, "engine_version": engine_version,
+        "engine": engine, "engine_version": engine_version, "normaliser": NORMALISER_VERSION,
         "voice": bulletin.tts.voice, "rate": bulletin.tts.rate,
         "audio": [a.format, a.sample_rate, a.channels, a.loudness, a.true_peak, a.gap, a.repeat],
         "jingles": jingle_hashes,
@@ -156,7 +170,8 @@ def build_bulletin(cfg: Config, bulletin: Bulletin, speaker: Speaker, jingles: J
     script_name = display_path(bulletin.script)
     try:
         script = read_script(bulletin.script, display=script_name)
-        paragraphs = spoken_paragraphs(script)
+        paragraphs = spoken_paragraphs(script, bulletin.tts.lexicon)
+        notices = list(script.notices) + speakability_warnings(script, paragraphs, script_name)
         flat = [t for p in paragraphs for t in p]
         a = bulletin.audio
         hashes = {n: sha256_file(p) if p else None
@@ -165,7 +180,7 @@ def build_bulletin(cfg: Config, bulletin: Bulletin, speaker: Speaker, jingles: J
         key = render_key(paragraphs, bulletin, engine, version, hashes)
         side = read_sidecar(bulletin.sidecar_path(cfg.paths))
         if not force and _up_to_date(side, key, output):
-            return BuildResult(bulletin.id, "up-to-date", output, side, notices=list(script.notices))
+            return BuildResult(bulletin.id, "up-to-date", output, side, notices=notices)
         j_in = jingles.get(a.jingle_in, a, _where_jingle(cfg, bulletin, "jingle_in"))
         j_out = jingles.get(a.jingle_out, a, _where_jingle(cfg, bulletin, "jingle_out"))
         tags = {"title": bulletin.title, "date": now.strftime("%Y-%m-%d"),
@@ -190,7 +205,7 @@ def build_bulletin(cfg: Config, bulletin: Bulletin, speaker: Speaker, jingles: J
         atomic_write_bytes(bulletin.sidecar_path(cfg.paths),
                            (json.dumps(side, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
         return BuildResult(bulletin.id, "built", output, side, synthesized=speaker.synthesized - syn0,
-                           from_cache=speaker.from_cache - hit0, notices=list(script.notices))
+                           from_cache=speaker.from_cache - hit0, notices=notices)
     except BroadcasterError as e:
         return BuildResult(bulletin.id, "failed", error=e, synthesized=speaker.synthesized - syn0)
     except OSError as e:

@@ -194,7 +194,7 @@ def say(obj: Context, text: str | None, text_file: str | None, output: str, engi
         audio = dataclasses.replace(audio, jingle_in=None, jingle_out=None)
     from broadcaster.build import spoken_paragraphs
     from broadcaster.scripts import Script
-    spoken = spoken_paragraphs(Script(out, "utf-8", paragraphs))
+    spoken = spoken_paragraphs(Script(out, "utf-8", paragraphs), tts.lexicon)
     jingles = Jingles(cfg)
     where = cfg.where("audio") if cfg else "defaults"
     speaker = _speaker(cfg.paths.state if cfg else root / "state")
@@ -206,6 +206,54 @@ def say(obj: Context, text: str | None, text_file: str | None, output: str, engi
     click.echo(f"wrote {display_path(out)}: {_fmt_duration(audio_duration(out))}, "
                f"{r.loudness_lufs:.1f} LUFS, {r.true_peak_dbtp:.1f} dBTP, "
                f"spoken by {r.engine} ({_engine_label(r.engine)})")
+
+
+@cli.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--explain", is_flag=True, help="show each rewrite and the rule or lexicon entry that made it")
+@click.option("--lexicon", type=click.Path(dir_okay=False), help="a project lexicon (default: the config's)")
+@click.pass_obj
+def normalize(obj: Context, file: str | None, explain: bool, lexicon: str | None) -> None:
+    """Print what will be read aloud: one spoken line per line of FILE (or standard input)."""
+    from broadcaster.scripts import decode_text
+    from broadcaster.textnorm import Normalizer, load_lexicon
+    lex_path = Path(lexicon) if lexicon else _config_lexicon(obj)
+    norm = Normalizer(load_lexicon(lex_path))
+    if file:
+        try:
+            data = Path(file).read_bytes()
+        except OSError as e:
+            raise ConfigError(f"cannot read {file}: {e.strerror}") from None
+    else:
+        data = sys.stdin.buffer.read()
+    text, _enc, notices = decode_text(data, where=f"{file or '<stdin>'}:1")
+    for n in notices:
+        warn(n)
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    out = click.get_text_stream("stdout")
+    for line in lines:
+        if line.lstrip().startswith("#"):
+            out.write(line + "\n")
+            continue
+        if not explain:
+            out.write(norm.normalize(line) + "\n")
+            continue
+        spoken, rewrites = norm.explain(line)
+        out.write(spoken + "\n")
+        for r in sorted(rewrites, key=lambda r: (line.find(r.original) % (len(line) + 1))):
+            out.write(f"    {r.original}  →  {r.spoken}   [{r.rule}]\n")
+
+
+def _config_lexicon(obj: Context) -> Path | None:
+    """The project's lexicon when there is a readable config here; else none."""
+    try:
+        return obj.config().tts.lexicon
+    except ConfigError:
+        if obj.config_option:
+            raise
+        return None
 
 
 @cli.command()

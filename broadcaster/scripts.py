@@ -15,6 +15,7 @@ from pathlib import Path
 
 from broadcaster.errors import ScriptError
 from broadcaster.fsutil import sha256_text
+from broadcaster.legacy import LABELS, decode_legacy
 
 MAX_BYTES = 2_000_000  # an announcement is a few pages; this is a book
 
@@ -80,11 +81,14 @@ def decode_text(data: bytes, *, where: str) -> tuple[str, str, tuple[str, ...]]:
     if encoding is None:
         raise ScriptError("is not a text file (it looks like binary data)", where=where,
                           hint="save the announcement as plain text (.txt) in Notepad")
-    text = data.decode(encoding, errors="replace" if encoding == "cp1258" else "strict")
+    if encoding == "legacy":
+        text, encoding = decode_legacy(data)
+        notices.append(f"converted from the old {LABELS[encoding]} encoding to Unicode; "
+                       "save it as UTF-8 (Unicode) to avoid this")
+    else:
+        text = data.decode(encoding)
     if text.startswith("\ufeff"):
         text = text[1:]
-    if encoding == "cp1258":
-        notices.append("read as Windows-1258; save it as UTF-8 to be sure")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     controls = sum(1 for c in text if unicodedata.category(c) == "Cc" and c not in "\n\t\f")
     if controls > max(2, len(text) // 100):
@@ -108,7 +112,7 @@ def _sniff(data: bytes) -> str | None:
         return None
     if _try(data, "utf-8"):
         return "utf-8"
-    return "cp1258"
+    return "legacy"  # Windows-1258, TCVN3 or VNI: decided by which reads as Vietnamese
 
 
 def _try(data: bytes, encoding: str) -> str | None:

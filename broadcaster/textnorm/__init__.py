@@ -31,6 +31,7 @@ PIPELINE: list[Rule] = [
 
 _SPACES = re.compile(r"[ \t]+")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?…)\]])")
+_SPACE_AFTER_OPEN = re.compile(r"([(\[])\s+")
 _WORD = re.compile(r"[^\W\d_]+")
 
 
@@ -51,7 +52,8 @@ class Normalizer:
         text = repair(line).replace("\n", " ")
         text = apply(PIPELINE, text, self.lexicon, log)
         text = _SPACES.sub(" ", text)
-        return _SPACE_BEFORE_PUNCT.sub(r"\1", text).strip()
+        text = _SPACE_AFTER_OPEN.sub(r"\1", _SPACE_BEFORE_PUNCT.sub(r"\1", text))
+        return text.strip()
 
 
 _DEFAULT: Normalizer | None = None

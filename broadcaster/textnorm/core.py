@@ -91,6 +91,6 @@ def apply(rules: list[Rule], text: str, lexicon: Lexicon, log: list[Rewrite] | N
                 return m.group(0)
             if log is not None and spoken.strip() != m.group(0).strip():
                 log.append(Rewrite(m.group(0).strip(), spoken.strip(), ctx.rule_note or r.name))
-            return spoken
+            return f" {spoken} "  # never glue words to their neighbours; spaces are tidied after
         text = pattern.sub(sub, text)
     return text

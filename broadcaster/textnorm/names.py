@@ -66,7 +66,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _TLD = r"(?:vn|com|gov|org|net|edu|info|io|int)"
 
 
-@rule("web address", rf"(?i)(?:https?://)?(?:{_LABEL}\.)+{_TLD}(?:\.vn)?(?:/[\w./?=&%-]*[\w/])?(?![\w.-]*\w)"
+@rule("web address", rf"(?i)(?<![\w.@/-])(?:https?://)?(?:{_LABEL}\.)+{_TLD}(?:\.vn)?(?:/[\w./?=&%-]*[\w/])?(?![\w.-]*\w)"
       rf"|(?i:https?://)[^\s]+[\w/]|[\w.+-]+@(?:{_LABEL}\.)+{_TLD}\b")
 def web(m: Match) -> str:
     text = re.sub(r"(?i)^https?://", "", m.group(0)).rstrip("/")
@@ -183,6 +183,10 @@ def alnum(m: Match) -> str:
 @rule("capitals spelt", rf"(?<![\w])[{UPPER}]+(?![\w])")
 def capitals(m: Match) -> str | None:
     token = m.group(0)
+    known = m.lexicon.get("acronyms", token)
+    if known:  # an acronym that only now stands alone (CA1 → CA một)
+        m.rule_note = f"lexicon: {known.key} ({known.source})"
+        return known.spoken
     if len(token) >= 2 and is_syllable(token) and token.lower() not in ("ph", "th"):
         return None  # KÍNH THƯA: an ordinary word in capitals
     if len(token) == 1 and is_syllable(token):
