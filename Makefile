@@ -10,6 +10,9 @@ TEST_PACKAGES := $(RUN_PACKAGES) pulseaudio pulseaudio-utils libasound2-plugins
 run: system-deps $(VENV)/.installed
 	$(BIN)/broadcaster build
 	@echo
+	@echo "Coming broadcasts:"
+	$(BIN)/broadcaster next
+	@echo
 	@echo "Rendered bulletins are in audio_out/. Everyday commands: $(BIN)/broadcaster --help"
 
 test: test-system-deps $(VENV)/.test-installed

@@ -23,6 +23,7 @@ from broadcaster.config import AudioSettings, Bulletin, Config, TTSSettings, dis
 from broadcaster.errors import AudioError, BroadcasterError
 from broadcaster.fsutil import atomic_write_bytes, sha256_file, sha256_text
 from broadcaster.scripts import Script, read_script
+from broadcaster.sidecar import read_sidecar
 from broadcaster.speech import Speaker
 from broadcaster.textnorm import Normalizer, load_lexicon, unspeakable
 
@@ -136,14 +137,6 @@ def render_key(paragraphs: list[list[str]], bulletin: Bulletin, engine: str, eng
         "jingles": jingle_hashes,
     }
     return sha256_text(json.dumps(blob, ensure_ascii=False, sort_keys=True))
-
-
-def read_sidecar(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _up_to_date(side: dict | None, key: str, output: Path) -> bool:

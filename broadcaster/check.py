@@ -1,0 +1,112 @@
+"""`broadcaster check`: the whole project validated, as findings with file and line.
+
+Reads scripts and jingles and the rendered sidecars (so it does I/O), but takes
+``now`` as an argument like the schedule model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from broadcaster.build import Jingles, speakability_warnings, spoken_paragraphs
+from broadcaster.config import Config, display_path
+from broadcaster.errors import BroadcasterError
+from broadcaster.fsutil import sha256_file
+from broadcaster.messages import text as msg
+from broadcaster.schedule import airings
+from broadcaster.scripts import read_script
+from broadcaster.sidecar import durations, read_sidecar
+
+OVERLAP_WINDOW = timedelta(days=14)  # how far ahead overlaps and quiet hours are looked for
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str   # error | warning
+    where: str
+    message: str
+
+    def render(self, lang: str | None = None) -> str:
+        return f"{self.where}: {msg(self.level, lang)}: {self.message}"
+
+
+def check_project(cfg: Config, now: datetime, lang: str | None = None) -> list[Finding]:
+    findings: list[Finding] = []
+    findings += _check_bulletins(cfg, lang)
+    findings += _check_slots(cfg, now, lang)
+    return findings
+
+
+def _check_bulletins(cfg: Config, lang: str | None) -> list[Finding]:
+    out: list[Finding] = []
+    jingles = Jingles(cfg)
+    for b in cfg.bulletins.values():
+        name = display_path(b.script)
+        try:
+            script = read_script(b.script, display=name)
+        except BroadcasterError as e:
+            out.append(Finding("error", e.where or name, e.message + (f" ({e.hint})" if e.hint else "")))
+            continue
+        for notice in script.notices:
+            out.append(Finding("warning", f"{name}:1", notice))
+        for w in speakability_warnings(script, spoken_paragraphs(script, b.tts.lexicon), name):
+            where, _, message = w.partition(": ")
+            out.append(Finding("warning", where, message))
+        for key in ("jingle_in", "jingle_out"):
+            path = getattr(b.audio, key)
+            try:
+                jingles.get(path, b.audio, cfg.where("audio", key))
+            except BroadcasterError as e:
+                out.append(Finding("error", e.where or cfg.where("audio", key), e.message))
+        side = read_sidecar(b.sidecar_path(cfg.paths))
+        where = cfg.where("bulletins", b.id)
+        if side is None:
+            out.append(Finding("warning", where, msg("not_rendered", lang, bulletin=b.id)))
+        elif side.get("script_sha256") != sha256_file(b.script):
+            out.append(Finding("warning", where, msg("stale", lang, bulletin=b.id)))
+    return _dedupe(out)
+
+
+def _check_slots(cfg: Config, now: datetime, lang: str | None) -> list[Finding]:
+    out: list[Finding] = []
+    if not cfg.slots:
+        return [Finding("warning", display_path(cfg.path), msg("no_slots", lang))]
+    tz = ZoneInfo(cfg.timezone)
+    today = now.astimezone(tz).date()
+    for slot in cfg.slots:
+        if slot.end and slot.end < today:
+            out.append(Finding("warning", cfg.where("slots", slot.index, "end"),
+                               msg("slot_over", lang, bulletin=slot.bulletin, end=slot.end.isoformat())))
+    window = airings(cfg, now, now + OVERLAP_WINDOW, include_suppressed=True)
+    seen: set[tuple] = set()
+    for a in window:
+        if a.suppressed and (a.slot, a.zone) not in seen:
+            seen.add((a.slot, a.zone))
+            q = cfg.zones[a.zone].quiet
+            out.append(Finding("warning", cfg.where("slots", a.slot), msg(
+                "slot_quiet", lang, zone=a.zone, bulletin=a.bulletin, time=a.time.strftime("%H:%M"),
+                quiet=f"{q[0]:%H:%M}-{q[1]:%H:%M}" if q else "")))
+    lengths = durations(cfg)
+    playing: dict[str, tuple] = {}
+    for a in (x for x in window if not x.suppressed):
+        prev = playing.get(a.zone)
+        if prev:
+            p, p_end = prev
+            if a.time < p_end and (p.slot, a.slot, a.zone) not in seen:
+                seen.add((p.slot, a.slot, a.zone))
+                length = lengths.get(p.bulletin, 0.0)
+                out.append(Finding("warning", cfg.where("slots", p.slot), msg(
+                    "overlap", lang, zone=a.zone, first=p.bulletin, second=a.bulletin,
+                    other=cfg.where("slots", a.slot).rsplit(":", 1)[-1],
+                    when=a.time.strftime("%Y-%m-%d %H:%M"),
+                    duration=f"{int(length // 60)}:{int(length % 60):02d}" if length else "?")))
+        end = a.time + timedelta(seconds=lengths.get(a.bulletin, 0.0))
+        if not prev or end >= prev[1]:
+            playing[a.zone] = (a, max(end, a.time + timedelta(microseconds=1)))
+    return out
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    return list(dict.fromkeys(findings))

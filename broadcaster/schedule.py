@@ -1,0 +1,99 @@
+"""The schedule model: which airings happen between two instants, on which zones.
+
+Pure: ``now`` and the window are arguments; nothing here reads the clock. Fire
+times come from APScheduler's own triggers, the same ones the daemon runs, so the
+preview (`broadcaster next`) and the daemon never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+
+from broadcaster.config import Config, Slot
+
+PRIORITY_RANK = {"normal": 0, "priority": 1, "urgent": 2}
+
+
+@dataclass(frozen=True, order=True)
+class Airing:
+    time: datetime
+    zone: str
+    bulletin: str
+    priority: str
+    slot: int           # index of the [[slots]] entry
+    suppressed: bool = False  # falls in the zone's quiet hours: not played
+
+
+def slot_triggers(slot: Slot, tz: ZoneInfo) -> list[BaseTrigger]:
+    """APScheduler triggers for one slot: one per ``at`` time, or the cron line."""
+    bounds = {
+        "start_date": datetime.combine(slot.start, time(0), tz) if slot.start else None,
+        "end_date": datetime.combine(slot.end, time(23, 59, 59, 999999), tz) if slot.end else None,
+        "timezone": tz,
+    }
+    if slot.cron:
+        return [_crontab(slot.cron, bounds)]
+    return [CronTrigger(hour=t.hour, minute=t.minute, second=t.second, day_of_week=slot.days, **bounds)
+            for t in slot.at]
+
+
+def _crontab(expr: str, bounds: dict) -> CronTrigger:
+    # CronTrigger.from_crontab takes no start or end date: split the fields as it does
+    minute, hour, day, month, day_of_week = expr.split()
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, **bounds)
+
+
+def fire_times(trigger: BaseTrigger, start: datetime, end: datetime) -> list[datetime]:
+    """Every fire time of ``trigger`` in [start, end), as the daemon's scheduler would compute it."""
+    out: list[datetime] = []
+    previous = None
+    now = start
+    while True:
+        fire = trigger.get_next_fire_time(previous, now)
+        if fire is None or fire >= end:
+            return out
+        out.append(fire)
+        previous, now = fire, fire + timedelta(microseconds=1)
+
+
+def airings(cfg: Config, start: datetime, end: datetime, *, zones: set[str] | None = None,
+            include_suppressed: bool = False) -> list[Airing]:
+    """All airings in [start, end), in time order (then zone), for the given zones (default all)."""
+    tz = ZoneInfo(cfg.timezone)
+    memo: dict[tuple, list[datetime]] = {}  # communes often share times: compute each trigger once
+    out: list[Airing] = []
+    for slot in cfg.slots:
+        targets = [z for z in slot.zones if zones is None or z in zones]
+        if not targets:
+            continue
+        times: list[datetime] = []
+        for trig, key in zip(slot_triggers(slot, tz), _trigger_keys(slot)):
+            if key not in memo:
+                memo[key] = fire_times(trig, start, end)
+            times += memo[key]
+        for t in times:
+            local = t.astimezone(tz)
+            for z in targets:
+                quiet = slot.priority != "urgent" and cfg.zones[z].is_quiet(local.time())
+                if quiet and not include_suppressed:
+                    continue
+                out.append(Airing(local, z, slot.bulletin, slot.priority, slot.index, quiet))
+    out.sort(key=lambda a: (a.time, a.zone, -PRIORITY_RANK[a.priority], a.slot))
+    return out
+
+
+def _trigger_keys(slot: Slot) -> list[tuple]:
+    common = (slot.days, slot.start, slot.end)
+    if slot.cron:
+        return [("cron", slot.cron, slot.start, slot.end)]
+    return [("at", t, *common) for t in slot.at]
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tz)
+    return start, start + timedelta(days=1)
