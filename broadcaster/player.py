@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import queue
+import threading
+import time as _time
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 
 from broadcaster.errors import PlaybackError
 
@@ -59,3 +65,166 @@ def find_output(name: str, outputs: list[Output] | None = None) -> Output:
     raise PlaybackError(f'"{name}" matches several sound outputs: '
                         + ", ".join(f'"{o.name}"' for o in partial),
                         hint="use more of the name")
+
+
+# --- playback: one output stream per airing, started on the exact sample --------------
+
+BLOCK = 1024            # frames per callback
+QUEUE_SECONDS = 3.0     # audio read ahead of the callback; memory stays this size for any length
+FADE_SECONDS = 0.5
+
+
+class _Feeder(threading.Thread):
+    """Reads the file block by block ahead of the callback (so no disk I/O in the audio thread)."""
+
+    def __init__(self, path: Path, volume: float):
+        super().__init__(daemon=True, name=f"feeder {path.name}")
+        import soundfile as sf
+        try:
+            self.file = sf.SoundFile(str(path))
+        except (sf.LibsndfileError, RuntimeError, OSError) as e:
+            raise PlaybackError(f"cannot open {path.name}: {e}", hint="render it again with broadcaster build") from None
+        if self.file.frames == 0:
+            self.file.close()
+            raise PlaybackError(f"{path.name} has no sound in it", hint="render it again with broadcaster build")
+        self.rate = self.file.samplerate
+        self.channels = self.file.channels
+        self.volume = volume
+        self.blocks: queue.Queue = queue.Queue(maxsize=max(2, int(QUEUE_SECONDS * self.rate / 4096)))
+        self.stop_flag = threading.Event()
+        self.error: str | None = None
+        self._first = self.file.read(4096, dtype="float32", always_2d=True)  # proves it decodes, now
+
+    def run(self) -> None:
+        try:
+            block = self._first
+            while len(block) and not self.stop_flag.is_set():
+                data = block * self.volume if self.volume != 1.0 else block
+                while not self.stop_flag.is_set():
+                    try:
+                        self.blocks.put(data, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                block = self.file.read(4096, dtype="float32", always_2d=True)
+        except Exception as e:  # a file damaged half-way: end the airing with the reason
+            self.error = f"the audio file could not be read to the end: {e}"
+        finally:
+            self.file.close()
+            while not self.stop_flag.is_set():
+                try:
+                    self.blocks.put(None, timeout=0.2)  # end marker
+                    break
+                except queue.Full:
+                    continue
+
+
+class Playback:
+    """One airing on one output: prepared ahead, started on time, faded on request.
+
+    ``prepare`` opens the file and the stream and starts the stream playing
+    silence; the callback switches to the audio on the sample whose output time
+    (PortAudio's DAC time, mapped to the wall clock) is the target start.
+    """
+
+    def __init__(self, device: int | str, path: Path, volume: float = 1.0):
+        self.path = path
+        self.feeder = _Feeder(path, volume)
+        self.target: float | None = None      # wall-clock time of the first sample
+        self.started_at: float | None = None  # when the first sample reached the output
+        self.finished = threading.Event()
+        self.underruns = 0
+        self._pending = np.zeros((0, self.feeder.channels), dtype=np.float32)
+        self._eof = False
+        self._fade_total = 0
+        self._fade_left = 0
+        self._stop_now = False
+        self.error: str | None = None
+        sd = _sd()
+        try:
+            self.stream = sd.OutputStream(device=device, samplerate=self.feeder.rate, channels=self.feeder.channels,
+                                          dtype="float32", blocksize=BLOCK, latency="high",
+                                          callback=self._callback, finished_callback=self.finished.set)
+        except (sd.PortAudioError, ValueError) as e:
+            self.feeder.stop_flag.set()
+            self.feeder.file.close()
+            raise PlaybackError(f"the sound output cannot be opened: {e}",
+                                hint="check that the sound card is plugged in (broadcaster devices)") from None
+        self.feeder.start()
+
+    @property
+    def rate(self) -> int:
+        return self.feeder.rate
+
+    def start_at(self, when: float) -> None:
+        """Start the stream now (silence) and the audio at wall-clock time ``when``."""
+        self.target = when
+        try:
+            self.stream.start()
+        except Exception as e:
+            self.close()
+            raise PlaybackError(f"the sound output cannot be started: {e}") from None
+
+    def fade_out(self, seconds: float = FADE_SECONDS) -> None:
+        self._fade_total = self._fade_left = max(1, int(seconds * self.rate))
+
+    def stop(self) -> None:
+        self._stop_now = True
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.finished.wait(timeout)
+
+    def close(self) -> None:
+        self.feeder.stop_flag.set()
+        try:
+            self.stream.abort(ignore_errors=True)
+            self.stream.close(ignore_errors=True)
+        except Exception:
+            pass
+        self.finished.set()
+
+    def _take(self, n: int) -> np.ndarray:
+        parts = [self._pending]
+        have = len(self._pending)
+        while have < n and not self._eof:
+            try:
+                block = self.feeder.blocks.get_nowait()
+            except queue.Empty:
+                self.underruns += 1
+                break
+            if block is None:
+                self._eof = True
+                break
+            parts.append(block)
+            have += len(block)
+        data = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        self._pending = data[n:]
+        return data[:n]
+
+    def _callback(self, out: np.ndarray, frames: int, t, status) -> None:
+        from sounddevice import CallbackStop
+        out.fill(0)
+        if self._stop_now:
+            raise CallbackStop
+        # wall-clock time at which this block's first frame leaves the speaker
+        dac = t.outputBufferDacTime or (t.currentTime + self.stream.latency)
+        block_time = _time.time() + (dac - t.currentTime)
+        offset = 0
+        if self.started_at is None:
+            wait = int(round((self.target - block_time) * self.rate)) if self.target is not None else frames
+            if wait >= frames:
+                return  # still before the start: silence
+            offset = max(0, wait)
+            self.started_at = block_time + offset / self.rate
+        data = self._take(frames - offset)
+        if self._fade_total:
+            n = len(data)
+            ramp = (self._fade_left - np.arange(n)) / self._fade_total
+            data = data * np.clip(ramp, 0, 1)[:, None]
+            self._fade_left -= n
+            if self._fade_left <= 0:
+                out[offset:offset + n] = data
+                raise CallbackStop
+        out[offset:offset + len(data)] = data
+        if self._eof and len(self._pending) == 0 and len(data) < frames - offset:
+            raise CallbackStop

@@ -71,7 +71,8 @@ class PulseServer:
 
 
 class Recorder:
-    """Records a sink's monitor with parec while a silent stream keeps the sink's clock running."""
+    """Records a sink's monitor with parec while a silent stream keeps the sink's clock running
+    (a null sink with nothing playing skips idle time, and its monitor with it)."""
 
     RATE = 48000
 
@@ -80,18 +81,48 @@ class Recorder:
         self.path = path
         self.keepalive = subprocess.Popen(
             ["pacat", "--playback", f"--device={sink}", "--raw", "--format=s16le", "--channels=1",
-             f"--rate={self.RATE}", "--latency-msec=50"], stdin=subprocess.PIPE, env=env)
-        self._silence = bytes(self.RATE // 10 * 2)
+             f"--rate={self.RATE}", "--latency-msec=50"], stdin=open("/dev/zero", "rb"),
+            env=env)
         self.proc = subprocess.Popen(
             ["parec", f"--device={sink}.monitor", "--raw", "--format=s16le", "--channels=1",
              f"--rate={self.RATE}", "--latency-msec=20"], stdout=open(path, "wb"), env=env)
-
-    def feed_silence(self, seconds: float) -> None:
-        for _ in range(int(seconds * 10)):
-            self.keepalive.stdin.write(self._silence)
 
     def stop(self) -> np.ndarray:
         for p in (self.proc, self.keepalive):
             p.terminate()
             p.wait(5)
         return np.frombuffer(self.path.read_bytes(), dtype="<i2").astype(np.float32) / 32768
+
+
+def segments(x: np.ndarray, rate: int = Recorder.RATE, threshold: float = 0.02, gap: float = 0.8):
+    """Sounding stretches of a recording: [(onset s, offset s, dominant frequency of the first 0.2 s)]."""
+    loud = np.flatnonzero(np.abs(x) > threshold)
+    out = []
+    if len(loud) == 0:
+        return out
+    starts = [loud[0]]
+    ends = []
+    for a, b in zip(loud, loud[1:]):
+        if b - a > gap * rate:
+            ends.append(a)
+            starts.append(b)
+    ends.append(loud[-1])
+    for s, e in zip(starts, ends):
+        head = x[s:s + int(0.2 * rate)]
+        spectrum = np.abs(np.fft.rfft(head * np.hanning(len(head))))
+        freq = float(np.argmax(spectrum) * rate / len(head))
+        out.append((s / rate, e / rate, freq))
+    return out
+
+
+def tone_onset(x: np.ndarray, freq: float, rate: int = Recorder.RATE, after: float = 0.0) -> float | None:
+    """When a pure tone of ``freq`` first sounds (dominating its 20 ms window), in seconds."""
+    win, hop = int(0.02 * rate), int(0.005 * rate)
+    t = np.arange(win) / rate
+    probe = np.exp(-2j * np.pi * freq * t) * np.hanning(win)
+    for start in range(int(after * rate), len(x) - win, hop):
+        w = x[start:start + win]
+        power = np.abs(np.dot(w, probe)) / (win / 4)
+        if power > 0.05 and power > 0.7 * np.sqrt(np.mean(w ** 2)) * 1.41:
+            return start / rate
+    return None

@@ -1,0 +1,574 @@
+"""The playback daemon: scheduler, zone players and play log, wired together.
+
+A planner (an APScheduler interval job) asks the schedule model for the airings
+of the next seconds and hands each to its zone's worker. A worker prepares an
+airing a few seconds ahead (file opened and decoding, stream open and playing
+silence) so the first sample leaves on time; it plays one airing at a time, in
+priority order, and fades out for an urgent one. Every airing is a row in the
+play log. Other jobs watch the files for live edits, take `play` requests,
+re-render stale audio ahead of time, and beat the heart that `play` and
+`status` look for.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from broadcaster.config import Config, load_config
+from broadcaster.errors import BroadcasterError, ConfigError, PlaybackError
+from broadcaster.fsutil import sha256_file
+from broadcaster.playlog import Journal
+from broadcaster.schedule import PRIORITY_RANK, airings
+from broadcaster.sidecar import read_sidecar
+
+log = logging.getLogger("broadcaster.daemon")
+
+LEAD = 3.0            # seconds before its time an airing is prepared
+LOOKAHEAD = 10.0      # seconds of the schedule planned ahead
+LATE_AFTER = 1.0      # an airing that starts this much after its time is logged late
+JUMP = 5.0            # wall clock and monotonic clock disagreeing by this much is a clock jump
+AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg")
+
+
+class Clock:
+    """The wall clock in the config's time zone, and a monotonic one. Tests may shift it."""
+
+    def __init__(self, tz: ZoneInfo, offset: float = 0.0):
+        self.tz = tz
+        self.offset = offset
+
+    def wall(self) -> float:
+        return time.time() + self.offset
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.wall(), self.tz)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass(order=True)
+class Item:
+    """One airing waiting in a zone's queue."""
+    sort_key: tuple = field(init=False, repr=False)
+    scheduled: datetime = field(compare=False)
+    zone: str = field(compare=False)
+    priority: str = field(compare=False)
+    bulletin: str | None = field(default=None, compare=False)
+    audio: Path | None = field(default=None, compare=False)   # a file from `play`
+    slot: int | None = field(default=None, compare=False)
+    request: int | None = field(default=None, compare=False)
+    note: str | None = field(default=None, compare=False)     # why it is late, if known
+
+    def __post_init__(self):
+        self.sort_key = (-PRIORITY_RANK[self.priority], self.scheduled.timestamp())
+
+    @property
+    def label(self) -> str:
+        return self.bulletin or (self.audio.name if self.audio else "?")
+
+
+class ZoneWorker(threading.Thread):
+    """Plays one zone's airings, one at a time, highest priority first."""
+
+    def __init__(self, daemon: "Daemon", zone: str):
+        super().__init__(name=f"zone {zone}", daemon=True)
+        self.d = daemon
+        self.zone = zone
+        self.heap: list[tuple] = []
+        self.seq = itertools.count()
+        self.cv = threading.Condition()
+        self.current: Item | None = None
+        self.playback = None
+        self.interrupt_reason: str | None = None
+        self.stopping = False
+
+    def submit(self, item: Item) -> None:
+        with self.cv:
+            heapq.heappush(self.heap, (item.sort_key, next(self.seq), item))
+            if (item.priority == "urgent" and self.current is not None and self.current.priority != "urgent"
+                    and self.playback is not None):
+                self.interrupt_reason = f"interrupted by the urgent {item.label}"
+                self.playback.fade_out()
+            self.cv.notify_all()
+
+    def drop_future(self, after: float) -> list[Item]:
+        """Take back scheduled airings not yet prepared (for a reload)."""
+        with self.cv:
+            keep, dropped = [], []
+            for entry in self.heap:
+                it = entry[2]
+                (dropped if it.slot is not None and it.scheduled.timestamp() > after else keep).append(entry)
+            heapq.heapify(keep)
+            self.heap = keep
+            return [e[2] for e in dropped]
+
+    def stop(self) -> None:
+        with self.cv:
+            self.stopping = True
+            if self.playback is not None:
+                self.interrupt_reason = "the daemon was stopped"
+                self.playback.fade_out(0.3)
+            self.cv.notify_all()
+
+    def _next_due(self) -> tuple[Item | None, float]:
+        """The item to prepare now (best priority among those due), or how long to wait."""
+        now = self.d.clock.wall()
+        due = [e for e in self.heap if e[2].scheduled.timestamp() - LEAD <= now]
+        if due:
+            best = min(due)
+            self.heap.remove(best)
+            heapq.heapify(self.heap)
+            return best[2], 0.0
+        wait = min((e[2].scheduled.timestamp() - LEAD - now for e in self.heap), default=0.5)
+        return None, max(0.01, min(0.5, wait))
+
+    def run(self) -> None:
+        while True:
+            with self.cv:
+                item = None
+                while not self.stopping:
+                    item, wait = self._next_due()
+                    if item:
+                        break
+                    self.cv.wait(wait)
+                if self.stopping:
+                    return
+                self.current = item
+                self.interrupt_reason = None
+            try:
+                self._air(item)
+            except Exception:  # never let one airing take the zone down
+                log.exception("zone %s: unexpected error while airing %s", self.zone, item.label)
+            finally:
+                with self.cv:
+                    self.current = None
+                    self.playback = None
+
+    def _air(self, item: Item) -> None:
+        d = self.d
+        try:
+            path, sha = d.audio_for(item)
+            pb = d.open_playback(self.zone, path)
+        except BroadcasterError as e:
+            self._failed(item, e.message + (f" ({e.hint})" if e.hint else ""))
+            return
+        start = max(item.scheduled.timestamp(), d.clock.wall() + 0.2)
+        with self.cv:
+            if self.stopping:
+                pb.close()
+                return
+            self.playback = pb
+        pb.start_at(start + (time.time() - d.clock.wall()))  # the stream runs on the real clock
+        delay = start - d.clock.wall() - 0.05
+        if delay > 0:
+            time.sleep(delay)
+        started = datetime.fromtimestamp(start, d.tz)
+        row = d.journal.start(scheduled=item.scheduled, zone=self.zone, bulletin=item.bulletin,
+                              audio=str(path), audio_sha256=sha, priority=item.priority, slot=item.slot,
+                              request=item.request, started=started)
+        if row is None:
+            pb.close()
+            log.warning("zone %s: %s at %s already has a log row; not playing it twice",
+                        self.zone, item.label, item.scheduled.strftime("%H:%M:%S"))
+            return
+        late = start - item.scheduled.timestamp()
+        log.info("zone %s: playing %s (scheduled %s%s)", self.zone, item.label, item.scheduled.strftime("%H:%M:%S"),
+                 f", {late:.1f} s late" if late > LATE_AFTER else "")
+        limit = pb.feeder.file.frames / pb.rate + 30 if pb.rate else 3600
+        t0 = time.monotonic()
+        while not pb.wait(0.1):
+            if time.monotonic() - t0 > limit + LEAD:
+                pb.close()
+                self.interrupt_reason = self.interrupt_reason or "the sound output stopped playing"
+                break
+        pb.close()
+        ended = d.clock.now()
+        if self.interrupt_reason:
+            status, reason = ("interrupted" if "urgent" in self.interrupt_reason or "stopped" in self.interrupt_reason
+                              else "failed"), self.interrupt_reason
+        elif pb.feeder.error or pb.error:
+            status, reason = "failed", pb.feeder.error or pb.error
+        elif late > LATE_AFTER:
+            status, reason = "late", item.note or f"started {late:.1f} s late: the zone was busy"
+        else:
+            status, reason = "played", None
+        d.journal.finish(row, status, ended, reason)
+        if item.request is not None:
+            d.journal.finish_request(item.request, "done" if status in ("played", "late") else status, reason, row)
+        log.info("zone %s: %s %s%s", self.zone, item.label, status, f" ({reason})" if reason else "")
+
+    def _failed(self, item: Item, reason: str) -> None:
+        row = self.d.journal.record(scheduled=item.scheduled, zone=self.zone, bulletin=item.bulletin,
+                                    priority=item.priority, slot=item.slot, status="failed", reason=reason,
+                                    request=item.request, audio=str(item.audio) if item.audio else None)
+        if item.request is not None:
+            self.d.journal.finish_request(item.request, "failed", reason, row)
+        log.error("zone %s: %s at %s failed: %s", self.zone, item.label, item.scheduled.strftime("%H:%M:%S"), reason)
+
+
+class Daemon:
+    """Everything the loudspeaker PC runs, started in dependency order and stopped in reverse."""
+
+    def __init__(self, config_path: Path, *, zones: list[str] | None = None, allow_outside: bool = False,
+                 clock: Clock | None = None):
+        self.config_path = config_path
+        self.allow_outside = allow_outside
+        self.cfg = load_config(config_path, allow_outside=allow_outside)
+        self.tz = ZoneInfo(self.cfg.timezone)
+        self.clock = clock or Clock(self.tz)
+        unknown = [z for z in zones or [] if z not in self.cfg.zones]
+        if unknown:
+            raise ConfigError(f'zone "{unknown[0]}" is not in {config_path.name}',
+                              hint=f"zones defined: {', '.join(self.cfg.zones) or 'none'}")
+        self.zone_filter = list(zones) if zones else None
+        self.journal: Journal | None = None
+        self.workers: dict[str, ZoneWorker] = {}
+        self.devices: dict[str, int] = {}
+        self.planned: set[tuple] = set()
+        self.planned_until: float | None = None
+        self.renders: queue.Queue = queue.Queue()
+        self.rendering: set[str] = set()
+        self.stop_event = threading.Event()
+        self.scheduler = None
+        self._signature = None
+        self._last_tick: tuple[float, float] | None = None
+        self._lock_file = None
+
+    @property
+    def served(self) -> list[str]:
+        return self.zone_filter or list(self.cfg.zones)
+
+    # --- start and stop ----------------------------------------------------
+
+    def start(self) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+        self._lock()
+        self.journal = Journal(self.cfg.paths.state)
+        now = self.clock.now()
+        recovered = self.journal.recover(now)
+        if recovered:
+            log.warning("%d airing(s) were cut off when the daemon last stopped: logged as interrupted", recovered)
+        last_seen = self.journal.meta("last_seen")
+        self.planned_until = datetime.fromisoformat(last_seen).timestamp() if last_seen else now.timestamp()
+        self.journal.register_daemon(os.getpid(), self.served, now)
+        for z in self.served:
+            self._resolve_device(z, quiet=False)
+            self.workers[z] = ZoneWorker(self, z)
+            self.workers[z].start()
+        self._signature = self._files_signature()
+        self._queue_stale_renders()
+        threading.Thread(target=self._renderer, name="renderer", daemon=True).start()
+        self.scheduler = BackgroundScheduler(timezone=self.tz)
+        every = {"trigger": "interval", "max_instances": 1, "coalesce": True}
+        self.scheduler.add_job(self._guard(self.plan), seconds=0.5, id="plan", **every)
+        self.scheduler.add_job(self._guard(self.take_requests), seconds=0.5, id="requests", **every)
+        self.scheduler.add_job(self._guard(self.watch_files), seconds=2, id="watch", **every)
+        self.scheduler.add_job(self._guard(self.heartbeat), seconds=2, id="heartbeat", **every)
+        self.plan()
+        self.heartbeat()
+        self.scheduler.start()
+        log.info("broadcaster daemon started for zones %s (state: %s)", ", ".join(self.served), self.cfg.paths.state)
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+        for w in self.workers.values():
+            w.stop()
+        for w in self.workers.values():
+            w.join(timeout=5)
+        self.renders.put(None)
+        if self.journal is not None:
+            self.heartbeat()
+            self.journal.unregister_daemon(os.getpid())
+            self.journal.close()
+        self._unlock()
+        log.info("broadcaster daemon stopped")
+
+    def run_forever(self) -> None:
+        """Run until SIGTERM or SIGINT (Ctrl+C); then end the airings with a short fade."""
+        def on_signal(signum, _frame):
+            log.info("signal %s received: stopping", signal.Signals(signum).name)
+            self.stop_event.set()
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        if hasattr(signal, "SIGBREAK"):  # Ctrl+Break on Windows
+            signal.signal(signal.SIGBREAK, on_signal)
+        self.start()
+        try:
+            while not self.stop_event.wait(0.5):
+                pass
+        finally:
+            self.stop()
+
+    def _guard(self, fn):
+        def run():
+            try:
+                fn()
+            except Exception:
+                log.exception("%s failed; the daemon keeps going", fn.__name__)
+        run.__name__ = fn.__name__
+        return run
+
+    def _lock(self) -> None:
+        state = self.cfg.paths.state
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+            f = open(state / "daemon.lock", "a+")
+        except OSError as e:
+            raise PlaybackError(f"cannot use the state folder {state}: {e.strerror}",
+                                hint="check that it exists and is writable") from None
+        try:
+            if os.name == "nt":
+                import msvcrt
+                msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            raise PlaybackError(f"another broadcaster daemon is already running on {state}",
+                                hint="stop it first, or give this one its own state folder") from None
+        self._lock_file = f
+
+    def _unlock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    # --- planning ----------------------------------------------------------
+
+    def plan(self) -> None:
+        """Hand the airings of the next seconds to their zones; log the ones missed."""
+        now = self.clock.wall()
+        mono = self.clock.monotonic()
+        if self._last_tick is not None:
+            drift = (now - self._last_tick[0]) - (mono - self._last_tick[1])
+            if abs(drift) > JUMP:
+                self._clock_jumped(drift, now)
+        self._last_tick = (now, mono)
+        start = self.planned_until if self.planned_until is not None else now
+        horizon = now + LOOKAHEAD
+        if start >= horizon:
+            return
+        window = airings(self.cfg, datetime.fromtimestamp(start, self.tz), datetime.fromtimestamp(horizon, self.tz),
+                         zones=set(self.served))
+        self.planned_until = horizon
+        for a in window:
+            key = (a.slot, a.zone, a.time.timestamp())
+            if key in self.planned:
+                continue
+            self.planned.add(key)
+            if self.journal.has(a.slot, a.zone, a.time):
+                continue
+            age = now - a.time.timestamp()
+            if age > self.cfg.grace:
+                self.journal.record(scheduled=a.time, zone=a.zone, bulletin=a.bulletin, priority=a.priority,
+                                    slot=a.slot, status="missed",
+                                    reason=f"the daemon was not running at {a.time:%H:%M:%S} and the grace "
+                                           f"period ({self.cfg.grace:g} s) had passed")
+                log.warning("zone %s: %s at %s missed", a.zone, a.bulletin, a.time.strftime("%Y-%m-%d %H:%M:%S"))
+                continue
+            note = f"played {age:.0f} s late, after the daemon was down" if age > LATE_AFTER else None
+            self.workers[a.zone].submit(Item(a.time, a.zone, a.priority, bulletin=a.bulletin, slot=a.slot,
+                                             note=note))
+            self._check_audio(a.bulletin)
+        self.planned = {k for k in self.planned if k[2] > now - self.cfg.grace - LOOKAHEAD}
+
+    def _clock_jumped(self, drift: float, now: float) -> None:
+        if drift > 0:
+            log.warning("the system clock jumped forward by %.0f s: airings in the skipped time are logged "
+                        "missed, not played all at once", drift)
+            skipped = airings(self.cfg, datetime.fromtimestamp(now - drift, self.tz),
+                              datetime.fromtimestamp(now, self.tz), zones=set(self.served))
+            for a in skipped:
+                if (a.slot, a.zone, a.time.timestamp()) not in self.planned:
+                    self.planned.add((a.slot, a.zone, a.time.timestamp()))
+                    self.journal.record(scheduled=a.time, zone=a.zone, bulletin=a.bulletin, priority=a.priority,
+                                        slot=a.slot, status="missed",
+                                        reason=f"the system clock jumped forward by {drift:.0f} s")
+            self.planned_until = max(self.planned_until or now, now)
+        else:
+            log.warning("the system clock jumped back by %.0f s: airings already logged will not be repeated",
+                        -drift)
+
+    # --- audio -------------------------------------------------------------
+
+    def audio_for(self, item: Item) -> tuple[Path, str]:
+        """The file to play for an item and its SHA-256; PlaybackError if there is none."""
+        if item.audio is not None:
+            path = item.audio
+        else:
+            b = self.cfg.bulletins.get(item.bulletin)
+            if b is None:
+                raise PlaybackError(f'bulletin "{item.bulletin}" is no longer in the configuration')
+            path = b.output_path(self.cfg.paths)
+            if not path.is_file():
+                self._queue_render(item.bulletin)
+                raise PlaybackError(f"no rendered audio for {item.bulletin} ({path.name} does not exist)",
+                                    hint="run broadcaster build")
+        try:
+            return path, sha256_file(path)
+        except OSError as e:
+            raise PlaybackError(f"cannot read {path.name}: {e.strerror}") from None
+
+    def open_playback(self, zone: str, path: Path):
+        from broadcaster.player import Playback
+        device = self._resolve_device(zone)
+        try:
+            return Playback(device, path, self.cfg.zones[zone].volume)
+        except PlaybackError:
+            self.devices.pop(zone, None)  # look the device up again next time
+            raise
+
+    def _resolve_device(self, zone: str, quiet: bool = True) -> int:
+        from broadcaster.player import find_output
+        if zone not in self.devices:
+            try:
+                self.devices[zone] = find_output(self.cfg.zones[zone].device).index
+            except PlaybackError as e:
+                if not quiet:
+                    log.error("zone %s: %s; its airings will fail until the device is back", zone, e)
+                    return -1
+                raise
+        return self.devices[zone]
+
+    def _check_audio(self, bulletin: str) -> None:
+        """Queue a re-render, ahead of time, when the audio does not match the script."""
+        b = self.cfg.bulletins.get(bulletin)
+        if b is None:
+            return
+        side = read_sidecar(b.sidecar_path(self.cfg.paths))
+        audio = b.output_path(self.cfg.paths)
+        try:
+            stale = (side is None or side.get("script_sha256") != sha256_file(b.script)
+                     or side.get("audio_sha256") != sha256_file(audio))
+        except OSError:
+            stale = True
+        if stale:
+            self._queue_render(bulletin)
+
+    def _queue_stale_renders(self) -> None:
+        for bid in self.cfg.bulletins:
+            self._check_audio(bid)
+
+    def _queue_render(self, bulletin: str) -> None:
+        if bulletin not in self.rendering:
+            self.rendering.add(bulletin)
+            self.renders.put(bulletin)
+
+    def _renderer(self) -> None:
+        from broadcaster.build import Jingles, build_bulletin
+        from broadcaster.speech import SentenceCache, Speaker
+        while True:
+            bid = self.renders.get()
+            if bid is None:
+                return
+            try:
+                cfg = self.cfg
+                b = cfg.bulletins.get(bid)
+                if b is None:
+                    continue
+                log.info("rendering %s ahead of its airings (its audio is missing or older than its script)", bid)
+                speaker = Speaker(SentenceCache(cfg.paths.state / "cache"), warn=lambda m: log.warning("%s", m))
+                r = build_bulletin(cfg, b, speaker, Jingles(cfg), now=self.clock.now())
+                if r.status == "failed":
+                    log.error("rendering %s failed: %s", bid, r.error)
+                else:
+                    log.info("rendered %s (%s)", bid, r.sidecar.get("engine") if r.sidecar else "?")
+            except Exception:
+                log.exception("rendering %s failed", bid)
+            finally:
+                self.rendering.discard(bid)
+
+    # --- requests, live edits, heartbeat ---------------------------------------
+
+    def take_requests(self) -> None:
+        for rid, target, zone, priority in self.journal.take_requests(self.served):
+            now = self.clock.now()
+            item = Item(now, zone, priority, request=rid)
+            if target in self.cfg.bulletins:
+                item.bulletin = target
+            else:
+                path = Path(target)
+                if not path.is_file() or path.suffix.lower() not in AUDIO_SUFFIXES or not self.cfg.inside(path):
+                    self.journal.finish_request(rid, "failed", f"{target} is not a bulletin id or an audio file "
+                                                               "inside the project")
+                    continue
+                item.audio = path
+            log.info("zone %s: request %d to play %s (%s)", zone, rid, item.label, priority)
+            self.workers[zone].submit(item)
+
+    def _files_signature(self) -> tuple:
+        cfg = self.cfg
+        paths = [self.config_path, *(b.script for b in cfg.bulletins.values())]
+        paths += [p for b in cfg.bulletins.values() for p in (b.tts.lexicon, b.audio.jingle_in, b.audio.jingle_out) if p]
+        out = []
+        for p in sorted(set(paths)):
+            try:
+                st = p.stat()
+                out.append((str(p), st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append((str(p), None, None))
+        return tuple(out)
+
+    def watch_files(self) -> None:
+        sig = self._files_signature()
+        if sig == self._signature:
+            return
+        self._signature = sig
+        try:
+            cfg = load_config(self.config_path, allow_outside=self.allow_outside)
+        except ConfigError as e:
+            log.error("the edited configuration is not valid; the old one keeps running:\n%s", e)
+            return
+        old = self.cfg
+        self.cfg = cfg
+        if cfg != old:
+            log.info("configuration reloaded")
+            now = self.clock.wall()
+            for z, w in list(self.workers.items()):
+                for it in w.drop_future(now + LEAD):
+                    self.planned.discard((it.slot, it.zone, it.scheduled.timestamp()))
+            if self.zone_filter is None:
+                for z in cfg.zones:
+                    if z not in self.workers:
+                        self.workers[z] = ZoneWorker(self, z)
+                        self.workers[z].start()
+            self.devices.clear()
+            self.planned_until = min(self.planned_until or now, now + LEAD)
+        self._queue_stale_renders()
+
+    def heartbeat(self) -> None:
+        self.journal.heartbeat(os.getpid(), self.clock.now())
+
+
+def setup_logging(state: Path, verbose: bool = False) -> None:
+    """Log lines to stderr (systemd's journal, a console) and to state/daemon.log."""
+    from logging.handlers import RotatingFileHandler
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    root = logging.getLogger("broadcaster")
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    console = logging.StreamHandler()
+    console.setFormatter(fmt)
+    root.addHandler(console)
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        fh = RotatingFileHandler(state / "daemon.log", maxBytes=2_000_000, backupCount=5, encoding="utf-8")
+        fh.setFormatter(fmt)
+        root.addHandler(fh)
+    except OSError as e:
+        root.warning("cannot write %s: %s", state / "daemon.log", e)

@@ -1,0 +1,236 @@
+"""The play log (the journal of every airing) and the request queue for `play`, in SQLite.
+
+The only module that knows sqlite3. WAL with synchronous=FULL: a committed row
+survives a power cut. A scheduled airing's row is written when it *starts* and
+completed when it ends; (slot, zone, scheduled) is unique, so an airing is aired
+at most once, and a row left 'playing' by a killed daemon is marked interrupted
+at the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from broadcaster.errors import BroadcasterError
+
+DB_NAME = "playlog.sqlite3"
+STATUSES = ("playing", "played", "late", "interrupted", "missed", "failed")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS airings (
+    id INTEGER PRIMARY KEY,
+    scheduled TEXT NOT NULL,
+    scheduled_ts REAL NOT NULL,
+    zone TEXT NOT NULL,
+    bulletin TEXT,
+    audio TEXT,
+    audio_sha256 TEXT,
+    priority TEXT NOT NULL DEFAULT 'normal',
+    slot INTEGER,
+    request INTEGER,
+    started TEXT,
+    ended TEXT,
+    status TEXT NOT NULL,
+    reason TEXT,
+    UNIQUE (slot, zone, scheduled_ts)
+);
+CREATE INDEX IF NOT EXISTS airings_time ON airings (scheduled_ts);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY,
+    created TEXT NOT NULL,
+    target TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    reason TEXT,
+    airing INTEGER
+);
+CREATE TABLE IF NOT EXISTS daemons (
+    pid INTEGER PRIMARY KEY,
+    zones TEXT NOT NULL,
+    started TEXT NOT NULL,
+    heartbeat REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+class JournalError(BroadcasterError):
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    scheduled: str
+    zone: str
+    bulletin: str | None
+    audio: str | None
+    audio_sha256: str | None
+    priority: str
+    slot: int | None
+    request: int | None
+    started: str | None
+    ended: str | None
+    status: str
+    reason: str | None
+
+
+class Journal:
+    """One connection, shared by the daemon's threads under a lock."""
+
+    def __init__(self, state: Path):
+        self.path = state / DB_NAME
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+            new = not self.path.exists()
+            self.db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False,
+                                      isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+            if new:
+                os.chmod(self.path, 0o640)
+        except (OSError, sqlite3.Error) as e:
+            raise JournalError(f"cannot open the play log {self.path}: {e}",
+                               hint="check that the state folder exists and is writable") from None
+        self.lock = threading.Lock()
+
+    def close(self) -> None:
+        with self.lock:
+            self.db.close()
+
+    def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        with self.lock:
+            try:
+                return self.db.execute(sql, args)
+            except sqlite3.OperationalError as e:
+                raise JournalError(f"cannot write the play log: {e}",
+                                   hint="check free disk space and the state folder's permissions") from None
+
+    # --- airings -------------------------------------------------------------
+
+    def start(self, *, scheduled: datetime, zone: str, bulletin: str | None, audio: str | None,
+              audio_sha256: str | None, priority: str, slot: int | None, request: int | None,
+              started: datetime) -> int | None:
+        """Record that an airing starts; None if this scheduled airing already has a row."""
+        try:
+            cur = self._write(
+                "INSERT INTO airings (scheduled, scheduled_ts, zone, bulletin, audio, audio_sha256, priority,"
+                " slot, request, started, status) VALUES (?,?,?,?,?,?,?,?,?,?, 'playing')",
+                (scheduled.isoformat(timespec="milliseconds"), scheduled.timestamp(), zone, bulletin, audio,
+                 audio_sha256, priority, slot, request, started.isoformat(timespec="milliseconds")))
+        except sqlite3.IntegrityError:
+            return None
+        return cur.lastrowid
+
+    def finish(self, row: int, status: str, ended: datetime, reason: str | None = None) -> None:
+        self._write("UPDATE airings SET status=?, ended=?, reason=? WHERE id=?",
+                    (status, ended.isoformat(timespec="milliseconds"), reason, row))
+
+    def record(self, *, scheduled: datetime, zone: str, bulletin: str | None, priority: str, slot: int | None,
+               status: str, reason: str, request: int | None = None, audio: str | None = None) -> int | None:
+        """A row for an airing that did not play (missed, failed); None if it already has one."""
+        try:
+            cur = self._write(
+                "INSERT INTO airings (scheduled, scheduled_ts, zone, bulletin, audio, priority, slot, request,"
+                " status, reason) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (scheduled.isoformat(timespec="milliseconds"), scheduled.timestamp(), zone, bulletin, audio,
+                 priority, slot, request, status, reason))
+        except sqlite3.IntegrityError:
+            return None
+        return cur.lastrowid
+
+    def has(self, slot: int | None, zone: str, scheduled: datetime) -> bool:
+        with self.lock:
+            return self.db.execute("SELECT 1 FROM airings WHERE slot IS ? AND zone=? AND scheduled_ts=?",
+                                   (slot, zone, scheduled.timestamp())).fetchone() is not None
+
+    def recover(self, now: datetime) -> int:
+        """Rows a killed daemon left 'playing' become interrupted. Returns how many."""
+        cur = self._write("UPDATE airings SET status='interrupted', ended=?, reason=? WHERE status='playing'",
+                          (now.isoformat(timespec="milliseconds"),
+                           "the daemon stopped during the airing (power cut or killed)"))
+        return cur.rowcount
+
+    def rows(self, *, since: float | None = None, until: float | None = None,
+             zone: str | None = None) -> list[Row]:
+        sql, args = "SELECT id, scheduled, zone, bulletin, audio, audio_sha256, priority, slot, request," \
+                    " started, ended, status, reason FROM airings WHERE 1=1", []
+        if since is not None:
+            sql += " AND scheduled_ts >= ?"
+            args.append(since)
+        if until is not None:
+            sql += " AND scheduled_ts < ?"
+            args.append(until)
+        if zone:
+            sql += " AND zone = ?"
+            args.append(zone)
+        with self.lock:
+            return [Row(*r) for r in self.db.execute(sql + " ORDER BY scheduled_ts, zone, id", args)]
+
+    # --- liveness and the downtime window -----------------------------------
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (key, value))
+
+    def meta(self, key: str) -> str | None:
+        with self.lock:
+            r = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return r[0] if r else None
+
+    def register_daemon(self, pid: int, zones: list[str], started: datetime) -> None:
+        self._write("INSERT OR REPLACE INTO daemons (pid, zones, started, heartbeat) VALUES (?,?,?,?)",
+                    (pid, json.dumps(zones), started.isoformat(timespec="seconds"), time.time()))
+
+    def heartbeat(self, pid: int, now: datetime) -> None:
+        self._write("UPDATE daemons SET heartbeat=? WHERE pid=?", (time.time(), pid))
+        self.set_meta("last_seen", now.isoformat(timespec="milliseconds"))
+
+    def unregister_daemon(self, pid: int) -> None:
+        self._write("DELETE FROM daemons WHERE pid=?", (pid,))
+
+    def live_daemons(self, max_age: float = 10.0) -> list[tuple[int, list[str]]]:
+        with self.lock:
+            rows = self.db.execute("SELECT pid, zones FROM daemons WHERE heartbeat >= ?",
+                                   (time.time() - max_age,)).fetchall()
+        return [(pid, json.loads(z)) for pid, z in rows]
+
+    # --- requests from `broadcaster play` ------------------------------------
+
+    def add_request(self, target: str, zone: str, priority: str, now: datetime) -> int:
+        cur = self._write("INSERT INTO requests (created, target, zone, priority) VALUES (?,?,?,?)",
+                          (now.isoformat(timespec="milliseconds"), target, zone, priority))
+        return cur.lastrowid
+
+    def take_requests(self, zones: list[str]) -> list[tuple[int, str, str, str]]:
+        """Pending requests for these zones, marked taken: (id, target, zone, priority)."""
+        marks = ",".join("?" * len(zones))
+        with self.lock:
+            rows = self.db.execute(f"SELECT id, target, zone, priority FROM requests WHERE status='pending'"
+                                   f" AND zone IN ({marks}) ORDER BY id", zones).fetchall()
+            for r in rows:
+                self.db.execute("UPDATE requests SET status='taken' WHERE id=?", (r[0],))
+        return rows
+
+    def finish_request(self, request: int, status: str, reason: str | None = None, airing: int | None = None) -> None:
+        self._write("UPDATE requests SET status=?, reason=?, airing=? WHERE id=?", (status, reason, airing, request))
+
+    def request_state(self, request: int) -> tuple[str, str | None, int | None]:
+        with self.lock:
+            r = self.db.execute("SELECT status, reason, airing FROM requests WHERE id=?", (request,)).fetchone()
+        return (r[0], r[1], r[2]) if r else ("missing", None, None)
+
+    def airing(self, row: int) -> Row | None:
+        with self.lock:
+            r = self.db.execute("SELECT id, scheduled, zone, bulletin, audio, audio_sha256, priority, slot, request,"
+                                " started, ended, status, reason FROM airings WHERE id=?", (row,)).fetchone()
+        return Row(*r) if r else None

@@ -1,0 +1,260 @@
+"""The playback daemon through the real audio path: private PulseAudio, null sinks, parec.
+
+Each test writes a small station (two zones on two null sinks, bulletins whose opening
+jingle is a pure tone, so a recording tells them apart), runs `broadcaster daemon` as a
+process, records both sinks, and checks the recordings and the play log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.pulse import Recorder, segments, tone_onset
+
+pytestmark = pytest.mark.audio
+
+FREQS = {"a": 440.0, "b": 880.0, "c": 1320.0, "d": 660.0}
+SCRIPTS = {"a": "Xin chào bà con.", "b": "Thông báo khẩn của xã.", "c": "Lịch tiêm phòng gia súc.",
+           "d": "Bản tin cuối ngày."}
+
+
+def tone(freq: float, seconds: float = 0.4, rate: int = 22050) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+class Station:
+    def __init__(self, project, pulse, tmp_path: Path):
+        self.project = project
+        self.pulse = pulse
+        self.root = project.root
+        self.tmp = tmp_path
+        self.proc: subprocess.Popen | None = None
+        self.recorders: dict[str, Recorder] = {}
+        self.t0 = 0.0
+        for b, f in FREQS.items():
+            sf.write(str(self.root / "jingles" / f"{b}.wav"), tone(f), 22050)
+            project.write(f"scripts/{b}.txt", SCRIPTS[b])
+
+    def when(self, seconds: float) -> str:
+        """A slot time ``seconds`` after t0, as HH:MM:SS in UTC (the station's time zone)."""
+        return datetime.fromtimestamp(self.t0 + seconds, timezone.utc).strftime("%H:%M:%S")
+
+    def configure(self, slots: list[tuple[str, list[str], float, str]], *, zones=None, repeat=None,
+                  grace="10m", t0_in: float = 8.0) -> None:
+        self.t0 = float(int(time.time() + t0_in))
+        zones = zones or {"za": "zone_a", "zb": "zone_b"}
+        repeat = repeat or {}
+        text = ['timezone = "UTC"', "[tts]", 'engine = "espeak"', "[audio]", 'format = "wav"',
+                "sample_rate = 44100", "repeat = 1", "gap = 0.2", "[daemon]", f'grace = "{grace}"']
+        for b in FREQS:
+            text += [f"[bulletins.{b}]", f'script = "scripts/{b}.txt"', f'jingle_in = "jingles/{b}.wav"',
+                     f"repeat = {repeat.get(b, 1)}"]
+        for z, dev in zones.items():
+            text += [f"[zones.{z}]", f'device = "{dev}"']
+        for bulletin, zs, offset, priority in slots:
+            text += ["[[slots]]", f'bulletin = "{bulletin}"', f"zones = {json.dumps(zs)}",
+                     f'at = ["{self.when(offset)}"]', f'priority = "{priority}"']
+        self.project.write("schedule.toml", "\n".join(text) + "\n")
+
+    def build(self) -> None:
+        r = self.project.run("build")
+        assert r.code == 0, r.err
+
+    def file_segments(self, bulletin: str):
+        data, rate = sf.read(str(self.root / "audio_out" / f"{bulletin}.wav"), dtype="float32")
+        return segments(data, rate)
+
+    def record(self, *sinks: str) -> None:
+        for s in sinks:
+            self.recorders[s] = Recorder(self.pulse, s, self.tmp / f"{s}.raw")
+
+    def recordings(self) -> dict[str, list]:
+        return {s: segments(r.stop()) for s, r in self.recorders.items()}
+
+    def start(self) -> None:
+        env = {**os.environ, **self.pulse.env}
+        self.out = open(self.tmp / "daemon.log", "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "broadcaster", "daemon"], cwd=self.root, env=env,
+                                     stdout=self.out, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while b"daemon started" not in (self.tmp / "daemon.log").read_bytes():
+            assert self.proc.poll() is None, self.daemon_log()
+            assert time.time() < deadline, self.daemon_log()
+            time.sleep(0.1)
+
+    def stop(self, sig=signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(15)
+
+    def daemon_log(self) -> str:
+        return (self.tmp / "daemon.log").read_text(errors="replace")
+
+    def wait_until(self, offset: float) -> None:
+        time.sleep(max(0.0, self.t0 + offset - time.time()))
+
+    def log(self) -> list[dict]:
+        r = self.project.run("log", "--json")
+        assert r.code == 0, r.err
+        return json.loads(r.out)
+
+
+@pytest.fixture
+def station(project, pulse, tmp_path, monkeypatch):
+    for k, v in pulse.env.items():
+        monkeypatch.setenv(k, v)
+    s = Station(project, pulse, tmp_path)
+    yield s
+    if s.proc and s.proc.poll() is None:
+        s.proc.kill()
+        s.proc.wait()
+    for r in s.recorders.values():
+        if r.proc.poll() is None:
+            r.stop()
+
+
+def bulletin_of(freq: float) -> str:
+    return min(FREQS, key=lambda b: abs(FREQS[b] - freq))
+
+
+def test_two_zones_play_their_own_bulletins_on_time(station):
+    station.configure([("a", ["za"], 0, "normal"), ("b", ["za"], 4, "normal"),
+                       ("b", ["zb"], 0, "normal"), ("a", ["zb"], 5, "normal")])
+    station.build()
+    station.record("zone_a", "zone_b")
+    station.start()
+    station.wait_until(9.5)
+    assert station.stop() == 0
+    rec = station.recordings()
+    for sink, expected in (("zone_a", [("a", 0), ("b", 4)]), ("zone_b", [("b", 0), ("a", 5)])):
+        segs = rec[sink]
+        assert [bulletin_of(f) for _, _, f in segs] == [b for b, _ in expected], (sink, segs)
+        onsets = [on for on, _, _ in segs]
+        assert onsets[1] - onsets[0] == pytest.approx(expected[1][1] - expected[0][1], abs=0.02)
+        for (on, off, _), (b, _) in zip(segs, expected):  # complete: as long as the file's sound
+            [(f_on, f_off, _)] = station.file_segments(b)
+            assert off - on == pytest.approx(f_off - f_on, abs=0.05)
+    rows = station.log()
+    assert sorted((r["zone"], r["bulletin"], r["status"]) for r in rows) == [
+        ("za", "a", "played"), ("za", "b", "played"), ("zb", "a", "played"), ("zb", "b", "played")]
+    assert all(r["started"] and r["ended"] for r in rows)
+
+
+def test_urgent_interrupts_and_a_busy_zone_makes_normal_airings_wait(station):
+    station.configure([("a", ["za", "zb"], 0, "normal"), ("c", ["zb"], 2, "normal")], repeat={"a": 4})
+    station.build()
+    station.record("zone_a")
+    station.start()
+    station.wait_until(2.5)
+    r = station.project.run("play", "b", "--zone", "za", "--urgent")
+    assert r.code == 0, r.err + r.out
+    assert "Sent to the daemon" in r.out and r.out.strip().endswith("done")
+    full_a = station.file_segments("a")[0]
+    station.wait_until(full_a[1] + 6)
+    assert station.stop() == 0
+    rows = {(x["zone"], x["bulletin"]): x for x in station.log()}
+    assert rows[("za", "a")]["status"] == "interrupted" and "urgent" in rows[("za", "a")]["reason"]
+    assert rows[("za", "b")]["status"] == "played"
+    assert rows[("zb", "a")]["status"] == "played"
+    assert rows[("zb", "c")]["status"] == "late" and "busy" in rows[("zb", "c")]["reason"]
+    x = station.recorders["zone_a"].stop()
+    a_on = tone_onset(x, FREQS["a"])
+    b_on = tone_onset(x, FREQS["b"], after=a_on)
+    assert b_on - a_on < (full_a[1] - full_a[0]) - 2   # "a" was cut short by "b"
+    assert 2.0 < b_on - a_on < 4.0                      # and "b" followed the fade at once
+
+
+def test_kill_9_then_restart_marks_interrupted_plays_within_grace_and_misses_older(station):
+    station.configure([("a", ["za"], 0, "normal"), ("b", ["za"], 2, "normal"), ("c", ["za"], 8.5, "normal"),
+                       ("d", ["za"], 16, "normal")], repeat={"a": 4}, grace="4s")
+    station.build()
+    station.start()
+    station.wait_until(1.0)
+    station.proc.kill()  # SIGKILL in the middle of "a"
+    station.proc.wait()
+    station.wait_until(7.5)
+    station.start()
+    station.wait_until(12)
+    good = (station.root / "schedule.toml").read_text(encoding="utf-8")
+    station.project.write("schedule.toml", good.replace('repeat = 1\n', 'repeat = "often"\n', 1))
+    station.wait_until(19)
+    assert station.stop() == 0
+    station.project.write("schedule.toml", good)
+    rows = station.log()
+    by = {r["bulletin"]: r for r in rows}
+    assert len(rows) == 4, rows  # one row per airing: none doubled, none lost
+    assert by["a"]["status"] == "interrupted" and "stopped during the airing" in by["a"]["reason"]
+    assert by["b"]["status"] == "missed"
+    assert by["c"]["status"] in ("played", "late")
+    assert by["d"]["status"] == "played"  # the old schedule kept playing after the bad edit
+    assert "the edited configuration is not valid; the old one keeps running" in station.daemon_log()
+    assert 'repeat must be a whole number, not "often"' in station.daemon_log()
+
+
+def test_missing_device_and_corrupt_audio_fail_one_airing_and_the_daemon_lives(station):
+    station.configure([("a", ["za", "zx"], 0, "normal"), ("c", ["za"], 5, "normal")],
+                      zones={"za": "zone_a", "zx": "no-such-card"})
+    station.build()
+    broken = station.project.write("broken.wav", b"RIFF\x24\x00\x00\x00WAVEfmt garbage")
+    station.start()
+    assert "zone zx: no sound output is called \"no-such-card\"" in station.daemon_log()
+    station.wait_until(2.5)
+    r = station.project.run("play", str(broken), "--zone", "za")
+    assert r.code == 1 and "failed: cannot open broken.wav" in r.out
+    station.wait_until(8)
+    assert station.stop() == 0
+    rows = {(x["zone"], x["bulletin"]): x for x in station.log()}
+    assert rows[("zx", "a")]["status"] == "failed" and "no-such-card" in rows[("zx", "a")]["reason"]
+    assert rows[("za", "a")]["status"] == "played"
+    assert rows[("za", "broken.wav")]["status"] == "failed"
+    assert rows[("za", "c")]["status"] == "played"
+
+
+def test_play_without_a_daemon_plays_here_and_logs(station):
+    station.configure([])
+    station.build()
+    station.record("zone_a")
+    r = station.project.run("play", "d", "--zone", "za")
+    assert r.code == 0 and "no daemon serves this zone" in r.out and r.out.strip().endswith("played")
+    segs = station.recordings()["zone_a"]
+    assert [bulletin_of(f) for _, _, f in segs] == ["d"]
+    [row] = station.log()
+    assert (row["zone"], row["bulletin"], row["status"]) == ("za", "d", "played")
+    csv_out = station.project.run("log", "--csv").out.splitlines()
+    assert csv_out[0] == "scheduled,started,ended,zone,bulletin,status,reason" and ",za,d,played," in csv_out[1]
+
+
+def test_live_edit_of_the_schedule_is_picked_up(station):
+    station.configure([("a", ["za"], 3, "normal")], t0_in=6)
+    station.build()
+    station.start()
+    text = (station.root / "schedule.toml").read_text(encoding="utf-8")
+    station.project.write("schedule.toml", text + f'[[slots]]\nbulletin = "b"\nzones = ["za"]\n'
+                                                  f'at = ["{station.when(7)}"]\n')
+    station.wait_until(10)
+    assert station.stop() == 0
+    assert sorted(r["bulletin"] for r in station.log() if r["status"] == "played") == ["a", "b"]
+    assert "configuration reloaded" in station.daemon_log()
+
+
+def test_a_second_daemon_on_the_same_state_folder_refuses(station):
+    station.configure([])
+    station.build()
+    station.start()
+    env = {**os.environ, **station.pulse.env}
+    p = subprocess.run([sys.executable, "-m", "broadcaster", "daemon"], cwd=station.root, env=env,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert "another broadcaster daemon is already running" in p.stderr and "Traceback" not in p.stderr
+    assert station.stop() == 0
