@@ -25,7 +25,7 @@ from broadcaster.fsutil import atomic_write_bytes, sha256_file, sha256_text
 from broadcaster.scripts import Script, read_script
 from broadcaster.sidecar import read_sidecar
 from broadcaster.speech import Speaker
-from broadcaster.textnorm import Normalizer, load_lexicon, unspeakable
+from broadcaster.reading import speakability_warnings, spoken_paragraphs
 
 PIPELINE_VERSION = 1  # bump when the same inputs would now sound different
 NORMALISER_VERSION = 2
@@ -53,24 +53,6 @@ class Rendered:
     loudness_lufs: float
     true_peak_dbtp: float
     segments: tuple[render.Segment, ...]
-
-
-def spoken_paragraphs(script: Script, lexicon: Path | None = None) -> list[list[str]]:
-    """The normalised text of each sentence, paragraph by paragraph."""
-    norm = Normalizer(load_lexicon(lexicon))
-    return [[norm.normalize(s.text) for s in p] for p in script.paragraphs]
-
-
-def speakability_warnings(script: Script, paragraphs: list[list[str]], where: str) -> list[str]:
-    """One warning per sentence with words a voice would have to guess at."""
-    out = []
-    for sentence, spoken in zip(script.sentences, [t for p in paragraphs for t in p]):
-        odd = list(dict.fromkeys(unspeakable(spoken)))
-        if odd:
-            words = ", ".join(f'"{w}"' for w in odd[:5])
-            out.append(f"{where}:{sentence.line}: {words} may be misread (not Vietnamese words); "
-                       "add a spoken form to the lexicon ([tts] lexicon = \"lexicon.toml\")")
-    return out
 
 
 class Jingles:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from broadcaster.build import Jingles, speakability_warnings, spoken_paragraphs
+from broadcaster.audiofile import decode_file
+from broadcaster.reading import speakability_warnings, spoken_paragraphs
 from broadcaster.config import Config, display_path
 from broadcaster.errors import BroadcasterError
 from broadcaster.fsutil import sha256_file
@@ -41,7 +42,7 @@ def check_project(cfg: Config, now: datetime, lang: str | None = None) -> list[F
 
 def _check_bulletins(cfg: Config, lang: str | None) -> list[Finding]:
     out: list[Finding] = []
-    jingles = Jingles(cfg)
+    decoded: dict = {}
     for b in cfg.bulletins.values():
         name = display_path(b.script)
         try:
@@ -56,10 +57,13 @@ def _check_bulletins(cfg: Config, lang: str | None) -> list[Finding]:
             out.append(Finding("warning", where, message))
         for key in ("jingle_in", "jingle_out"):
             path = getattr(b.audio, key)
+            if path is None or path in decoded:
+                continue
+            decoded[path] = True
             try:
-                jingles.get(path, b.audio, cfg.where("audio", key))
+                decode_file(path, what=f'jingle "{display_path(path)}"')
             except BroadcasterError as e:
-                out.append(Finding("error", e.where or cfg.where("audio", key), e.message))
+                out.append(Finding("error", cfg.where("audio", key), e.message))
         side = read_sidecar(b.sidecar_path(cfg.paths))
         where = cfg.where("bulletins", b.id)
         if side is None:

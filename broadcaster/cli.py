@@ -192,7 +192,7 @@ def say(obj: Context, text: str | None, text_file: str | None, output: str, engi
     audio = dataclasses.replace(audio, format=fmt, repeat=repeat or audio.repeat)
     if no_jingles:
         audio = dataclasses.replace(audio, jingle_in=None, jingle_out=None)
-    from broadcaster.build import spoken_paragraphs
+    from broadcaster.reading import spoken_paragraphs
     from broadcaster.scripts import Script
     spoken = spoken_paragraphs(Script(out, "utf-8", paragraphs), tts.lexicon)
     jingles = Jingles(cfg)

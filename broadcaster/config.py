@@ -326,6 +326,18 @@ class _Loader:
                 self.problem(key + (k,), section, f"{k} {e}")
         return replace(base, **changes)
 
+    def named_tables(self, data: dict, name: str, kind: str, allowed):
+        """The [name.ID] tables: (id, table, key, section) for each, after checking shape and keys."""
+        for tid, t in self.table(data, name).items():
+            section, key = f"{name}.{tid}", (name, tid)
+            if not isinstance(t, dict):
+                self.problem(key, section, f"must be a table ([{name}.{tid}]), not {_show(t)}")
+                continue
+            if not _valid_id(tid):
+                self.problem(key, section, f"a {kind} id may use only letters a-z, digits, '-' and '_'")
+            self.unknown_keys(t, allowed, key, section)
+            yield tid, t, key, section
+
     def table(self, data: dict, name: str) -> dict:
         v = data.get(name, {})
         if not isinstance(v, dict):
@@ -403,15 +415,7 @@ def _build(ld: _Loader, data: dict) -> Config:
 
     bulletins = {}
     btable = ld.table(data, "bulletins")
-    for bid, b in btable.items():
-        section = f"bulletins.{bid}"
-        key = ("bulletins", bid)
-        if not isinstance(b, dict):
-            ld.problem(key, section, f"must be a table ([bulletins.{bid}]), not {_show(b)}")
-            continue
-        if not _valid_id(bid):
-            ld.problem(key, section, "a bulletin id may use only letters a-z, digits, '-' and '_'")
-        ld.unknown_keys(b, BULLETIN_KEYS, key, section)
+    for bid, b, key, section in ld.named_tables(data, "bulletins", "bulletin", BULLETIN_KEYS):
         if "script" not in b:
             ld.problem(key, section, 'has no script (add script = "scripts/NAME.txt")')
             continue
@@ -451,14 +455,7 @@ def parse_time(text: str) -> time | None:
 
 def _zones(ld: _Loader, data: dict) -> dict[str, Zone]:
     zones: dict[str, Zone] = {}
-    for zid, z in ld.table(data, "zones").items():
-        section, key = f"zones.{zid}", ("zones", zid)
-        if not isinstance(z, dict):
-            ld.problem(key, section, f"must be a table ([zones.{zid}]), not {_show(z)}")
-            continue
-        if not _valid_id(zid):
-            ld.problem(key, section, "a zone id may use only letters a-z, digits, '-' and '_'")
-        ld.unknown_keys(z, ZONE_KEYS, key, section)
+    for zid, z, key, section in ld.named_tables(data, "zones", "zone", ZONE_KEYS):
         values: dict[str, Any] = {}
         for k, check in (("name", _str), ("device", _str), ("volume", _number(0.0, 1.0))):
             if k in z:

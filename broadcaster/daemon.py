@@ -469,12 +469,13 @@ class Daemon:
             self.renders.put(bulletin)
 
     def _renderer(self) -> None:
-        from broadcaster.build import Jingles, build_bulletin
-        from broadcaster.speech import SentenceCache, Speaker
         while True:
             bid = self.renders.get()
             if bid is None:
                 return
+            # imported on the first render only: a daemon with fresh audio stays small
+            from broadcaster.build import Jingles, build_bulletin
+            from broadcaster.speech import SentenceCache, Speaker
             try:
                 cfg = self.cfg
                 b = cfg.bulletins.get(bid)

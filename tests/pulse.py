@@ -115,9 +115,10 @@ def segments(x: np.ndarray, rate: int = Recorder.RATE, threshold: float = 0.02, 
     return out
 
 
-def tone_onset(x: np.ndarray, freq: float, rate: int = Recorder.RATE, after: float = 0.0) -> float | None:
+def tone_onset(x: np.ndarray, freq: float, rate: int = Recorder.RATE, after: float = 0.0,
+               hop: float = 0.005) -> float | None:
     """When a pure tone of ``freq`` first sounds (dominating its 20 ms window), in seconds."""
-    win, hop = int(0.02 * rate), int(0.005 * rate)
+    win, hop = int(0.02 * rate), max(1, int(hop * rate))
     t = np.arange(win) / rate
     probe = np.exp(-2j * np.pi * freq * t) * np.hanning(win)
     for start in range(int(after * rate), len(x) - win, hop):
