@@ -49,6 +49,7 @@ class Rendered:
     engine: str
     engine_version: str
     voice: str
+    voice_tag: str
     duration_s: float
     loudness_lufs: float
     true_peak_dbtp: float
@@ -99,7 +100,7 @@ def render_audio(paragraphs: list[list[str]], tts: TTSSettings, audio: AudioSett
             break
         correction = min(audio.loudness - lufs, audio.true_peak - 0.1 - tp)
         final = final * loudness.db_to_gain(correction)
-    return Rendered(spoken.engine, spoken.engine_version, spoken.voice, len(decoded) / drate,
+    return Rendered(spoken.engine, spoken.engine_version, spoken.voice, spoken.voice_tag, len(decoded) / drate,
                     round(lufs, 2) if math.isfinite(lufs) else lufs, round(tp, 2), laid.segments)
 
 
@@ -114,7 +115,7 @@ def render_key(paragraphs: list[list[str]], bulletin: Bulletin, engine: str, eng
     blob = {
         "pipeline": PIPELINE_VERSION, "text": paragraphs, "title": bulletin.title,
         "engine": engine, "engine_version": engine_version, "normaliser": NORMALISER_VERSION,
-        "voice": bulletin.tts.voice, "rate": bulletin.tts.rate,
+        "voice": bulletin.tts.voice, "rate": bulletin.tts.rate, "pitch": bulletin.tts.pitch,
         "audio": [a.format, a.sample_rate, a.channels, a.loudness, a.true_peak, a.gap, a.repeat],
         "jingles": jingle_hashes,
     }
@@ -163,7 +164,7 @@ def build_bulletin(cfg: Config, bulletin: Bulletin, speaker: Speaker, jingles: J
         r = render_audio(paragraphs, bulletin.tts, a, speaker=speaker, jingle_in=j_in,
                          jingle_out=j_out, target=output, tags=tags)
         if r.engine != engine:  # fell back while speaking: key the engine that spoke
-            key = render_key(paragraphs, bulletin, r.engine, r.engine_version, hashes)
+            key = render_key(paragraphs, bulletin, r.engine, r.voice_tag, hashes)
         side = {
             "bulletin": bulletin.id, "title": bulletin.title,
             "script": _rel(cfg, bulletin.script), "script_sha256": sha256_file(bulletin.script),

@@ -81,9 +81,9 @@ def _now(cfg: Config | None) -> datetime:
     return datetime.now(ZoneInfo(cfg.timezone)) if cfg else datetime.now().astimezone()
 
 
-def _speaker(state: Path):
+def _speaker(state: Path, root: Path):
     from broadcaster.speech import SentenceCache, Speaker
-    return Speaker(SentenceCache(state / "cache"), warn=warn)
+    return Speaker(SentenceCache(state / "cache"), warn=warn, root=root)
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -116,7 +116,7 @@ def build(obj: Context, bulletins: tuple[str, ...], engine: str | None, force: b
     chosen = [cfg.bulletins[b] for b in (bulletins or cfg.bulletins)]
     if engines:
         chosen = [dataclasses.replace(b, tts=dataclasses.replace(b.tts, engines=engines)) for b in chosen]
-    speaker = _speaker(cfg.paths.state)
+    speaker = _speaker(cfg.paths.state, cfg.root)
     jingles = Jingles(cfg)
     now = _now(cfg)
     results = []
@@ -197,7 +197,7 @@ def say(obj: Context, text: str | None, text_file: str | None, output: str, engi
     spoken = spoken_paragraphs(Script(out, "utf-8", paragraphs), tts.lexicon)
     jingles = Jingles(cfg)
     where = cfg.where("audio") if cfg else "defaults"
-    speaker = _speaker(cfg.paths.state if cfg else root / "state")
+    speaker = _speaker(cfg.paths.state if cfg else root / "state", root)
     r = render_audio(spoken, tts, audio, speaker=speaker,
                      jingle_in=jingles.get(audio.jingle_in, audio, where),
                      jingle_out=jingles.get(audio.jingle_out, audio, where),
@@ -495,6 +495,37 @@ def status(obj: Context) -> None:
         click.echo(f"  next:    {nxt.bulletin + ' at ' + nxt.time.strftime('%Y-%m-%d %H:%M') if nxt else '-'}")
         click.echo(f"  last:    " + (f"{done[-1].bulletin or '-'} at {done[-1].scheduled[:16].replace('T', ' ')}: "
                                      f"{done[-1].status}" if done else "-"))
+
+
+@cli.command()
+@click.pass_obj
+def voices(obj: Context) -> None:
+    """Every TTS engine: whether it can be used here (and why not), and its Vietnamese voices."""
+    from broadcaster.engines import create_engine, engine_names
+    from broadcaster.errors import BroadcasterError as _Err
+    try:
+        root = obj.config().root
+    except ConfigError:
+        if obj.config_option:
+            raise
+        root = Path.cwd()
+    options = {"piper": {"voices_dir": root / "voices"}}
+    for name in sorted(engine_names()):
+        try:
+            eng = create_engine(name, **options.get(name, {}))
+            reason = eng.unavailable_reason()
+            found = eng.voices()
+        except _Err as e:
+            reason, found = e.message, []
+        kind = "online" if getattr(eng, "online", False) else "offline"
+        state = click.style("available", fg="green") if reason is None else click.style(f"not available: {reason}",
+                                                                                          fg="yellow")
+        click.echo(f"{name} ({kind}): {state}")
+        for v in found:
+            shown = display_path(Path(v.id)) if v.id.endswith(".onnx") else v.id
+            click.echo(f"    {shown:<36} accent: {v.accent:<10} voice: {v.gender}")
+        if name == "piper" and not found:
+            click.echo(f"    (put NAME.onnx and NAME.onnx.json in {display_path(root / 'voices')}; see README)")
 
 
 @cli.command()

@@ -24,7 +24,7 @@ from broadcaster.tomllines import LineIndex
 
 DEFAULT_NAME = "schedule.toml"
 ENV_VAR = "BROADCASTER_CONFIG"
-AUTO_ENGINES = ("gtts", "espeak")
+AUTO_ENGINES = ("edge", "gtts", "piper", "espeak")  # best voice first; the offline ones last
 FORMATS = ("mp3", "wav")
 
 
@@ -33,6 +33,7 @@ class TTSSettings:
     engines: tuple[str, ...] = AUTO_ENGINES   # preference order; first available wins
     voice: str = "vi"
     rate: float = 1.0
+    pitch: float = 0.0       # Hz offset (edge, espeak)
     lexicon: Path | None = None
 
 
@@ -251,6 +252,7 @@ TTS_KEYS: dict[str, Any] = {
     "engine": _engines,
     "voice": _str,
     "rate": _number(0.25, 4.0),
+    "pitch": _number(-50.0, 50.0),
     "lexicon": _PATH,
 }
 AUDIO_KEYS: dict[str, Any] = {
@@ -324,6 +326,13 @@ class _Loader:
                 changes[_FIELD_NAME.get(k, k)] = check(v)
             except _Invalid as e:
                 self.problem(key + (k,), section, f"{k} {e}")
+                continue
+            if k == "voice" and v.endswith(".onnx"):  # a Piper model: a file in the project
+                model = self.file_path(v, key + (k,), section, "voice model")
+                if model is not None and not Path(f"{model}.json").is_file():
+                    self.problem(key + (k,), section, f'voice model "{v}" has no "{v}.json" beside it '
+                                 "(download both files of the voice)")
+                changes["voice"] = str(model) if model else v
         return replace(base, **changes)
 
     def named_tables(self, data: dict, name: str, kind: str, allowed):

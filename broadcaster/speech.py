@@ -24,7 +24,8 @@ from broadcaster.engines import Engine, Speech, create_engine
 from broadcaster.errors import EngineUnavailable, SynthesisError
 from broadcaster.fsutil import atomic_write_bytes
 
-ENGINE_LABELS = {"espeak": "espeak-ng, offline voice", "gtts": "Google Translate, online voice"}
+ENGINE_LABELS = {"espeak": "espeak-ng, offline voice", "gtts": "Google Translate, online voice",
+                 "edge": "Microsoft neural, online voice", "piper": "Piper neural, offline voice"}
 
 
 class SentenceCache:
@@ -34,8 +35,9 @@ class SentenceCache:
         self.folder = folder
 
     @staticmethod
-    def key(engine: str, version: str, voice: str, rate: float, text: str) -> str:
-        blob = json.dumps([engine, version, voice, round(rate, 4), text], ensure_ascii=False)
+    def key(engine: str, version: str, voice: str, rate: float, text: str, pitch: float = 0.0) -> str:
+        blob = json.dumps([engine, version, voice, round(rate, 4), text] + ([round(pitch, 2)] if pitch else []),
+                          ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def _path(self, key: str) -> Path:
@@ -64,6 +66,7 @@ class Spoken:
     engine_version: str
     voice: str
     speeches: list[Speech]
+    voice_tag: str = ""
     fallback_from: list[str] = field(default_factory=list)
 
 
@@ -71,10 +74,12 @@ class Speaker:
     """Speaks the sentences of one build; remembers which engines are down."""
 
     def __init__(self, cache: SentenceCache, warn: Callable[[str], None] = lambda _m: None,
-                 engine_options: dict[str, dict] | None = None):
+                 engine_options: dict[str, dict] | None = None, root: Path | None = None):
         self.cache = cache
         self.warn = warn
         self.engine_options = engine_options or {}
+        if root is not None:  # Piper's models live in the project's voices/ folder
+            self.engine_options.setdefault("piper", {"voices_dir": root / "voices"})
         self.synthesized = 0
         self.from_cache = 0
         self._engines: dict[str, Engine] = {}
@@ -88,19 +93,21 @@ class Speaker:
     def _keys(self, eng: Engine, tts: TTSSettings, texts: list[str]) -> tuple[str, str, list[str]]:
         voice = eng.voice_for(tts.voice)
         version = eng.version()
-        return voice, version, [self.cache.key(eng.name, version, voice, tts.rate, t) for t in texts]
+        tag = eng.cache_tag(voice)
+        return voice, version, [self.cache.key(eng.name, version, tag, tts.rate, t, tts.pitch) for t in texts]
 
     def plan(self, tts: TTSSettings, texts: list[str]) -> tuple[str, str]:
-        """(engine, engine version) that would speak ``texts`` now, without speaking."""
+        """(engine, what identifies its voice: version and voice tag) that would speak ``texts`` now."""
         last: Exception | None = None
         for name in tts.engines:
             try:
                 eng = self.engine(name)
-                _voice, version, keys = self._keys(eng, tts, texts)
+                voice, version, keys = self._keys(eng, tts, texts)
                 if all(self.cache.has(k) for k in keys) or self._usable(eng, tts):
-                    return name, version
+                    return name, f"{version} {eng.cache_tag(voice)}"
             except SynthesisError as e:
                 last = e
+                self._mark_down(name, e.message, tts)
         raise self._none_left(tts, last)
 
     def _usable(self, eng: Engine, tts: TTSSettings) -> bool:
@@ -123,6 +130,11 @@ class Speaker:
     def _none_left(self, tts: TTSSettings, last: Exception | None) -> SynthesisError:
         if isinstance(last, SynthesisError) and len(tts.engines) == 1:
             return last
+        if len(tts.engines) == 1 and tts.engines[0] in self._down:
+            name = tts.engines[0]
+            hint = ("check the internet connection or use an offline engine (--engine espeak)"
+                    if self.engine(name).online else "see broadcaster voices")
+            return EngineUnavailable(f"{name}: {self._down[name]}", hint=hint)
         reasons = "; ".join(f"{n}: {self._down.get(n, 'failed')}" for n in tts.engines)
         return SynthesisError(f"no text-to-speech engine could speak ({reasons})",
                               hint="install espeak-ng for offline speech: apt-get install espeak-ng")
@@ -142,13 +154,13 @@ class Speaker:
                 speeches = []
                 for text, key, hit in zip(texts, keys, cached):
                     if hit is None:
-                        hit = eng.synthesize(text, voice, tts.rate)
+                        hit = eng.synthesize(text, voice, tts.rate, tts.pitch)
                         self.cache.put(key, hit)
                         self.synthesized += 1
                     else:
                         self.from_cache += 1
                     speeches.append(hit)
-                return Spoken(name, version, voice, speeches, tried)
+                return Spoken(name, version, voice, speeches, tried, f"{version} {eng.cache_tag(voice)}")
             except SynthesisError as e:
                 last = e
                 tried.append(name)

@@ -176,3 +176,23 @@ def pulse(tmp_path_factory):
     os.environ.clear()
     os.environ.update(saved)
     server.stop()
+
+
+@pytest.fixture
+def fake_edge(monkeypatch):
+    """Microsoft's speech websocket, faked on localhost; edge-tts is pointed at it."""
+    from edge_tts import communicate
+    from tests.fake_edge import FakeEdge
+    fake = FakeEdge()
+    monkeypatch.setattr(communicate, "WSS_URL", fake.url)
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def piper_voices(tmp_path_factory) -> Path:
+    """A voices/ folder with a tiny Piper model built by the test."""
+    from tests.tiny_piper import build
+    folder = tmp_path_factory.mktemp("voices")
+    build(folder / "vi_VN-tiny-test.onnx")
+    return folder

@@ -20,7 +20,7 @@ def problems(project, text: str) -> list[str]:
 def test_sample_config_of_the_repository_loads():
     cfg = load_config(REPO / "schedule.toml")
     assert set(cfg.bulletins) == {"bluezone-cai-dat", "bluezone-huong-dan", "bluezone-nhac-lai"}
-    assert cfg.tts.engines == ("gtts", "espeak")  # auto
+    assert cfg.tts.engines == ("edge", "gtts", "piper", "espeak")  # auto
     b = cfg.bulletins["bluezone-huong-dan"]
     assert b.audio.repeat == 1 and cfg.audio.repeat == 2       # per-bulletin override
     assert cfg.bulletins["bluezone-nhac-lai"].tts.voice == "vi-vn-x-central"

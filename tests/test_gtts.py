@@ -77,7 +77,7 @@ def test_no_network_makes_the_engine_unavailable(network):
         e.synthesize("Xin chào.", "vi", 1.0)
 
 
-AUTO = BASE_CONFIG.replace('engine = "espeak"', 'engine = "auto"')
+AUTO = BASE_CONFIG.replace('engine = "espeak"', 'engine = ["gtts", "espeak"]')
 
 
 def test_auto_uses_google_when_reachable(project, fake_google):

@@ -12,17 +12,22 @@ import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import Callable, TypeVar
 
 import numpy as np
 
 from broadcaster.errors import EngineUnavailable, SynthesisError
 
-__all__ = ["Engine", "Speech", "Voice", "engine_names", "create_engine",
+__all__ = ["Engine", "Speech", "Voice", "engine_names", "create_engine", "call_with_retries", "mono",
            "EngineUnavailable", "SynthesisError"]
 
+T = TypeVar("T")
+
 _BUILTIN = {
+    "edge": "broadcaster.engines.edge:EdgeEngine",
     "espeak": "broadcaster.engines.espeak:EspeakEngine",
     "gtts": "broadcaster.engines.gtts:GttsEngine",
+    "piper": "broadcaster.engines.piper:PiperEngine",
 }
 
 
@@ -59,20 +64,31 @@ class Engine(ABC):
         """Vietnamese voices this engine offers."""
 
     def voice_for(self, wanted: str) -> str:
-        """The engine's voice id for the configured ``voice`` (or SynthesisError)."""
+        """The engine's voice id for the configured ``voice`` (or SynthesisError).
+
+        A voice meant for another engine in the preference list (an accent of
+        espeak-ng, a neural voice, a Piper model) gives this engine's default
+        Vietnamese voice, so that a fallback still speaks.
+        """
         ids = [v.id for v in self.voices()]
         if wanted in ids:
             return wanted
+        if ids and (wanted.lower().startswith("vi") or wanted.endswith(".onnx")):
+            return ids[0]
         raise SynthesisError(f'engine {self.name} has no voice "{wanted}"',
                              hint=f"use one of: {', '.join(ids)}")
+
+    def cache_tag(self, voice: str) -> str:
+        """What identifies ``voice`` in the sentence cache (a model file adds its hash)."""
+        return voice
 
     def unavailable_reason(self) -> str | None:
         """None when the engine can be used now, else why not (in words)."""
         return None
 
     @abstractmethod
-    def synthesize(self, text: str, voice: str, rate: float) -> Speech:
-        """Speak ``text`` (one sentence, already normalised)."""
+    def synthesize(self, text: str, voice: str, rate: float, pitch: float = 0.0) -> Speech:
+        """Speak ``text`` (one sentence, already normalised); ``pitch`` is an offset in Hz."""
 
 
 def _registry() -> dict[str, str]:
@@ -99,3 +115,26 @@ def create_engine(name: str, **options) -> Engine:
         raise EngineUnavailable(f"engine {name} cannot be loaded: {e}",
                                 hint="reinstall broadcaster with `make run`") from None
     return cls(**options)
+
+
+def call_with_retries(fn: Callable[[], T], classify: Callable[[Exception, int], tuple[SynthesisError, float | None]],
+                      *, retries: int, sleep: Callable[[float], None]) -> T:
+    """Call ``fn``; on failure ask ``classify`` for the error and the wait before the next try.
+
+    A wait of None means the failure is not worth retrying; after ``retries``
+    retries the last error is raised.
+    """
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except Exception as e:  # each engine's library raises its own kinds
+            err, wait = classify(e, attempt)
+            if wait is None or attempt >= retries:
+                raise err from None
+            attempt += 1
+            sleep(wait)
+
+
+def mono(samples: np.ndarray) -> np.ndarray:
+    return (samples.mean(axis=1) if samples.ndim == 2 else samples).astype(np.float32)

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 
 from broadcaster.audiofile import decode_bytes
-from broadcaster.engines import Engine, EngineUnavailable, Speech, SynthesisError, Voice
+from broadcaster.engines import Engine, EngineUnavailable, Speech, SynthesisError, Voice, mono
 
 BASE_WPM = 150  # words per minute at rate 1.0: calm announcer pace for Vietnamese syllables
 INSTALL_HINT = "install it: apt-get install espeak-ng (Windows: the espeak-ng .msi from its releases page)"
@@ -49,12 +49,14 @@ class EspeakEngine(Engine):
                 Voice("vi-vn-x-central", "Central", "male"),
                 Voice("vi-vn-x-south", "Southern", "male")]
 
-    def synthesize(self, text: str, voice: str, rate: float) -> Speech:
+    def synthesize(self, text: str, voice: str, rate: float, pitch: float = 0.0) -> Speech:
         voice = self.voice_for(voice)
         wpm = max(80, min(450, round(BASE_WPM * rate)))
-        wav = self._run(["-v", voice, "-s", str(wpm), "-b", "1", "--stdout"], text.encode("utf-8"))
+        level = max(0, min(99, round(50 + pitch / 2)))  # espeak-ng pitch 0-99, 50 is its normal
+        wav = self._run(["-v", voice, "-s", str(wpm), "-p", str(level), "-b", "1", "--stdout"],
+                        text.encode("utf-8"))
         samples, sr = decode_bytes(wav, what="espeak-ng output")
-        return Speech(samples.mean(axis=1) if samples.ndim == 2 else samples, sr)
+        return Speech(mono(samples), sr)
 
     def _run(self, args: list[str], stdin: bytes | None) -> bytes:
         program = self._require()

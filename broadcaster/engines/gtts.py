@@ -15,7 +15,8 @@ import numpy as np
 import requests
 
 from broadcaster.audiofile import decode_bytes
-from broadcaster.engines import Engine, EngineUnavailable, Speech, SynthesisError, Voice
+from broadcaster.engines import (Engine, EngineUnavailable, Speech, SynthesisError, Voice, call_with_retries,
+                                  mono)
 
 PROBE_URL = "https://translate.google.com/"
 NO_AUDIO = "Google Translate answered without audio (the service may have changed: upgrade gTTS)"
@@ -43,12 +44,6 @@ class GttsEngine(Engine):
     def voices(self) -> list[Voice]:
         return [Voice("vi", "Northern", "female")]
 
-    def voice_for(self, wanted: str) -> str:
-        # gTTS has one Vietnamese voice; an accent chosen for espeak-ng means "Vietnamese" here
-        if wanted == "vi" or wanted.startswith("vi-"):
-            return "vi"
-        return super().voice_for(wanted)
-
     def unavailable_reason(self) -> str | None:
         try:
             import gtts  # noqa: F401
@@ -62,28 +57,16 @@ class GttsEngine(Engine):
                 self._reachable = False
         return None if self._reachable else "Google Translate cannot be reached (no internet?)"
 
-    def synthesize(self, text: str, voice: str, rate: float) -> Speech:
+    def synthesize(self, text: str, voice: str, rate: float, pitch: float = 0.0) -> Speech:
         from gtts import gTTS
         lang = self.voice_for(voice)
         tts = gTTS(text, lang=lang, slow=rate < 0.85, lang_check=False, timeout=self.timeout)
-        attempt = 0
-        while True:
-            try:
-                # one MP3 per request (gTTS splits long text at ~100 characters): decode each
-                parts = list(tts.stream())
-                break
-            except Exception as e:  # gTTSError, and anything requests lets through
-                err, wait = self._classify(e, attempt)
-                if wait is None or attempt >= self.retries:
-                    raise err from None
-                attempt += 1
-                self.sleep(wait)
+        # one MP3 per request (gTTS splits long text at ~100 characters): decode each
+        parts = call_with_retries(lambda: list(tts.stream()), self._classify, retries=self.retries, sleep=self.sleep)
         if not parts:
             raise SynthesisError(NO_AUDIO, hint=OFFLINE_HINT)
         decoded = [decode_bytes(p, what="audio from Google Translate") for p in parts]
-        rate = decoded[0][1]
-        mono = [s.mean(axis=1) if s.ndim == 2 else s for s, _r in decoded]
-        return Speech(np.concatenate(mono).astype(np.float32), rate)
+        return Speech(np.concatenate([mono(s) for s, _r in decoded]), decoded[0][1])
 
     def _classify(self, e: Exception, attempt: int) -> tuple[SynthesisError, float | None]:
         """The error to raise, and how long to wait before retrying (None: do not retry)."""

@@ -1,0 +1,102 @@
+"""edge-tts: Microsoft's neural Vietnamese voices (HoaiMy, female; NamMinh, male), online.
+
+The only module that knows edge-tts. Same rules as gTTS: HTTP 429/5xx and
+time-outs are retried with back-off; a service that cannot be reached makes the
+engine unavailable so that a preference list falls back to the next engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Callable
+from urllib.parse import urlsplit
+
+from broadcaster.audiofile import decode_bytes
+from broadcaster.engines import (Engine, EngineUnavailable, Speech, SynthesisError, Voice, call_with_retries,
+                                  mono)
+
+OFFLINE_HINT = "check the internet connection, or use an offline engine: --engine espeak"
+VOICES = [Voice("vi-VN-HoaiMyNeural", "Northern", "female"), Voice("vi-VN-NamMinhNeural", "Northern", "male")]
+
+
+class EdgeEngine(Engine):
+    name = "edge"
+    online = True
+
+    def __init__(self, timeout: float = 20.0, retries: int = 3, backoff: float = 1.0, max_wait: float = 30.0,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self._reachable: bool | None = None
+
+    def version(self) -> str:
+        from edge_tts.version import __version__
+        return __version__
+
+    def voices(self) -> list[Voice]:
+        return list(VOICES)
+
+    def voice_for(self, wanted: str) -> str:
+        short = {"hoaimy": "vi-VN-HoaiMyNeural", "namminh": "vi-VN-NamMinhNeural",
+                 "female": "vi-VN-HoaiMyNeural", "male": "vi-VN-NamMinhNeural"}
+        return short.get(wanted.lower(), None) or super().voice_for(wanted)
+
+    def unavailable_reason(self) -> str | None:
+        try:
+            from edge_tts import communicate
+        except ImportError:
+            return "the edge-tts package is not installed (pip install edge-tts)"
+        if self._reachable is None:
+            url = urlsplit(communicate.WSS_URL)
+            port = url.port or (443 if url.scheme == "wss" else 80)
+            try:
+                socket.create_connection((url.hostname, port), timeout=3).close()
+                self._reachable = True
+            except OSError:
+                self._reachable = False
+        return None if self._reachable else "Microsoft's speech service cannot be reached (no internet?)"
+
+    def synthesize(self, text: str, voice: str, rate: float, pitch: float = 0.0) -> Speech:
+        import edge_tts
+        name = self.voice_for(voice)
+
+        async def fetch() -> bytes:
+            tts = edge_tts.Communicate(text, name, rate=f"{round((rate - 1) * 100):+d}%",
+                                       pitch=f"{round(pitch):+d}Hz", receive_timeout=int(self.timeout))
+            audio = bytearray()
+            async for chunk in tts.stream():
+                if chunk["type"] == "audio":
+                    audio += chunk["data"]
+            return bytes(audio)
+
+        data = call_with_retries(lambda: asyncio.run(fetch()), self._classify, retries=self.retries,
+                                 sleep=self.sleep)
+        samples, sr = decode_bytes(data, what="audio from Microsoft's speech service")
+        return Speech(mono(samples), sr)
+
+    def _classify(self, e: Exception, attempt: int) -> tuple[SynthesisError, float | None]:
+        import aiohttp
+        from edge_tts import exceptions as edge_errors
+        delay = min(self.max_wait, self.backoff * 2 ** attempt)
+        if isinstance(e, aiohttp.WSServerHandshakeError):
+            if e.status == 429 or e.status >= 500:
+                return SynthesisError(f"Microsoft's speech service refused the request (HTTP {e.status}) "
+                                      f"{attempt + 1} times", hint=OFFLINE_HINT, transient=True), delay
+            return SynthesisError(f"Microsoft's speech service rejected the request (HTTP {e.status}); "
+                                  "edge-tts may need upgrading", hint=OFFLINE_HINT), None
+        if isinstance(e, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+            return SynthesisError(f"Microsoft's speech service did not answer in time ({attempt + 1} tries)",
+                                  hint=OFFLINE_HINT, transient=True), delay
+        if isinstance(e, (aiohttp.ClientConnectionError, OSError)):
+            self._reachable = False
+            return EngineUnavailable("Microsoft's speech service cannot be reached (no internet?)",
+                                     hint=OFFLINE_HINT), None
+        if isinstance(e, edge_errors.EdgeTTSException):
+            return SynthesisError(f"Microsoft's speech service answered without usable audio ({e})",
+                                  hint=OFFLINE_HINT), None
+        return SynthesisError(f"edge-tts failed: {e}", hint=OFFLINE_HINT), None
