@@ -18,7 +18,7 @@ import numpy as np
 
 from broadcaster.errors import EngineUnavailable, SynthesisError
 
-__all__ = ["Engine", "Speech", "Voice", "engine_names", "create_engine", "call_with_retries", "mono",
+__all__ = ["Engine", "OnlineEngine", "Speech", "Voice", "engine_names", "create_engine", "call_with_retries", "mono",
            "EngineUnavailable", "SynthesisError"]
 
 T = TypeVar("T")
@@ -89,6 +89,33 @@ class Engine(ABC):
     @abstractmethod
     def synthesize(self, text: str, voice: str, rate: float, pitch: float = 0.0) -> Speech:
         """Speak ``text`` (one sentence, already normalised); ``pitch`` is an offset in Hz."""
+
+
+class OnlineEngine(Engine):
+    """An engine behind a network service: retries with back-off, remembers reachability."""
+
+    online = True
+
+    def __init__(self, timeout=20.0, retries: int = 3, backoff: float = 1.0, max_wait: float = 30.0,
+                 sleep: Callable[[float], None] | None = None):
+        import time
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.sleep = sleep or time.sleep
+        self._reachable: bool | None = None
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt + 1``: doubling, capped."""
+        return min(self.max_wait, self.backoff * 2 ** attempt)
+
+    def with_retries(self, fn: Callable[[], T]) -> T:
+        return call_with_retries(fn, self._classify, retries=self.retries, sleep=self.sleep)
+
+    @abstractmethod
+    def _classify(self, e: Exception, attempt: int) -> tuple[SynthesisError, float | None]:
+        """The error to raise for ``e``, and the wait before retrying (None: do not retry)."""
 
 
 def _registry() -> dict[str, str]:

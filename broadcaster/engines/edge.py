@@ -9,30 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
-from typing import Callable
 from urllib.parse import urlsplit
 
 from broadcaster.audiofile import decode_bytes
-from broadcaster.engines import (Engine, EngineUnavailable, Speech, SynthesisError, Voice, call_with_retries,
-                                  mono)
+from broadcaster.engines import EngineUnavailable, OnlineEngine, Speech, SynthesisError, Voice, mono
 
 OFFLINE_HINT = "check the internet connection, or use an offline engine: --engine espeak"
 VOICES = [Voice("vi-VN-HoaiMyNeural", "Northern", "female"), Voice("vi-VN-NamMinhNeural", "Northern", "male")]
 
 
-class EdgeEngine(Engine):
+class EdgeEngine(OnlineEngine):
     name = "edge"
-    online = True
-
-    def __init__(self, timeout: float = 20.0, retries: int = 3, backoff: float = 1.0, max_wait: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.max_wait = max_wait
-        self.sleep = sleep
-        self._reachable: bool | None = None
 
     def version(self) -> str:
         from edge_tts.version import __version__
@@ -74,15 +61,14 @@ class EdgeEngine(Engine):
                     audio += chunk["data"]
             return bytes(audio)
 
-        data = call_with_retries(lambda: asyncio.run(fetch()), self._classify, retries=self.retries,
-                                 sleep=self.sleep)
+        data = self.with_retries(lambda: asyncio.run(fetch()))
         samples, sr = decode_bytes(data, what="audio from Microsoft's speech service")
         return Speech(mono(samples), sr)
 
     def _classify(self, e: Exception, attempt: int) -> tuple[SynthesisError, float | None]:
         import aiohttp
         from edge_tts import exceptions as edge_errors
-        delay = min(self.max_wait, self.backoff * 2 ** attempt)
+        delay = self.delay(attempt)
         if isinstance(e, aiohttp.WSServerHandshakeError):
             if e.status == 429 or e.status >= 500:
                 return SynthesisError(f"Microsoft's speech service refused the request (HTTP {e.status}) "

@@ -8,34 +8,22 @@ fall back to an offline engine instead of failing the build.
 
 from __future__ import annotations
 
-import time
-from typing import Callable
-
 import numpy as np
 import requests
 
 from broadcaster.audiofile import decode_bytes
-from broadcaster.engines import (Engine, EngineUnavailable, Speech, SynthesisError, Voice, call_with_retries,
-                                  mono)
+from broadcaster.engines import EngineUnavailable, OnlineEngine, Speech, SynthesisError, Voice, mono
 
 PROBE_URL = "https://translate.google.com/"
 NO_AUDIO = "Google Translate answered without audio (the service may have changed: upgrade gTTS)"
 OFFLINE_HINT = "check the internet connection, or use the offline engine: --engine espeak"
 
 
-class GttsEngine(Engine):
+class GttsEngine(OnlineEngine):
     name = "gtts"
-    online = True
 
-    def __init__(self, timeout: tuple[float, float] = (3.05, 20.0), retries: int = 3,
-                 backoff: float = 1.0, max_wait: float = 30.0,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.timeout = timeout
-        self.retries = retries
-        self.backoff = backoff
-        self.max_wait = max_wait
-        self.sleep = sleep
-        self._reachable: bool | None = None
+    def __init__(self, timeout: tuple[float, float] = (3.05, 20.0), **options):
+        super().__init__(timeout, **options)
 
     def version(self) -> str:
         from gtts.version import __version__
@@ -62,7 +50,7 @@ class GttsEngine(Engine):
         lang = self.voice_for(voice)
         tts = gTTS(text, lang=lang, slow=rate < 0.85, lang_check=False, timeout=self.timeout)
         # one MP3 per request (gTTS splits long text at ~100 characters): decode each
-        parts = call_with_retries(lambda: list(tts.stream()), self._classify, retries=self.retries, sleep=self.sleep)
+        parts = self.with_retries(lambda: list(tts.stream()))
         if not parts:
             raise SynthesisError(NO_AUDIO, hint=OFFLINE_HINT)
         decoded = [decode_bytes(p, what="audio from Google Translate") for p in parts]
@@ -72,7 +60,7 @@ class GttsEngine(Engine):
         """The error to raise, and how long to wait before retrying (None: do not retry)."""
         rsp = getattr(e, "rsp", None)
         cause = e.__context__ or e
-        delay = min(self.max_wait, self.backoff * 2 ** attempt)
+        delay = self.delay(attempt)
         if rsp is not None:
             status = rsp.status_code
             if status == 429 or status >= 500:
