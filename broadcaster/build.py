@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -22,7 +21,7 @@ from broadcaster.audiofile import decode_file, encode_file
 from broadcaster.config import AudioSettings, Bulletin, Config, TTSSettings, display_path
 from broadcaster.errors import AudioError, BroadcasterError
 from broadcaster.fsutil import atomic_write_bytes, sha256_file, sha256_text
-from broadcaster.scripts import Script, read_script
+from broadcaster.scripts import read_script
 from broadcaster.sidecar import read_sidecar
 from broadcaster.speech import Speaker
 from broadcaster.reading import speakability_warnings, spoken_paragraphs

@@ -21,11 +21,11 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from broadcaster.config import Config, load_config
+from broadcaster.config import load_config
 from broadcaster.errors import BroadcasterError, ConfigError, PlaybackError
 from broadcaster.fsutil import sha256_file
 from broadcaster.playlog import Journal

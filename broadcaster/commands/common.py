@@ -1,0 +1,99 @@
+"""What the commands share: the context with the lazily loaded config, and small helpers."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from broadcaster.config import AUTO_ENGINES, Config, find_config, load_config
+from broadcaster.engines import engine_names
+from broadcaster.errors import ConfigError
+
+
+@dataclasses.dataclass
+class Context:
+    config_option: str | None
+    allow_outside: bool
+    _cfg: Config | None = None
+
+    def config(self) -> Config:
+        if self._cfg is None:
+            self._cfg = load_config(find_config(self.config_option), allow_outside=self.allow_outside)
+        return self._cfg
+
+
+def warn(message: str) -> None:
+    click.secho(f"warning: {message}", fg="yellow", err=True)
+
+
+def engines_option(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names: list[str] = []
+    for part in value.split(","):
+        part = part.strip()
+        for n in (AUTO_ENGINES if part == "auto" else (part,)):
+            if n not in engine_names():
+                raise click.BadParameter(f'"{n}" is not an engine; choose from auto, '
+                                         + ", ".join(sorted(engine_names())), param_hint="--engine")
+            if n not in names:
+                names.append(n)
+    return tuple(names)
+
+
+ENGINE_HELP = "speak with this engine: auto, gtts, espeak (or a list: gtts,espeak)"
+
+
+def progress(items, label: str, show=None):
+    """A progress bar on a terminal; nothing when output goes to a file or a pipe."""
+    if not sys.stderr.isatty():
+        yield from items
+        return
+    with click.progressbar(items, label=label, file=sys.stderr, item_show_func=show) as bar:
+        yield from bar
+
+
+def local_now(cfg: Config | None) -> datetime:
+    return datetime.now(ZoneInfo(cfg.timezone)) if cfg else datetime.now().astimezone()
+
+
+def make_speaker(state: Path, root: Path):
+    from broadcaster.speech import SentenceCache, Speaker
+    return Speaker(SentenceCache(state / "cache"), warn=warn, root=root)
+
+
+def fmt_duration(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d}"
+
+
+def engine_label(name: str) -> str:
+    from broadcaster.speech import ENGINE_LABELS
+    return ENGINE_LABELS.get(name, name)
+
+
+def config_lexicon(obj: Context) -> Path | None:
+    """The project's lexicon when there is a readable config here; else none."""
+    try:
+        return obj.config().tts.lexicon
+    except ConfigError:
+        if obj.config_option:
+            raise
+        return None
+
+
+def parse_from(value: str | None, cfg: Config) -> datetime:
+    tz = ZoneInfo(cfg.timezone)
+    if value is None:
+        return local_now(cfg)
+    try:
+        t = datetime.fromisoformat(value.replace(" ", "T"))
+    except ValueError:
+        raise click.BadParameter(f'"{value}" is not a date and time like 2020-08-05 or 2020-08-05T05:00',
+                                 param_hint="--from") from None
+    return t if t.tzinfo else t.replace(tzinfo=tz)

@@ -1,0 +1,125 @@
+"""Turning scripts into audio: `build` and `say`."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import click
+
+from broadcaster.commands.common import (ENGINE_HELP, Context, engine_label, engines_option, fmt_duration, local_now,
+                                         progress, make_speaker, warn)
+from broadcaster.config import Config, TTSSettings, display_path
+from broadcaster.errors import ConfigError
+
+@click.command()
+@click.argument("bulletins", nargs=-1, metavar="[BULLETIN]...")
+@click.option("--engine", help=ENGINE_HELP)
+@click.option("--force", is_flag=True, help="render again even when nothing changed")
+@click.pass_obj
+def build(obj: Context, bulletins: tuple[str, ...], engine: str | None, force: bool) -> None:
+    """Render every bulletin (or the ones named) to audio_out/."""
+    from broadcaster.build import Jingles, build_bulletin
+    cfg = obj.config()
+    engines = engines_option(engine)
+    unknown = [b for b in bulletins if b not in cfg.bulletins]
+    if unknown:
+        from difflib import get_close_matches
+        close = get_close_matches(unknown[0], list(cfg.bulletins), n=1)
+        raise ConfigError(f'no bulletin "{unknown[0]}" in {display_path(cfg.path)}'
+                          + (f' (did you mean "{close[0]}"?)' if close else ""),
+                          hint="`broadcaster build` with no names builds them all")
+    chosen = [cfg.bulletins[b] for b in (bulletins or cfg.bulletins)]
+    if engines:
+        chosen = [dataclasses.replace(b, tts=dataclasses.replace(b.tts, engines=engines)) for b in chosen]
+    speaker = make_speaker(cfg.paths.state, cfg.root)
+    jingles = Jingles(cfg)
+    now = local_now(cfg)
+    results = []
+    for b in progress(chosen, "Rendering", lambda b: b.id if b else ""):
+        results.append(build_bulletin(cfg, b, speaker, jingles, now=now, force=force))
+    worst = 0
+    for r in results:
+        for notice in r.notices:
+            warn(f"{r.bulletin}: {notice}")
+        if r.status == "failed":
+            click.secho(f"error: {r.bulletin}: {r.error}", fg="red", err=True)
+            worst = max(worst, r.error.exit_code if r.error else 1)
+            continue
+        s = r.sidecar or {}
+        label = "built     " if r.status == "built" else "up to date"
+        extra = f"  [{r.synthesized} synthesised, {r.from_cache} from cache]" if r.status == "built" else ""
+        click.echo(f"  {label}  {r.bulletin:<24} {fmt_duration(s.get('duration_s', 0)):>6}  "
+                   f"{s.get('loudness_lufs', float('nan')):6.1f} LUFS  {s.get('true_peak_dbtp', float('nan')):5.1f} dBTP  "
+                   f"{s.get('engine', '?')} ({engine_label(s.get('engine', '?'))})  "
+                   f"{display_path(r.output) if r.output else ''}{extra}")
+    n = {k: sum(r.status == k for r in results) for k in ("built", "up-to-date", "failed")}
+    click.echo(f"{n['built']} built, {n['up-to-date']} up to date, {n['failed']} failed; "
+               f"{speaker.synthesized} sentences synthesised, {speaker.from_cache} from cache.")
+    if worst:
+        sys.exit(worst)
+
+
+@click.command()
+@click.argument("text", required=False)
+@click.option("--file", "-f", "text_file", type=click.Path(dir_okay=False), help="read the text from this file")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="where to write the audio (.mp3 or .wav)")
+@click.option("--engine", help=ENGINE_HELP)
+@click.option("--repeat", type=click.IntRange(1, 20), help="times to read the text (default: the config's)")
+@click.option("--no-jingles", is_flag=True, help="leave out the opening and closing jingles")
+@click.pass_obj
+def say(obj: Context, text: str | None, text_file: str | None, output: str, engine: str | None,
+        repeat: int | None, no_jingles: bool) -> None:
+    """Render a one-off announcement (TEXT, or --file) to an audio file, e.g. for an urgent notice."""
+    from broadcaster.audiofile import audio_duration
+    from broadcaster.build import Jingles, render_audio
+    from broadcaster.config import AudioSettings
+    from broadcaster.scripts import read_script, split_paragraphs
+    if (text is None) == (text_file is None):
+        raise click.UsageError("give the announcement as TEXT or with --file, not both and not neither")
+    try:
+        cfg: Config | None = obj.config()
+    except ConfigError:
+        if obj.config_option:
+            raise
+        cfg = None  # no project here: defaults, so an urgent notice never waits for a config
+    root = cfg.root if cfg else Path.cwd().resolve()
+    out = Path(output).resolve()
+    if not obj.allow_outside and not out.is_relative_to(root):
+        raise ConfigError(f'output "{output}" is outside the project folder {display_path(root)}',
+                          hint="write it inside the project, or pass --allow-outside")
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("mp3", "wav"):
+        raise click.BadParameter("the output must end in .mp3 or .wav", param_hint="-o/--output")
+    if text_file:
+        src = Path(text_file).resolve()
+        if not obj.allow_outside and not src.is_relative_to(root):
+            raise ConfigError(f'"{text_file}" is outside the project folder', hint="pass --allow-outside")
+        paragraphs = read_script(src, display=text_file).paragraphs
+    else:
+        paragraphs = split_paragraphs(text or "")
+        if not paragraphs:
+            raise click.BadParameter("there is nothing to read in TEXT", param_hint="TEXT")
+    tts = cfg.tts if cfg else TTSSettings()
+    audio = cfg.audio if cfg else AudioSettings()
+    if engine:
+        tts = dataclasses.replace(tts, engines=engines_option(engine))
+    audio = dataclasses.replace(audio, format=fmt, repeat=repeat or audio.repeat)
+    if no_jingles:
+        audio = dataclasses.replace(audio, jingle_in=None, jingle_out=None)
+    from broadcaster.reading import spoken_paragraphs
+    from broadcaster.scripts import Script
+    spoken = spoken_paragraphs(Script(out, "utf-8", paragraphs), tts.lexicon)
+    jingles = Jingles(cfg)
+    where = cfg.where("audio") if cfg else "defaults"
+    speaker = make_speaker(cfg.paths.state if cfg else root / "state", root)
+    r = render_audio(spoken, tts, audio, speaker=speaker,
+                     jingle_in=jingles.get(audio.jingle_in, audio, where),
+                     jingle_out=jingles.get(audio.jingle_out, audio, where),
+                     target=out, tags={"title": (text or Path(text_file).stem)[:60],
+                                       "date": local_now(cfg).strftime("%Y-%m-%d"), "artist": "broadcaster"})
+    click.echo(f"wrote {display_path(out)}: {fmt_duration(audio_duration(out))}, "
+               f"{r.loudness_lufs:.1f} LUFS, {r.true_peak_dbtp:.1f} dBTP, "
+               f"spoken by {r.engine} ({engine_label(r.engine)})")
