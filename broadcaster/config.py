@@ -9,7 +9,6 @@ folder (the folder holding the file) unless ``allow_outside`` is given.
 from __future__ import annotations
 
 import difflib
-import re
 import os
 import tomllib
 import zoneinfo
@@ -442,152 +441,14 @@ def _build(ld: _Loader, data: dict) -> Config:
         ld.problem(("bulletins",), "bulletins",
                    'no bulletins are defined (add a [bulletins.NAME] table with a script)')
 
-    zones = _zones(ld, data)
-    slots = _slots(ld, data, btable, zones)
-    grace = _daemon(ld, data)
+    from broadcaster.config_slots import parse_daemon, parse_slots, parse_zones  # they build on this module
+    zones = parse_zones(ld, data)
+    slots = parse_slots(ld, data, btable, zones)
+    grace = parse_daemon(ld, data)
     return Config(path=ld.path.resolve(),
                   root=ld.root, timezone=tz, paths=paths, tts=tts, audio=audio,
                   bulletins=bulletins, zones=zones, slots=tuple(slots), grace=grace,
                   allow_outside=ld.allow_outside)
-
-
-ZONE_KEYS = ("name", "device", "volume", "quiet")
-SLOT_KEYS = ("bulletin", "zones", "at", "cron", "days", "start", "end", "priority")
-_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|min|h)?$")
-
-
-def parse_time(text: str) -> time | None:
-    m = _TIME.match(text.strip()) if isinstance(text, str) else None
-    return time(int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)) if m else None
-
-
-def _zones(ld: _Loader, data: dict) -> dict[str, Zone]:
-    zones: dict[str, Zone] = {}
-    for zid, z, key, section in ld.named_tables(data, "zones", "zone", ZONE_KEYS):
-        values: dict[str, Any] = {}
-        for k, check in (("name", _str), ("device", _str), ("volume", _number(0.0, 1.0))):
-            if k in z:
-                try:
-                    values[k] = check(z[k])
-                except _Invalid as e:
-                    ld.problem(key + (k,), section, f"{k} {e}")
-        if "quiet" in z:
-            parts = z["quiet"].split("-") if isinstance(z["quiet"], str) else []
-            times = [parse_time(p) for p in parts]
-            if len(times) != 2 or None in times:
-                ld.problem(key + ("quiet",), section,
-                           f'quiet must be a time range like "22:00-05:00", not {_show(z["quiet"])}')
-            else:
-                values["quiet"] = (times[0], times[1])
-        zones[zid] = Zone(zid, values.pop("name", zid), line=ld.index.line(*key), **values)
-    return zones
-
-
-def _slots(ld: _Loader, data: dict, bulletins: dict, zones: dict[str, Zone]) -> list[Slot]:
-    raw = data.get("slots", [])
-    if not isinstance(raw, list):
-        ld.problem(("slots",), "slots", "must be written as [[slots]] tables")
-        return []
-    slots = []
-    for i, s in enumerate(raw):
-        key, section = ("slots", i), f"slots[{i + 1}]"
-        if not isinstance(s, dict):
-            ld.problem(key, section, "must be a table ([[slots]])")
-            continue
-        ld.unknown_keys(s, SLOT_KEYS, key, section)
-        slot = _slot(ld, s, i, key, section, bulletins, zones)
-        if slot is not None:
-            slots.append(slot)
-    return slots
-
-
-def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dict,
-          zones: dict[str, Zone]) -> Slot | None:
-    from apscheduler.triggers.cron import CronTrigger
-    ok = True
-
-    def bad(k: str, message: str) -> None:
-        nonlocal ok
-        ok = False
-        ld.problem(key + (k,), section, message)
-
-    bulletin = s.get("bulletin")
-    if not isinstance(bulletin, str):
-        bad("bulletin", 'has no bulletin (add bulletin = "ID", one of the [bulletins.ID] tables)')
-    elif bulletin not in bulletins:
-        bad("bulletin", f'bulletin "{bulletin}" is not defined{_suggest(bulletin, bulletins)}')
-    zone_ids: tuple[str, ...] = ()
-    zv = s.get("zones")
-    if zv == "*":
-        zone_ids = tuple(zones)
-        if not zones:
-            bad("zones", 'zones = "*" but no [zones.ID] tables are defined')
-    elif isinstance(zv, list) and zv and all(isinstance(z, str) for z in zv):
-        for z in zv:
-            if z not in zones:
-                bad("zones", f'zone "{z}" is not defined{_suggest(z, zones)}')
-        zone_ids = tuple(dict.fromkeys(zv))
-    else:
-        bad("zones", f'zones must be a list of zone ids or "*", not {_show(zv) if zv is not None else "missing"}')
-    at: tuple[time, ...] = ()
-    if "at" in s and "cron" in s:
-        bad("cron", "has both at and cron: use one of them")
-    elif "at" in s:
-        values = s["at"] if isinstance(s["at"], list) else [s["at"]]
-        times = [parse_time(v) if isinstance(v, str) else None for v in values]
-        if not values or None in times:
-            wrong = next((v for v, t in zip(values, times) if t is None), s["at"])
-            bad("at", f'at must be local times like "05:30" or "17:00:00", not {_show(wrong)}')
-        at = tuple(sorted(set(t for t in times if t)))
-    elif "cron" in s:
-        try:
-            if not isinstance(s["cron"], str) or len(s["cron"].split()) != 5:
-                raise ValueError("it needs 5 fields: minute hour day month weekday")
-            CronTrigger.from_crontab(s["cron"])
-        except ValueError as e:
-            bad("cron", f'cron "{s["cron"]}" is not valid: {e}')
-    else:
-        bad("at", 'has no time: add at = ["05:30", "17:00"] or cron = "0 7 * * *"')
-    days = s.get("days")
-    if days is not None:
-        if "cron" in s:
-            bad("days", "days goes with at; in a cron line the weekday is the fifth field")
-        else:
-            try:
-                CronTrigger(day_of_week=_str(days))
-            except (_Invalid, ValueError) as e:
-                bad("days", f'days {_show(days)} is not valid: {e} (use e.g. "mon-fri" or "sat,sun")')
-    dates = {}
-    for k in ("start", "end"):
-        if k in s:
-            v = s[k]
-            try:
-                dates[k] = v if isinstance(v, date) and not hasattr(v, "hour") else date.fromisoformat(v)
-            except (TypeError, ValueError):
-                bad(k, f"{k} must be a date like 2020-08-05, not {_show(v)}")
-    if "start" in dates and "end" in dates and dates["start"] > dates["end"]:
-        bad("end", f"end {dates['end']} is before start {dates['start']} (the dates are reversed)")
-    priority = s.get("priority", "normal")
-    if priority not in PRIORITIES:
-        bad("priority", f"priority must be one of {', '.join(PRIORITIES)}, not {_show(priority)}")
-    if not ok:
-        return None
-    return Slot(i, bulletin, zone_ids, at, s.get("cron"), days, dates.get("start"), dates.get("end"),
-                priority, ld.index.line(*key))
-
-
-def _daemon(ld: _Loader, data: dict) -> float:
-    table = ld.table(data, "daemon")
-    ld.unknown_keys(table, ("grace",), ("daemon",), "daemon")
-    g = table.get("grace", "10m")
-    m = _DURATION.match(g.strip()) if isinstance(g, str) else None
-    if isinstance(g, (int, float)) and not isinstance(g, bool) and g >= 0:
-        return float(g)
-    if not m:
-        ld.problem(("daemon", "grace"), "daemon", f'grace must be a duration like "10m" or "90s", not {_show(g)}')
-        return 600.0
-    return float(m.group(1)) * {"s": 1, None: 1, "m": 60, "min": 60, "h": 3600}[m.group(2)]
 
 
 def _valid_id(bid: str) -> bool:
