@@ -12,210 +12,28 @@ re-render stale audio ahead of time, and beat the heart that `play` and
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import os
 import queue
 import signal
 import threading
-import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from broadcaster.config import load_config
-from broadcaster.errors import BroadcasterError, ConfigError, PlaybackError
+from broadcaster.errors import ConfigError, PlaybackError
 from broadcaster.fsutil import sha256_file
 from broadcaster.playlog import Journal
-from broadcaster.schedule import PRIORITY_RANK, airings
+from broadcaster.schedule import airings
+from broadcaster.zones import LATE_AFTER, LEAD, Clock, Item, ZoneWorker
 from broadcaster.sidecar import read_sidecar
 
 log = logging.getLogger("broadcaster.daemon")
 
-LEAD = 3.0            # seconds before its time an airing is prepared
 LOOKAHEAD = 10.0      # seconds of the schedule planned ahead
-LATE_AFTER = 1.0      # an airing that starts this much after its time is logged late
 JUMP = 5.0            # wall clock and monotonic clock disagreeing by this much is a clock jump
 AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg")
-
-
-class Clock:
-    """The wall clock in the config's time zone, and a monotonic one. Tests may shift it."""
-
-    def __init__(self, tz: ZoneInfo, offset: float = 0.0):
-        self.tz = tz
-        self.offset = offset
-
-    def wall(self) -> float:
-        return time.time() + self.offset
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.wall(), self.tz)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
-@dataclass(order=True)
-class Item:
-    """One airing waiting in a zone's queue."""
-    sort_key: tuple = field(init=False, repr=False)
-    scheduled: datetime = field(compare=False)
-    zone: str = field(compare=False)
-    priority: str = field(compare=False)
-    bulletin: str | None = field(default=None, compare=False)
-    audio: Path | None = field(default=None, compare=False)   # a file from `play`
-    slot: int | None = field(default=None, compare=False)
-    request: int | None = field(default=None, compare=False)
-    note: str | None = field(default=None, compare=False)     # why it is late, if known
-
-    def __post_init__(self):
-        self.sort_key = (-PRIORITY_RANK[self.priority], self.scheduled.timestamp())
-
-    @property
-    def label(self) -> str:
-        return self.bulletin or (self.audio.name if self.audio else "?")
-
-
-class ZoneWorker(threading.Thread):
-    """Plays one zone's airings, one at a time, highest priority first."""
-
-    def __init__(self, daemon: "Daemon", zone: str):
-        super().__init__(name=f"zone {zone}", daemon=True)
-        self.d = daemon
-        self.zone = zone
-        self.heap: list[tuple] = []
-        self.seq = itertools.count()
-        self.cv = threading.Condition()
-        self.current: Item | None = None
-        self.playback = None
-        self.interrupt_reason: str | None = None
-        self.stopping = False
-
-    def submit(self, item: Item) -> None:
-        with self.cv:
-            heapq.heappush(self.heap, (item.sort_key, next(self.seq), item))
-            if (item.priority == "urgent" and self.current is not None and self.current.priority != "urgent"
-                    and self.playback is not None):
-                self.interrupt_reason = f"interrupted by the urgent {item.label}"
-                self.playback.fade_out()
-            self.cv.notify_all()
-
-    def drop_future(self, after: float) -> list[Item]:
-        """Take back scheduled airings not yet prepared (for a reload)."""
-        with self.cv:
-            keep, dropped = [], []
-            for entry in self.heap:
-                it = entry[2]
-                (dropped if it.slot is not None and it.scheduled.timestamp() > after else keep).append(entry)
-            heapq.heapify(keep)
-            self.heap = keep
-            return [e[2] for e in dropped]
-
-    def stop(self) -> None:
-        with self.cv:
-            self.stopping = True
-            if self.playback is not None:
-                self.interrupt_reason = "the daemon was stopped"
-                self.playback.fade_out(0.3)
-            self.cv.notify_all()
-
-    def _next_due(self) -> tuple[Item | None, float]:
-        """The item to prepare now (best priority among those due), or how long to wait."""
-        now = self.d.clock.wall()
-        due = [e for e in self.heap if e[2].scheduled.timestamp() - LEAD <= now]
-        if due:
-            best = min(due)
-            self.heap.remove(best)
-            heapq.heapify(self.heap)
-            return best[2], 0.0
-        wait = min((e[2].scheduled.timestamp() - LEAD - now for e in self.heap), default=0.5)
-        return None, max(0.01, min(0.5, wait))
-
-    def run(self) -> None:
-        while True:
-            with self.cv:
-                item = None
-                while not self.stopping:
-                    item, wait = self._next_due()
-                    if item:
-                        break
-                    self.cv.wait(wait)
-                if self.stopping:
-                    return
-                self.current = item
-                self.interrupt_reason = None
-            try:
-                self._air(item)
-            except Exception:  # never let one airing take the zone down
-                log.exception("zone %s: unexpected error while airing %s", self.zone, item.label)
-            finally:
-                with self.cv:
-                    self.current = None
-                    self.playback = None
-
-    def _air(self, item: Item) -> None:
-        d = self.d
-        try:
-            path, sha = d.audio_for(item)
-            pb = d.open_playback(self.zone, path)
-        except BroadcasterError as e:
-            self._failed(item, e.message + (f" ({e.hint})" if e.hint else ""))
-            return
-        start = max(item.scheduled.timestamp(), d.clock.wall() + 0.2)
-        with self.cv:
-            if self.stopping:
-                pb.close()
-                return
-            self.playback = pb
-        pb.start_at(start + (time.time() - d.clock.wall()))  # the stream runs on the real clock
-        delay = start - d.clock.wall() - 0.05
-        if delay > 0:
-            time.sleep(delay)
-        started = datetime.fromtimestamp(start, d.tz)
-        row = d.journal.start(scheduled=item.scheduled, zone=self.zone, bulletin=item.bulletin,
-                              audio=str(path), audio_sha256=sha, priority=item.priority, slot=item.slot,
-                              request=item.request, started=started)
-        if row is None:
-            pb.close()
-            log.warning("zone %s: %s at %s already has a log row; not playing it twice",
-                        self.zone, item.label, item.scheduled.strftime("%H:%M:%S"))
-            return
-        late = start - item.scheduled.timestamp()
-        log.info("zone %s: playing %s (scheduled %s%s)", self.zone, item.label, item.scheduled.strftime("%H:%M:%S"),
-                 f", {late:.1f} s late" if late > LATE_AFTER else "")
-        limit = pb.feeder.file.frames / pb.rate + 30 if pb.rate else 3600
-        t0 = time.monotonic()
-        while not pb.wait(0.1):
-            if time.monotonic() - t0 > limit + LEAD:
-                pb.close()
-                self.interrupt_reason = self.interrupt_reason or "the sound output stopped playing"
-                break
-        pb.close()
-        ended = d.clock.now()
-        if self.interrupt_reason:
-            status, reason = ("interrupted" if "urgent" in self.interrupt_reason or "stopped" in self.interrupt_reason
-                              else "failed"), self.interrupt_reason
-        elif pb.feeder.error or pb.error:
-            status, reason = "failed", pb.feeder.error or pb.error
-        elif late > LATE_AFTER:
-            status, reason = "late", item.note or f"started {late:.1f} s late: the zone was busy"
-        else:
-            status, reason = "played", None
-        d.journal.finish(row, status, ended, reason)
-        if item.request is not None:
-            d.journal.finish_request(item.request, "done" if status in ("played", "late") else status, reason, row)
-        log.info("zone %s: %s %s%s", self.zone, item.label, status, f" ({reason})" if reason else "")
-
-    def _failed(self, item: Item, reason: str) -> None:
-        row = self.d.journal.record(scheduled=item.scheduled, zone=self.zone, bulletin=item.bulletin,
-                                    priority=item.priority, slot=item.slot, status="failed", reason=reason,
-                                    request=item.request, audio=str(item.audio) if item.audio else None)
-        if item.request is not None:
-            self.d.journal.finish_request(item.request, "failed", reason, row)
-        log.error("zone %s: %s at %s failed: %s", self.zone, item.label, item.scheduled.strftime("%H:%M:%S"), reason)
 
 
 class Daemon:
