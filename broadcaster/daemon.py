@@ -59,6 +59,8 @@ class Daemon:
         self.renders: queue.Queue = queue.Queue()
         self.rendering: set[str] = set()
         self.stop_event = threading.Event()
+        self.audio_lock = threading.RLock()   # PortAudio is re-initialised only while no stream is open
+        self.active: set = set()
         self.scheduler = None
         self._signature = None
         self._last_tick: tuple[float, float] | None = None
@@ -242,24 +244,42 @@ class Daemon:
             raise PlaybackError(f"cannot read {path.name}: {e.strerror}") from None
 
     def open_playback(self, zone: str, path: Path):
+        """An output stream for ``zone`` playing ``path``; the zone's worker gives it back with release."""
         from broadcaster.player import Playback
-        device = self._resolve_device(zone)
-        try:
-            return Playback(device, path, self.cfg.zones[zone].volume)
-        except PlaybackError:
-            self.devices.pop(zone, None)  # look the device up again next time
-            raise
+        with self.audio_lock:
+            device = self._resolve_device(zone)
+            try:
+                pb = Playback(device, path, self.cfg.zones[zone].volume)
+            except PlaybackError:
+                self.devices.pop(zone, None)  # look the device up again next time
+                raise
+            self.active.add(pb)
+            return pb
+
+    def release(self, pb) -> None:
+        with self.audio_lock:
+            self.active.discard(pb)
 
     def _resolve_device(self, zone: str, quiet: bool = True) -> int:
-        from broadcaster.player import find_output
+        from broadcaster.player import find_output, refresh_outputs
         if zone not in self.devices:
             try:
                 self.devices[zone] = find_output(self.cfg.zones[zone].device).index
             except PlaybackError as e:
+                if not self.active:
+                    # PortAudio lists devices once; while nothing plays, look again (a USB card plugged back)
+                    refresh_outputs()
+                    self.devices.clear()
+                    try:
+                        self.devices[zone] = find_output(self.cfg.zones[zone].device).index
+                        log.info("zone %s: its sound output is back", zone)
+                        return self.devices[zone]
+                    except PlaybackError as again:
+                        e = again
                 if not quiet:
                     log.error("zone %s: %s; its airings will fail until the device is back", zone, e)
                     return -1
-                raise
+                raise e from None
         return self.devices[zone]
 
     def _check_audio(self, bulletin: str) -> None:

@@ -47,6 +47,13 @@ def list_outputs() -> list[Output]:
             for d in devices if d["max_output_channels"] > 0]
 
 
+def refresh_outputs() -> None:
+    """Make PortAudio list the devices again (it lists them once, at start). Only with no stream open."""
+    sd = _sd()
+    sd._terminate()
+    sd._initialize()
+
+
 def find_output(name: str, outputs: list[Output] | None = None) -> Output:
     """The output whose name is ``name``, or contains it ("default" is the system default)."""
     outputs = list_outputs() if outputs is None else outputs

@@ -143,6 +143,8 @@ class ZoneWorker(threading.Thread):
                 log.exception("zone %s: unexpected error while airing %s", self.zone, item.label)
             finally:
                 with self.cv:
+                    if self.playback is not None:
+                        self.d.release(self.playback)
                     self.current = None
                     self.playback = None
 
@@ -158,6 +160,7 @@ class ZoneWorker(threading.Thread):
         with self.cv:
             if self.stopping:
                 pb.close()
+                self.d.release(pb)
                 return
             self.playback = pb
         pb.start_at(start + (time.time() - d.clock.wall()))  # the stream runs on the real clock

@@ -50,6 +50,13 @@ class PulseServer:
         for s in sinks:
             self.pactl("load-module", "module-null-sink", f"sink_name={s}", "rate=48000", "channels=1")
 
+    def add_sink(self, name: str) -> None:
+        """A new null sink and its ALSA device, as when a USB sound card is plugged in."""
+        self.pactl("load-module", "module-null-sink", f"sink_name={name}", "rate=48000", "channels=1")
+        with open(Path(self.env["HOME"]) / ".asoundrc", "a") as f:
+            f.write(f'pcm.{name} {{ type pulse; device "{name}" }}\n')
+        self.sinks.append(name)
+
     def pactl(self, *args: str) -> str:
         return subprocess.run(["pactl", *args], env={**os.environ, **self.env}, check=True,
                               capture_output=True, text=True).stdout

@@ -221,6 +221,24 @@ def test_missing_device_and_corrupt_audio_fail_one_airing_and_the_daemon_lives(s
     assert rows[("za", "c")]["status"] == "played"
 
 
+def test_a_sound_card_plugged_in_after_start_is_found_at_the_next_airing(station):
+    station.configure([("a", ["zc"], 0, "normal"), ("b", ["zc"], 6, "normal")],
+                      zones={"za": "zone_a", "zc": "zone_c"})
+    station.build()
+    station.start()
+    assert 'zone zc: no sound output is called "zone_c"' in station.daemon_log()
+    station.wait_until(2)
+    station.pulse.add_sink("zone_c")  # plugged in while the daemon runs
+    station.record("zone_c")
+    station.wait_until(10)
+    assert station.stop() == 0
+    rows = {x["bulletin"]: x for x in station.log()}
+    assert rows["a"]["status"] == "failed" and "zone_c" in rows["a"]["reason"]
+    assert rows["b"]["status"] == "played"
+    assert [bulletin_of(f) for _, _, f in station.recordings()["zone_c"]] == ["b"]
+    assert "zone zc: its sound output is back" in station.daemon_log()
+
+
 def test_play_without_a_daemon_plays_here_and_logs(station):
     station.configure([])
     station.build()
