@@ -276,3 +276,41 @@ def test_a_second_daemon_on_the_same_state_folder_refuses(station):
     assert p.returncode == 1
     assert "another broadcaster daemon is already running" in p.stderr and "Traceback" not in p.stderr
     assert station.stop() == 0
+
+
+def test_sigterm_fades_out_logs_interrupted_and_exits_0(station):
+    station.configure([("a", ["za"], 0, "normal"), ("b", ["zb"], 0, "normal")], repeat={"a": 4, "b": 4})
+    station.build()
+    station.start()
+    station.wait_until(2)
+    r = station.project.run("status")
+    assert r.code == 0 and "playing: a since" in r.out and "playing: b since" in r.out
+    assert station.stop(signal.SIGINT) == 0
+    rows = station.log()
+    assert {(x["zone"], x["status"], x["reason"]) for x in rows} == {
+        ("za", "interrupted", "the daemon was stopped"), ("zb", "interrupted", "the daemon was stopped")}
+    assert "last:    a at" in station.project.run("status").out
+
+
+def test_stale_and_missing_audio_are_rendered_ahead_of_their_airing(station):
+    station.configure([("a", ["za"], 9, "normal"), ("c", ["za"], 12, "normal")], t0_in=4)
+    station.build()
+    old_a = station.project.sidecar("a")["audio_sha256"]
+    (station.root / "audio_out" / "c.wav").unlink()           # missing
+    station.project.write("scripts/a.txt", "Xin chào toàn thể bà con.")  # stale
+    station.start()
+    station.wait_until(12.5)  # rendered by now: its length tells how long to wait
+    station.wait_until(12 + station.file_segments("c")[-1][1] + 1.5)
+    assert station.stop() == 0
+    rows = {x["bulletin"]: x for x in station.log()}
+    assert rows["a"]["status"] == "played" and rows["c"]["status"] == "played"
+    new_a = station.project.sidecar("a")["audio_sha256"]
+    assert new_a != old_a
+    journal = station.project.run("log", "--json")
+    from broadcaster.playlog import Journal
+    j = Journal(station.root / "state")
+    played = {r.bulletin: r.audio_sha256 for r in j.rows()}
+    j.close()
+    assert played["a"] == new_a
+    assert "rendering a ahead of its airings" in station.daemon_log()
+    assert journal.code == 0
