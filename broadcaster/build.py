@@ -58,8 +58,7 @@ class Rendered:
 class Jingles:
     """Decodes each jingle once per build, loudness-matched and at the output rate."""
 
-    def __init__(self, cfg: Config | None):
-        self.cfg = cfg
+    def __init__(self):
         self._done: dict[tuple, np.ndarray] = {}
 
     def get(self, path: Path | None, audio: AudioSettings, where: str) -> np.ndarray | None:
@@ -130,13 +129,6 @@ def _up_to_date(side: dict | None, key: str, output: Path) -> bool:
         return False
 
 
-def _where_jingle(cfg: Config, bulletin: Bulletin, name: str) -> str:
-    # the line that set this jingle: the bulletin's own override, else [audio]
-    if cfg.where("bulletins", bulletin.id, name) != cfg.where("bulletins", bulletin.id):
-        return cfg.where("bulletins", bulletin.id, name)
-    return cfg.where("audio", name)
-
-
 def build_bulletin(cfg: Config, bulletin: Bulletin, speaker: Speaker, jingles: Jingles, *,
                    now: datetime, force: bool = False) -> BuildResult:
     """Build one bulletin if its inputs changed. Errors are returned, not raised."""
@@ -156,8 +148,8 @@ def build_bulletin(cfg: Config, bulletin: Bulletin, speaker: Speaker, jingles: J
         side = read_sidecar(bulletin.sidecar_path(cfg.paths))
         if not force and _up_to_date(side, key, output):
             return BuildResult(bulletin.id, "up-to-date", output, side, notices=notices)
-        j_in = jingles.get(a.jingle_in, a, _where_jingle(cfg, bulletin, "jingle_in"))
-        j_out = jingles.get(a.jingle_out, a, _where_jingle(cfg, bulletin, "jingle_out"))
+        j_in = jingles.get(a.jingle_in, a, cfg.where_setting(bulletin.id, "jingle_in", "audio"))
+        j_out = jingles.get(a.jingle_out, a, cfg.where_setting(bulletin.id, "jingle_out", "audio"))
         tags = {"title": bulletin.title, "date": now.strftime("%Y-%m-%d"),
                 "artist": "broadcaster", "comment": bulletin.id}
         r = render_audio(paragraphs, bulletin.tts, a, speaker=speaker, jingle_in=j_in,

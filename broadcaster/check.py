@@ -63,7 +63,7 @@ def _check_bulletins(cfg: Config, lang: str | None) -> list[Finding]:
             try:
                 decode_file(path, what=f'jingle "{display_path(path)}"')
             except BroadcasterError as e:
-                out.append(Finding("error", cfg.where("audio", key), e.message))
+                out.append(Finding("error", cfg.where_setting(b.id, key, "audio"), e.message))
         side = read_sidecar(b.sidecar_path(cfg.paths))
         where = cfg.where("bulletins", b.id)
         if side is None:

@@ -118,11 +118,17 @@ class Config:
     slots: tuple[Slot, ...] = ()
     grace: float = 600.0           # [daemon] grace: seconds an airing may start late after downtime
     allow_outside: bool = False
+    lines: LineIndex | None = field(default=None, compare=False, repr=False)  # where each key was written
 
     def where(self, *key) -> str:
         """``file:line`` of a key, for messages about it."""
-        line = _index_for(self).line(*key)
+        line = self.lines.line(*key) if self.lines else None
         return f"{display_path(self.path)}:{line}" if line else display_path(self.path)
+
+    def where_setting(self, bulletin: str, key: str, section: str) -> str:
+        """Where a bulletin's setting was written: its own override, else the [section] default."""
+        own = self.where("bulletins", bulletin, key)
+        return own if own != self.where("bulletins", bulletin) else self.where(section, key)
 
     def resolve(self, value: str | os.PathLike) -> Path:
         """A path from the user, relative to the project folder."""
@@ -130,16 +136,6 @@ class Config:
 
     def inside(self, path: Path) -> bool:
         return self.allow_outside or _is_inside(path, self.root)
-
-
-_INDEXES: dict[Path, LineIndex] = {}
-
-
-def _index_for(cfg: Config) -> LineIndex:
-    idx = _INDEXES.get(cfg.path)
-    if idx is None:
-        idx = _INDEXES[cfg.path] = LineIndex(cfg.path.read_text(encoding="utf-8", errors="replace"))
-    return idx
 
 
 def display_path(path: Path) -> str:
@@ -378,7 +374,6 @@ def load_config(path: str | os.PathLike, *, allow_outside: bool = False) -> Conf
     cfg = _build(loader, data)
     if loader.problems:
         raise ConfigError(loader.problems[0], problems=loader.problems)
-    _INDEXES[cfg.path] = loader.index
     return cfg
 
 
@@ -448,7 +443,7 @@ def _build(ld: _Loader, data: dict) -> Config:
     return Config(path=ld.path.resolve(),
                   root=ld.root, timezone=tz, paths=paths, tts=tts, audio=audio,
                   bulletins=bulletins, zones=zones, slots=tuple(slots), grace=grace,
-                  allow_outside=ld.allow_outside)
+                  allow_outside=ld.allow_outside, lines=ld.index)
 
 
 def _valid_id(bid: str) -> bool:

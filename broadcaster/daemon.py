@@ -322,7 +322,7 @@ class Daemon:
                 log.info("rendering %s ahead of its airings (its audio is missing or older than its script)", bid)
                 speaker = Speaker(SentenceCache(cfg.paths.state / "cache"), warn=lambda m: log.warning("%s", m),
                                   root=cfg.root)
-                r = build_bulletin(cfg, b, speaker, Jingles(cfg), now=self.clock.now())
+                r = build_bulletin(cfg, b, speaker, Jingles(), now=self.clock.now())
                 if r.status == "failed":
                     log.error("rendering %s failed: %s", bid, r.error)
                 else:

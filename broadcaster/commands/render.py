@@ -34,7 +34,7 @@ def build(obj: Context, bulletins: tuple[str, ...], engine: str | None, force: b
     if engines:
         chosen = [dataclasses.replace(b, tts=dataclasses.replace(b.tts, engines=engines)) for b in chosen]
     speaker = make_speaker(cfg.paths.state, cfg.root)
-    jingles = Jingles(cfg)
+    jingles = Jingles()
     now = local_now(cfg)
     results = []
     for b in progress(chosen, "Rendering", lambda b: b.id if b else ""):
@@ -112,7 +112,7 @@ def say(obj: Context, text: str | None, text_file: str | None, output: str, engi
     from broadcaster.reading import spoken_paragraphs
     from broadcaster.scripts import Script
     spoken = spoken_paragraphs(Script(out, "utf-8", paragraphs), tts.lexicon)
-    jingles = Jingles(cfg)
+    jingles = Jingles()
     where = cfg.where("audio") if cfg else "defaults"
     speaker = make_speaker(cfg.paths.state if cfg else root / "state", root)
     r = render_audio(spoken, tts, audio, speaker=speaker,

@@ -9,6 +9,7 @@ as on district radio (see ``shared/normalization/README.md``).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from broadcaster.textnorm import dates, measures, names
@@ -56,17 +57,16 @@ class Normalizer:
         return text.strip()
 
 
-_DEFAULT: Normalizer | None = None
+@lru_cache(maxsize=1)
+def _builtin_normalizer() -> Normalizer:
+    return Normalizer(load_lexicon())
 
 
 def normalize(text: str, lexicon_path: Path | None = None) -> str:
     """The spoken form of one line, with the built-in (or a project) lexicon."""
-    global _DEFAULT
-    if lexicon_path is not None:
-        return Normalizer(load_lexicon(lexicon_path)).normalize(text)
-    if _DEFAULT is None:
-        _DEFAULT = Normalizer()
-    return _DEFAULT.normalize(text)
+    if lexicon_path is None:
+        return _builtin_normalizer().normalize(text)
+    return Normalizer(load_lexicon(lexicon_path)).normalize(text)  # the lexicon reloads when edited
 
 
 def unspeakable(spoken: str) -> list[str]:
