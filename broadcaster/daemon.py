@@ -33,6 +33,7 @@ log = logging.getLogger("broadcaster.daemon")
 
 LOOKAHEAD = 10.0      # seconds of the schedule planned ahead
 JUMP = 5.0            # wall clock and monotonic clock disagreeing by this much is a clock jump
+JUMPED_FORWARD = "the system clock jumped forward"
 AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg")
 
 
@@ -217,11 +218,16 @@ class Daemon:
                     self.planned.add((a.slot, a.zone, a.time.timestamp()))
                     self.journal.record(scheduled=a.time, zone=a.zone, bulletin=a.bulletin, priority=a.priority,
                                         slot=a.slot, status="missed",
-                                        reason=f"the system clock jumped forward by {drift:.0f} s")
+                                        reason=f"{JUMPED_FORWARD} by {drift:.0f} s")
             self.planned_until = max(self.planned_until or now, now)
         else:
-            log.warning("the system clock jumped back by %.0f s: airings already logged will not be repeated",
-                        -drift)
+            # airings logged missed by a forward jump that are still to come are planned again
+            undone = self.journal.forget_missed(now, JUMPED_FORWARD)
+            self.planned = {k for k in self.planned if k[2] < now}
+            log.warning("the system clock jumped back by %.0f s: planning again from the new time "
+                        "(%d airing(s) logged missed by an earlier jump are still to come); airings "
+                        "already in the play log are not repeated", -drift, undone)
+            self.planned_until = now
 
     # --- audio -------------------------------------------------------------
 

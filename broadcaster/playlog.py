@@ -148,6 +148,12 @@ class Journal:
             return None
         return cur.lastrowid
 
+    def forget_missed(self, after: float, reason_prefix: str) -> int:
+        """Take back 'missed' rows from ``after`` on whose reason starts so (the clock was wrong)."""
+        cur = self._write("DELETE FROM airings WHERE status='missed' AND scheduled_ts >= ? AND reason LIKE ?",
+                          (after, reason_prefix.replace("%", "") + "%"))
+        return cur.rowcount
+
     def has(self, slot: int | None, zone: str, scheduled: datetime) -> bool:
         with self.lock:
             return self.db.execute("SELECT 1 FROM airings WHERE slot IS ? AND zone=? AND scheduled_ts=?",

@@ -314,3 +314,37 @@ def test_stale_and_missing_audio_are_rendered_ahead_of_their_airing(station):
     assert played["a"] == new_a
     assert "rendering a ahead of its airings" in station.daemon_log()
     assert journal.code == 0
+
+
+def test_clock_jumps_forward_and_back_cause_no_storm_and_no_double(station, caplog):
+    """The daemon in this process, with a clock the test can move (as an NTP step or a bad
+    BIOS battery would), playing into the null sinks."""
+    import logging
+    from zoneinfo import ZoneInfo
+    from broadcaster.daemon import Clock, Daemon
+    station.configure([("a", ["za"], 0, "normal"), ("b", ["za"], 3600 - 60, "normal"),
+                       ("c", ["za"], 3600 + 8, "normal"), ("d", ["za"], 13, "normal")], t0_in=4)
+    station.build()
+    clock = Clock(ZoneInfo("UTC"))
+    daemon = Daemon(station.root / "schedule.toml", clock=clock)
+    caplog.set_level(logging.INFO, logger="broadcaster")
+    daemon.start()
+    try:
+        station.wait_until(3)          # "a" has played
+        clock.offset += 3600           # forward: "b" is now a minute old, well within grace
+        station.wait_until(10)         # "c" plays at t0+3608 on the moved clock
+        clock.offset -= 3600           # and back: "d" at t0+13 is still to come
+        station.wait_until(17)
+    finally:
+        daemon.stop()
+    rows = station.log()
+    status = {r["bulletin"]: r for r in rows}
+    # "b" was logged missed by the jump forward (not played late in a burst); when the clock came
+    # back, that row was taken back, since "b" is again an hour away. "d" lay in the skipped hour
+    # too and plays at its real time; "c" played on the moved clock and will not play again.
+    assert sorted(status) == ["a", "c", "d"] and len(rows) == 3, rows
+    assert {b: r["status"] for b, r in status.items()} == {"a": "played", "c": "played", "d": "played"}
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "the system clock jumped forward by 3600 s" in messages
+    assert "the system clock jumped back by 3600 s" in messages
+    assert "(2 airing(s) logged missed by an earlier jump are still to come)" in messages
