@@ -239,3 +239,26 @@ def test_next_rejects_unknown_zone_and_bad_date(project):
     assert r.code == 2 and 'no zone "hyuen"' in r.err and 'did you mean "huyen"' in r.err
     r = project.run("next", "--from", "hôm qua")
     assert r.code == 2 and "is not a date and time" in r.err
+
+
+@settings(max_examples=30, deadline=None)
+@given(minute=st.integers(0, 59), hours=st.sampled_from(["7", "6-18/3", "5,17", "*/5"]),
+       dow=st.sampled_from(["*", "mon-fri", "sat,sun", "tue"]), dom=st.sampled_from(["*", "1-10"]),
+       window=st.integers(0, 40), days=st.integers(1, 40))
+def test_cron_airings_agree_with_the_trigger_asked_every_time(tmp_path_factory, minute, hours, dow, dom, window,
+                                                             days):
+    """The weekly shortcut gives exactly what APScheduler's trigger gives when asked for each fire."""
+    from apscheduler.triggers.cron import CronTrigger
+    from broadcaster.schedule import fire_times
+    root = tmp_path_factory.mktemp("p")
+    (root / "scripts").mkdir()
+    (root / "scripts" / "thong_bao.txt").write_text("Xin chào.", encoding="utf-8")
+    line = f"{minute} {hours} {dom} * {dow}"
+    (root / "schedule.toml").write_text(BASE_CONFIG + ZONES + f'[[slots]]\nbulletin = "thong-bao"\nzones = ["xa"]\n'
+                                        f'cron = "{line}"\n', encoding="utf-8")
+    cfg = load_config(root / "schedule.toml")
+    t0 = at(2020, 8, 1, 3) + timedelta(days=window)
+    t1 = t0 + timedelta(days=days)
+    m, h, d, mo, w = line.split()
+    expected = fire_times(CronTrigger(minute=m, hour=h, day=d, month=mo, day_of_week=w, timezone=TZ), t0, t1)
+    assert [a.time for a in airings(cfg, t0, t1)] == expected
