@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -66,8 +66,7 @@ class Spoken:
     engine_version: str
     voice: str
     speeches: list[Speech]
-    voice_tag: str = ""
-    fallback_from: list[str] = field(default_factory=list)
+    voice_tag: str      # version and voice identity: what a render is keyed by
 
 
 class Speaker:
@@ -90,11 +89,13 @@ class Speaker:
             self._engines[name] = create_engine(name, **self.engine_options.get(name, {}))
         return self._engines[name]
 
-    def _keys(self, eng: Engine, tts: TTSSettings, texts: list[str]) -> tuple[str, str, list[str]]:
+    def _keys(self, eng: Engine, tts: TTSSettings, texts: list[str]) -> tuple[str, str, str, list[str]]:
+        """The engine's voice, its version, what identifies both (for render keys), and cache keys."""
         voice = eng.voice_for(tts.voice)
         version = eng.version()
         tag = eng.cache_tag(voice)
-        return voice, version, [self.cache.key(eng.name, version, tag, tts.rate, t, tts.pitch) for t in texts]
+        keys = [self.cache.key(eng.name, version, tag, tts.rate, t, tts.pitch) for t in texts]
+        return voice, version, f"{version} {tag}", keys
 
     def plan(self, tts: TTSSettings, texts: list[str]) -> tuple[str, str]:
         """(engine, what identifies its voice: version and voice tag) that would speak ``texts`` now."""
@@ -102,9 +103,9 @@ class Speaker:
         for name in tts.engines:
             try:
                 eng = self.engine(name)
-                voice, version, keys = self._keys(eng, tts, texts)
+                _voice, _version, identity, keys = self._keys(eng, tts, texts)
                 if all(self.cache.has(k) for k in keys) or self._usable(eng, tts):
-                    return name, f"{version} {eng.cache_tag(voice)}"
+                    return name, identity
             except SynthesisError as e:
                 last = e
                 self._mark_down(name, e.message, tts)
@@ -142,14 +143,12 @@ class Speaker:
     def speak(self, tts: TTSSettings, texts: list[str]) -> Spoken:
         """Speech for each text, from the first engine in the preference list that manages all."""
         last: Exception | None = None
-        tried: list[str] = []
         for name in tts.engines:
             try:
                 eng = self.engine(name)
-                voice, version, keys = self._keys(eng, tts, texts)
+                voice, version, identity, keys = self._keys(eng, tts, texts)
                 cached = [self.cache.get(k) for k in keys]
                 if any(c is None for c in cached) and not self._usable(eng, tts):
-                    tried.append(name)
                     continue
                 speeches = []
                 for text, key, hit in zip(texts, keys, cached):
@@ -160,10 +159,9 @@ class Speaker:
                     else:
                         self.from_cache += 1
                     speeches.append(hit)
-                return Spoken(name, version, voice, speeches, tried, f"{version} {eng.cache_tag(voice)}")
+                return Spoken(name, version, voice, speeches, voice_tag=identity)
             except SynthesisError as e:
                 last = e
-                tried.append(name)
                 if name != tts.engines[-1]:
                     self._mark_down(name, e.message, tts)
         raise self._none_left(tts, last)

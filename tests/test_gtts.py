@@ -127,3 +127,15 @@ def test_offline_bulletin_is_upgraded_to_the_online_voice_when_back_online(proje
     FakeGoogle(network)
     r = project.run("build")
     assert "built" in r.out and project.sidecar("thong-bao")["engine"] == "gtts"
+
+
+def test_bulletin_that_fell_back_while_speaking_is_up_to_date_when_still_offline(project, fake_google, network):
+    project.write("schedule.toml", AUTO)
+    fake_google.plan = [500] * 100  # reachable, but every request fails: espeak takes over mid-build
+    assert project.run("build").code == 0
+    assert project.sidecar("thong-bao")["engine"] == "espeak"
+    import responses
+    from tests.conftest import PROBE_URL
+    network.remove(responses.HEAD, PROBE_URL)  # now the network is down altogether
+    r = project.run("build")
+    assert "1 up to date" in r.out and "0 built" in r.out
