@@ -81,7 +81,7 @@ class ZoneWorker(threading.Thread):
         self.cv = threading.Condition()
         self.current: Item | None = None
         self.playback = None
-        self.interrupt_reason: str | None = None
+        self.cut: tuple[str, str] | None = None  # (status, reason) when an airing is ended early
         self.stopping = False
 
     def submit(self, item: Item) -> None:
@@ -89,7 +89,7 @@ class ZoneWorker(threading.Thread):
             heapq.heappush(self.heap, (item.sort_key, next(self.seq), item))
             if (item.priority == "urgent" and self.current is not None and self.current.priority != "urgent"
                     and self.playback is not None):
-                self.interrupt_reason = f"interrupted by the urgent {item.label}"
+                self.cut = ("interrupted", f"interrupted by the urgent {item.label}")
                 self.playback.fade_out()
             self.cv.notify_all()
 
@@ -108,7 +108,7 @@ class ZoneWorker(threading.Thread):
         with self.cv:
             self.stopping = True
             if self.playback is not None:
-                self.interrupt_reason = "the daemon was stopped"
+                self.cut = ("interrupted", "the daemon was stopped")
                 self.playback.fade_out(0.3)
             self.cv.notify_all()
 
@@ -136,7 +136,7 @@ class ZoneWorker(threading.Thread):
                 if self.stopping:
                     return
                 self.current = item
-                self.interrupt_reason = None
+                self.cut = None
             try:
                 self._air(item)
             except Exception:  # never let one airing take the zone down
@@ -184,13 +184,12 @@ class ZoneWorker(threading.Thread):
         while not pb.wait(0.1):
             if time.monotonic() - t0 > limit + LEAD:
                 pb.close()
-                self.interrupt_reason = self.interrupt_reason or "the sound output stopped playing"
+                self.cut = self.cut or ("failed", "the sound output stopped playing")
                 break
         pb.close()
         ended = d.clock.now()
-        if self.interrupt_reason:
-            status, reason = ("interrupted" if "urgent" in self.interrupt_reason or "stopped" in self.interrupt_reason
-                              else "failed"), self.interrupt_reason
+        if self.cut:
+            status, reason = self.cut
         elif pb.feeder.error or pb.error:
             status, reason = "failed", pb.feeder.error or pb.error
         elif late > LATE_AFTER:
