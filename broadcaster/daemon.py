@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from broadcaster.config import load_config
 from broadcaster.errors import ConfigError, PlaybackError
-from broadcaster.fsutil import sha256_file
+from broadcaster.fsutil import sha256_unchanged
 from broadcaster.playlog import Journal
 from broadcaster.schedule import airings
 from broadcaster.zones import LATE_AFTER, LEAD, Clock, Item, ZoneWorker
@@ -195,17 +195,19 @@ class Daemon:
                 continue
             age = now - a.time.timestamp()
             if age > self.cfg.grace:
-                self.journal.record(scheduled=a.time, zone=a.zone, bulletin=a.bulletin, priority=a.priority,
-                                    slot=a.slot, status="missed",
-                                    reason=f"the daemon was not running at {a.time:%H:%M:%S} and the grace "
-                                           f"period ({self.cfg.grace:g} s) had passed")
-                log.warning("zone %s: %s at %s missed", a.zone, a.bulletin, a.time.strftime("%Y-%m-%d %H:%M:%S"))
+                self._missed(a, f"the daemon was not running at {a.time:%H:%M:%S} and the grace "
+                                f"period ({self.cfg.grace:g} s) had passed")
                 continue
             note = f"played {age:.0f} s late, after the daemon was down" if age > LATE_AFTER else None
             self.workers[a.zone].submit(Item(a.time, a.zone, a.priority, bulletin=a.bulletin, slot=a.slot,
                                              note=note))
             self._check_audio(a.bulletin)
         self.planned = {k for k in self.planned if k[2] > now - self.cfg.grace - LOOKAHEAD}
+
+    def _missed(self, a, reason: str) -> None:
+        self.journal.record(scheduled=a.time, zone=a.zone, bulletin=a.bulletin, priority=a.priority,
+                            slot=a.slot, status="missed", reason=reason)
+        log.warning("zone %s: %s at %s missed: %s", a.zone, a.bulletin, a.time.strftime("%Y-%m-%d %H:%M:%S"), reason)
 
     def _clock_jumped(self, drift: float, now: float) -> None:
         if drift > 0:
@@ -216,9 +218,7 @@ class Daemon:
             for a in skipped:
                 if (a.slot, a.zone, a.time.timestamp()) not in self.planned:
                     self.planned.add((a.slot, a.zone, a.time.timestamp()))
-                    self.journal.record(scheduled=a.time, zone=a.zone, bulletin=a.bulletin, priority=a.priority,
-                                        slot=a.slot, status="missed",
-                                        reason=f"{JUMPED_FORWARD} by {drift:.0f} s")
+                    self._missed(a, f"{JUMPED_FORWARD} by {drift:.0f} s")
             self.planned_until = max(self.planned_until or now, now)
         else:
             # airings logged missed by a forward jump that are still to come are planned again
@@ -245,7 +245,7 @@ class Daemon:
                 raise PlaybackError(f"no rendered audio for {item.bulletin} ({path.name} does not exist)",
                                     hint="run broadcaster build")
         try:
-            return path, sha256_file(path)
+            return path, sha256_unchanged(path)
         except OSError as e:
             raise PlaybackError(f"cannot read {path.name}: {e.strerror}") from None
 
@@ -296,8 +296,8 @@ class Daemon:
         side = read_sidecar(b.sidecar_path(self.cfg.paths))
         audio = b.output_path(self.cfg.paths)
         try:
-            stale = (side is None or side.get("script_sha256") != sha256_file(b.script)
-                     or side.get("audio_sha256") != sha256_file(audio))
+            stale = (side is None or side.get("script_sha256") != sha256_unchanged(b.script)
+                     or side.get("audio_sha256") != sha256_unchanged(audio))
         except OSError:
             stale = True
         if stale:

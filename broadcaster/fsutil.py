@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import tempfile
@@ -49,6 +50,18 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256_unchanged(path: Path) -> str:
+    """``sha256_file``, remembered while the file's size and modification time stay the same
+    (the daemon asks for the same audio and scripts at every airing)."""
+    st = path.stat()
+    return _sha256_stamped(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256_stamped(path: str, _size: int, _mtime_ns: int) -> str:
+    return sha256_file(Path(path))
 
 
 def sha256_text(text: str) -> str:
