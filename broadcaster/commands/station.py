@@ -130,8 +130,8 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
     if as_json:
         click.echo(json.dumps(records, ensure_ascii=False, indent=1))
     elif as_csv:
-        w = csv.DictWriter(click.get_text_stream("stdout"), fieldnames=list(records[0]) if records else
-                           ["scheduled", "started", "ended", "zone", "bulletin", "status", "reason"])
+        w = csv.DictWriter(click.get_text_stream("stdout"),
+                           fieldnames=["scheduled", "started", "ended", "zone", "bulletin", "status", "reason"])
         w.writeheader()
         w.writerows(records)
     elif not records:
