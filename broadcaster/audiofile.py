@@ -14,8 +14,9 @@ import soundfile as sf
 
 from broadcaster.errors import AudioError
 from broadcaster.fsutil import atomic_path
+from broadcaster.i18n import N_, _
 
-FFMPEG_HINT = "install ffmpeg: apt-get install ffmpeg (Windows: add ffmpeg.exe to PATH)"
+FFMPEG_HINT = N_("install ffmpeg: apt-get install ffmpeg (Windows: add ffmpeg.exe to PATH)")
 
 
 def decode_bytes(data: bytes, *, what: str) -> tuple[np.ndarray, int]:
@@ -23,37 +24,38 @@ def decode_bytes(data: bytes, *, what: str) -> tuple[np.ndarray, int]:
     try:
         samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
-        raise AudioError(f"{what} is not audio that can be decoded ({e})") from None
+        raise AudioError(_("{what} is not audio that can be decoded ({reason})", what=what, reason=e)) from None
     if len(samples) == 0:
-        raise AudioError(f"{what} contains no sound")
+        raise AudioError(_("{what} contains no sound", what=what))
     return samples, rate
 
 
-def decode_file(path: Path, *, what: str = "audio file") -> tuple[np.ndarray, int]:
+def decode_file(path: Path, *, what: str | None = None) -> tuple[np.ndarray, int]:
     """Decode an audio file; formats libsndfile lacks (m4a, aac, wma…) go through ffmpeg."""
+    what = what or _("the audio file")
     try:
         samples, rate = sf.read(str(path), dtype="float32", always_2d=False)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
         samples, rate = _decode_with_ffmpeg(path, what)
     except OSError as e:
-        raise AudioError(f"cannot read {what}: {e.strerror}", where=str(path)) from None
+        raise AudioError(_("cannot read {what}: {reason}", what=what, reason=e.strerror), where=str(path)) from None
     if len(samples) == 0:
-        raise AudioError(f"{what} contains no sound", where=str(path),
-                         hint="replace it with a real recording")
+        raise AudioError(_("{what} contains no sound", what=what), where=str(path),
+                         hint=_("replace it with a real recording"))
     return samples, rate
 
 
 def _decode_with_ffmpeg(path: Path, what: str) -> tuple[np.ndarray, int]:
     if not shutil.which("ffmpeg"):
-        raise AudioError(f"{what} is not in a format that can be read without ffmpeg",
-                         where=str(path), hint=FFMPEG_HINT)
+        raise AudioError(_("{what} is not in a format that can be read without ffmpeg", what=what),
+                         where=str(path), hint=_(FFMPEG_HINT))
     from pydub import AudioSegment
     from pydub.exceptions import CouldntDecodeError
     try:
         seg = AudioSegment.from_file(str(path))
     except (CouldntDecodeError, IndexError, OSError, ValueError):
-        raise AudioError(f"{what} is not audio that can be decoded", where=str(path),
-                         hint="use a WAV or MP3 file") from None
+        raise AudioError(_("{what} is not audio that can be decoded", what=what), where=str(path),
+                         hint=_("use a WAV or MP3 file")) from None
     raw = np.array(seg.get_array_of_samples(), dtype=np.float32) / float(1 << (8 * seg.sample_width - 1))
     if seg.channels > 1:
         raw = raw.reshape(-1, seg.channels)
@@ -84,12 +86,12 @@ def encode_file(target: Path, samples: np.ndarray, rate: int, fmt: str, tags: di
         elif fmt == "mp3":
             _encode_mp3(tmp, pcm, rate, tags)
         else:
-            raise AudioError(f"unknown output format {fmt}")
+            raise AudioError(_("unknown output format {format}", format=fmt))
 
 
 def _encode_mp3(tmp: Path, pcm: np.ndarray, rate: int, tags: dict[str, str]) -> None:
     if not shutil.which("ffmpeg"):
-        raise AudioError("ffmpeg is needed to write MP3 files", hint=FFMPEG_HINT + ', or set format = "wav"')
+        raise AudioError(_("ffmpeg is needed to write MP3 files"), hint=_(FFMPEG_HINT) + _(', or set format = "wav"'))
     from pydub import AudioSegment
     ints = np.round(pcm * 32767).astype("<i2")
     seg = AudioSegment(data=ints.tobytes(), sample_width=2, frame_rate=rate, channels=_channels(pcm))
@@ -97,7 +99,7 @@ def _encode_mp3(tmp: Path, pcm: np.ndarray, rate: int, tags: dict[str, str]) -> 
         # VBR quality 2 (about 190 kbit/s): CBR 128k measurably lowers speech loudness (~0.4 dB)
         seg.export(str(tmp), format="mp3", parameters=["-q:a", "2"], tags=tags, id3v2_version="3")
     except Exception as e:  # pydub raises CouldntEncodeError or OSError (disk full)
-        raise AudioError(f"ffmpeg could not write the MP3: {str(e).splitlines()[0]}") from None
+        raise AudioError(_("ffmpeg could not write the MP3: {reason}", reason=(str(e).splitlines() or ["?"])[0])) from None
 
 
 def _channels(pcm: np.ndarray) -> int:

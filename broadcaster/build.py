@@ -25,6 +25,7 @@ from broadcaster.scripts import read_script
 from broadcaster.sidecar import read_sidecar
 from broadcaster.speech import Speaker
 from broadcaster.reading import speakability_warnings, spoken_paragraphs
+from broadcaster.i18n import _
 
 PIPELINE_VERSION = 1  # bump when the same inputs would now sound different
 NORMALISER_VERSION = 2
@@ -67,9 +68,9 @@ class Jingles:
         key = (path, audio.sample_rate, audio.loudness, audio.true_peak)
         if key not in self._done:
             try:
-                samples, rate = decode_file(path, what=f'jingle "{display_path(path)}"')
+                samples, rate = decode_file(path, what=_('jingle "{path}"', path=display_path(path)))
             except AudioError as e:
-                raise AudioError(e.message, where=where, hint="use a WAV or MP3 file") from None
+                raise AudioError(e.message, where=where, hint=_("use a WAV or MP3 file")) from None
             mono = render.resample(render.to_mono(samples), rate, audio.sample_rate)
             self._done[key] = loudness.normalize(mono, audio.sample_rate, audio.loudness, audio.true_peak)
         return self._done[key]
@@ -83,15 +84,15 @@ def render_audio(paragraphs: list[list[str]], tts: TTSSettings, audio: AudioSett
     spoken = speaker.speak(tts, flat)
     rate = audio.sample_rate
     it = iter(spoken.speeches)
-    per_paragraph = [[_at_rate(next(it), rate) for _ in p] for p in paragraphs]
+    per_paragraph = [[_at_rate(next(it), rate) for _s in p] for p in paragraphs]
     text = render.reading(per_paragraph, rate)
     laid = render.assemble(text, rate, repeat=audio.repeat, gap=audio.gap,
                            jingle_in=jingle_in, jingle_out=jingle_out)
     ceiling = audio.true_peak - (MP3_PEAK_MARGIN if audio.format == "mp3" else 0.0)
     final = render.master(laid.samples, rate, audio.channels, audio.loudness, ceiling)
-    for _ in range(3):  # measure what was written; correct the encoder's drift
+    for _try in range(3):  # measure what was written; correct the encoder's drift
         encode_file(target, final, rate, audio.format, tags)
-        decoded, drate = decode_file(target, what="the rendered bulletin")
+        decoded, drate = decode_file(target, what=_("the rendered bulletin"))
         tp = loudness.true_peak_dbtp(decoded)
         lufs = loudness.integrated_loudness(decoded, drate)
         if not math.isfinite(lufs) or (tp <= audio.true_peak and abs(audio.loudness - lufs) <= 0.2):
@@ -177,8 +178,8 @@ def build_bulletin(cfg: Config, bulletin: Bulletin, speaker: Speaker, jingles: J
         return BuildResult(bulletin.id, "failed", error=e, synthesized=speaker.synthesized - syn0)
     except OSError as e:
         return BuildResult(bulletin.id, "failed", error=AudioError(
-            f"cannot write {display_path(output)}: {e.strerror}",
-            hint="free some disk space or check the folder's permissions"))
+            _("cannot write {path}: {reason}", path=display_path(output), reason=e.strerror),
+            hint=_("free some disk space or check the folder's permissions")))
 
 
 def _rel(cfg: Config, path: Path) -> str:

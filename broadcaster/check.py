@@ -15,12 +15,14 @@ from broadcaster.reading import speakability_warnings, spoken_paragraphs
 from broadcaster.config import Config, display_path
 from broadcaster.errors import BroadcasterError
 from broadcaster.fsutil import sha256_file
-from broadcaster.messages import text as msg
 from broadcaster.schedule import airings
 from broadcaster.scripts import read_script
 from broadcaster.sidecar import durations, read_sidecar
+from broadcaster.i18n import N_, _, day, when
+from broadcaster.i18n import _
 
 OVERLAP_WINDOW = timedelta(days=14)  # how far ahead overlaps and quiet hours are looked for
+LEVELS = {"error": N_("error"), "warning": N_("warning")}
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,7 @@ class Finding:
     message: str
 
     def render(self, lang: str | None = None) -> str:
-        return f"{self.where}: {msg(self.level, lang)}: {self.message}"
+        return f"{self.where}: {_(LEVELS[self.level], lang)}: {self.message}"
 
 
 def check_project(cfg: Config, now: datetime, lang: str | None = None) -> list[Finding]:
@@ -53,7 +55,7 @@ def _check_bulletins(cfg: Config, lang: str | None) -> list[Finding]:
         for notice in script.notices:
             out.append(Finding("warning", f"{name}:1", notice))
         for w in speakability_warnings(script, spoken_paragraphs(script, b.tts.lexicon), name):
-            where, _, message = w.partition(": ")
+            where, _sep, message = w.partition(": ")
             out.append(Finding("warning", where, message))
         for key in ("jingle_in", "jingle_out"):
             path = getattr(b.audio, key)
@@ -61,36 +63,39 @@ def _check_bulletins(cfg: Config, lang: str | None) -> list[Finding]:
                 continue
             decoded[path] = True
             try:
-                decode_file(path, what=f'jingle "{display_path(path)}"')
+                decode_file(path, what=_('jingle "{path}"', path=display_path(path)))
             except BroadcasterError as e:
                 out.append(Finding("error", cfg.where_setting(b.id, key, "audio"), e.message))
         side = read_sidecar(b.sidecar_path(cfg.paths))
         where = cfg.where("bulletins", b.id)
         if side is None:
-            out.append(Finding("warning", where, msg("not_rendered", lang, bulletin=b.id)))
+            out.append(Finding("warning", where, _('bulletin "{bulletin}" has not been rendered yet (run broadcaster build)', lang, bulletin=b.id)))
         elif side.get("script_sha256") != sha256_file(b.script):
-            out.append(Finding("warning", where, msg("stale", lang, bulletin=b.id)))
+            out.append(Finding("warning", where, _('bulletin "{bulletin}": the rendered audio is older than its script (run broadcaster build)',
+                                               lang, bulletin=b.id)))
     return _dedupe(out)
 
 
 def _check_slots(cfg: Config, now: datetime, lang: str | None) -> list[Finding]:
     out: list[Finding] = []
     if not cfg.slots:
-        return [Finding("warning", display_path(cfg.path), msg("no_slots", lang))]
+        return [Finding("warning", display_path(cfg.path), _("no [[slots]] are defined: nothing will be aired", lang))]
     tz = ZoneInfo(cfg.timezone)
     today = now.astimezone(tz).date()
     for slot in cfg.slots:
         if slot.end and slot.end < today:
             out.append(Finding("warning", cfg.where("slots", slot.index, "end"),
-                               msg("slot_over", lang, bulletin=slot.bulletin, end=slot.end.isoformat())))
+                               _('the slot for "{bulletin}" ended on {end}: it will not play again (change end or remove the slot)',
+                                 lang, bulletin=slot.bulletin, end=day(slot.end, lang))))
     window = airings(cfg, now, now + OVERLAP_WINDOW, include_suppressed=True)
     seen: set[tuple] = set()
     for a in window:
         if a.suppressed and (a.slot, a.zone) not in seen:
             seen.add((a.slot, a.zone))
             q = cfg.zones[a.zone].quiet
-            out.append(Finding("warning", cfg.where("slots", a.slot), msg(
-                "slot_quiet", lang, zone=a.zone, bulletin=a.bulletin, time=a.time.strftime("%H:%M"),
+            out.append(Finding("warning", cfg.where("slots", a.slot), _(
+                'zone {zone}: "{bulletin}" at {time} falls in the quiet hours {quiet} and will not play '
+                '(move it, or make it urgent)', lang, zone=a.zone, bulletin=a.bulletin, time=a.time.strftime("%H:%M"),
                 quiet=f"{q[0]:%H:%M}-{q[1]:%H:%M}" if q else "")))
     lengths = durations(cfg)
     playing: dict[str, tuple] = {}
@@ -101,10 +106,11 @@ def _check_slots(cfg: Config, now: datetime, lang: str | None) -> list[Finding]:
             if a.time < p_end and (p.slot, a.slot, a.zone) not in seen:
                 seen.add((p.slot, a.slot, a.zone))
                 length = lengths.get(p.bulletin, 0.0)
-                out.append(Finding("warning", cfg.where("slots", p.slot), msg(
-                    "overlap", lang, zone=a.zone, first=p.bulletin, second=a.bulletin,
+                out.append(Finding("warning", cfg.where("slots", p.slot), _(
+                    'zone {zone}: "{first}" and "{second}" (line {other}) overlap on {when}: '
+                    '"{first}" lasts {duration}; move one of them', lang, zone=a.zone, first=p.bulletin, second=a.bulletin,
                     other=cfg.where("slots", a.slot).rsplit(":", 1)[-1],
-                    when=a.time.strftime("%Y-%m-%d %H:%M"),
+                    when=when(a.time, lang),
                     duration=f"{int(length // 60)}:{int(length % 60):02d}" if length else "?")))
         end = a.time + timedelta(seconds=lengths.get(a.bulletin, 0.0))
         if not prev or end >= prev[1]:

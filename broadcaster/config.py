@@ -20,6 +20,7 @@ from typing import Any, Callable
 from broadcaster.engines import engine_names
 from broadcaster.errors import ConfigError
 from broadcaster.tomllines import LineIndex
+from broadcaster.i18n import N_, _
 
 DEFAULT_NAME = "schedule.toml"
 ENV_VAR = "BROADCASTER_CONFIG"
@@ -89,6 +90,7 @@ class Zone:
 
 
 PRIORITIES = ("normal", "priority", "urgent")
+PRIORITY_WORDS = {"normal": N_("normal"), "priority": N_("high priority"), "urgent": N_("urgent")}
 
 
 @dataclass(frozen=True)
@@ -151,10 +153,10 @@ def find_config(explicit: str | None) -> Path:
     chosen = explicit or os.environ.get(ENV_VAR) or DEFAULT_NAME
     path = Path(chosen)
     if not path.is_file():
-        how = ("given with -c/--config" if explicit else
-               f"from ${ENV_VAR}" if os.environ.get(ENV_VAR) else "in the current folder")
-        raise ConfigError(f'configuration file "{chosen}" ({how}) does not exist',
-                          hint="run broadcaster from the project folder, or pass -c path/to/schedule.toml")
+        how = (_("given with -c/--config") if explicit else
+               _("from ${var}", var=ENV_VAR) if os.environ.get(ENV_VAR) else _("in the current folder"))
+        raise ConfigError(_('configuration file "{path}" ({how}) does not exist', path=chosen, how=how),
+                          hint=_("run broadcaster from the project folder, or pass -c path/to/schedule.toml"))
     return path
 
 
@@ -175,16 +177,16 @@ class _Invalid(Exception):
 
 def _str(v: Any) -> str:
     if not isinstance(v, str) or not v.strip():
-        raise _Invalid(f"must be a non-empty text in quotes, not {_show(v)}")
+        raise _Invalid(_("must be a non-empty text in quotes, not {value}", value=_show(v)))
     return v
 
 
 def _number(lo: float, hi: float) -> Callable[[Any], float]:
     def check(v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise _Invalid(f"must be a number, not {_show(v)}")
+            raise _Invalid(_("must be a number, not {value}", value=_show(v)))
         if not lo <= v <= hi:
-            raise _Invalid(f"must be between {lo:g} and {hi:g}, not {v:g}")
+            raise _Invalid(_("must be between {low} and {high}, not {value}", low=f"{lo:g}", high=f"{hi:g}", value=f"{v:g}"))
         return float(v)
     return check
 
@@ -192,9 +194,9 @@ def _number(lo: float, hi: float) -> Callable[[Any], float]:
 def _integer(lo: int, hi: int) -> Callable[[Any], int]:
     def check(v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
-            raise _Invalid(f"must be a whole number, not {_show(v)}")
+            raise _Invalid(_("must be a whole number, not {value}", value=_show(v)))
         if not lo <= v <= hi:
-            raise _Invalid(f"must be between {lo} and {hi}, not {v}")
+            raise _Invalid(_("must be between {low} and {high}, not {value}", low=lo, high=hi, value=v))
         return v
     return check
 
@@ -202,7 +204,7 @@ def _integer(lo: int, hi: int) -> Callable[[Any], int]:
 def _choice(*options: Any) -> Callable[[Any], Any]:
     def check(v: Any) -> Any:
         if v not in options:
-            raise _Invalid(f"must be one of {', '.join(map(str, options))}, not {_show(v)}")
+            raise _Invalid(_("must be one of {options}, not {value}", options=", ".join(map(str, options)), value=_show(v)))
         return v
     return check
 
@@ -210,15 +212,15 @@ def _choice(*options: Any) -> Callable[[Any], Any]:
 def _engines(v: Any) -> tuple[str, ...]:
     names = [v] if isinstance(v, str) else v
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise _Invalid(f'must be an engine name or a list of them, not {_show(v)}')
+        raise _Invalid(_("must be an engine name or a list of them, not {value}", value=_show(v)))
     known = engine_names()
     out: list[str] = []
     for name in names:
         expanded = AUTO_ENGINES if name == "auto" else (name,)
         for n in expanded:
             if n not in known:
-                raise _Invalid(f'"{n}" is not a known engine{_suggest(n, known)} '
-                               f'(choose from auto, {", ".join(sorted(known))})')
+                raise _Invalid(_('"{name}" is not a known engine{suggestion} (choose from auto, {names})',
+                                 name=n, suggestion=_suggest(n, known), names=", ".join(sorted(known))))
             if n not in out:
                 out.append(n)
     return tuple(out)
@@ -230,15 +232,15 @@ def _show(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, dict):
-        return "a table"
+        return _("a table")
     if isinstance(v, list):
-        return "a list"
+        return _("a list")
     return repr(v)
 
 
 def _suggest(word: str, options) -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f' (did you mean "{close[0]}"?)' if close else ""
+    return _(' (did you mean "{word}"?)', word=close[0]) if close else ""
 
 
 _PATH = "path"  # marker: a file path, checked for existence and confinement
@@ -283,7 +285,7 @@ class _Loader:
         for k in table:
             if k not in allowed:
                 self.problem(key + (k,), section,
-                             f'unknown key "{k}"{_suggest(k, allowed)}')
+                             _('unknown key "{key}"{suggestion}', key=k, suggestion=_suggest(k, allowed)))
 
     def file_path(self, value: Any, key: tuple, section: str, name: str, *, must_exist: str | None = "file"):
         try:
@@ -293,12 +295,14 @@ class _Loader:
             return None
         p = _resolve(self.root, text)
         if not self.allow_outside and not _is_inside(p, self.root):
-            self.problem(key, section, f'{name} "{text}" is outside the project folder '
-                         f"{display_path(self.root)} (move it inside, or pass --allow-outside)")
+            self.problem(key, section, _('{name} "{path}" is outside the project folder {root} '
+                                         "(move it inside, or pass --allow-outside)",
+                                         name=name, path=text, root=display_path(self.root)))
             return None
         if must_exist == "file" and not p.is_file():
-            what = "is a folder, not a file" if p.is_dir() else "does not exist"
-            self.problem(key, section, f'{name} "{text}" {what}')
+            what = (_('{name} "{path}" is a folder, not a file') if p.is_dir()
+                    else _('{name} "{path}" does not exist'))
+            self.problem(key, section, what.format(name=name, path=text))
             return None
         return p
 
@@ -325,8 +329,8 @@ class _Loader:
             if k == "voice" and v.endswith(".onnx"):  # a Piper model: a file in the project
                 model = self.file_path(v, key + (k,), section, "voice model")
                 if model is not None and not Path(f"{model}.json").is_file():
-                    self.problem(key + (k,), section, f'voice model "{v}" has no "{v}.json" beside it '
-                                 "(download both files of the voice)")
+                    self.problem(key + (k,), section, _('voice model "{model}" has no "{model}.json" beside it '
+                                                     "(download both files of the voice)", model=v))
                 changes["voice"] = str(model) if model else v
         return replace(base, **changes)
 
@@ -335,17 +339,18 @@ class _Loader:
         for tid, t in self.table(data, name).items():
             section, key = f"{name}.{tid}", (name, tid)
             if not isinstance(t, dict):
-                self.problem(key, section, f"must be a table ([{name}.{tid}]), not {_show(t)}")
+                self.problem(key, section, _("must be a table ([{table}]), not {value}", table=f"{name}.{tid}",
+                                              value=_show(t)))
                 continue
             if not _valid_id(tid):
-                self.problem(key, section, f"a {kind} id may use only letters a-z, digits, '-' and '_'")
+                self.problem(key, section, _("an id may use only letters a-z, digits, '-' and '_'"))
             self.unknown_keys(t, allowed, key, section)
             yield tid, t, key, section
 
     def table(self, data: dict, name: str) -> dict:
         v = data.get(name, {})
         if not isinstance(v, dict):
-            self.problem((name,), name, f"must be a table ([{name}]), not {_show(v)}")
+            self.problem((name,), name, _("must be a table ([{table}]), not {value}", table=name, value=_show(v)))
             return {}
         return v
 
@@ -360,12 +365,12 @@ def load_config(path: str | os.PathLike, *, allow_outside: bool = False) -> Conf
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise ConfigError(f"cannot read the configuration: {e.strerror}", where=display_path(path))
+        raise ConfigError(_("cannot read the configuration: {reason}", reason=e.strerror), where=display_path(path))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ConfigError("is not UTF-8 text", where=display_path(path),
-                          hint="save it as UTF-8 in your editor")
+        raise ConfigError(_("is not UTF-8 text"), where=display_path(path),
+                          hint=_("save it as UTF-8 in your editor"))
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -383,12 +388,12 @@ def _syntax_error(path: Path, e: tomllib.TOMLDecodeError) -> ConfigError:
     line = col = None
     if "(at line " in msg:
         msg, pos = msg.rsplit(" (at line ", 1)
-        line, _, rest = pos.partition(", column ")
+        line, _sep, rest = pos.partition(", column ")
         col = rest.rstrip(")")
     where = f"{display_path(path)}:{line}" if line else display_path(path)
-    detail = f"TOML syntax error: {msg}" + (f" (column {col})" if col else "")
-    return ConfigError(detail, where=where,
-                       hint="check quotes, brackets and commas on that line")
+    detail = (_("TOML syntax error: {detail} (column {column})", detail=msg, column=col) if col
+              else _("TOML syntax error: {detail}", detail=msg))
+    return ConfigError(detail, where=where, hint=_("check quotes, brackets and commas on that line"))
 
 
 def _build(ld: _Loader, data: dict) -> Config:
@@ -399,7 +404,7 @@ def _build(ld: _Loader, data: dict) -> Config:
         zoneinfo.ZoneInfo(tz)
     except (_Invalid, zoneinfo.ZoneInfoNotFoundError, ValueError):
         ld.problem(("timezone",), "timezone",
-                   f"{_show(tz)} is not a known time zone (use a name like \"Asia/Ho_Chi_Minh\")")
+                   _('{value} is not a known time zone (use a name like "Asia/Ho_Chi_Minh")', value=_show(tz)))
         tz = "Asia/Ho_Chi_Minh"
 
     ptable = ld.table(data, "paths")
@@ -420,7 +425,7 @@ def _build(ld: _Loader, data: dict) -> Config:
     btable = ld.table(data, "bulletins")
     for bid, b, key, section in ld.named_tables(data, "bulletins", "bulletin", BULLETIN_KEYS):
         if "script" not in b:
-            ld.problem(key, section, 'has no script (add script = "scripts/NAME.txt")')
+            ld.problem(key, section, _('has no script (add script = "scripts/NAME.txt")'))
             continue
         script = ld.file_path(b["script"], key + ("script",), section, "script")
         title = b.get("title", bid)
@@ -434,7 +439,7 @@ def _build(ld: _Loader, data: dict) -> Config:
             bulletins[bid] = Bulletin(bid, str(title), script, btts, baudio, ld.index.line(*key))
     if not btable:
         ld.problem(("bulletins",), "bulletins",
-                   'no bulletins are defined (add a [bulletins.NAME] table with a script)')
+                   _("no bulletins are defined (add a [bulletins.NAME] table with a script)"))
 
     from broadcaster.config_slots import parse_daemon, parse_slots, parse_zones  # they build on this module
     zones = parse_zones(ld, data)

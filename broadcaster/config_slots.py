@@ -7,6 +7,7 @@ from datetime import date, time
 from typing import Any
 
 from broadcaster.config import (PRIORITIES, Slot, Zone, _Invalid, _Loader, _number, _show, _str, _suggest)
+from broadcaster.i18n import _
 
 
 ZONE_KEYS = ("name", "device", "volume", "quiet")
@@ -35,7 +36,7 @@ def parse_zones(ld: _Loader, data: dict) -> dict[str, Zone]:
             times = [parse_time(p) for p in parts]
             if len(times) != 2 or None in times:
                 ld.problem(key + ("quiet",), section,
-                           f'quiet must be a time range like "22:00-05:00", not {_show(z["quiet"])}')
+                           _('quiet must be a time range like "22:00-05:00", not {value}', value=_show(z["quiet"])))
             else:
                 values["quiet"] = (times[0], times[1])
         zones[zid] = Zone(zid, values.pop("name", zid), line=ld.index.line(*key), **values)
@@ -45,13 +46,13 @@ def parse_zones(ld: _Loader, data: dict) -> dict[str, Zone]:
 def parse_slots(ld: _Loader, data: dict, bulletins: dict, zones: dict[str, Zone]) -> list[Slot]:
     raw = data.get("slots", [])
     if not isinstance(raw, list):
-        ld.problem(("slots",), "slots", "must be written as [[slots]] tables")
+        ld.problem(("slots",), "slots", _("must be written as [[slots]] tables"))
         return []
     slots = []
     for i, s in enumerate(raw):
         key, section = ("slots", i), f"slots[{i + 1}]"
         if not isinstance(s, dict):
-            ld.problem(key, section, "must be a table ([[slots]])")
+            ld.problem(key, section, _("must be a table ([[slots]])"))
             continue
         ld.unknown_keys(s, SLOT_KEYS, key, section)
         slot = _slot(ld, s, i, key, section, bulletins, zones)
@@ -72,50 +73,53 @@ def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dic
 
     bulletin = s.get("bulletin")
     if not isinstance(bulletin, str):
-        bad("bulletin", 'has no bulletin (add bulletin = "ID", one of the [bulletins.ID] tables)')
+        bad("bulletin", _('has no bulletin (add bulletin = "ID", one of the [bulletins.ID] tables)'))
     elif bulletin not in bulletins:
-        bad("bulletin", f'bulletin "{bulletin}" is not defined{_suggest(bulletin, bulletins)}')
+        bad("bulletin", _('bulletin "{bulletin}" is not defined{suggestion}', bulletin=bulletin,
+                           suggestion=_suggest(bulletin, bulletins)))
     zone_ids: tuple[str, ...] = ()
     zv = s.get("zones")
     if zv == "*":
         zone_ids = tuple(zones)
         if not zones:
-            bad("zones", 'zones = "*" but no [zones.ID] tables are defined')
+            bad("zones", _('zones = "*" but no [zones.ID] tables are defined'))
     elif isinstance(zv, list) and zv and all(isinstance(z, str) for z in zv):
         for z in zv:
             if z not in zones:
-                bad("zones", f'zone "{z}" is not defined{_suggest(z, zones)}')
+                bad("zones", _('zone "{zone}" is not defined{suggestion}', zone=z, suggestion=_suggest(z, zones)))
         zone_ids = tuple(dict.fromkeys(zv))
     else:
-        bad("zones", f'zones must be a list of zone ids or "*", not {_show(zv) if zv is not None else "missing"}')
+        bad("zones", _('zones must be a list of zone ids or "*", not {value}',
+                       value=_show(zv) if zv is not None else _("missing")))
     at: tuple[time, ...] = ()
     if "at" in s and "cron" in s:
-        bad("cron", "has both at and cron: use one of them")
+        bad("cron", _("has both at and cron: use one of them"))
     elif "at" in s:
         values = s["at"] if isinstance(s["at"], list) else [s["at"]]
         times = [parse_time(v) if isinstance(v, str) else None for v in values]
         if not values or None in times:
             wrong = next((v for v, t in zip(values, times) if t is None), s["at"])
-            bad("at", f'at must be local times like "05:30" or "17:00:00", not {_show(wrong)}')
+            bad("at", _('at must be local times like "05:30" or "17:00:00", not {value}', value=_show(wrong)))
         at = tuple(sorted(set(t for t in times if t)))
     elif "cron" in s:
         try:
             if not isinstance(s["cron"], str) or len(s["cron"].split()) != 5:
-                raise ValueError("it needs 5 fields: minute hour day month weekday")
+                raise ValueError(_("it needs 5 fields: minute hour day month weekday"))
             CronTrigger.from_crontab(s["cron"])
         except ValueError as e:
-            bad("cron", f'cron "{s["cron"]}" is not valid: {e}')
+            bad("cron", _('cron "{cron}" is not valid: {reason}', cron=s["cron"], reason=e))
     else:
-        bad("at", 'has no time: add at = ["05:30", "17:00"] or cron = "0 7 * * *"')
+        bad("at", _('has no time: add at = ["05:30", "17:00"] or cron = "0 7 * * *"'))
     days = s.get("days")
     if days is not None:
         if "cron" in s:
-            bad("days", "days goes with at; in a cron line the weekday is the fifth field")
+            bad("days", _("days goes with at; in a cron line the weekday is the fifth field"))
         else:
             try:
                 CronTrigger(day_of_week=_str(days))
             except (_Invalid, ValueError) as e:
-                bad("days", f'days {_show(days)} is not valid: {e} (use e.g. "mon-fri" or "sat,sun")')
+                bad("days", _('days {value} is not valid: {reason} (use e.g. "mon-fri" or "sat,sun")',
+                             value=_show(days), reason=e))
     dates = {}
     for k in ("start", "end"):
         if k in s:
@@ -123,12 +127,13 @@ def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dic
             try:
                 dates[k] = v if isinstance(v, date) and not hasattr(v, "hour") else date.fromisoformat(v)
             except (TypeError, ValueError):
-                bad(k, f"{k} must be a date like 2020-08-05, not {_show(v)}")
+                bad(k, _("{key} must be a date like 2020-08-05, not {value}", key=k, value=_show(v)))
     if "start" in dates and "end" in dates and dates["start"] > dates["end"]:
-        bad("end", f"end {dates['end']} is before start {dates['start']} (the dates are reversed)")
+        bad("end", _("end {end} is before start {start} (the dates are reversed)", end=dates["end"], start=dates["start"]))
     priority = s.get("priority", "normal")
     if priority not in PRIORITIES:
-        bad("priority", f"priority must be one of {', '.join(PRIORITIES)}, not {_show(priority)}")
+        bad("priority", _("priority must be one of {options}, not {value}", options=", ".join(PRIORITIES),
+                            value=_show(priority)))
     if not ok:
         return None
     return Slot(i, bulletin, zone_ids, at, s.get("cron"), days, dates.get("start"), dates.get("end"),
@@ -143,6 +148,7 @@ def parse_daemon(ld: _Loader, data: dict) -> float:
     if isinstance(g, (int, float)) and not isinstance(g, bool) and g >= 0:
         return float(g)
     if not m:
-        ld.problem(("daemon", "grace"), "daemon", f'grace must be a duration like "10m" or "90s", not {_show(g)}')
+        ld.problem(("daemon", "grace"), "daemon", _('grace must be a duration like "10m" or "90s", not {value}',
+                                                    value=_show(g)))
         return 600.0
     return float(m.group(1)) * {"s": 1, None: 1, "m": 60, "min": 60, "h": 3600}[m.group(2)]

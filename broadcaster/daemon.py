@@ -28,12 +28,13 @@ from broadcaster.playlog import Journal
 from broadcaster.schedule import airings
 from broadcaster.zones import LATE_AFTER, LEAD, Clock, Item, ZoneWorker
 from broadcaster.sidecar import read_sidecar
+from broadcaster.i18n import LANGUAGES, N_, _, gettext, when
 
 log = logging.getLogger("broadcaster.daemon")
 
 LOOKAHEAD = 10.0      # seconds of the schedule planned ahead
 JUMP = 5.0            # wall clock and monotonic clock disagreeing by this much is a clock jump
-JUMPED_FORWARD = "the system clock jumped forward"
+JUMPED_FORWARD = N_("the system clock jumped forward by {seconds} s")
 AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg")
 
 
@@ -49,8 +50,8 @@ class Daemon:
         self.clock = clock or Clock(self.tz)
         unknown = [z for z in zones or [] if z not in self.cfg.zones]
         if unknown:
-            raise ConfigError(f'zone "{unknown[0]}" is not in {config_path.name}',
-                              hint=f"zones defined: {', '.join(self.cfg.zones) or 'none'}")
+            raise ConfigError(_('zone "{zone}" is not in {file}', zone=unknown[0], file=config_path.name),
+                              hint=_("zones defined: {zones}", zones=", ".join(self.cfg.zones) or "-"))
         self.zone_filter = list(zones) if zones else None
         self.journal: Journal | None = None
         self.workers: dict[str, ZoneWorker] = {}
@@ -80,7 +81,7 @@ class Daemon:
         now = self.clock.now()
         recovered = self.journal.recover(now)
         if recovered:
-            log.warning("%d airing(s) were cut off when the daemon last stopped: logged as interrupted", recovered)
+            log.warning(_("{count} airing(s) were cut off when the daemon last stopped: logged as interrupted", count=recovered))
         last_seen = self.journal.meta("last_seen")
         self.planned_until = datetime.fromisoformat(last_seen).timestamp() if last_seen else now.timestamp()
         self.journal.register_daemon(os.getpid(), self.served, now)
@@ -100,7 +101,8 @@ class Daemon:
         self.plan()
         self.heartbeat()
         self.scheduler.start()
-        log.info("broadcaster daemon started for zones %s (state: %s)", ", ".join(self.served), self.cfg.paths.state)
+        log.info(_("broadcaster daemon started for zones {zones} (state: {state})", zones=", ".join(self.served),
+                   state=self.cfg.paths.state))
 
     def stop(self) -> None:
         if self.scheduler is not None:
@@ -115,12 +117,12 @@ class Daemon:
             self.journal.unregister_daemon(os.getpid())
             self.journal.close()
         self._unlock()
-        log.info("broadcaster daemon stopped")
+        log.info(_("broadcaster daemon stopped"))
 
     def run_forever(self) -> None:
         """Run until SIGTERM or SIGINT (Ctrl+C); then end the airings with a short fade."""
         def on_signal(signum, _frame):
-            log.info("signal %s received: stopping", signal.Signals(signum).name)
+            log.info(_("signal {signal} received: stopping", signal=signal.Signals(signum).name))
             self.stop_event.set()
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
@@ -138,7 +140,7 @@ class Daemon:
             try:
                 fn()
             except Exception:
-                log.exception("%s failed; the daemon keeps going", fn.__name__)
+                log.exception(_("{job} failed; the daemon keeps going", job=fn.__name__))
         run.__name__ = fn.__name__
         return run
 
@@ -148,8 +150,8 @@ class Daemon:
             state.mkdir(parents=True, exist_ok=True)
             f = open(state / "daemon.lock", "a+")
         except OSError as e:
-            raise PlaybackError(f"cannot use the state folder {state}: {e.strerror}",
-                                hint="check that it exists and is writable") from None
+            raise PlaybackError(_("cannot use the state folder {state}: {reason}", state=state, reason=e.strerror),
+                                hint=_("check that it exists and is writable")) from None
         try:
             if os.name == "nt":
                 import msvcrt
@@ -159,8 +161,8 @@ class Daemon:
                 fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             f.close()
-            raise PlaybackError(f"another broadcaster daemon is already running on {state}",
-                                hint="stop it first, or give this one its own state folder") from None
+            raise PlaybackError(_("another broadcaster daemon is already running on {state}", state=state),
+                                hint=_("stop it first, or give this one its own state folder")) from None
         self._lock_file = f
 
     def _unlock(self) -> None:
@@ -195,10 +197,11 @@ class Daemon:
                 continue
             age = now - a.time.timestamp()
             if age > self.cfg.grace:
-                self._missed(a, f"the daemon was not running at {a.time:%H:%M:%S} and the grace "
-                                f"period ({self.cfg.grace:g} s) had passed")
+                self._missed(a, _("the daemon was not running at {time} and the grace period ({grace} s) had passed",
+                                  time=f"{a.time:%H:%M:%S}", grace=f"{self.cfg.grace:g}"))
                 continue
-            note = f"played {age:.0f} s late, after the daemon was down" if age > LATE_AFTER else None
+            note = (_("played {seconds} s late, after the daemon was down", seconds=f"{age:.0f}")
+                    if age > LATE_AFTER else None)
             self.workers[a.zone].submit(Item(a.time, a.zone, a.priority, bulletin=a.bulletin, slot=a.slot,
                                              note=note))
             self._check_audio(a.bulletin)
@@ -207,26 +210,28 @@ class Daemon:
     def _missed(self, a, reason: str) -> None:
         self.journal.record(scheduled=a.time, zone=a.zone, bulletin=a.bulletin, priority=a.priority,
                             slot=a.slot, status="missed", reason=reason)
-        log.warning("zone %s: %s at %s missed: %s", a.zone, a.bulletin, a.time.strftime("%Y-%m-%d %H:%M:%S"), reason)
+        log.warning(_("zone {zone}: {bulletin} at {time} missed: {reason}", zone=a.zone, bulletin=a.bulletin,
+                      time=when(a.time, seconds=True), reason=reason))
 
     def _clock_jumped(self, drift: float, now: float) -> None:
         if drift > 0:
-            log.warning("the system clock jumped forward by %.0f s: airings in the skipped time are logged "
-                        "missed, not played all at once", drift)
+            log.warning(_("the system clock jumped forward by {seconds} s: airings in the skipped time are logged "
+                          "missed, not played all at once", seconds=f"{drift:.0f}"))
             skipped = airings(self.cfg, datetime.fromtimestamp(now - drift, self.tz),
                               datetime.fromtimestamp(now, self.tz), zones=set(self.served))
             for a in skipped:
                 if (a.slot, a.zone, a.time.timestamp()) not in self.planned:
                     self.planned.add((a.slot, a.zone, a.time.timestamp()))
-                    self._missed(a, f"{JUMPED_FORWARD} by {drift:.0f} s")
+                    self._missed(a, _(JUMPED_FORWARD, seconds=f"{drift:.0f}"))
             self.planned_until = max(self.planned_until or now, now)
         else:
             # airings logged missed by a forward jump that are still to come are planned again
-            undone = self.journal.forget_missed(now, JUMPED_FORWARD)
+            prefixes = {gettext(JUMPED_FORWARD, lang).split("{")[0] for lang in LANGUAGES}
+            undone = sum(self.journal.forget_missed(now, p) for p in prefixes)
             self.planned = {k for k in self.planned if k[2] < now}
-            log.warning("the system clock jumped back by %.0f s: planning again from the new time "
-                        "(%d airing(s) logged missed by an earlier jump are still to come); airings "
-                        "already in the play log are not repeated", -drift, undone)
+            log.warning(_("the system clock jumped back by {seconds} s: planning again from the new time "
+                          "({count} airing(s) logged missed by an earlier jump are still to come); airings "
+                          "already in the play log are not repeated", seconds=f"{-drift:.0f}", count=undone))
             self.planned_until = now
 
     # --- audio -------------------------------------------------------------
@@ -238,16 +243,16 @@ class Daemon:
         else:
             b = self.cfg.bulletins.get(item.bulletin)
             if b is None:
-                raise PlaybackError(f'bulletin "{item.bulletin}" is no longer in the configuration')
+                raise PlaybackError(_('bulletin "{bulletin}" is no longer in the configuration', bulletin=item.bulletin))
             path = b.output_path(self.cfg.paths)
             if not path.is_file():
                 self._queue_render(item.bulletin)
-                raise PlaybackError(f"no rendered audio for {item.bulletin} ({path.name} does not exist)",
-                                    hint="run broadcaster build")
+                raise PlaybackError(_("no rendered audio for {bulletin} ({file} does not exist)",
+                                      bulletin=item.bulletin, file=path.name), hint=_("run broadcaster build"))
         try:
             return path, sha256_unchanged(path)
         except OSError as e:
-            raise PlaybackError(f"cannot read {path.name}: {e.strerror}") from None
+            raise PlaybackError(_("cannot read {what}: {reason}", what=path.name, reason=e.strerror)) from None
 
     def open_playback(self, zone: str, path: Path):
         """An output stream for ``zone`` playing ``path``; the zone's worker gives it back with release."""
@@ -278,12 +283,12 @@ class Daemon:
                     self.devices.clear()
                     try:
                         self.devices[zone] = find_output(self.cfg.zones[zone].device).index
-                        log.info("zone %s: its sound output is back", zone)
+                        log.info(_("zone {zone}: its sound output is back", zone=zone))
                         return self.devices[zone]
                     except PlaybackError as again:
                         e = again
                 if not quiet:
-                    log.error("zone %s: %s; its airings will fail until the device is back", zone, e)
+                    log.error(_("zone {zone}: {reason}; its airings will fail until the device is back", zone=zone, reason=e))
                     return -1
                 raise e from None
         return self.devices[zone]
@@ -325,16 +330,17 @@ class Daemon:
                 b = cfg.bulletins.get(bid)
                 if b is None:
                     continue
-                log.info("rendering %s ahead of its airings (its audio is missing or older than its script)", bid)
+                log.info(_("rendering {bulletin} ahead of its airings (its audio is missing or older than its script)",
+                            bulletin=bid))
                 speaker = Speaker(SentenceCache(cfg.paths.state / "cache"), warn=lambda m: log.warning("%s", m),
                                   root=cfg.root)
                 r = build_bulletin(cfg, b, speaker, Jingles(), now=self.clock.now())
                 if r.status == "failed":
-                    log.error("rendering %s failed: %s", bid, r.error)
+                    log.error(_("rendering {bulletin} failed: {reason}", bulletin=bid, reason=r.error))
                 else:
-                    log.info("rendered %s (%s)", bid, r.sidecar.get("engine") if r.sidecar else "?")
+                    log.info(_("rendered {bulletin} ({engine})", bulletin=bid, engine=r.sidecar.get("engine") if r.sidecar else "?"))
             except Exception:
-                log.exception("rendering %s failed", bid)
+                log.exception(_("rendering {bulletin} failed", bulletin=bid))
             finally:
                 self.rendering.discard(bid)
 
@@ -349,11 +355,12 @@ class Daemon:
             else:
                 path = Path(target)
                 if not path.is_file() or path.suffix.lower() not in AUDIO_SUFFIXES or not self.cfg.inside(path):
-                    self.journal.finish_request(rid, "failed", f"{target} is not a bulletin id or an audio file "
-                                                               "inside the project")
+                    self.journal.finish_request(rid, "failed", _("{target} is not a bulletin id or an audio file "
+                                                                 "inside the project", target=target))
                     continue
                 item.audio = path
-            log.info("zone %s: request %d to play %s (%s)", zone, rid, item.label, priority)
+            log.info(_("zone {zone}: request {request} to play {item} ({priority})", zone=zone, request=rid,
+                       item=item.label, priority=priority))
             self.workers[zone].submit(item)
 
     def _files_signature(self) -> tuple:
@@ -377,12 +384,12 @@ class Daemon:
         try:
             cfg = load_config(self.config_path, allow_outside=self.allow_outside)
         except ConfigError as e:
-            log.error("the edited configuration is not valid; the old one keeps running:\n%s", e)
+            log.error(_("the edited configuration is not valid; the old one keeps running:") + "\n%s", e)
             return
         old = self.cfg
         self.cfg = cfg
         if cfg != old:
-            log.info("configuration reloaded")
+            log.info(_("configuration reloaded"))
             now = self.clock.wall()
             for z, w in list(self.workers.items()):
                 for it in w.drop_future(now + LEAD):

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from broadcaster.errors import PlaybackError
+from broadcaster.i18n import N_, _
 
-PORTAUDIO_HINT = "install PortAudio: apt-get install libportaudio2 (on Windows it comes with the sounddevice package)"
+PORTAUDIO_HINT = N_("install PortAudio: apt-get install libportaudio2 (on Windows it comes with the sounddevice package)")
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ def _sd():
     try:
         import sounddevice
     except OSError as e:  # the Python package is there, the PortAudio library is not
-        raise PlaybackError(f"the sound system cannot be used: {e}", hint=PORTAUDIO_HINT) from None
+        raise PlaybackError(_("the sound system cannot be used: {reason}", reason=e), hint=_(PORTAUDIO_HINT)) from None
     return sounddevice
 
 
@@ -41,7 +42,7 @@ def list_outputs() -> list[Output]:
         apis = sd.query_hostapis()
         default_out = sd.default.device[1]
     except sd.PortAudioError as e:
-        raise PlaybackError(f"the sound system did not answer: {e}", hint=PORTAUDIO_HINT) from None
+        raise PlaybackError(_("the sound system did not answer: {reason}", reason=e), hint=_(PORTAUDIO_HINT)) from None
     return [Output(d["index"], d["name"], apis[d["hostapi"]]["name"], d["max_output_channels"],
                    d["default_samplerate"], d["index"] == default_out)
             for d in devices if d["max_output_channels"] > 0]
@@ -65,13 +66,12 @@ def find_output(name: str, outputs: list[Output] | None = None) -> Output:
     partial = exact or [o for o in outputs if name.lower() in o.name.lower()]
     if len(partial) == 1:
         return partial[0]
-    names = ", ".join(f'"{o.name}"' for o in outputs) or "none"
+    names = ", ".join(f'"{o.name}"' for o in outputs) or "-"
     if not partial:
-        raise PlaybackError(f'no sound output is called "{name}"',
-                            hint=f"run `broadcaster devices`; outputs here: {names}")
-    raise PlaybackError(f'"{name}" matches several sound outputs: '
-                        + ", ".join(f'"{o.name}"' for o in partial),
-                        hint="use more of the name")
+        raise PlaybackError(_('no sound output is called "{name}"', name=name),
+                            hint=_("run `broadcaster devices`; outputs here: {names}", names=names))
+    raise PlaybackError(_('"{name}" matches several sound outputs: {names}', name=name,
+                          names=", ".join(f'"{o.name}"' for o in partial)), hint=_("use more of the name"))
 
 
 # --- playback: one output stream per airing, started on the exact sample --------------
@@ -90,10 +90,11 @@ class _Feeder(threading.Thread):
         try:
             self.file = sf.SoundFile(str(path))
         except (sf.LibsndfileError, RuntimeError, OSError) as e:
-            raise PlaybackError(f"cannot open {path.name}: {e}", hint="render it again with broadcaster build") from None
+            raise PlaybackError(_("cannot open {file}: {reason}", file=path.name, reason=e),
+                                hint=_("render it again with broadcaster build")) from None
         if self.file.frames == 0:
             self.file.close()
-            raise PlaybackError(f"{path.name} has no sound in it", hint="render it again with broadcaster build")
+            raise PlaybackError(_("{file} has no sound in it", file=path.name), hint=_("render it again with broadcaster build"))
         self.rate = self.file.samplerate
         self.channels = self.file.channels
         self.volume = volume
@@ -115,7 +116,7 @@ class _Feeder(threading.Thread):
                         continue
                 block = self.file.read(4096, dtype="float32", always_2d=True)
         except Exception as e:  # a file damaged half-way: end the airing with the reason
-            self.error = f"the audio file could not be read to the end: {e}"
+            self.error = _("the audio file could not be read to the end: {reason}", reason=e)
         finally:
             self.file.close()
             while not self.stop_flag.is_set():
@@ -155,13 +156,24 @@ class Playback:
         except (sd.PortAudioError, ValueError) as e:
             self.feeder.stop_flag.set()
             self.feeder.file.close()
-            raise PlaybackError(f"the sound output cannot be opened: {e}",
-                                hint="check that the sound card is plugged in (broadcaster devices)") from None
+            raise PlaybackError(_("the sound output cannot be opened: {reason}", reason=e),
+                                hint=_("check that the sound card is plugged in (broadcaster devices)")) from None
         self.feeder.start()
 
     @property
     def rate(self) -> int:
         return self.feeder.rate
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio in the file."""
+        return self.feeder.file.frames / self.rate
+
+    def position(self) -> float:
+        """Seconds of the audio that have reached the output so far (0 before the start)."""
+        if self.started_at is None:
+            return 0.0
+        return min(self.duration, max(0.0, _time.time() - self.started_at))
 
     def start_at(self, when: float) -> None:
         """Start the stream now (silence) and the audio at wall-clock time ``when``."""
@@ -170,7 +182,7 @@ class Playback:
             self.stream.start()
         except Exception as e:
             self.close()
-            raise PlaybackError(f"the sound output cannot be started: {e}") from None
+            raise PlaybackError(_("the sound output cannot be started: {reason}", reason=e)) from None
 
     def fade_out(self, seconds: float = FADE_SECONDS) -> None:
         self._fade_total = self._fade_left = max(1, int(seconds * self.rate))

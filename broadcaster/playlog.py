@@ -19,9 +19,14 @@ from datetime import datetime
 from pathlib import Path
 
 from broadcaster.errors import BroadcasterError
+from broadcaster.i18n import N_, _
 
 DB_NAME = "playlog.sqlite3"
 STATUSES = ("playing", "played", "late", "interrupted", "missed", "failed")
+STATUS_WORDS = {"playing": N_("playing"), "played": N_("played"), "late": N_("late"),
+                "interrupted": N_("interrupted"), "missed": N_("missed"), "failed": N_("failed")}
+REQUEST_WORDS = {"done": N_("played"), "failed": N_("failed"), "interrupted": N_("interrupted"),
+                 "missing": N_("the request is no longer in the play log")}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS airings (
@@ -99,8 +104,8 @@ class Journal:
             if new:
                 os.chmod(self.path, 0o640)
         except (OSError, sqlite3.Error) as e:
-            raise JournalError(f"cannot open the play log {self.path}: {e}",
-                               hint="check that the state folder exists and is writable") from None
+            raise JournalError(_("cannot open the play log {path}: {reason}", path=self.path, reason=e),
+                               hint=_("check that the state folder exists and is writable")) from None
         self.lock = threading.Lock()
 
     def close(self) -> None:
@@ -112,8 +117,8 @@ class Journal:
             try:
                 return self.db.execute(sql, args)
             except sqlite3.OperationalError as e:
-                raise JournalError(f"cannot write the play log: {e}",
-                                   hint="check free disk space and the state folder's permissions") from None
+                raise JournalError(_("cannot write the play log: {reason}", reason=e),
+                                   hint=_("check free disk space and the state folder's permissions")) from None
 
     # --- airings -------------------------------------------------------------
 
@@ -163,7 +168,7 @@ class Journal:
         """Rows a killed daemon left 'playing' become interrupted. Returns how many."""
         cur = self._write("UPDATE airings SET status='interrupted', ended=?, reason=? WHERE status='playing'",
                           (now.isoformat(timespec="milliseconds"),
-                           "the daemon stopped during the airing (power cut or killed)"))
+                           _("the daemon stopped during the airing (power cut or killed)")))
         return cur.rowcount
 
     def rows(self, *, since: float | None = None, until: float | None = None,

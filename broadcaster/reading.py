@@ -6,6 +6,7 @@ from pathlib import Path
 
 from broadcaster.scripts import Script
 from broadcaster.textnorm import Normalizer, load_lexicon, unspeakable
+from broadcaster.i18n import _
 
 
 def spoken_paragraphs(script: Script, lexicon: Path | None = None) -> list[list[str]]:
@@ -21,6 +22,7 @@ def speakability_warnings(script: Script, paragraphs: list[list[str]], where: st
         odd = list(dict.fromkeys(unspeakable(spoken)))
         if odd:
             words = ", ".join(f'"{w}"' for w in odd[:5])
-            out.append(f"{where}:{sentence.line}: {words} may be misread (not Vietnamese words); "
-                       "add a spoken form to the lexicon ([tts] lexicon = \"lexicon.toml\")")
+            out.append(f"{where}:{sentence.line}: " + _('{words} may be misread (not Vietnamese words); add a '
+                                                        'spoken form to the lexicon ([tts] lexicon = "lexicon.toml")',
+                                                        words=words))
     return out

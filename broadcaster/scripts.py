@@ -16,6 +16,7 @@ from pathlib import Path
 from broadcaster.errors import ScriptError
 from broadcaster.fsutil import sha256_text
 from broadcaster.legacy import LABELS, decode_legacy
+from broadcaster.i18n import _
 
 MAX_BYTES = 2_000_000  # an announcement is a few pages; this is a book
 
@@ -57,20 +58,21 @@ def read_script(path: Path, *, display: str | None = None) -> Script:
     where = f"{display or path}:1"  # file-level problems point at its first line
     try:
         if path.stat().st_size > MAX_BYTES:
-            raise ScriptError(f"is too large for an announcement ({path.stat().st_size // 1000} kB)",
-                              where=where, hint="split it into several bulletins")
+            raise ScriptError(_("is too large for an announcement ({size} kB)", size=path.stat().st_size // 1000),
+                              where=where, hint=_("split it into several bulletins"))
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ScriptError("does not exist", where=where, hint="check the script path in schedule.toml") from None
+        raise ScriptError(_("does not exist"), where=where,
+                          hint=_("check the script path in schedule.toml")) from None
     except IsADirectoryError:
-        raise ScriptError("is a folder, not a text file", where=where) from None
+        raise ScriptError(_("is a folder, not a text file"), where=where) from None
     except OSError as e:
-        raise ScriptError(f"cannot be read: {e.strerror}", where=where) from None
+        raise ScriptError(_("cannot be read: {reason}", reason=e.strerror), where=where) from None
     text, encoding, notices = decode_text(data, where=where)
     paragraphs = split_paragraphs(text)
     if not paragraphs:
-        raise ScriptError("has nothing to read (it is empty or only has # notes)",
-                          where=where, hint="write the announcement text in it")
+        raise ScriptError(_("has nothing to read (it is empty or only has # notes)"),
+                          where=where, hint=_("write the announcement text in it"))
     return Script(path, encoding, paragraphs, notices)
 
 
@@ -79,12 +81,12 @@ def decode_text(data: bytes, *, where: str) -> tuple[str, str, tuple[str, ...]]:
     notices: list[str] = []
     encoding = _sniff(data)
     if encoding is None:
-        raise ScriptError("is not a text file (it looks like binary data)", where=where,
-                          hint="save the announcement as plain text (.txt) in Notepad")
+        raise ScriptError(_("is not a text file (it looks like binary data)"), where=where,
+                          hint=_("save the announcement as plain text (.txt) in Notepad"))
     if encoding == "legacy":
         text, encoding = decode_legacy(data)
-        notices.append(f"converted from the old {LABELS[encoding]} encoding to Unicode; "
-                       "save it as UTF-8 (Unicode) to avoid this")
+        notices.append(_("converted from the old {encoding} encoding to Unicode; "
+                         "save it as UTF-8 (Unicode) to avoid this", encoding=LABELS[encoding]))
     else:
         text = data.decode(encoding)
     if text.startswith("\ufeff"):
@@ -92,8 +94,8 @@ def decode_text(data: bytes, *, where: str) -> tuple[str, str, tuple[str, ...]]:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     controls = sum(1 for c in text if unicodedata.category(c) == "Cc" and c not in "\n\t\f")
     if controls > max(2, len(text) // 100):
-        raise ScriptError("is not a text file (it has many control characters)", where=where,
-                          hint="save the announcement as plain text (.txt) in Notepad")
+        raise ScriptError(_("is not a text file (it has many control characters)"), where=where,
+                          hint=_("save the announcement as plain text (.txt) in Notepad"))
     return unicodedata.normalize("NFC", text), encoding, tuple(notices)
 
 

@@ -20,12 +20,13 @@ import numpy as np
 import soundfile as sf
 
 from broadcaster.config import TTSSettings
-from broadcaster.engines import Engine, Speech, create_engine
+from broadcaster.engines import OFFLINE_HINT, Engine, Speech, create_engine
 from broadcaster.errors import EngineUnavailable, SynthesisError
 from broadcaster.fsutil import atomic_write_bytes
+from broadcaster.i18n import N_, _
 
-ENGINE_LABELS = {"espeak": "espeak-ng, offline voice", "gtts": "Google Translate, online voice",
-                 "edge": "Microsoft neural, online voice", "piper": "Piper neural, offline voice"}
+ENGINE_LABELS = {"espeak": N_("espeak-ng, offline voice"), "gtts": N_("Google Translate, online voice"),
+                 "edge": N_("Microsoft neural, online voice"), "piper": N_("Piper neural, offline voice")}
 
 
 class SentenceCache:
@@ -125,7 +126,8 @@ class Speaker:
             return
         self._down[name] = reason
         rest = [n for n in tts.engines if n not in self._down]
-        then = f"using {rest[0]} ({ENGINE_LABELS.get(rest[0], rest[0])}) instead" if rest else "no engine left"
+        then = (_("using {engine} ({label}) instead", engine=rest[0], label=_(ENGINE_LABELS.get(rest[0], rest[0])))
+                if rest else _("no engine left"))
         self.warn(f"{name}: {reason}; {then}")
 
     def _none_left(self, tts: TTSSettings, last: Exception | None) -> SynthesisError:
@@ -133,12 +135,11 @@ class Speaker:
             return last
         if len(tts.engines) == 1 and tts.engines[0] in self._down:
             name = tts.engines[0]
-            hint = ("check the internet connection or use an offline engine (--engine espeak)"
-                    if self.engine(name).online else "see broadcaster voices")
+            hint = (_(OFFLINE_HINT) if self.engine(name).online else _("see broadcaster voices"))
             return EngineUnavailable(f"{name}: {self._down[name]}", hint=hint)
-        reasons = "; ".join(f"{n}: {self._down.get(n, 'failed')}" for n in tts.engines)
-        return SynthesisError(f"no text-to-speech engine could speak ({reasons})",
-                              hint="install espeak-ng for offline speech: apt-get install espeak-ng")
+        reasons = "; ".join(f"{n}: {self._down.get(n) or _('failed')}" for n in tts.engines)
+        return SynthesisError(_("no text-to-speech engine could speak ({reasons})", reasons=reasons),
+                              hint=_("install espeak-ng for offline speech: apt-get install espeak-ng"))
 
     def speak(self, tts: TTSSettings, texts: list[str]) -> Spoken:
         """Speech for each text, from the first engine in the preference list that manages all."""

@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 from broadcaster.errors import BroadcasterError
 from broadcaster.schedule import PRIORITY_RANK
+from broadcaster.i18n import _
+from broadcaster.playlog import STATUS_WORDS
 
 if TYPE_CHECKING:
     from broadcaster.daemon import Daemon
@@ -89,7 +91,7 @@ class ZoneWorker(threading.Thread):
             heapq.heappush(self.heap, (item.sort_key, next(self.seq), item))
             if (item.priority == "urgent" and self.current is not None and self.current.priority != "urgent"
                     and self.playback is not None):
-                self.cut = ("interrupted", f"interrupted by the urgent {item.label}")
+                self.cut = ("interrupted", _("interrupted by the urgent {item}", item=item.label))
                 self.playback.fade_out()
             self.cv.notify_all()
 
@@ -108,7 +110,7 @@ class ZoneWorker(threading.Thread):
         with self.cv:
             self.stopping = True
             if self.playback is not None:
-                self.cut = ("interrupted", "the daemon was stopped")
+                self.cut = ("interrupted", _("the daemon was stopped"))
                 self.playback.fade_out(0.3)
             self.cv.notify_all()
 
@@ -140,7 +142,7 @@ class ZoneWorker(threading.Thread):
             try:
                 self._air(item)
             except Exception:  # never let one airing take the zone down
-                log.exception("zone %s: unexpected error while airing %s", self.zone, item.label)
+                log.exception(_("zone {zone}: unexpected error while airing {item}", zone=self.zone, item=item.label))
             finally:
                 with self.cv:
                     if self.playback is not None:
@@ -173,18 +175,19 @@ class ZoneWorker(threading.Thread):
                               request=item.request, started=started)
         if row is None:
             pb.close()
-            log.warning("zone %s: %s at %s already has a log row; not playing it twice",
-                        self.zone, item.label, item.scheduled.strftime("%H:%M:%S"))
+            log.warning(_("zone {zone}: {item} at {time} already has a log row; not playing it twice",
+                          zone=self.zone, item=item.label, time=item.scheduled.strftime("%H:%M:%S")))
             return
         late = start - item.scheduled.timestamp()
-        log.info("zone %s: playing %s (scheduled %s%s)", self.zone, item.label, item.scheduled.strftime("%H:%M:%S"),
-                 f", {late:.1f} s late" if late > LATE_AFTER else "")
+        log.info(_("zone {zone}: playing {item} (scheduled {time})", zone=self.zone, item=item.label,
+                   time=item.scheduled.strftime("%H:%M:%S"))
+                 + (_(", {seconds} s late", seconds=f"{late:.1f}") if late > LATE_AFTER else ""))
         limit = pb.feeder.file.frames / pb.rate + 30 if pb.rate else 3600
         t0 = time.monotonic()
         while not pb.wait(0.1):
             if time.monotonic() - t0 > limit + LEAD:
                 pb.close()
-                self.cut = self.cut or ("failed", "the sound output stopped playing")
+                self.cut = self.cut or ("failed", _("the sound output stopped playing"))
                 break
         pb.close()
         ended = d.clock.now()
@@ -193,13 +196,14 @@ class ZoneWorker(threading.Thread):
         elif pb.feeder.error or pb.error:
             status, reason = "failed", pb.feeder.error or pb.error
         elif late > LATE_AFTER:
-            status, reason = "late", item.note or f"started {late:.1f} s late: the zone was busy"
+            status, reason = "late", item.note or _("started {seconds} s late: the zone was busy", seconds=f"{late:.1f}")
         else:
             status, reason = "played", None
         d.journal.finish(row, status, ended, reason)
         if item.request is not None:
             d.journal.finish_request(item.request, "done" if status in ("played", "late") else status, reason, row)
-        log.info("zone %s: %s %s%s", self.zone, item.label, status, f" ({reason})" if reason else "")
+        log.info(_("zone {zone}: {item} {status}", zone=self.zone, item=item.label, status=_(STATUS_WORDS[status]))
+                 + (f" ({reason})" if reason else ""))
 
     def _failed(self, item: Item, reason: str) -> None:
         row = self.d.journal.record(scheduled=item.scheduled, zone=self.zone, bulletin=item.bulletin,
@@ -207,4 +211,5 @@ class ZoneWorker(threading.Thread):
                                     request=item.request, audio=str(item.audio) if item.audio else None)
         if item.request is not None:
             self.d.journal.finish_request(item.request, "failed", reason, row)
-        log.error("zone %s: %s at %s failed: %s", self.zone, item.label, item.scheduled.strftime("%H:%M:%S"), reason)
+        log.error(_("zone {zone}: {item} at {time} failed: {reason}", zone=self.zone, item=item.label,
+                    time=item.scheduled.strftime("%H:%M:%S"), reason=reason))

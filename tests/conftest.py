@@ -48,6 +48,16 @@ Xã Quảng An thông báo lịch tiêm phòng cho gia súc. Đề nghị bà co
 """
 
 
+@pytest.fixture(autouse=True)
+def english_locale(monkeypatch):
+    """Tests read English unless they choose Vietnamese, whatever the machine's locale."""
+    for var in ("BROADCASTER_LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    from broadcaster.i18n import set_language
+    set_language(None)
+
+
 @dataclass
 class Result:
     code: int
@@ -77,6 +87,9 @@ class Project:
         else:
             path.write_text(text, encoding="utf-8")
         return path
+
+    def read(self, rel: str) -> str:
+        return (self.root / rel).read_text(encoding="utf-8")
 
     def chdir(self) -> None:
         self._monkeypatch.chdir(self.root)

@@ -13,6 +13,7 @@ import click
 from broadcaster.config import AUTO_ENGINES, Config, find_config, load_config
 from broadcaster.engines import engine_names
 from broadcaster.errors import ConfigError
+from broadcaster.i18n import N_, _
 
 
 @dataclasses.dataclass
@@ -28,7 +29,7 @@ class Context:
 
 
 def warn(message: str) -> None:
-    click.secho(f"warning: {message}", fg="yellow", err=True)
+    click.secho(f"{_('warning')}: {message}", fg="yellow", err=True)
 
 
 def engines_option(value: str | None) -> tuple[str, ...] | None:
@@ -39,14 +40,14 @@ def engines_option(value: str | None) -> tuple[str, ...] | None:
         part = part.strip()
         for n in (AUTO_ENGINES if part == "auto" else (part,)):
             if n not in engine_names():
-                raise click.BadParameter(f'"{n}" is not an engine; choose from auto, '
-                                         + ", ".join(sorted(engine_names())), param_hint="--engine")
+                raise click.BadParameter(_('"{name}" is not an engine; choose from auto, {names}', name=n,
+                                           names=", ".join(sorted(engine_names()))), param_hint="--engine")
             if n not in names:
                 names.append(n)
     return tuple(names)
 
 
-ENGINE_HELP = "speak with this engine: auto, gtts, espeak (or a list: gtts,espeak)"
+ENGINE_HELP = N_("speak with this engine: auto, edge, gtts, piper, espeak (or a list: gtts,espeak)")
 
 
 def progress(items, label: str, show=None):
@@ -87,13 +88,50 @@ def config_lexicon(obj: Context) -> Path | None:
         return None
 
 
-def parse_from(value: str | None, cfg: Config) -> datetime:
+def parse_from(value: str | None, cfg: Config, hint: str = "--from") -> datetime:
     tz = ZoneInfo(cfg.timezone)
     if value is None:
         return local_now(cfg)
     try:
         t = datetime.fromisoformat(value.replace(" ", "T"))
     except ValueError:
-        raise click.BadParameter(f'"{value}" is not a date and time like 2020-08-05 or 2020-08-05T05:00',
-                                 param_hint="--from") from None
+        raise click.BadParameter(_('"{value}" is not a date and time like 2020-08-05 or 2020-08-05T05:00',
+                                   value=value), param_hint=hint) from None
     return t if t.tzinfo else t.replace(tzinfo=tz)
+
+
+def play_to_end(pb, lead: float = 0.2) -> str:
+    """Start ``pb`` and show where it is until it ends: 'played', 'interrupted' (Ctrl+C) or 'failed'.
+
+    On a terminal the progress line is redrawn in place; into a file or pipe, a line is
+    written every 10 seconds of audio and at the end.
+    """
+    import time
+    tty = sys.stderr.isatty()
+    pb.start_at(time.time() + lead)
+    shown = -10.0
+    status = "played"
+    try:
+        while not pb.wait(0.25):
+            pos = pb.position()
+            if tty:
+                click.echo(f"\r{_progress_line(pos, pb.duration)}", nl=False, err=True)
+            elif pos - shown >= 10.0:
+                click.echo(_progress_line(pos, pb.duration), err=True)
+                shown = pos
+    except KeyboardInterrupt:
+        pb.fade_out(0.3)
+        pb.wait(2)
+        status = "interrupted"
+    finally:
+        pos = pb.position() if status == "interrupted" else pb.duration
+        click.echo(("\r" if tty else "") + _progress_line(pos, pb.duration), err=True)
+        pb.close()
+    if pb.feeder.error or pb.error:
+        return "failed"
+    return status
+
+
+def _progress_line(position: float, duration: float, width: int = 30) -> str:
+    done = int(width * position / duration) if duration else width
+    return f"▶ {fmt_duration(position)} / {fmt_duration(duration)}  {'━' * done}{'─' * (width - done)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -9,21 +10,24 @@ import click
 from broadcaster.commands.common import Context, fmt_duration, local_now, parse_from
 from broadcaster.config import display_path
 from broadcaster.errors import ConfigError
+from broadcaster.config import PRIORITY_WORDS
+from broadcaster.i18n import N_, _, language, when
 
 @click.command()
-@click.option("--strict", is_flag=True, help="treat warnings as errors")
+@click.option("--strict", is_flag=True, help=N_("treat warnings as errors"))
 @click.pass_obj
 def check(obj: Context, strict: bool) -> None:
     """Validate the whole project: config, scripts, jingles, slots, quiet hours, overlaps."""
     from broadcaster.check import Finding, check_project
-    from broadcaster.messages import language, text as msg
     lang = language()
     try:
         cfg = obj.config()
     except ConfigError as e:
         for line in e.problems:
-            where, _, message = line.partition(": ")
-            click.secho(Finding("error", where, message).render(lang), fg="red", err=True)
+            located = re.match(r"([^\s:]+(?::\d+)?): (.*)$", line, re.S)
+            shown = (Finding("error", located[1], located[2]).render(lang) if located
+                     else f"{_('error', lang)}: {line}")
+            click.secho(shown, fg="red", err=True)
         sys.exit(1)
     findings = check_project(cfg, local_now(cfg), lang)
     errors = [f for f in findings if f.level == "error" or strict]
@@ -31,34 +35,34 @@ def check(obj: Context, strict: bool) -> None:
         click.secho(f.render(lang), fg="red" if f in errors else "yellow", err=True)
     path = display_path(cfg.path)
     if findings:
-        click.echo(msg("summary", lang, path=path, errors=len(errors), warnings=len(findings) - len(errors)))
+        click.echo(_("{path}: {errors} errors, {warnings} warnings.", lang, path=path, errors=len(errors),
+                     warnings=len(findings) - len(errors)))
     else:
-        click.echo(msg("summary_clean", lang, path=path, bulletins=len(cfg.bulletins), zones=len(cfg.zones),
-                       slots=len(cfg.slots)))
+        click.echo(_("{path}: no problems found ({bulletins} bulletins, {zones} zones, {slots} slots).", lang,
+                     path=path, bulletins=len(cfg.bulletins), zones=len(cfg.zones), slots=len(cfg.slots)))
     if errors:
         sys.exit(1)
 
 
 @click.command(name="next")
-@click.option("--days", type=click.IntRange(1, 366), default=1, show_default=True, help="how many days ahead")
-@click.option("--zone", "zones", multiple=True, help="only this zone (repeatable)")
-@click.option("--from", "start", metavar="DATETIME", help="start here instead of now (2020-08-05 or 2020-08-05T05:00)")
-@click.option("--json", "as_json", is_flag=True, help="print a JSON list: time, zone, bulletin, priority")
+@click.option("--days", type=click.IntRange(1, 366), default=1, show_default=True, help=N_("how many days ahead"))
+@click.option("--zone", "zones", multiple=True, help=N_("only this zone (repeatable)"))
+@click.option("--from", "start", metavar="DATETIME", help=N_("start here instead of now (2020-08-05 or 2020-08-05T05:00)"))
+@click.option("--json", "as_json", is_flag=True, help=N_("print a JSON list: time, zone, bulletin, priority"))
 @click.pass_obj
 def next_airings(obj: Context, days: int, zones: tuple[str, ...], start: str | None, as_json: bool) -> None:
     """The coming airings, in order, one line per zone."""
     import json
     from datetime import timedelta
     from broadcaster.sidecar import durations
-    from broadcaster.messages import language, text as msg
     from broadcaster.schedule import airings
     cfg = obj.config()
     for z in zones:
         if z not in cfg.zones:
             from difflib import get_close_matches
             close = get_close_matches(z, list(cfg.zones), n=1)
-            raise ConfigError(f'no zone "{z}" in {display_path(cfg.path)}'
-                              + (f' (did you mean "{close[0]}"?)' if close else ""))
+            raise ConfigError(_('no zone "{zone}" in {file}', zone=z, file=display_path(cfg.path))
+                              + (_(' (did you mean "{word}"?)', word=close[0]) if close else ""))
     t0 = parse_from(start, cfg)
     found = airings(cfg, t0, t0 + timedelta(days=days), zones=set(zones) or None)
     if as_json:
@@ -67,12 +71,12 @@ def next_airings(obj: Context, days: int, zones: tuple[str, ...], start: str | N
         return
     lang = language()
     if not found:
-        click.echo(msg("next_none", lang, days=days))
+        click.echo(_("No airings in the next {days} days.", lang, days=days))
         return
     lengths = durations(cfg)
-    rows = [(a.time.strftime("%Y-%m-%d %H:%M:%S %z"), a.zone, a.bulletin, cfg.bulletins[a.bulletin].title,
-             a.priority, fmt_duration(lengths[a.bulletin]) if a.bulletin in lengths else "-") for a in found]
-    header = msg("next_header", lang)
+    rows = [(when(a.time, lang), a.zone, a.bulletin, cfg.bulletins[a.bulletin].title, _(PRIORITY_WORDS[a.priority]), fmt_duration(lengths[a.bulletin]) if a.bulletin in lengths else "-") for a in found]
+    header = [_(h, lang) for h in (N_("time"), N_("zone"), N_("bulletin"), N_("title"), N_("priority"),
+                                   N_("duration"))]
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
     for r in rows:

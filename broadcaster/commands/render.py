@@ -12,11 +12,12 @@ from broadcaster.commands.common import (ENGINE_HELP, Context, engine_label, eng
                                          progress, make_speaker, warn)
 from broadcaster.config import Config, TTSSettings, display_path
 from broadcaster.errors import ConfigError
+from broadcaster.i18n import N_, _
 
 @click.command()
 @click.argument("bulletins", nargs=-1, metavar="[BULLETIN]...")
 @click.option("--engine", help=ENGINE_HELP)
-@click.option("--force", is_flag=True, help="render again even when nothing changed")
+@click.option("--force", is_flag=True, help=N_("render again even when nothing changed"))
 @click.pass_obj
 def build(obj: Context, bulletins: tuple[str, ...], engine: str | None, force: bool) -> None:
     """Render every bulletin (or the ones named) to audio_out/."""
@@ -27,9 +28,9 @@ def build(obj: Context, bulletins: tuple[str, ...], engine: str | None, force: b
     if unknown:
         from difflib import get_close_matches
         close = get_close_matches(unknown[0], list(cfg.bulletins), n=1)
-        raise ConfigError(f'no bulletin "{unknown[0]}" in {display_path(cfg.path)}'
-                          + (f' (did you mean "{close[0]}"?)' if close else ""),
-                          hint="`broadcaster build` with no names builds them all")
+        raise ConfigError(_('no bulletin "{bulletin}" in {file}', bulletin=unknown[0], file=display_path(cfg.path))
+                          + (_(' (did you mean "{word}"?)', word=close[0]) if close else ""),
+                          hint=_("`broadcaster build` with no names builds them all"))
     chosen = [cfg.bulletins[b] for b in (bulletins or cfg.bulletins)]
     if engines:
         chosen = [dataclasses.replace(b, tts=dataclasses.replace(b.tts, engines=engines)) for b in chosen]
@@ -37,38 +38,42 @@ def build(obj: Context, bulletins: tuple[str, ...], engine: str | None, force: b
     jingles = Jingles()
     now = local_now(cfg)
     results = []
-    for b in progress(chosen, "Rendering", lambda b: b.id if b else ""):
+    for b in progress(chosen, _("Rendering"), lambda b: b.id if b else ""):
         results.append(build_bulletin(cfg, b, speaker, jingles, now=now, force=force))
     worst = 0
     for r in results:
         for notice in r.notices:
             warn(f"{r.bulletin}: {notice}")
         if r.status == "failed":
-            click.secho(f"error: {r.bulletin}: {r.error}", fg="red", err=True)
+            click.secho(f"{_('error')}: {r.bulletin}: {r.error}", fg="red", err=True)
             worst = max(worst, r.error.exit_code if r.error else 1)
             continue
         s = r.sidecar or {}
-        label = "built     " if r.status == "built" else "up to date"
-        extra = f"  [{r.synthesized} synthesised, {r.from_cache} from cache]" if r.status == "built" else ""
+        label = _("built") if r.status == "built" else _("up to date")
+        label += " " * max(0, len(_("up to date")) - len(label))
+        extra = (_("  [{synthesized} synthesised, {cached} from cache]", synthesized=r.synthesized,
+                   cached=r.from_cache) if r.status == "built" else "")
         click.echo(f"  {label}  {r.bulletin:<24} {fmt_duration(s.get('duration_s', 0)):>6}  "
                    f"{s.get('loudness_lufs', float('nan')):6.1f} LUFS  {s.get('true_peak_dbtp', float('nan')):5.1f} dBTP  "
                    f"{s.get('engine', '?')} ({engine_label(s.get('engine', '?'))})  "
                    f"{display_path(r.output) if r.output else ''}{extra}")
     n = {k: sum(r.status == k for r in results) for k in ("built", "up-to-date", "failed")}
-    click.echo(f"{n['built']} built, {n['up-to-date']} up to date, {n['failed']} failed; "
-               f"{speaker.synthesized} sentences synthesised, {speaker.from_cache} from cache.")
+    click.echo(_("{built} built, {current} up to date, {failed} failed; {synthesized} sentences synthesised, "
+                 "{cached} from cache.", built=n["built"], current=n["up-to-date"], failed=n["failed"],
+                 synthesized=speaker.synthesized, cached=speaker.from_cache))
     if worst:
         sys.exit(worst)
 
 
 @click.command()
 @click.argument("text", required=False)
-@click.option("--file", "-f", "text_file", type=click.Path(dir_okay=False), help="read the text from this file")
+@click.option("--file", "-f", "text_file", type=click.Path(dir_okay=False),
+              help=N_("read the text from this file"))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="where to write the audio (.mp3 or .wav)")
+              help=N_("where to write the audio (.mp3 or .wav)"))
 @click.option("--engine", help=ENGINE_HELP)
-@click.option("--repeat", type=click.IntRange(1, 20), help="times to read the text (default: the config's)")
-@click.option("--no-jingles", is_flag=True, help="leave out the opening and closing jingles")
+@click.option("--repeat", type=click.IntRange(1, 20), help=N_("times to read the text (default: the config's)"))
+@click.option("--no-jingles", is_flag=True, help=N_("leave out the opening and closing jingles"))
 @click.pass_obj
 def say(obj: Context, text: str | None, text_file: str | None, output: str, engine: str | None,
         repeat: int | None, no_jingles: bool) -> None:
@@ -78,7 +83,7 @@ def say(obj: Context, text: str | None, text_file: str | None, output: str, engi
     from broadcaster.config import AudioSettings
     from broadcaster.scripts import read_script, split_paragraphs
     if (text is None) == (text_file is None):
-        raise click.UsageError("give the announcement as TEXT or with --file, not both and not neither")
+        raise click.UsageError(_("give the announcement as TEXT or with --file, not both and not neither"))
     try:
         cfg: Config | None = obj.config()
     except ConfigError:
@@ -88,20 +93,20 @@ def say(obj: Context, text: str | None, text_file: str | None, output: str, engi
     root = cfg.root if cfg else Path.cwd().resolve()
     out = Path(output).resolve()
     if not obj.allow_outside and not out.is_relative_to(root):
-        raise ConfigError(f'output "{output}" is outside the project folder {display_path(root)}',
-                          hint="write it inside the project, or pass --allow-outside")
+        raise ConfigError(_('output "{path}" is outside the project folder {root}', path=output, root=display_path(root)),
+                          hint=_("write it inside the project, or pass --allow-outside"))
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("mp3", "wav"):
-        raise click.BadParameter("the output must end in .mp3 or .wav", param_hint="-o/--output")
+        raise click.BadParameter(_("the output must end in .mp3 or .wav"), param_hint="-o/--output")
     if text_file:
         src = Path(text_file).resolve()
         if not obj.allow_outside and not src.is_relative_to(root):
-            raise ConfigError(f'"{text_file}" is outside the project folder', hint="pass --allow-outside")
+            raise ConfigError(_('"{path}" is outside the project folder', path=text_file), hint=_("pass --allow-outside"))
         paragraphs = read_script(src, display=text_file).paragraphs
     else:
         paragraphs = split_paragraphs(text or "")
         if not paragraphs:
-            raise click.BadParameter("there is nothing to read in TEXT", param_hint="TEXT")
+            raise click.BadParameter(_("there is nothing to read in TEXT"), param_hint="TEXT")
     tts = cfg.tts if cfg else TTSSettings()
     audio = cfg.audio if cfg else AudioSettings()
     if engine:
@@ -120,6 +125,6 @@ def say(obj: Context, text: str | None, text_file: str | None, output: str, engi
                      jingle_out=jingles.get(audio.jingle_out, audio, where),
                      target=out, tags={"title": (text or Path(text_file).stem)[:60],
                                        "date": local_now(cfg).strftime("%Y-%m-%d"), "artist": "broadcaster"})
-    click.echo(f"wrote {display_path(out)}: {fmt_duration(audio_duration(out))}, "
-               f"{r.loudness_lufs:.1f} LUFS, {r.true_peak_dbtp:.1f} dBTP, "
-               f"spoken by {r.engine} ({engine_label(r.engine)})")
+    click.echo(_("wrote {path}: {duration}, {lufs} LUFS, {peak} dBTP, spoken by {engine} ({label})",
+                 path=display_path(out), duration=fmt_duration(audio_duration(out)), lufs=f"{r.loudness_lufs:.1f}",
+                 peak=f"{r.true_peak_dbtp:.1f}", engine=r.engine, label=engine_label(r.engine)))

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from broadcaster.commands.common import Context, local_now, parse_from
+from broadcaster.commands.common import Context, local_now, parse_from, play_to_end
 from broadcaster.config import Config, display_path
 from broadcaster.errors import ConfigError
+from broadcaster.i18n import N_, _, when
+from broadcaster.playlog import REQUEST_WORDS, STATUS_WORDS
 
 @click.command()
-@click.option("--zone", "zones", multiple=True, help="serve only this zone (repeatable; default: every zone)")
-@click.option("-v", "--verbose", is_flag=True, help="log more detail")
+@click.option("--zone", "zones", multiple=True, help=N_("serve only this zone (repeatable; default: every zone)"))
+@click.option("-v", "--verbose", is_flag=True, help=N_("log more detail"))
 @click.pass_obj
 def daemon(obj: Context, zones: tuple[str, ...], verbose: bool) -> None:
     """Play the schedule on this PC's zones until stopped (Ctrl+C or SIGTERM)."""
@@ -24,16 +27,16 @@ def daemon(obj: Context, zones: tuple[str, ...], verbose: bool) -> None:
     if problems:
         for f in problems:
             click.secho(f.render(), fg="red", err=True)
-        raise ConfigError("the project has errors; the daemon did not start", hint="fix them, then start it again")
+        raise ConfigError(_("the project has errors; the daemon did not start"), hint=_("fix them, then start it again"))
     setup_logging(cfg.paths.state, verbose)
     Daemon(cfg.path, zones=list(zones) or None, allow_outside=obj.allow_outside).run_forever()
 
 
 @click.command()
 @click.argument("target")
-@click.option("--zone", required=True, help="the zone to play on")
-@click.option("--urgent", is_flag=True, help="interrupt what is playing and play now, even in quiet hours")
-@click.option("--priority", "high", is_flag=True, help="go ahead of waiting normal airings")
+@click.option("--zone", required=True, help=N_("the zone to play on"))
+@click.option("--urgent", is_flag=True, help=N_("interrupt what is playing and play now, even in quiet hours"))
+@click.option("--priority", "high", is_flag=True, help=N_("go ahead of waiting normal airings"))
 @click.pass_obj
 def play(obj: Context, target: str, zone: str, urgent: bool, high: bool) -> None:
     """Play a bulletin (by id) or an audio file on a zone, now.
@@ -45,28 +48,30 @@ def play(obj: Context, target: str, zone: str, urgent: bool, high: bool) -> None
     from broadcaster.playlog import Journal
     cfg = obj.config()
     if zone not in cfg.zones:
-        raise ConfigError(f'no zone "{zone}" in {display_path(cfg.path)}', hint=f"zones: {', '.join(cfg.zones)}")
+        raise ConfigError(_('no zone "{zone}" in {file}', zone=zone, file=display_path(cfg.path)),
+                          hint=_("zones: {zones}", zones=", ".join(cfg.zones)))
     priority = "urgent" if urgent else "priority" if high else "normal"
     if target not in cfg.bulletins:
         path = Path(target).resolve()
         if not path.is_file():
-            raise ConfigError(f'"{target}" is neither a bulletin id nor an audio file',
-                              hint=f"bulletins: {', '.join(cfg.bulletins)}")
+            raise ConfigError(_('"{target}" is neither a bulletin id nor an audio file', target=target),
+                              hint=_("bulletins: {bulletins}", bulletins=", ".join(cfg.bulletins)))
         if not cfg.inside(path):
-            raise ConfigError(f'"{target}" is outside the project folder', hint="pass --allow-outside")
+            raise ConfigError(_('"{path}" is outside the project folder', path=target), hint=_("pass --allow-outside"))
         target = str(path)
     journal = Journal(cfg.paths.state)
     try:
         served = [pid for pid, zs in journal.live_daemons() if zone in zs]
         if served:
             rid = journal.add_request(target, zone, priority, local_now(cfg))
-            click.echo(f"Sent to the daemon (pid {served[0]}) serving zone {zone}; waiting for it to play…")
+            click.echo(_("Sent to the daemon (pid {pid}) serving zone {zone}; waiting for it to play…",
+                         pid=served[0], zone=zone))
             while True:
                 status, reason, row = journal.request_state(rid)
                 if status in ("done", "failed", "interrupted"):
                     break
                 _t.sleep(0.3)
-            click.echo(f"{status}" + (f": {reason}" if reason else ""))
+            click.echo(_(REQUEST_WORDS.get(status, status)) + (f": {reason}" if reason else ""))
             if status != "done":
                 sys.exit(1)
             return
@@ -82,35 +87,23 @@ def _play_here(cfg: Config, journal, target: str, zone: str, priority: str) -> N
     bulletin = target if target in cfg.bulletins else None
     path = cfg.bulletins[target].output_path(cfg.paths) if bulletin else Path(target)
     if not path.is_file():
-        raise ConfigError(f"no rendered audio for {target}", hint="run broadcaster build")
+        raise ConfigError(_("no rendered audio for {bulletin}", bulletin=target), hint=_("run broadcaster build"))
     z = cfg.zones[zone]
     pb = Playback(find_output(z.device).index, path, z.volume)
-    import time as _t
-    pb.start_at(_t.time() + 0.2)
     row = journal.start(scheduled=now, zone=zone, bulletin=bulletin, audio=str(path),
                         audio_sha256=sha256_file(path), priority=priority, slot=None, request=None, started=now)
-    click.echo(f"Playing {path.name} on {zone} (no daemon serves this zone); Ctrl+C stops it.")
-    status, reason = "played", None
-    try:
-        while not pb.wait(0.2):
-            pass
-    except KeyboardInterrupt:
-        pb.fade_out(0.3)
-        pb.wait(2)
-        status, reason = "interrupted", "stopped with Ctrl+C"
-    finally:
-        pb.close()
-    if pb.feeder.error:
-        status, reason = "failed", pb.feeder.error
+    click.echo(_("Playing {file} on {zone} (no daemon serves this zone); Ctrl+C stops it.", file=path.name, zone=zone))
+    status = play_to_end(pb)
+    reason = {"interrupted": _("stopped with Ctrl+C"), "failed": pb.feeder.error or pb.error}.get(status)
     journal.finish(row, status, local_now(cfg), reason)
-    click.echo(status + (f": {reason}" if reason else ""))
+    click.echo(_(STATUS_WORDS[status]) + (f": {reason}" if reason else ""))
 
 
 @click.command(name="log")
-@click.option("--since", metavar="DATE", help="from this date (2020-08-01) or date and time")
-@click.option("--zone", help="only this zone")
-@click.option("--json", "as_json", is_flag=True, help="a JSON list of objects")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header line")
+@click.option("--since", metavar="DATE", help=N_("from this date (2020-08-01) or date and time"))
+@click.option("--zone", help=N_("only this zone"))
+@click.option("--json", "as_json", is_flag=True, help=N_("a JSON list of objects"))
+@click.option("--csv", "as_csv", is_flag=True, help=N_("CSV with a header line"))
 @click.pass_obj
 def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, as_csv: bool) -> None:
     """The play log: every airing, when it started and ended, and how it went."""
@@ -118,7 +111,7 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
     import json
     from broadcaster.playlog import Journal
     cfg = obj.config()
-    t0 = parse_from(since, cfg).timestamp() if since else None
+    t0 = parse_from(since, cfg, "--since").timestamp() if since else None
     journal = Journal(cfg.paths.state)
     try:
         rows = journal.rows(since=t0, zone=zone)
@@ -135,11 +128,12 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
         w.writeheader()
         w.writerows(records)
     elif not records:
-        click.echo("The play log is empty" + (" for that choice." if since or zone else "."))
+        click.echo(_("The play log is empty for that choice.") if since or zone else _("The play log is empty."))
     else:
         for r in records:
-            click.echo(f"{r['scheduled'][:19].replace('T', ' ')}  {r['zone']:<12} {r['bulletin'] or '-':<24} "
-                       f"{r['status']:<11} {r['reason'] or ''}".rstrip())
+            shown = when(datetime.fromisoformat(r["scheduled"]), seconds=True)
+            click.echo(f"{shown}  {r['zone']:<12} {r['bulletin'] or '-':<24} "
+                       f"{_(STATUS_WORDS.get(r['status'], r['status'])):<11} {r['reason'] or ''}".rstrip())
 
 
 @click.command()
@@ -159,16 +153,22 @@ def status(obj: Context) -> None:
         journal.close()
     coming = airings(cfg, now, now + timedelta(days=7))
     served = {z for _pid, zs in daemons for z in zs}
-    click.echo(f"Daemons running: {', '.join(str(p) for p, _ in daemons) or 'none'}")
+    click.echo(_("Daemons running: {pids}", pids=", ".join(str(p) for p, _z in daemons) or "-"))
     for zid, z in cfg.zones.items():
         playing = [r for r in rows if r.zone == zid and r.status == "playing"]
         done = [r for r in rows if r.zone == zid and r.status != "playing"]
         nxt = next((a for a in coming if a.zone == zid), None)
-        click.echo(f"{zid} — {z.name}{'' if zid in served else ' (no daemon serves it)'}")
-        click.echo(f"  playing: {playing[-1].bulletin + ' since ' + playing[-1].started[11:19] if playing else '-'}")
-        click.echo(f"  next:    {nxt.bulletin + ' at ' + nxt.time.strftime('%Y-%m-%d %H:%M') if nxt else '-'}")
-        click.echo("  last:    " + (f"{done[-1].bulletin or '-'} at {done[-1].scheduled[:16].replace('T', ' ')}: "
-                                     f"{done[-1].status}" if done else "-"))
+        click.echo(f"{zid} — {z.name}" + ("" if zid in served else _(" (no daemon serves it)")))
+        labels = [_("playing:"), _("next:"), _("last:")]
+        width = max(map(len, labels)) + 1
+        click.echo(f"  {labels[0]:<{width}}" + (_("{bulletin} since {time}", bulletin=playing[-1].bulletin,
+                                                    time=playing[-1].started[11:19]) if playing else "-"))
+        click.echo(f"  {labels[1]:<{width}}" + (_("{bulletin} at {time}", bulletin=nxt.bulletin, time=when(nxt.time))
+                                                 if nxt else "-"))
+        click.echo(f"  {labels[2]:<{width}}" + (_("{bulletin} at {time}: {status}", bulletin=done[-1].bulletin or "-",
+                                                    time=when(datetime.fromisoformat(done[-1].scheduled)),
+                                                    status=_(STATUS_WORDS.get(done[-1].status, done[-1].status)))
+                                                 if done else "-"))
 
 
 @click.command()
@@ -177,10 +177,11 @@ def devices() -> None:
     from broadcaster.player import list_outputs
     outs = list_outputs()
     if not outs:
-        click.echo("No sound outputs found. Plug in a sound card or check the sound system.")
+        click.echo(_("No sound outputs found. Plug in a sound card or check the sound system."))
         return
-    click.echo(f"{'#':>3}  {'device name (use in schedule.toml)':<48} {'system':<12} channels  rate")
+    click.echo(f"{'#':>3}  {_('device name (use in schedule.toml)'):<48} {_('system'):<12} "
+               f"{_('channels'):>8}  {_('rate')}")
     for o in outs:
         mark = "*" if o.is_default else " "
         click.echo(f"{o.index:>3}{mark} {o.name:<48} {o.hostapi:<12} {o.channels:>8}  {o.default_rate:.0f}")
-    click.echo('* = the default output (device = "default")')
+    click.echo(_('* = the default output (device = "default")'))

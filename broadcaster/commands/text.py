@@ -10,11 +10,12 @@ import click
 from broadcaster.commands.common import Context, config_lexicon, warn
 from broadcaster.config import display_path
 from broadcaster.errors import ConfigError
+from broadcaster.i18n import N_, _
 
 @click.command()
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
-@click.option("--explain", is_flag=True, help="show each rewrite and the rule or lexicon entry that made it")
-@click.option("--lexicon", type=click.Path(dir_okay=False), help="a project lexicon (default: the config's)")
+@click.option("--explain", is_flag=True, help=N_("show each rewrite and the rule or lexicon entry that made it"))
+@click.option("--lexicon", type=click.Path(dir_okay=False), help=N_("a project lexicon (default: the config's)"))
 @click.pass_obj
 def normalize(obj: Context, file: str | None, explain: bool, lexicon: str | None) -> None:
     """Print what will be read aloud: one spoken line per line of FILE (or standard input)."""
@@ -26,7 +27,7 @@ def normalize(obj: Context, file: str | None, explain: bool, lexicon: str | None
         try:
             data = Path(file).read_bytes()
         except OSError as e:
-            raise ConfigError(f"cannot read {file}: {e.strerror}") from None
+            raise ConfigError(_("cannot read {what}: {reason}", what=file, reason=e.strerror)) from None
     else:
         data = sys.stdin.buffer.read()
     text, _enc, notices = decode_text(data, where=f"{file or '<stdin>'}:1")
@@ -69,12 +70,14 @@ def voices(obj: Context) -> None:
             found = eng.voices()
         except _Err as e:
             reason, found = e.message, []
-        kind = "online" if getattr(eng, "online", False) else "offline"
-        state = click.style("available", fg="green") if reason is None else click.style(f"not available: {reason}",
-                                                                                          fg="yellow")
+        kind = _("online") if getattr(eng, "online", False) else _("offline")
+        state = (click.style(_("available"), fg="green") if reason is None
+                 else click.style(_("not available: {reason}", reason=reason), fg="yellow"))
         click.echo(f"{name} ({kind}): {state}")
         for v in found:
             shown = display_path(Path(v.id)) if v.id.endswith(".onnx") else v.id
-            click.echo(f"    {shown:<36} accent: {v.accent:<10} voice: {v.gender}")
+            click.echo(f"    {shown:<36} " + _("accent: {accent}  voice: {gender}", accent=f"{v.accent:<10}",
+                                                  gender=v.gender))
         if name == "piper" and not found:
-            click.echo(f"    (put NAME.onnx and NAME.onnx.json in {display_path(root / 'voices')}; see README)")
+            click.echo("    " + _("(put NAME.onnx and NAME.onnx.json in {folder}; see README)",
+                                      folder=display_path(root / "voices")))

@@ -17,11 +17,13 @@ from typing import Callable, TypeVar
 import numpy as np
 
 from broadcaster.errors import EngineUnavailable, SynthesisError
+from broadcaster.i18n import N_, _
 
 __all__ = ["Engine", "OnlineEngine", "Speech", "Voice", "engine_names", "create_engine", "call_with_retries", "mono",
            "EngineUnavailable", "SynthesisError"]
 
 T = TypeVar("T")
+OFFLINE_HINT = N_("check the internet connection, or use an offline engine: --engine espeak")
 
 _BUILTIN = {
     "edge": "broadcaster.engines.edge:EdgeEngine",
@@ -75,8 +77,8 @@ class Engine(ABC):
             return wanted
         if ids and (wanted.lower().startswith("vi") or wanted.endswith(".onnx")):
             return ids[0]
-        raise SynthesisError(f'engine {self.name} has no voice "{wanted}"',
-                             hint=f"use one of: {', '.join(ids)}")
+        raise SynthesisError(_('engine {engine} has no voice "{voice}"', engine=self.name, voice=wanted),
+                             hint=_("use one of: {voices}", voices=", ".join(ids)))
 
     def cache_tag(self, voice: str) -> str:
         """What identifies ``voice`` in the sentence cache (a model file adds its hash)."""
@@ -133,14 +135,14 @@ def create_engine(name: str, **options) -> Engine:
     """Instantiate the engine registered under ``name``."""
     target = _registry().get(name)
     if target is None:
-        raise SynthesisError(f'unknown engine "{name}"',
-                             hint=f"choose from {', '.join(sorted(engine_names()))}")
-    module, _, attr = target.partition(":")
+        raise SynthesisError(_('unknown engine "{name}"', name=name),
+                             hint=_("choose from {names}", names=", ".join(sorted(engine_names()))))
+    module, _sep, attr = target.partition(":")
     try:
         cls = getattr(importlib.import_module(module), attr)
     except ImportError as e:
-        raise EngineUnavailable(f"engine {name} cannot be loaded: {e}",
-                                hint="reinstall broadcaster with `make run`") from None
+        raise EngineUnavailable(_("engine {name} cannot be loaded: {reason}", name=name, reason=e),
+                                hint=_("reinstall broadcaster with `make run`")) from None
     return cls(**options)
 
 

@@ -12,9 +12,9 @@ import socket
 from urllib.parse import urlsplit
 
 from broadcaster.audiofile import decode_bytes
-from broadcaster.engines import EngineUnavailable, OnlineEngine, Speech, SynthesisError, Voice, mono
+from broadcaster.engines import OFFLINE_HINT, EngineUnavailable, OnlineEngine, Speech, SynthesisError, Voice, mono
+from broadcaster.i18n import _
 
-OFFLINE_HINT = "check the internet connection, or use an offline engine: --engine espeak"
 VOICES = [Voice("vi-VN-HoaiMyNeural", "Northern", "female"), Voice("vi-VN-NamMinhNeural", "Northern", "male")]
 
 
@@ -62,7 +62,7 @@ class EdgeEngine(OnlineEngine):
             return bytes(audio)
 
         data = self.with_retries(lambda: asyncio.run(fetch()))
-        samples, sr = decode_bytes(data, what="audio from Microsoft's speech service")
+        samples, sr = decode_bytes(data, what=_("audio from Microsoft's speech service"))
         return Speech(mono(samples), sr)
 
     def _classify(self, e: Exception, attempt: int) -> tuple[SynthesisError, float | None]:
@@ -71,18 +71,19 @@ class EdgeEngine(OnlineEngine):
         delay = self.delay(attempt)
         if isinstance(e, aiohttp.WSServerHandshakeError):
             if e.status == 429 or e.status >= 500:
-                return SynthesisError(f"Microsoft's speech service refused the request (HTTP {e.status}) "
-                                      f"{attempt + 1} times", hint=OFFLINE_HINT, transient=True), delay
-            return SynthesisError(f"Microsoft's speech service rejected the request (HTTP {e.status}); "
-                                  "edge-tts may need upgrading", hint=OFFLINE_HINT), None
+                return SynthesisError(_("Microsoft's speech service refused the request (HTTP {status}) {count} times",
+                                        status=e.status, count=attempt + 1),
+                                      hint=_(OFFLINE_HINT), transient=True), delay
+            return SynthesisError(_("Microsoft's speech service rejected the request (HTTP {status}); "
+                                    "edge-tts may need upgrading", status=e.status), hint=_(OFFLINE_HINT)), None
         if isinstance(e, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-            return SynthesisError(f"Microsoft's speech service did not answer in time ({attempt + 1} tries)",
-                                  hint=OFFLINE_HINT, transient=True), delay
+            return SynthesisError(_("Microsoft's speech service did not answer in time ({count} tries)",
+                                    count=attempt + 1), hint=_(OFFLINE_HINT), transient=True), delay
         if isinstance(e, (aiohttp.ClientConnectionError, OSError)):
             self._reachable = False
-            return EngineUnavailable("Microsoft's speech service cannot be reached (no internet?)",
-                                     hint=OFFLINE_HINT), None
+            return EngineUnavailable(_("Microsoft's speech service cannot be reached (no internet?)"),
+                                     hint=_(OFFLINE_HINT)), None
         if isinstance(e, edge_errors.EdgeTTSException):
-            return SynthesisError(f"Microsoft's speech service answered without usable audio ({e})",
-                                  hint=OFFLINE_HINT), None
-        return SynthesisError(f"edge-tts failed: {e}", hint=OFFLINE_HINT), None
+            return SynthesisError(_("Microsoft's speech service answered without usable audio ({reason})", reason=e),
+                                  hint=_(OFFLINE_HINT)), None
+        return SynthesisError(_("edge-tts failed: {reason}", reason=e), hint=_(OFFLINE_HINT)), None

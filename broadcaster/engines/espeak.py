@@ -12,9 +12,10 @@ import subprocess
 
 from broadcaster.audiofile import decode_bytes
 from broadcaster.engines import Engine, EngineUnavailable, Speech, SynthesisError, Voice, mono
+from broadcaster.i18n import N_, _
 
 BASE_WPM = 150  # words per minute at rate 1.0: calm announcer pace for Vietnamese syllables
-INSTALL_HINT = "install it: apt-get install espeak-ng (Windows: the espeak-ng .msi from its releases page)"
+INSTALL_HINT = N_("install it: apt-get install espeak-ng (Windows: the espeak-ng .msi from its releases page)")
 
 
 class EspeakEngine(Engine):
@@ -28,13 +29,13 @@ class EspeakEngine(Engine):
 
     def unavailable_reason(self) -> str | None:
         if not self.program:
-            return "the espeak-ng program is not installed or not on PATH"
+            return _("the espeak-ng program is not installed or not on PATH")
         return None
 
     def _require(self) -> str:
         reason = self.unavailable_reason()
         if reason:
-            raise EngineUnavailable(reason, hint=INSTALL_HINT)
+            raise EngineUnavailable(reason, hint=_(INSTALL_HINT))
         return self.program  # type: ignore[return-value]
 
     def version(self) -> str:
@@ -55,7 +56,7 @@ class EspeakEngine(Engine):
         level = max(0, min(99, round(50 + pitch / 2)))  # espeak-ng pitch 0-99, 50 is its normal
         wav = self._run(["-v", voice, "-s", str(wpm), "-p", str(level), "-b", "1", "--stdout"],
                         text.encode("utf-8"))
-        samples, sr = decode_bytes(wav, what="espeak-ng output")
+        samples, sr = decode_bytes(wav, what=_("espeak-ng output"))
         return Speech(mono(samples), sr)
 
     def _run(self, args: list[str], stdin: bytes | None) -> bytes:
@@ -64,10 +65,10 @@ class EspeakEngine(Engine):
             proc = subprocess.run([program, *args], input=stdin, capture_output=True,
                                   timeout=self.timeout, check=False)
         except FileNotFoundError:
-            raise EngineUnavailable("the espeak-ng program disappeared from PATH", hint=INSTALL_HINT) from None
+            raise EngineUnavailable(_("the espeak-ng program disappeared from PATH"), hint=_(INSTALL_HINT)) from None
         except subprocess.TimeoutExpired:
-            raise SynthesisError(f"espeak-ng did not finish within {self.timeout:g} s") from None
+            raise SynthesisError(_("espeak-ng did not finish within {seconds} s", seconds=f"{self.timeout:g}")) from None
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise SynthesisError(f"espeak-ng failed: {err[-1] if err else 'exit status %d' % proc.returncode}")
+            raise SynthesisError(_("espeak-ng failed: {reason}", reason=err[-1] if err else f"exit status {proc.returncode}"))
         return proc.stdout

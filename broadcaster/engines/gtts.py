@@ -12,11 +12,11 @@ import numpy as np
 import requests
 
 from broadcaster.audiofile import decode_bytes
-from broadcaster.engines import EngineUnavailable, OnlineEngine, Speech, SynthesisError, Voice, mono
+from broadcaster.engines import OFFLINE_HINT, EngineUnavailable, OnlineEngine, Speech, SynthesisError, Voice, mono
+from broadcaster.i18n import N_, _
 
 PROBE_URL = "https://translate.google.com/"
-NO_AUDIO = "Google Translate answered without audio (the service may have changed: upgrade gTTS)"
-OFFLINE_HINT = "check the internet connection, or use the offline engine: --engine espeak"
+NO_AUDIO = N_("Google Translate answered without audio (the service may have changed: upgrade gTTS)")
 
 
 class GttsEngine(OnlineEngine):
@@ -43,7 +43,7 @@ class GttsEngine(OnlineEngine):
                 self._reachable = True
             except requests.RequestException:
                 self._reachable = False
-        return None if self._reachable else "Google Translate cannot be reached (no internet?)"
+        return None if self._reachable else _("Google Translate cannot be reached (no internet?)")
 
     def synthesize(self, text: str, voice: str, rate: float, pitch: float = 0.0) -> Speech:
         from gtts import gTTS
@@ -52,8 +52,8 @@ class GttsEngine(OnlineEngine):
         # one MP3 per request (gTTS splits long text at ~100 characters): decode each
         parts = self.with_retries(lambda: list(tts.stream()))
         if not parts:
-            raise SynthesisError(NO_AUDIO, hint=OFFLINE_HINT)
-        decoded = [decode_bytes(p, what="audio from Google Translate") for p in parts]
+            raise SynthesisError(_(NO_AUDIO), hint=_(OFFLINE_HINT))
+        decoded = [decode_bytes(p, what=_("audio from Google Translate")) for p in parts]
         return Speech(np.concatenate([mono(s) for s, _r in decoded]), decoded[0][1])
 
     def _classify(self, e: Exception, attempt: int) -> tuple[SynthesisError, float | None]:
@@ -67,18 +67,18 @@ class GttsEngine(OnlineEngine):
                 after = rsp.headers.get("Retry-After", "")
                 if after.isdigit():
                     delay = min(self.max_wait, float(after))
-                return SynthesisError(f"Google Translate refused the request (HTTP {status}) "
-                                      f"{attempt + 1} times", hint="try again later or use --engine espeak",
-                                      transient=True), delay
+                return SynthesisError(_("Google Translate refused the request (HTTP {status}) {count} times",
+                                        status=status, count=attempt + 1),
+                                      hint=_("try again later or use --engine espeak"), transient=True), delay
             if status == 200:
-                return SynthesisError(NO_AUDIO, hint=OFFLINE_HINT), None
-            return SynthesisError(f"Google Translate rejected the request (HTTP {status})",
-                                  hint=OFFLINE_HINT), None
+                return SynthesisError(_(NO_AUDIO), hint=_(OFFLINE_HINT)), None
+            return SynthesisError(_("Google Translate rejected the request (HTTP {status})", status=status),
+                                  hint=_(OFFLINE_HINT)), None
         if isinstance(cause, requests.Timeout):
-            return SynthesisError(f"Google Translate did not answer in time ({attempt + 1} tries)",
-                                  hint=OFFLINE_HINT, transient=True), delay
+            return SynthesisError(_("Google Translate did not answer in time ({count} tries)", count=attempt + 1),
+                                  hint=_(OFFLINE_HINT), transient=True), delay
         if isinstance(cause, requests.ConnectionError):
             self._reachable = False
-            return EngineUnavailable("Google Translate cannot be reached (no internet?)",
-                                     hint=OFFLINE_HINT), None
-        return SynthesisError(f"gTTS failed: {e}", hint=OFFLINE_HINT), None
+            return EngineUnavailable(_("Google Translate cannot be reached (no internet?)"),
+                                     hint=_(OFFLINE_HINT)), None
+        return SynthesisError(_("gTTS failed: {reason}", reason=e), hint=_(OFFLINE_HINT)), None

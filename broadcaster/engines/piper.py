@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from broadcaster.engines import Engine, EngineUnavailable, Speech, SynthesisError, Voice
+from broadcaster.i18n import N_, _
 
-MODEL_HINT = ('put a Vietnamese Piper voice (NAME.onnx and NAME.onnx.json) in the voices/ folder '
-              'and set voice = "voices/NAME.onnx" (see README: Piper voices)')
+MODEL_HINT = N_('put a Vietnamese Piper voice (NAME.onnx and NAME.onnx.json) in the voices/ folder '
+                'and set voice = "voices/NAME.onnx" (see README: Piper voices)')
 
 
 class PiperEngine(Engine):
@@ -35,10 +36,10 @@ class PiperEngine(Engine):
         try:
             import piper  # noqa: F401
         except ImportError:
-            return "the piper-tts package is not installed (pip install piper-tts)"
+            return _("the piper-tts package is not installed (pip install piper-tts)")
         if not self._models():
             where = self.voices_dir or "voices/"
-            return f"no Piper voice model (.onnx) in {where}"
+            return _("no Piper voice model (.onnx) in {folder}", folder=where)
         return None
 
     def _models(self) -> list[Path]:
@@ -62,18 +63,18 @@ class PiperEngine(Engine):
         if wanted.endswith(".onnx"):
             model = Path(wanted)
             if not model.is_file():
-                raise EngineUnavailable(f"the Piper voice model {model} does not exist", hint=MODEL_HINT)
+                raise EngineUnavailable(_("the Piper voice model {model} does not exist", model=model), hint=_(MODEL_HINT))
             if not Path(f"{model}.json").is_file():
-                raise EngineUnavailable(f"the Piper voice model {model.name} has no {model.name}.json beside it",
-                                        hint="download both files of the voice")
+                raise EngineUnavailable(_("the Piper voice model {model} has no {model}.json beside it", model=model.name),
+                                        hint=_("download both files of the voice"))
             return str(model)
         if not wanted.lower().startswith("vi"):
-            raise SynthesisError(f'engine piper has no voice "{wanted}"',
-                                 hint='use voice = "voices/NAME.onnx", or "vi" for the first model in voices/')
+            raise SynthesisError(_('engine {engine} has no voice "{voice}"', engine="piper", voice=wanted),
+                                 hint=_('use voice = "voices/NAME.onnx", or "vi" for the first model in voices/'))
         models = self._models()
         if not models:
-            raise EngineUnavailable(f"no Piper voice model (.onnx) in {self.voices_dir or 'voices/'}",
-                                    hint=MODEL_HINT)
+            raise EngineUnavailable(_("no Piper voice model (.onnx) in {folder}", folder=self.voices_dir or "voices/"),
+                                    hint=_(MODEL_HINT))
         return str(models[0])
 
     def cache_tag(self, voice: str) -> str:
@@ -88,10 +89,10 @@ class PiperEngine(Engine):
             loaded = _load(model, self.cache_tag(model))
             chunks = list(loaded.synthesize(text, SynthesisConfig(length_scale=1.0 / rate)))
         except (OSError, ValueError, KeyError, RuntimeError) as e:
-            raise SynthesisError(f"Piper could not speak with {Path(model).name}: {e}",
-                                 hint="check that the model and its .json belong together") from None
+            raise SynthesisError(_("Piper could not speak with {model}: {reason}", model=Path(model).name, reason=e),
+                                 hint=_("check that the model and its .json belong together")) from None
         if not chunks:
-            raise SynthesisError("Piper produced no audio for this sentence")
+            raise SynthesisError(_("Piper produced no audio for this sentence"))
         samples = np.concatenate([c.audio_float_array for c in chunks]).astype(np.float32)
         return Speech(samples, chunks[0].sample_rate)
 
@@ -102,8 +103,8 @@ def _load(model: str, _stamp):
     try:
         return PiperVoice.load(model)
     except Exception as e:  # onnxruntime raises its own kinds for a damaged model
-        raise EngineUnavailable(f"the Piper voice model {Path(model).name} cannot be loaded: {e}",
-                                hint=MODEL_HINT) from None
+        raise EngineUnavailable(_("the Piper voice model {model} cannot be loaded: {reason}",
+                                  model=Path(model).name, reason=e), hint=_(MODEL_HINT)) from None
 
 
 @lru_cache(maxsize=16)

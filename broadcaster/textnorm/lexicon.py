@@ -16,6 +16,7 @@ from pathlib import Path
 
 from broadcaster.errors import ConfigError
 from broadcaster.textnorm.unicode import repair
+from broadcaster.i18n import _
 
 SECTIONS = ("acronyms", "words", "issuers", "units", "letters", "symbols", "domains")
 
@@ -78,14 +79,14 @@ def _read_toml(path: Path, label: str) -> dict:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as e:
-        raise ConfigError(f"cannot read the lexicon: {e.strerror}", where=label) from None
+        raise ConfigError(_("cannot read the lexicon: {reason}", reason=e.strerror), where=label) from None
     except UnicodeDecodeError:
-        raise ConfigError("the lexicon is not UTF-8 text", where=label, hint="save it as UTF-8") from None
+        raise ConfigError(_("the lexicon is not UTF-8 text"), where=label, hint=_("save it as UTF-8 in your editor")) from None
     except tomllib.TOMLDecodeError as e:
-        msg, _, pos = str(e).partition(" (at line ")
+        msg, _sep, pos = str(e).partition(" (at line ")
         line = pos.split(",")[0] if pos else ""
-        raise ConfigError(f"TOML syntax error: {msg}", where=f"{label}:{line}" if line else label,
-                          hint='each entry is "written" = "spoken" under a [section]') from None
+        raise ConfigError(_("TOML syntax error: {detail}", detail=msg), where=f"{label}:{line}" if line else label,
+                          hint=_('each entry is "written" = "spoken" under a [section]')) from None
     return data
 
 
@@ -93,16 +94,18 @@ def _merge(lex: Lexicon, data: dict, source: str, label: str, lines=None) -> Non
     problems = []
     for section, entries in data.items():
         if section not in SECTIONS:
-            problems.append(f'{label}: unknown section [{section}] (use {", ".join(SECTIONS)})')
+            problems.append(f"{label}: " + _("unknown section [{section}] (use {sections})", section=section,
+                                                  sections=", ".join(SECTIONS)))
             continue
         if not isinstance(entries, dict):
-            problems.append(f"{label}: [{section}] must be a table of \"written\" = \"spoken\" entries")
+            problems.append(f"{label}: " + _('[{section}] must be a table of "written" = "spoken" entries',
+                                                  section=section))
             continue
         for key, spoken in entries.items():
             if not isinstance(spoken, str) or not key.strip():
                 line = lines.line(section, key) if lines else None
                 where = f"{label}:{line}" if line else label
-                problems.append(f'{where}: {section}: "{key}" must be given a spoken form in quotes')
+                problems.append(f"{where}: {section}: " + _('"{key}" must be given a spoken form in quotes', key=key))
                 continue
             lex.add(section, key, spoken, source)
     if problems:
@@ -136,5 +139,5 @@ def load_lexicon(path: Path | None = None) -> Lexicon:
     try:
         mtime = path.stat().st_mtime_ns
     except OSError as e:
-        raise ConfigError(f"cannot read the lexicon: {e.strerror}", where=str(path)) from None
+        raise ConfigError(_("cannot read the lexicon: {reason}", reason=e.strerror), where=str(path)) from None
     return _project(path, mtime)

@@ -1,0 +1,140 @@
+"""At the technician's desk: `report` for the level above, `preview` on one's own speakers."""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from broadcaster.commands.common import Context, fmt_duration, local_now, play_to_end, progress, warn
+from broadcaster.config import Config, display_path
+from broadcaster.errors import ConfigError
+from broadcaster.i18n import N_, _, day
+
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+def parse_day(value: str, option: str) -> date:
+    """A day as 2020-08-05 or as Vietnamese write it, 05/8/2020."""
+    m = _DMY.match(value.strip())
+    try:
+        if m:
+            return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(_('"{value}" is not a date like 2020-08-05 or 05/8/2020', value=value),
+                                 param_hint=option) from None
+
+
+def _known(kind: str, names: tuple[str, ...], known: dict, cfg: Config) -> None:
+    from difflib import get_close_matches
+    for n in names:
+        if n not in known:
+            close = get_close_matches(n, list(known), n=1)
+            message = (_('no zone "{zone}" in {file}', zone=n, file=display_path(cfg.path)) if kind == "zone" else
+                       _('no bulletin "{bulletin}" in {file}', bulletin=n, file=display_path(cfg.path)))
+            raise ConfigError(message + (_(' (did you mean "{word}"?)', word=close[0]) if close else ""))
+
+
+@click.command()
+@click.option("--from", "first", metavar="DATE",
+              help=N_("the first day (2020-08-01 or 01/8/2020; default: the first day in the play log)"))
+@click.option("--to", "last", metavar="DATE", help=N_("the last day (default: today)"))
+@click.option("--zone", "zones", multiple=True, help=N_("only this zone (repeatable)"))
+@click.option("--bulletin", "bulletins", multiple=True, help=N_("only this bulletin (repeatable)"))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help=N_("the report file: .csv (for Excel), .html (to print or attach) or .json"))
+@click.pass_obj
+def report(obj: Context, first: str | None, last: str | None, zones: tuple[str, ...], bulletins: tuple[str, ...],
+           output: str) -> None:
+    """What was aired against what the schedule asked for, per bulletin, zone and day."""
+    from broadcaster.fsutil import atomic_write_bytes
+    from broadcaster.playlog import Journal
+    from broadcaster.report import build_report, combine
+    from broadcaster.report_formats import FORMATS, render
+    from broadcaster.sidecar import durations
+    cfg = obj.config()
+    out = Path(output).resolve()
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise click.BadParameter(_("the report must end in .csv, .html or .json"), param_hint="-o/--output")
+    if not cfg.inside(out):
+        raise ConfigError(_('"{path}" is outside the project folder', path=output), hint=_("pass --allow-outside"))
+    _known("zone", zones, cfg.zones, cfg)
+    _known("bulletin", bulletins, cfg.bulletins, cfg)
+    now = local_now(cfg)
+    journal = Journal(cfg.paths.state)
+    try:
+        rows = journal.rows()
+    finally:
+        journal.close()
+    tz = now.tzinfo
+    last_day = parse_day(last, "--to") if last else now.date()
+    if first:
+        first_day = parse_day(first, "--from")
+    elif rows:
+        first_day = min(datetime.fromisoformat(r.scheduled).astimezone(tz).date() for r in rows)
+    else:
+        first_day = last_day - timedelta(days=6)
+    if first_day > last_day:
+        raise click.BadParameter(_("the first day ({first}) is after the last day ({last})", first=day(first_day),
+                                   last=day(last_day)), param_hint="--from/--to")
+    chosen = list(zones) or list(cfg.zones) + sorted({r.zone for r in rows} - set(cfg.zones))
+    lengths = durations(cfg)
+    parts = [build_report(cfg, rows, first_day, last_day, now, zones={z}, bulletins=set(bulletins) or None,
+                          lengths=lengths)
+             for z in progress(chosen, _("Counting"), lambda z: z or "")]
+    result = combine(parts, first_day, last_day, now, cfg.timezone)
+    atomic_write_bytes(out, render(result, cfg, fmt))
+    totals = result.totals()
+    click.echo(_("wrote {path}: {first} to {last}, {scheduled} airings scheduled, {aired} aired, {short} day(s) short.",
+                 path=display_path(out), first=day(first_day), last=day(last_day),
+                 scheduled=sum(t.scheduled for t in totals), aired=sum(t.aired for t in totals),
+                 short=len(result.short_days())))
+
+
+@click.command()
+@click.argument("bulletin")
+@click.option("--device", help=N_("the sound output to use (default: this PC's default output)"))
+@click.option("--text", "show_text", is_flag=True, help=N_("also print what will be read (the normalised text)"))
+@click.pass_obj
+def preview(obj: Context, bulletin: str, device: str | None, show_text: bool) -> None:
+    """Play a rendered bulletin on this PC's own speakers (not a zone); Ctrl+C stops it."""
+    from broadcaster.fsutil import sha256_file
+    from broadcaster.player import Playback, find_output
+    from broadcaster.sidecar import read_sidecar
+    cfg = obj.config()
+    _known("bulletin", (bulletin,), cfg.bulletins, cfg)
+    b = cfg.bulletins[bulletin]
+    path = b.output_path(cfg.paths)
+    if not path.is_file():
+        raise ConfigError(_('bulletin "{bulletin}" has not been rendered yet (run broadcaster build)',
+                            bulletin=bulletin))
+    side = read_sidecar(b.sidecar_path(cfg.paths)) or {}
+    if side.get("script_sha256") not in (None, sha256_file(b.script)):
+        warn(_('bulletin "{bulletin}": the rendered audio is older than its script (run broadcaster build)',
+               bulletin=bulletin))
+    if show_text:
+        from broadcaster.reading import spoken_paragraphs
+        from broadcaster.scripts import read_script
+        script = read_script(b.script, display=display_path(b.script))
+        for written, spoken in zip(script.paragraphs, spoken_paragraphs(script, b.tts.lexicon)):
+            for sentence, words in zip(written, spoken):
+                click.echo(f"  {sentence.text}\n  → {words}")
+            click.echo()
+    output = find_output(device or "default")
+    pb = Playback(output.index, path)
+    click.echo(_("Playing {file} ({duration}) on {device}; Ctrl+C stops it.", file=display_path(path),
+                 duration=fmt_duration(pb.duration), device=output.name))
+    status = play_to_end(pb)
+    if status == "interrupted":
+        click.echo(_("Stopped at {position} of {duration}.", position=fmt_duration(pb.position()),
+                     duration=fmt_duration(pb.duration)))
+    elif status == "failed":
+        click.secho(f"{_('error')}: {pb.feeder.error or pb.error}", fg="red", err=True)
+        sys.exit(1)
+    else:
+        click.echo(_("Played to the end ({duration}).", duration=fmt_duration(pb.duration)))
