@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 RUN_PACKAGES  := ffmpeg espeak-ng libportaudio2
-TEST_PACKAGES := $(RUN_PACKAGES) pulseaudio pulseaudio-utils libasound2-plugins
+TEST_PACKAGES := $(RUN_PACKAGES) pulseaudio pulseaudio-utils libasound2-plugins chromium fonts-dejavu-core
 
 .PHONY: run test system-deps test-system-deps bench clean
 

@@ -35,17 +35,18 @@ class Finding:
         return f"{self.where}: {_(LEVELS[self.level], lang)}: {self.message}"
 
 
-def check_project(cfg: Config, now: datetime, lang: str | None = None) -> list[Finding]:
+def check_project(cfg: Config, now: datetime, lang: str | None = None, each=iter) -> list[Finding]:
+    """Every finding; ``each`` wraps the loop over bulletins (a progress bar, say)."""
     findings: list[Finding] = []
-    findings += _check_bulletins(cfg, lang)
+    findings += _check_bulletins(cfg, lang, each)
     findings += _check_slots(cfg, now, lang)
     return findings
 
 
-def _check_bulletins(cfg: Config, lang: str | None) -> list[Finding]:
+def _check_bulletins(cfg: Config, lang: str | None, each=iter) -> list[Finding]:
     out: list[Finding] = []
     decoded: dict = {}
-    for b in cfg.bulletins.values():
+    for b in each(list(cfg.bulletins.values())):
         name = display_path(b.script)
         try:
             script = read_script(b.script, display=name)

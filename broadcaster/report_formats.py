@@ -20,7 +20,7 @@ from broadcaster.report import OUTCOMES, Cell, Report
 FORMATS = ("csv", "html", "json")
 COLOURS = {"played": "#2e7d32", "late": "#f9a825", "interrupted": "#ef6c00", "missed": "#8e24aa",
            "failed": "#c62828", "playing": "#1565c0"}
-COLUMNS = [("scheduled", N_("scheduled")), ("aired", N_("aired")), ("played", N_("played")), ("late", N_("late")),
+COLUMNS = [("scheduled", N_("scheduled")), ("aired", N_("aired")), ("played", N_("on time")), ("late", N_("late")),
            ("interrupted", N_("interrupted")), ("missed", N_("missed")), ("failed", N_("failed")),
            ("on_request", N_("on request"))]
 
@@ -154,8 +154,9 @@ def _timeline_svg(zone: str, days: list, marks: list) -> str:
            f'aria-label="{escape(_("Airings by zone and day"))}: {escape(zone)}">']
     for h in range(0, 25, 3):
         x = LEFT + span * h / 24
+        anchor = "end" if h == 24 else "middle"
         svg.append(f'<line x1="{x:.1f}" y1="{TOP - 4}" x2="{x:.1f}" y2="{height - 4}" stroke="#ddd"/>'
-                   f'<text x="{x:.1f}" y="{TOP - 8}" text-anchor="middle">{h:02d}:00</text>')
+                   f'<text x="{x:.1f}" y="{TOP - 8}" text-anchor="{anchor}">{h:02d}:00</text>')
     row_of = {d: i for i, d in enumerate(days)}
     for d, i in row_of.items():
         y = TOP + i * ROW

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from broadcaster.commands.common import Context, fmt_duration, local_now, parse_from
+from broadcaster.commands.common import Context, fmt_duration, local_now, parse_from, progress
 from broadcaster.config import display_path
 from broadcaster.errors import ConfigError
 from broadcaster.config import PRIORITY_WORDS
@@ -29,7 +29,8 @@ def check(obj: Context, strict: bool) -> None:
                      else f"{_('error', lang)}: {line}")
             click.secho(shown, fg="red", err=True)
         sys.exit(1)
-    findings = check_project(cfg, local_now(cfg), lang)
+    findings = check_project(cfg, local_now(cfg), lang,
+                             each=lambda items: progress(items, _("Checking", lang), lambda b: b.id if b else ""))
     errors = [f for f in findings if f.level == "error" or strict]
     for f in findings:
         click.secho(f.render(lang), fg="red" if f in errors else "yellow", err=True)

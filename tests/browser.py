@@ -1,0 +1,122 @@
+"""A real headless browser (Debian's chromium) driven over the DevTools protocol.
+
+Loads a page, and reports what a person would see and what the browser complained
+about: uncaught exceptions, console errors, failed loads. aiohttp speaks the
+DevTools websocket; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import queue
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@dataclass
+class PageLoad:
+    errors: list[str] = field(default_factory=list)
+    values: dict = field(default_factory=dict)
+    screenshot: bytes = b""
+
+
+def load(path: Path, *, evaluate: dict[str, str] | None = None, width: int = 1200, timeout: float = 60) -> PageLoad:
+    """Open ``path`` in headless chromium; full-page screenshot, complaints, and evaluated expressions."""
+    with tempfile.TemporaryDirectory() as profile:
+        proc = subprocess.Popen(
+            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",
+             "--disable-background-networking", "--disable-component-update", "--mute-audio",
+             f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "HOME": profile})
+        try:
+            url = _devtools_url(proc, timeout)
+            return asyncio.run(asyncio.wait_for(_drive(url, path, evaluate or {}, width), timeout))
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+def _devtools_url(proc: subprocess.Popen, timeout: float) -> str:
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stderr], daemon=True).start()
+    seen = []
+    while True:
+        try:
+            line = lines.get(timeout=timeout)
+        except queue.Empty:
+            raise RuntimeError("chromium did not start: " + "".join(seen[-20:])) from None
+        seen.append(line)
+        m = re.search(r"DevTools listening on (ws://\S+)", line)
+        if m:
+            return m.group(1)
+
+
+async def _drive(url: str, path: Path, evaluate: dict[str, str], width: int) -> PageLoad:
+    import aiohttp
+    result = PageLoad()
+    ids = itertools.count(1)
+    pending: dict[int, asyncio.Future] = {}
+    loaded = asyncio.Event()
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, max_msg_size=0) as ws:
+        async def call(method: str, params: dict | None = None, session: str | None = None) -> dict:
+            i = next(ids)
+            pending[i] = asyncio.get_running_loop().create_future()
+            await ws.send_str(json.dumps({"id": i, "method": method, "params": params or {},
+                                          **({"sessionId": session} if session else {})}))
+            return await pending[i]
+
+        async def listen() -> None:
+            async for msg in ws:
+                data = json.loads(msg.data)
+                if "id" in data:
+                    fut = pending.pop(data["id"])
+                    if "error" in data:
+                        fut.set_exception(RuntimeError(f"{data['error']}"))
+                    else:
+                        fut.set_result(data.get("result", {}))
+                    continue
+                method, params = data.get("method"), data.get("params", {})
+                if method == "Page.loadEventFired":
+                    loaded.set()
+                elif method == "Runtime.exceptionThrown":
+                    d = params["exceptionDetails"]
+                    result.errors.append(f"exception: {d.get('exception', {}).get('description') or d.get('text')}")
+                elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                    result.errors.append("console: " + " ".join(str(a.get("value", a.get("description")))
+                                                                 for a in params.get("args", [])))
+                elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+                    result.errors.append(f"log: {params['entry']['text']} {params['entry'].get('url', '')}")
+
+        listener = asyncio.create_task(listen())
+        target = await call("Target.createTarget", {"url": "about:blank"})
+        session = (await call("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}))["sessionId"]
+        for domain in ("Page", "Runtime", "Log"):
+            await call(f"{domain}.enable", session=session)
+        await call("Emulation.setDeviceMetricsOverride", {"width": width, "height": 900, "deviceScaleFactor": 1,
+                                                          "mobile": False}, session)
+        await call("Page.navigate", {"url": path.resolve().as_uri()}, session)
+        await loaded.wait()
+        await asyncio.sleep(0.5)  # late console messages
+        for name, expression in evaluate.items():
+            r = await call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session)
+            result.values[name] = r["result"].get("value")
+        metrics = await call("Page.getLayoutMetrics", session=session)
+        size = metrics["cssContentSize"]
+        shot = await call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                                     "clip": {"x": 0, "y": 0, "width": size["width"],
+                                                              "height": size["height"], "scale": 1}}, session)
+        import base64
+        result.screenshot = base64.b64decode(shot["data"])
+        listener.cancel()
+    return result
