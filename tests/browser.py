@@ -32,7 +32,7 @@ class PageLoad:
 
 def load(path: Path, *, evaluate: dict[str, str] | None = None, width: int = 1200, timeout: float = 60) -> PageLoad:
     """Open ``path`` in headless chromium; full-page screenshot, complaints, and evaluated expressions."""
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
              "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",

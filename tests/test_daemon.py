@@ -159,7 +159,7 @@ def test_urgent_interrupts_and_a_busy_zone_makes_normal_airings_wait(station):
     station.wait_until(2.5)
     r = station.project.run("play", "b", "--zone", "za", "--urgent")
     assert r.code == 0, r.err + r.out
-    assert "Sent to the daemon" in r.out and r.out.strip().endswith("done")
+    assert "Sent to the daemon" in r.out and r.out.strip().endswith("played")
     full_a = station.file_segments("a")[0]
     station.wait_until(full_a[1] + 6)
     assert station.stop() == 0
