@@ -16,6 +16,7 @@ from broadcaster.errors import AudioError
 from broadcaster.fsutil import atomic_path
 from broadcaster.i18n import N_, _
 
+MAX_JINGLE_SECONDS = 120.0  # a jingle is seconds long; a 10-hour file would fill the memory
 FFMPEG_HINT = N_("install ffmpeg: apt-get install ffmpeg (Windows: add ffmpeg.exe to PATH)")
 
 
@@ -30,9 +31,18 @@ def decode_bytes(data: bytes, *, what: str) -> tuple[np.ndarray, int]:
     return samples, rate
 
 
-def decode_file(path: Path, *, what: str | None = None) -> tuple[np.ndarray, int]:
-    """Decode an audio file; formats libsndfile lacks (m4a, aac, wma…) go through ffmpeg."""
+def decode_file(path: Path, *, what: str | None = None, longest: float | None = None) -> tuple[np.ndarray, int]:
+    """Decode an audio file; formats libsndfile lacks (m4a, aac, wma…) go through ffmpeg.
+
+    ``longest`` (seconds) refuses a file that is longer, before decoding it where the header tells.
+    """
     what = what or _("the audio file")
+    try:
+        info = sf.info(str(path))
+        if longest is not None and info.frames > longest * info.samplerate:
+            _too_long(path, what, info.frames / info.samplerate, longest)
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError):
+        pass  # not a format libsndfile knows, or unreadable: said below
     try:
         samples, rate = sf.read(str(path), dtype="float32", always_2d=False)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
@@ -42,7 +52,15 @@ def decode_file(path: Path, *, what: str | None = None) -> tuple[np.ndarray, int
     if len(samples) == 0:
         raise AudioError(_("{what} contains no sound", what=what), where=str(path),
                          hint=_("replace it with a real recording"))
+    if longest is not None and len(samples) > longest * rate:
+        _too_long(path, what, len(samples) / rate, longest)
     return samples, rate
+
+
+def _too_long(path: Path, what: str, seconds: float, longest: float) -> None:
+    raise AudioError(_("{what} lasts {minutes} min; at most {most} s is allowed here", what=what,
+                       minutes=f"{seconds / 60:.0f}", most=f"{longest:g}"), where=str(path),
+                     hint=_("use a short jingle (a few seconds)"))
 
 
 def _decode_with_ffmpeg(path: Path, what: str) -> tuple[np.ndarray, int]:

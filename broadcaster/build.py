@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from broadcaster import __version__, loudness, render
-from broadcaster.audiofile import decode_file, encode_file
+from broadcaster.audiofile import MAX_JINGLE_SECONDS, decode_file, encode_file
 from broadcaster.config import AudioSettings, Bulletin, Config, TTSSettings, display_path
 from broadcaster.errors import AudioError, BroadcasterError
 from broadcaster.fsutil import atomic_write_bytes, sha256_file, sha256_text
@@ -68,9 +68,10 @@ class Jingles:
         key = (path, audio.sample_rate, audio.loudness, audio.true_peak)
         if key not in self._done:
             try:
-                samples, rate = decode_file(path, what=_('jingle "{path}"', path=display_path(path)))
+                samples, rate = decode_file(path, what=_('jingle "{path}"', path=display_path(path)),
+                                            longest=MAX_JINGLE_SECONDS)
             except AudioError as e:
-                raise AudioError(e.message, where=where, hint=_("use a WAV or MP3 file")) from None
+                raise AudioError(e.message, where=where, hint=e.hint or _("use a WAV or MP3 file")) from None
             mono = render.resample(render.to_mono(samples), rate, audio.sample_rate)
             self._done[key] = loudness.normalize(mono, audio.sample_rate, audio.loudness, audio.true_peak)
         return self._done[key]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from broadcaster.audiofile import decode_file
+from broadcaster.audiofile import MAX_JINGLE_SECONDS, decode_file
 from broadcaster.reading import speakability_warnings, spoken_paragraphs
 from broadcaster.config import Config, display_path
 from broadcaster.errors import BroadcasterError
@@ -64,7 +64,7 @@ def _check_bulletins(cfg: Config, lang: str | None, each=iter) -> list[Finding]:
                 continue
             decoded[path] = True
             try:
-                decode_file(path, what=_('jingle "{path}"', path=display_path(path)))
+                decode_file(path, what=_('jingle "{path}"', path=display_path(path)), longest=MAX_JINGLE_SECONDS)
             except BroadcasterError as e:
                 out.append(Finding("error", cfg.where_setting(b.id, key, "audio"), e.message))
         side = read_sidecar(b.sidecar_path(cfg.paths))

@@ -13,6 +13,7 @@ re-render stale audio ahead of time, and beat the heart that `play` and
 from __future__ import annotations
 
 import logging
+from logging.handlers import RotatingFileHandler
 import os
 import queue
 import signal
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from broadcaster.config import load_config
 from broadcaster.errors import ConfigError, PlaybackError
-from broadcaster.fsutil import sha256_unchanged
+from broadcaster.fsutil import private_dir, private_file, sha256_unchanged
 from broadcaster.playlog import Journal
 from broadcaster.schedule import airings
 from broadcaster.zones import LATE_AFTER, LEAD, Clock, Item, ZoneWorker
@@ -147,7 +148,7 @@ class Daemon:
     def _lock(self) -> None:
         state = self.cfg.paths.state
         try:
-            state.mkdir(parents=True, exist_ok=True)
+            private_dir(state)
             f = open(state / "daemon.lock", "a+")
         except OSError as e:
             raise PlaybackError(_("cannot use the state folder {state}: {reason}", state=state, reason=e.strerror),
@@ -407,9 +408,17 @@ class Daemon:
         self.journal.heartbeat(os.getpid(), self.clock.now())
 
 
+class _PrivateLogFile(RotatingFileHandler):
+    """daemon.log and its rotated copies, readable by the owner's group only."""
+
+    def _open(self):
+        stream = super()._open()
+        private_file(Path(self.baseFilename))
+        return stream
+
+
 def setup_logging(state: Path, verbose: bool = False) -> None:
     """Log lines to stderr (systemd's journal, a console) and to state/daemon.log."""
-    from logging.handlers import RotatingFileHandler
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     root = logging.getLogger("broadcaster")
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -419,8 +428,8 @@ def setup_logging(state: Path, verbose: bool = False) -> None:
     console.setFormatter(fmt)
     root.addHandler(console)
     try:
-        state.mkdir(parents=True, exist_ok=True)
-        fh = RotatingFileHandler(state / "daemon.log", maxBytes=2_000_000, backupCount=5, encoding="utf-8")
+        private_dir(state)
+        fh = _PrivateLogFile(state / "daemon.log", maxBytes=2_000_000, backupCount=5, encoding="utf-8")
         fh.setFormatter(fmt)
         root.addHandler(fh)
     except OSError as e:

@@ -66,3 +66,23 @@ def _sha256_stamped(path: str, _size: int, _mtime_ns: int) -> str:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+PRIVATE_DIR, PRIVATE_FILE = 0o750, 0o640  # the owner writes, the owner's group reads, others nothing
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (the state folder) readable by the owner's group only; tighten it if we made it wider."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    st = path.stat()
+    if st.st_uid == os.getuid() and st.st_mode & 0o777 != PRIVATE_DIR and os.name != "nt":
+        with contextlib.suppress(OSError):
+            os.chmod(path, PRIVATE_DIR)
+    return path
+
+
+def private_file(path: Path) -> None:
+    """Make a state file (play log, daemon log) readable by the owner's group only."""
+    if os.name != "nt":
+        with contextlib.suppress(OSError):
+            os.chmod(path, PRIVATE_FILE)

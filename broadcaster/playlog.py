@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from broadcaster.errors import BroadcasterError
+from broadcaster.fsutil import private_dir, private_file
 from broadcaster.i18n import N_, _
 
 DB_NAME = "playlog.sqlite3"
@@ -94,7 +95,7 @@ class Journal:
     def __init__(self, state: Path):
         self.path = state / DB_NAME
         try:
-            state.mkdir(parents=True, exist_ok=True)
+            private_dir(state)
             new = not self.path.exists()
             self.db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False,
                                       isolation_level=None)
@@ -102,7 +103,7 @@ class Journal:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
             if new:
-                os.chmod(self.path, 0o640)
+                private_file(self.path)
         except (OSError, sqlite3.Error) as e:
             raise JournalError(_("cannot open the play log {path}: {reason}", path=self.path, reason=e),
                                hint=_("check that the state folder exists and is writable")) from None

@@ -19,6 +19,7 @@ from broadcaster.legacy import LABELS, decode_legacy
 from broadcaster.i18n import _
 
 MAX_BYTES = 2_000_000  # an announcement is a few pages; this is a book
+MAX_SENTENCE = 2_000  # characters: a long legal sentence is a few hundred
 
 # Words ending in "." that do not end a sentence (TP. Huế, TT. Sịa, ThS. Lê …)
 ABBREVIATIONS = frozenset("""TP Tp tp TT Tt TX Tx Q P Ph ThS TS PGS GS BS KS CN Th.S St Mr Mrs Ms Dr""".split())
@@ -73,6 +74,13 @@ def read_script(path: Path, *, display: str | None = None) -> Script:
     if not paragraphs:
         raise ScriptError(_("has nothing to read (it is empty or only has # notes)"),
                           where=where, hint=_("write the announcement text in it"))
+    for p in paragraphs:
+        for sentence in p:
+            if len(sentence.text) > MAX_SENTENCE:
+                raise ScriptError(_("has a sentence of {count} characters; a voice reads at most {most} at once",
+                                    count=len(sentence.text), most=MAX_SENTENCE),
+                                  where=f"{display or path}:{sentence.line}",
+                                  hint=_("split it into shorter sentences with full stops"))
     return Script(path, encoding, paragraphs, notices)
 
 
@@ -88,7 +96,12 @@ def decode_text(data: bytes, *, where: str) -> tuple[str, str, tuple[str, ...]]:
         notices.append(_("converted from the old {encoding} encoding to Unicode; "
                          "save it as UTF-8 (Unicode) to avoid this", encoding=LABELS[encoding]))
     else:
-        text = data.decode(encoding)
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as e:  # a UTF-16 file cut short, or damaged on a disk
+            raise ScriptError(_("is damaged: not readable as {encoding} near byte {byte}", encoding=encoding.upper(),
+                                byte=e.start), where=where,
+                              hint=_("open it in Notepad and save it again as UTF-8")) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from broadcaster.config import AUTO_ENGINES, Config, find_config, load_config
+from broadcaster.config import AUTO_ENGINES, Config, display_path, find_config, load_config
 from broadcaster.engines import engine_names
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _
@@ -135,3 +135,24 @@ def play_to_end(pb, lead: float = 0.2) -> str:
 def _progress_line(position: float, duration: float, width: int = 30) -> str:
     done = int(width * position / duration) if duration else width
     return f"▶ {fmt_duration(position)} / {fmt_duration(duration)}  {'━' * done}{'─' * (width - done)}"
+
+
+def project_path(obj: Context, value: str, option: str, root: Path | None = None) -> Path:
+    """A path from the command line, resolved (symlinks too) and kept inside the project folder.
+
+    The project folder is the config's, else the current folder; --allow-outside lifts the rule.
+    """
+    if root is None:
+        try:
+            root = obj.config().root
+        except ConfigError:
+            if obj.config_option:
+                raise
+            root = Path.cwd().resolve()
+    path = Path(value).expanduser()
+    path = (path if path.is_absolute() else Path.cwd() / path).resolve()
+    if not obj.allow_outside and not path.is_relative_to(root.resolve()):
+        raise ConfigError(_('{option} "{path}" is outside the project folder {root}', option=option, path=value,
+                            root=display_path(root)),
+                          hint=_("move it inside, or pass --allow-outside"))
+    return path

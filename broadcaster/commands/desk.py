@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from broadcaster.commands.common import Context, fmt_duration, local_now, play_to_end, progress, warn
+from broadcaster.commands.common import (Context, fmt_duration, local_now, play_to_end, progress, project_path,
+                                         warn)
 from broadcaster.config import Config, display_path
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _, day
@@ -57,12 +58,10 @@ def report(obj: Context, first: str | None, last: str | None, zones: tuple[str, 
     from broadcaster.report_formats import FORMATS, render
     from broadcaster.sidecar import durations
     cfg = obj.config()
-    out = Path(output).resolve()
-    fmt = out.suffix.lower().lstrip(".")
+    fmt = Path(output).suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise click.BadParameter(_("the report must end in .csv, .html or .json"), param_hint="-o/--output")
-    if not cfg.inside(out):
-        raise ConfigError(_('"{path}" is outside the project folder', path=output), hint=_("pass --allow-outside"))
+    out = project_path(obj, output, "-o/--output", cfg.root)
     _known("zone", zones, cfg.zones, cfg)
     _known("bulletin", bulletins, cfg.bulletins, cfg)
     now = local_now(cfg)

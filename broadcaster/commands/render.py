@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from broadcaster.commands.common import (ENGINE_HELP, Context, engine_label, engines_option, fmt_duration, local_now,
-                                         progress, make_speaker, warn)
+                                         progress, make_speaker, project_path, warn)
 from broadcaster.config import Config, TTSSettings, display_path
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _
@@ -91,17 +91,12 @@ def say(obj: Context, text: str | None, text_file: str | None, output: str, engi
             raise
         cfg = None  # no project here: defaults, so an urgent notice never waits for a config
     root = cfg.root if cfg else Path.cwd().resolve()
-    out = Path(output).resolve()
-    if not obj.allow_outside and not out.is_relative_to(root):
-        raise ConfigError(_('output "{path}" is outside the project folder {root}', path=output, root=display_path(root)),
-                          hint=_("write it inside the project, or pass --allow-outside"))
+    out = project_path(obj, output, "-o/--output", root)
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("mp3", "wav"):
         raise click.BadParameter(_("the output must end in .mp3 or .wav"), param_hint="-o/--output")
     if text_file:
-        src = Path(text_file).resolve()
-        if not obj.allow_outside and not src.is_relative_to(root):
-            raise ConfigError(_('"{path}" is outside the project folder', path=text_file), hint=_("pass --allow-outside"))
+        src = project_path(obj, text_file, "--file", root)
         paragraphs = read_script(src, display=text_file).paragraphs
     else:
         paragraphs = split_paragraphs(text or "")

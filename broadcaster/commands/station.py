@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from broadcaster.commands.common import Context, local_now, parse_from, play_to_end
+from broadcaster.commands.common import Context, local_now, parse_from, play_to_end, project_path
 from broadcaster.config import Config, display_path
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _, when
@@ -56,8 +56,7 @@ def play(obj: Context, target: str, zone: str, urgent: bool, high: bool) -> None
         if not path.is_file():
             raise ConfigError(_('"{target}" is neither a bulletin id nor an audio file', target=target),
                               hint=_("bulletins: {bulletins}", bulletins=", ".join(cfg.bulletins)))
-        if not cfg.inside(path):
-            raise ConfigError(_('"{path}" is outside the project folder', path=target), hint=_("pass --allow-outside"))
+        path = project_path(obj, target, "TARGET", cfg.root)
         target = str(path)
     journal = Journal(cfg.paths.state)
     try:

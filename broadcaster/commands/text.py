@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from broadcaster.commands.common import Context, config_lexicon, warn
+from broadcaster.commands.common import Context, config_lexicon, project_path, warn
 from broadcaster.config import display_path
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _
@@ -21,11 +21,11 @@ def normalize(obj: Context, file: str | None, explain: bool, lexicon: str | None
     """Print what will be read aloud: one spoken line per line of FILE (or standard input)."""
     from broadcaster.scripts import decode_text
     from broadcaster.textnorm import Normalizer, load_lexicon
-    lex_path = Path(lexicon) if lexicon else config_lexicon(obj)
+    lex_path = project_path(obj, lexicon, "--lexicon") if lexicon else config_lexicon(obj)
     norm = Normalizer(load_lexicon(lex_path))
     if file:
         try:
-            data = Path(file).read_bytes()
+            data = project_path(obj, file, "FILE").read_bytes()
         except OSError as e:
             raise ConfigError(_("cannot read {what}: {reason}", what=file, reason=e.strerror)) from None
     else:

@@ -62,12 +62,12 @@ def km_post(m: Match) -> str:
 
 # --- web addresses --------------------------------------------------------------
 
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"  # a DNS label: at most 63 characters
 _TLD = r"(?:vn|com|gov|org|net|edu|info|io|int)"
 
 
 @rule("web address", rf"(?i)(?<![\w.@/-])(?:https?://)?(?:{_LABEL}\.)+{_TLD}(?:\.vn)?(?:/[\w./?=&%-]*[\w/])?(?![\w.-]*\w)"
-      rf"|(?i:https?://)[^\s]+[\w/]|[\w.+-]+@(?:{_LABEL}\.)+{_TLD}\b")
+      rf"|(?i:https?://)[^\s]+[\w/]|(?<![\w.+-])[\w.+-]{{1,64}}@(?:{_LABEL}\.)+{_TLD}\b")
 def web(m: Match) -> str:
     text = re.sub(r"(?i)^https?://", "", m.group(0)).rstrip("/")
     user, at, host = text.rpartition("@")
