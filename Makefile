@@ -15,8 +15,10 @@ run: system-deps $(VENV)/.installed
 	@echo
 	@echo "Rendered bulletins are in audio_out/. Everyday commands: $(BIN)/broadcaster --help"
 
+SOAK_SECONDS ?= 100  # the soak test's length; `make test SOAK_SECONDS=600` for the full ten minutes
+
 test: test-system-deps $(VENV)/.test-installed
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+	BROADCASTER_SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 system-deps:
 	@sh tools/system-deps.sh $(RUN_PACKAGES)

@@ -93,7 +93,9 @@ class Daemon:
         self._signature = self._files_signature()
         self._queue_stale_renders()
         threading.Thread(target=self._renderer, name="renderer", daemon=True).start()
-        self.scheduler = BackgroundScheduler(timezone=self.tz)
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        # four jobs, each at most one at a time: four threads, made once (APScheduler's default pool is ten)
+        self.scheduler = BackgroundScheduler(timezone=self.tz, executors={"default": ThreadPoolExecutor(4)})
         every = {"trigger": "interval", "max_instances": 1, "coalesce": True}
         self.scheduler.add_job(self._guard(self.plan), seconds=0.5, id="plan", **every)
         self.scheduler.add_job(self._guard(self.take_requests), seconds=0.5, id="requests", **every)

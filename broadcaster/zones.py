@@ -178,7 +178,8 @@ class ZoneWorker(threading.Thread):
             log.warning(_("zone {zone}: {item} at {time} already has a log row; not playing it twice",
                           zone=self.zone, item=item.label, time=item.scheduled.strftime("%H:%M:%S")))
             return
-        late = start - item.scheduled.timestamp()
+        # a `play` request has no slot to be late for: its time is when it was asked for
+        late = start - item.scheduled.timestamp() if item.request is None else 0.0
         log.info(_("zone {zone}: playing {item} (scheduled {time})", zone=self.zone, item=item.label,
                    time=item.scheduled.strftime("%H:%M:%S"))
                  + (_(", {seconds} s late", seconds=f"{late:.1f}") if late > LATE_AFTER else ""))

@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 
 from broadcaster.cli import run
+from tests.station import station  # noqa: F401  (a fixture: the daemon tests' station)
 
 REPO = Path(__file__).resolve().parent.parent
 

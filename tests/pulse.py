@@ -134,3 +134,34 @@ def tone_onset(x: np.ndarray, freq: float, rate: int = Recorder.RATE, after: flo
         if power > 0.05 and power > 0.7 * np.sqrt(np.mean(w ** 2)) * 1.41:
             return start / rate
     return None
+
+
+def tone_onsets(x: np.ndarray, freq: float, rate: int = Recorder.RATE, min_gap: float = 0.5) -> list[float]:
+    """Every time a pure tone of ``freq`` starts to sound (dominating its 20 ms window), in seconds."""
+    win, hop = int(0.02 * rate), int(0.005 * rate)
+    n = max(0, (len(x) - win) // hop)
+    if n == 0:
+        return []
+    frames = np.lib.stride_tricks.sliding_window_view(x, win)[::hop][:n]
+    t = np.arange(win) / rate
+    probe = np.exp(-2j * np.pi * freq * t) * np.hanning(win)
+    power = np.abs(frames @ probe) / (win / 4)
+    rms = np.sqrt(np.mean(frames ** 2, axis=1))
+    on = (power > 0.05) & (power > 0.7 * rms * 1.41)
+    out: list[float] = []
+    for i in np.flatnonzero(on & ~np.concatenate([[False], on[:-1]])):
+        if not out or i * hop / rate - out[-1] >= min_gap:
+            out.append(i * hop / rate)
+    return out
+
+
+def remove_sink(server: PulseServer, name: str) -> None:
+    """Unload a null sink, as when a USB sound card is pulled out (its ALSA name stays configured)."""
+    for line in server.pactl("list", "short", "modules").splitlines():
+        if f"sink_name={name}" in line:
+            server.pactl("unload-module", line.split()[0])
+
+
+def restore_sink(server: PulseServer, name: str) -> None:
+    """The same card plugged back in."""
+    server.pactl("load-module", "module-null-sink", f"sink_name={name}", "rate=48000", "channels=1")

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.pulse import Recorder, segments
-from tests.test_daemon import FREQS, Station
+from tests.station import FREQS, Station
 
 pytestmark = pytest.mark.audio
 

@@ -118,12 +118,13 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
         journal.close()
     records = [{"scheduled": r.scheduled, "started": r.started, "ended": r.ended, "zone": r.zone,
                 "bulletin": r.bulletin or (Path(r.audio).name if r.audio else None), "status": r.status,
-                "reason": r.reason} for r in rows]
+                "reason": r.reason, "audio_sha256": r.audio_sha256} for r in rows]
     if as_json:
         click.echo(json.dumps(records, ensure_ascii=False, indent=1))
     elif as_csv:
         w = csv.DictWriter(click.get_text_stream("stdout"),
-                           fieldnames=["scheduled", "started", "ended", "zone", "bulletin", "status", "reason"])
+                           fieldnames=["scheduled", "started", "ended", "zone", "bulletin", "status", "reason",
+                                       "audio_sha256"])
         w.writeheader()
         w.writerows(records)
     elif not records:
