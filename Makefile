@@ -15,7 +15,8 @@ run: system-deps $(VENV)/.installed
 	@echo
 	@echo "Rendered bulletins are in audio_out/. Everyday commands: $(BIN)/broadcaster --help"
 
-SOAK_SECONDS ?= 100  # the soak test's length; `make test SOAK_SECONDS=600` for the full ten minutes
+# the soak test's length in seconds; `make test SOAK_SECONDS=600` for the full ten minutes
+SOAK_SECONDS ?= 100
 
 test: test-system-deps $(VENV)/.test-installed
 	BROADCASTER_SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest -q -p no:cacheprovider tests

@@ -5,7 +5,9 @@ Samples are float32 numpy arrays, shape (frames,) for mono or (frames, channels)
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 import shutil
 from pathlib import Path
 
@@ -95,12 +97,18 @@ def encode_file(target: Path, samples: np.ndarray, rate: int, fmt: str, tags: di
     pcm = np.clip(samples, -1.0, 1.0)
     with atomic_path(target, suffix=f".tmp.{fmt}") as tmp:
         if fmt == "wav":
-            with sf.SoundFile(str(tmp), "w", samplerate=rate, channels=_channels(pcm),
-                              subtype="PCM_16", format="WAV") as f:
-                for key in ("title", "date", "artist", "comment"):
-                    if tags.get(key):
-                        setattr(f, key, tags[key])
-                f.write(pcm)
+            try:
+                with sf.SoundFile(str(tmp), "w", samplerate=rate, channels=_channels(pcm),
+                                  subtype="PCM_16", format="WAV") as f:
+                    for key in ("title", "date", "artist", "comment"):
+                        if tags.get(key):
+                            setattr(f, key, tags[key])
+                    f.write(pcm)
+            except (sf.LibsndfileError, RuntimeError) as e:
+                # libsndfile says only "System error"; a full disk is the usual cause, so say so when it is
+                if shutil.disk_usage(tmp.parent).free < pcm.size * 2 + (1 << 16):
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from None
+                raise AudioError(_("cannot write {what}: {reason}", what=target.name, reason=e)) from None
         elif fmt == "mp3":
             _encode_mp3(tmp, pcm, rate, tags)
         else:

@@ -19,7 +19,7 @@ import numpy as np
 from broadcaster import __version__, loudness, render
 from broadcaster.audiofile import MAX_JINGLE_SECONDS, decode_file, encode_file
 from broadcaster.config import AudioSettings, Bulletin, Config, TTSSettings, display_path
-from broadcaster.errors import AudioError, BroadcasterError
+from broadcaster.errors import AudioError, BroadcasterError, StorageError
 from broadcaster.fsutil import atomic_write_bytes, sha256_file, sha256_text
 from broadcaster.scripts import read_script
 from broadcaster.sidecar import read_sidecar
@@ -178,7 +178,7 @@ def build_bulletin(cfg: Config, bulletin: Bulletin, speaker: Speaker, jingles: J
     except BroadcasterError as e:
         return BuildResult(bulletin.id, "failed", error=e, synthesized=speaker.synthesized - syn0)
     except OSError as e:
-        return BuildResult(bulletin.id, "failed", error=AudioError(
+        return BuildResult(bulletin.id, "failed", error=StorageError(
             _("cannot write {path}: {reason}", path=display_path(output), reason=e.strerror),
             hint=_("free some disk space or check the folder's permissions")))
 

@@ -152,6 +152,7 @@ class Daemon:
         try:
             private_dir(state)
             f = open(state / "daemon.lock", "a+")
+            private_file(state / "daemon.lock")
         except OSError as e:
             raise PlaybackError(_("cannot use the state folder {state}: {reason}", state=state, reason=e.strerror),
                                 hint=_("check that it exists and is writable")) from None

@@ -49,6 +49,12 @@ class AudioError(BroadcasterError):
     """An audio file (jingle, rendered bulletin) cannot be decoded or written."""
 
 
+class StorageError(BroadcasterError):
+    """A file cannot be written: the disk is full, or the folder is not writable. Not the input's fault."""
+
+    exit_code = 1
+
+
 class SynthesisError(BroadcasterError):
     """A TTS engine could not speak. ``transient`` errors may succeed on retry."""
 

@@ -68,7 +68,23 @@ class EspeakEngine(Engine):
             raise EngineUnavailable(_("the espeak-ng program disappeared from PATH"), hint=_(INSTALL_HINT)) from None
         except subprocess.TimeoutExpired:
             raise SynthesisError(_("espeak-ng did not finish within {seconds} s", seconds=f"{self.timeout:g}")) from None
+        if proc.returncode < 0:
+            raise SynthesisError(_("espeak-ng was stopped by the signal {signal}", signal=_signal_name(-proc.returncode)),
+                                 hint=_(SIGNAL_HINTS.get(-proc.returncode, AGAIN)))
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
             raise SynthesisError(_("espeak-ng failed: {reason}", reason=err[-1] if err else f"exit status {proc.returncode}"))
         return proc.stdout
+
+
+AGAIN = N_("run broadcaster build again")
+SIGNAL_HINTS = {25: N_("a file grew past the size allowed: free some disk space"),  # SIGXFSZ
+                9: N_("it was killed, perhaps for lack of memory: close other programs")}
+
+
+def _signal_name(number: int) -> str:
+    import signal
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
