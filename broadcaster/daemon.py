@@ -436,4 +436,4 @@ def setup_logging(state: Path, verbose: bool = False) -> None:
         fh.setFormatter(fmt)
         root.addHandler(fh)
     except OSError as e:
-        root.warning("cannot write %s: %s", state / "daemon.log", e)
+        root.warning(_("cannot write {path}: {reason}", path=state / "daemon.log", reason=e))

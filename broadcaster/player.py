@@ -148,6 +148,8 @@ class Playback:
         self._fade_left = 0
         self._stop_now = False
         self.error: str | None = None
+        self.armed = threading.Event()  # cleared by hold(): the audio waits, in silence, for arm()
+        self.armed.set()
         sd = _sd()
         try:
             self.stream = sd.OutputStream(device=device, samplerate=self.feeder.rate, channels=self.feeder.channels,
@@ -183,6 +185,13 @@ class Playback:
         except Exception as e:
             self.close()
             raise PlaybackError(_("the sound output cannot be started: {reason}", reason=e)) from None
+
+    def hold(self) -> None:
+        """Keep the audio back, even past its start time, until ``arm`` (the play log is written first)."""
+        self.armed.clear()
+
+    def arm(self) -> None:
+        self.armed.set()
 
     def fade_out(self, seconds: float = FADE_SECONDS) -> None:
         self._fade_total = self._fade_left = max(1, int(seconds * self.rate))
@@ -230,6 +239,8 @@ class Playback:
         block_time = _time.time() + (dac - t.currentTime)
         offset = 0
         if self.started_at is None:
+            if not self.armed.is_set():
+                return  # silence until the airing is in the play log
             wait = int(round((self.target - block_time) * self.rate)) if self.target is not None else frames
             if wait >= frames:
                 return  # still before the start: silence

@@ -31,6 +31,7 @@ log = logging.getLogger("broadcaster.daemon")
 
 LEAD = 3.0            # seconds before its time an airing is prepared
 LATE_AFTER = 1.0      # an airing that starts this much after its time is logged late
+ROW_AHEAD = 0.3       # the play log row is committed this long before the first sample (fsync takes time)
 
 
 class Clock:
@@ -165,14 +166,17 @@ class ZoneWorker(threading.Thread):
                 self.d.release(pb)
                 return
             self.playback = pb
+        pb.hold()  # not a sample before the row is committed: a crash can never make an unlogged airing
         pb.start_at(start + (time.time() - d.clock.wall()))  # the stream runs on the real clock
-        delay = start - d.clock.wall() - 0.05
+        delay = start - d.clock.wall() - ROW_AHEAD
         if delay > 0:
             time.sleep(delay)
         started = datetime.fromtimestamp(start, d.tz)
         row = d.journal.start(scheduled=item.scheduled, zone=self.zone, bulletin=item.bulletin,
                               audio=str(path), audio_sha256=sha, priority=item.priority, slot=item.slot,
                               request=item.request, started=started)
+        if row is not None:
+            pb.arm()
         if row is None:
             pb.close()
             log.warning(_("zone {zone}: {item} at {time} already has a log row; not playing it twice",
