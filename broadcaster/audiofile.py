@@ -105,10 +105,7 @@ def encode_file(target: Path, samples: np.ndarray, rate: int, fmt: str, tags: di
                             setattr(f, key, tags[key])
                     f.write(pcm)
             except (sf.LibsndfileError, RuntimeError) as e:
-                # libsndfile says only "System error"; a full disk is the usual cause, so say so when it is
-                if shutil.disk_usage(tmp.parent).free < pcm.size * 2 + (1 << 16):
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from None
-                raise AudioError(_("cannot write {what}: {reason}", what=target.name, reason=e)) from None
+                raise _write_failed(tmp, pcm, _("cannot write {what}: {reason}", what=target.name, reason=e)) from None
         elif fmt == "mp3":
             _encode_mp3(tmp, pcm, rate, tags)
         else:
@@ -125,7 +122,16 @@ def _encode_mp3(tmp: Path, pcm: np.ndarray, rate: int, tags: dict[str, str]) -> 
         # VBR quality 2 (about 190 kbit/s): CBR 128k measurably lowers speech loudness (~0.4 dB)
         seg.export(str(tmp), format="mp3", parameters=["-q:a", "2"], tags=tags, id3v2_version="3")
     except Exception as e:  # pydub raises CouldntEncodeError or OSError (disk full)
-        raise AudioError(_("ffmpeg could not write the MP3: {reason}", reason=(str(e).splitlines() or ["?"])[0])) from None
+        raise _write_failed(tmp, pcm, _("ffmpeg could not write the MP3: {reason}",
+                                        reason=(str(e).splitlines() or ["?"])[0])) from None
+
+
+def _write_failed(tmp: Path, pcm: np.ndarray, message: str) -> Exception:
+    """The error for an encoder that failed: a full disk when it is one (libsndfile says only
+    "System error" and ffmpeg exits 1), else what the encoder said."""
+    if shutil.disk_usage(tmp.parent).free < pcm.size * 2 + (1 << 16):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return AudioError(message)
 
 
 def _channels(pcm: np.ndarray) -> int:

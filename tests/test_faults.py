@@ -109,15 +109,17 @@ def small_disk(folder: Path, kilobytes: int):
             (folder / name).write_bytes(data)
 
 
-def test_disk_full_while_rendering_keeps_the_old_audio(project):
+@pytest.mark.parametrize("fmt", ["wav", "mp3"])
+def test_disk_full_while_rendering_keeps_the_old_audio(project, fmt):
+    project.write("schedule.toml", project.read("schedule.toml").replace('format = "wav"', f'format = "{fmt}"'))
     assert project.run("build").code == 0
-    out = project.root / "audio_out" / "thong-bao.wav"
+    out = project.root / "audio_out" / f"thong-bao.{fmt}"
     before, side = out.read_bytes(), project.read("audio_out/thong-bao.json")
     project.write("scripts/thong_bao.txt", SCRIPT + "\nXin bà con chú ý lắng nghe và thực hiện nghiêm túc.\n")
     with small_disk(project.root / "audio_out", len(before) // 1024 + 64):
         r = project.run("build")
         assert r.code == 1 and "Traceback" not in r.err
-        assert "cannot write audio_out/thong-bao.wav: No space left on device (free some disk space" in r.err, r.err
+        assert f"cannot write audio_out/thong-bao.{fmt}: No space left on device (free some disk space" in r.err, r.err
         assert out.read_bytes() == before and project.read("audio_out/thong-bao.json") == side
         assert not [p for p in (project.root / "audio_out").iterdir() if ".tmp" in p.name]
     assert project.run("build").code == 0 and out.read_bytes() != before  # room again: it renders
