@@ -82,6 +82,7 @@ class Speaker:
             self.engine_options.setdefault("piper", {"voices_dir": root / "voices"})
         self.synthesized = 0
         self.from_cache = 0
+        self.on_sentence: Callable[[int, int], None] | None = None  # (done, of): for a progress line
         self._engines: dict[str, Engine] = {}
         self._down: dict[str, str] = {}
 
@@ -160,6 +161,8 @@ class Speaker:
                     else:
                         self.from_cache += 1
                     speeches.append(hit)
+                    if self.on_sentence:
+                        self.on_sentence(len(speeches), len(texts))
                 return Spoken(name, version, voice, speeches, voice_tag=identity)
             except SynthesisError as e:
                 last = e

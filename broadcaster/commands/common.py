@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +30,15 @@ class Context:
 
 
 def warn(message: str) -> None:
+    status_line(None)
     click.secho(f"{_('warning')}: {message}", fg="yellow", err=True)
+
+
+def status_line(text: str | None) -> None:
+    """What is being done now, redrawn in place on a terminal (None clears it); nothing in a pipe."""
+    if sys.stderr.isatty():
+        width = shutil.get_terminal_size().columns - 1
+        click.echo("\r\033[K" + (text or "")[:width], nl=False, err=True)
 
 
 def engines_option(value: str | None) -> tuple[str, ...] | None:
@@ -75,7 +84,7 @@ def fmt_duration(seconds: float) -> str:
 
 def engine_label(name: str) -> str:
     from broadcaster.speech import ENGINE_LABELS
-    return ENGINE_LABELS.get(name, name)
+    return _(ENGINE_LABELS[name]) if name in ENGINE_LABELS else name
 
 
 def config_lexicon(obj: Context) -> Path | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from broadcaster.commands.common import (ENGINE_HELP, Context, engine_label, engines_option, fmt_duration, local_now,
-                                         progress, make_speaker, project_path, warn)
+                                         make_speaker, project_path, status_line, warn)
 from broadcaster.config import Config, TTSSettings, display_path
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _
@@ -38,31 +38,42 @@ def build(obj: Context, bulletins: tuple[str, ...], engine: str | None, force: b
     jingles = Jingles()
     now = local_now(cfg)
     results = []
-    for b in progress(chosen, _("Rendering"), lambda b: b.id if b else ""):
-        results.append(build_bulletin(cfg, b, speaker, jingles, now=now, force=force))
     worst = 0
-    for r in results:
-        for notice in r.notices:
-            warn(f"{r.bulletin}: {notice}")
-        if r.status == "failed":
-            click.secho(f"{_('error')}: {r.bulletin}: {r.error}", fg="red", err=True)
-            worst = max(worst, r.error.exit_code if r.error else 1)
-            continue
-        s = r.sidecar or {}
-        label = _("built") if r.status == "built" else _("up to date")
-        label += " " * max(0, len(_("up to date")) - len(label))
-        extra = (_("  [{synthesized} synthesised, {cached} from cache]", synthesized=r.synthesized,
-                   cached=r.from_cache) if r.status == "built" else "")
-        click.echo(f"  {label}  {r.bulletin:<24} {fmt_duration(s.get('duration_s', 0)):>6}  "
-                   f"{s.get('loudness_lufs', float('nan')):6.1f} LUFS  {s.get('true_peak_dbtp', float('nan')):5.1f} dBTP  "
-                   f"{s.get('engine', '?')} ({engine_label(s.get('engine', '?'))})  "
-                   f"{display_path(r.output) if r.output else ''}{extra}")
+    for i, b in enumerate(chosen, start=1):
+        def said(done: int, total: int, b=b, i=i) -> None:
+            status_line(_("Rendering {bulletin} ({number} of {count}): sentence {done} of {total}", bulletin=b.id,
+                          number=i, count=len(chosen), done=done, total=total))
+        speaker.on_sentence = said
+        status_line(_("Rendering {bulletin} ({number} of {count})…", bulletin=b.id, number=i, count=len(chosen)))
+        r = build_bulletin(cfg, b, speaker, jingles, now=now, force=force)
+        status_line(None)
+        results.append(r)
+        worst = max(worst, _show_result(r))
     n = {k: sum(r.status == k for r in results) for k in ("built", "up-to-date", "failed")}
     click.echo(_("{built} built, {current} up to date, {failed} failed; {synthesized} sentences synthesised, "
                  "{cached} from cache.", built=n["built"], current=n["up-to-date"], failed=n["failed"],
                  synthesized=speaker.synthesized, cached=speaker.from_cache))
     if worst:
         sys.exit(worst)
+
+
+def _show_result(r) -> int:
+    """One line for a bulletin as soon as it is done; its exit status (0 if it went well)."""
+    for notice in r.notices:
+        warn(f"{r.bulletin}: {notice}")
+    if r.status == "failed":
+        click.secho(f"{_('error')}: {r.bulletin}: {r.error}", fg="red", err=True)
+        return r.error.exit_code if r.error else 1
+    s = r.sidecar or {}
+    label = _("built") if r.status == "built" else _("up to date")
+    label += " " * max(0, len(_("up to date")) - len(label))
+    extra = (_("  [{synthesized} synthesised, {cached} from cache]", synthesized=r.synthesized,
+               cached=r.from_cache) if r.status == "built" else "")
+    click.echo(f"  {label}  {r.bulletin:<24} {fmt_duration(s.get('duration_s', 0)):>6}  "
+               f"{s.get('loudness_lufs', float('nan')):6.1f} LUFS  {s.get('true_peak_dbtp', float('nan')):5.1f} dBTP  "
+               f"{s.get('engine', '?')} ({engine_label(s.get('engine', '?'))})  "
+               f"{display_path(r.output) if r.output else ''}{extra}")
+    return 0
 
 
 @click.command()
