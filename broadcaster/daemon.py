@@ -17,6 +17,8 @@ from logging.handlers import RotatingFileHandler
 import os
 import queue
 import signal
+import subprocess
+import sys
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -29,11 +31,12 @@ from broadcaster.playlog import Journal
 from broadcaster.schedule import airings
 from broadcaster.zones import LATE_AFTER, LEAD, Clock, Item, ZoneWorker
 from broadcaster.sidecar import read_sidecar
-from broadcaster.i18n import LANGUAGES, N_, _, gettext, when
+from broadcaster.i18n import LANGUAGES, N_, _, gettext, language, when
 
 log = logging.getLogger("broadcaster.daemon")
 
 LOOKAHEAD = 10.0      # seconds of the schedule planned ahead
+RENDER_TIMEOUT = 1800  # seconds for a child `broadcaster build` of one bulletin
 JUMP = 5.0            # wall clock and monotonic clock disagreeing by this much is a clock jump
 JUMPED_FORWARD = N_("the system clock jumped forward by {seconds} s")
 AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg")
@@ -322,31 +325,41 @@ class Daemon:
             self.renders.put(bulletin)
 
     def _renderer(self) -> None:
+        """Renders stale or missing audio in a child `broadcaster build` process, one at a time:
+        the daemon stays small (the speech and loudness libraries load in the child) and a voice
+        that crashes takes only the child with it."""
         while True:
             bid = self.renders.get()
             if bid is None:
                 return
-            # imported on the first render only: a daemon with fresh audio stays small
-            from broadcaster.build import Jingles, build_bulletin
-            from broadcaster.speech import SentenceCache, Speaker
             try:
-                cfg = self.cfg
-                b = cfg.bulletins.get(bid)
-                if b is None:
+                if bid not in self.cfg.bulletins:
                     continue
                 log.info(_("rendering {bulletin} ahead of its airings (its audio is missing or older than its script)",
                             bulletin=bid))
-                speaker = Speaker(SentenceCache(cfg.paths.state / "cache"), warn=lambda m: log.warning("%s", m),
-                                  root=cfg.root)
-                r = build_bulletin(cfg, b, speaker, Jingles(), now=self.clock.now())
-                if r.status == "failed":
-                    log.error(_("rendering {bulletin} failed: {reason}", bulletin=bid, reason=r.error))
+                proc = subprocess.run(self._build_command(bid), cwd=self.cfg.root, stdin=subprocess.DEVNULL,
+                                      capture_output=True, text=True,
+                                      encoding="utf-8", errors="replace", timeout=RENDER_TIMEOUT)
+                said = [line for line in proc.stderr.splitlines() if line.strip()]
+                for line in said[:-1] if proc.returncode else said:
+                    log.warning("%s: %s", bid, line)
+                if proc.returncode:
+                    log.error(_("rendering {bulletin} failed: {reason}", bulletin=bid,
+                                reason=said[-1] if said else f"exit status {proc.returncode}"))
                 else:
-                    log.info(_("rendered {bulletin} ({engine})", bulletin=bid, engine=r.sidecar.get("engine") if r.sidecar else "?"))
+                    side = read_sidecar(self.cfg.bulletins[bid].sidecar_path(self.cfg.paths)) or {}
+                    log.info(_("rendered {bulletin} ({engine})", bulletin=bid, engine=side.get("engine", "?")))
+            except subprocess.TimeoutExpired:
+                log.error(_("rendering {bulletin} failed: {reason}", bulletin=bid,
+                            reason=_("it did not finish within {seconds} s", seconds=RENDER_TIMEOUT)))
             except Exception:
                 log.exception(_("rendering {bulletin} failed", bulletin=bid))
             finally:
                 self.rendering.discard(bid)
+
+    def _build_command(self, bulletin: str) -> list[str]:
+        return [sys.executable, "-m", "broadcaster", "--lang", language(), "-c", str(self.config_path),
+                *(["--allow-outside"] if self.allow_outside else []), "build", bulletin]
 
     # --- requests, live edits, heartbeat ---------------------------------------
 
