@@ -345,7 +345,7 @@ class Daemon:
                     log.warning("%s: %s", bid, line)
                 if proc.returncode:
                     log.error(_("rendering {bulletin} failed: {reason}", bulletin=bid,
-                                reason=said[-1] if said else f"exit status {proc.returncode}"))
+                                reason=said[-1] if said else _("exit status {code}", code=proc.returncode)))
                 else:
                     side = read_sidecar(self.cfg.bulletins[bid].sidecar_path(self.cfg.paths)) or {}
                     log.info(_("rendered {bulletin} ({engine})", bulletin=bid, engine=side.get("engine", "?")))

@@ -76,8 +76,8 @@ def voices(obj: Context) -> None:
         click.echo(f"{name} ({kind}): {state}")
         for v in found:
             shown = display_path(Path(v.id)) if v.id.endswith(".onnx") else v.id
-            click.echo(f"    {shown:<36} " + _("accent: {accent}  voice: {gender}", accent=f"{v.accent:<10}",
-                                                  gender=v.gender))
+            click.echo(f"    {shown:<36} " + _("accent: {accent}  voice: {gender}", accent=f"{_(v.accent):<10}",
+                                                  gender=_(v.gender)))
         if name == "piper" and not found:
             click.echo("    " + _("(put NAME.onnx and NAME.onnx.json in {folder}; see README)",
                                       folder=display_path(root / "voices")))

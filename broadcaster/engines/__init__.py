@@ -24,6 +24,7 @@ __all__ = ["Engine", "OnlineEngine", "Speech", "Voice", "engine_names", "create_
 
 T = TypeVar("T")
 OFFLINE_HINT = N_("check the internet connection, or use an offline engine: --engine espeak")
+VOICE_WORDS = (N_("Northern"), N_("Central"), N_("Southern"), N_("male"), N_("female"))  # as engines describe voices
 
 _BUILTIN = {
     "edge": "broadcaster.engines.edge:EdgeEngine",

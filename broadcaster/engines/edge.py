@@ -37,7 +37,7 @@ class EdgeEngine(OnlineEngine):
         try:
             from edge_tts import communicate
         except ImportError:
-            return "the edge-tts package is not installed (pip install edge-tts)"
+            return _("the edge-tts package is not installed (pip install edge-tts)")
         if self._reachable is None:
             url = urlsplit(communicate.WSS_URL)
             port = url.port or (443 if url.scheme == "wss" else 80)
@@ -46,7 +46,7 @@ class EdgeEngine(OnlineEngine):
                 self._reachable = True
             except OSError:
                 self._reachable = False
-        return None if self._reachable else "Microsoft's speech service cannot be reached (no internet?)"
+        return None if self._reachable else _("Microsoft's speech service cannot be reached (no internet?)")
 
     def synthesize(self, text: str, voice: str, rate: float, pitch: float = 0.0) -> Speech:
         import edge_tts

@@ -73,7 +73,8 @@ class EspeakEngine(Engine):
                                  hint=_(SIGNAL_HINTS.get(-proc.returncode, AGAIN)))
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise SynthesisError(_("espeak-ng failed: {reason}", reason=err[-1] if err else f"exit status {proc.returncode}"))
+            reason = err[-1] if err else _("exit status {code}", code=proc.returncode)
+            raise SynthesisError(_("espeak-ng failed: {reason}", reason=reason))
         return proc.stdout
 
 

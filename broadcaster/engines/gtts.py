@@ -36,7 +36,7 @@ class GttsEngine(OnlineEngine):
         try:
             import gtts  # noqa: F401
         except ImportError:
-            return "the gTTS package is not installed (pip install gTTS)"
+            return _("the gTTS package is not installed (pip install gTTS)")
         if self._reachable is None:
             try:
                 requests.head(PROBE_URL, timeout=self.timeout[0], allow_redirects=False)
