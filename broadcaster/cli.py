@@ -17,7 +17,7 @@ from broadcaster import __version__
 from broadcaster.commands import desk, plan, render, station, text
 from broadcaster.commands.common import Context
 from broadcaster.errors import BroadcasterError
-from broadcaster.i18n import LANGUAGES, N_, _, gettext, language, set_language
+from broadcaster.i18n import LANGUAGES, N_, _, gettext, set_language
 
 
 def _choose_language(ctx: click.Context, _param, value: str | None) -> None:
@@ -74,10 +74,6 @@ def _lang_argument(args: list[str]) -> str | None:
     return None
 
 
-def _click_gettext(message: str) -> str:
-    return gettext(message)
-
-
 def _click_ngettext(singular: str, plural: str, n: int) -> str:
     return gettext(singular if n == 1 else plural)
 
@@ -87,7 +83,7 @@ def _teach_click() -> None:
     for module in (click.core, click.decorators, click.exceptions, click.formatting, click.parser, click.termui,
                    click.types):
         if hasattr(module, "_"):
-            module._ = _click_gettext
+            module._ = gettext
         if hasattr(module, "ngettext"):
             module.ngettext = _click_ngettext
 
@@ -137,5 +133,3 @@ def _main(argv: list[str] | None) -> int:
 def main() -> None:
     sys.exit(run())
 
-
-__all__ = ["cli", "run", "main", "language"]

@@ -135,3 +135,7 @@ def test_build_and_next_in_vietnamese(project):
     assert lines[1].startswith("17:00 ngày 05/8/2020  xa") and "thường" in lines[1]
     r = project.run("--lang", "vi", "log")
     assert r.out.strip() == "Nhật ký phát đang trống."
+    r = project.run("next", "--from", "05/8/2020")  # dates as Vietnamese write them are taken too
+    assert r.out.splitlines()[1].startswith("2020-08-05 17:00  xa")
+    r = project.run("log", "--since", "31/2/2020")
+    assert r.code == 2 and '"31/2/2020" is not a date like 2020-08-05 or 05/8/2020' in r.err

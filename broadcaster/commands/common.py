@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -97,10 +98,40 @@ def config_lexicon(obj: Context) -> Path | None:
         return None
 
 
+def require_known(kind: str, names, cfg: Config, hint: str | None = None) -> None:
+    """ConfigError for the first zone or bulletin id in ``names`` that the config does not have."""
+    from difflib import get_close_matches
+    known = cfg.zones if kind == "zone" else cfg.bulletins
+    for n in names:
+        if n not in known:
+            close = get_close_matches(n, list(known), n=1)
+            message = (_('no zone "{zone}" in {file}', zone=n, file=display_path(cfg.path)) if kind == "zone" else
+                       _('no bulletin "{bulletin}" in {file}', bulletin=n, file=display_path(cfg.path)))
+            raise ConfigError(message + (_(' (did you mean "{word}"?)', word=close[0]) if close else ""), hint=hint)
+
+
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+def parse_day(value: str, option: str) -> date:
+    """A day as 2020-08-05 or as Vietnamese write it, 05/8/2020."""
+    m = _DMY.match(value.strip())
+    try:
+        if m:
+            return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(_('"{value}" is not a date like 2020-08-05 or 05/8/2020', value=value),
+                                 param_hint=option) from None
+
+
 def parse_from(value: str | None, cfg: Config, hint: str = "--from") -> datetime:
+    """A date (2020-08-05 or 05/8/2020: its midnight) or a date and time, in the config's time zone."""
     tz = ZoneInfo(cfg.timezone)
     if value is None:
         return local_now(cfg)
+    if _DMY.match(value.strip()):
+        return datetime.combine(parse_day(value, hint), datetime.min.time(), tz)
     try:
         t = datetime.fromisoformat(value.replace(" ", "T"))
     except ValueError:

@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import sys
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
 
-from broadcaster.commands.common import (Context, fmt_duration, local_now, play_to_end, progress, project_path,
-                                         warn)
-from broadcaster.config import Config, display_path
+from broadcaster.commands.common import (Context, fmt_duration, local_now, parse_day, play_to_end, progress,
+                                         project_path, require_known, warn)
+from broadcaster.config import display_path
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _, day
-
-_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-
-
-def parse_day(value: str, option: str) -> date:
-    """A day as 2020-08-05 or as Vietnamese write it, 05/8/2020."""
-    m = _DMY.match(value.strip())
-    try:
-        if m:
-            return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise click.BadParameter(_('"{value}" is not a date like 2020-08-05 or 05/8/2020', value=value),
-                                 param_hint=option) from None
-
-
-def _known(kind: str, names: tuple[str, ...], known: dict, cfg: Config) -> None:
-    from difflib import get_close_matches
-    for n in names:
-        if n not in known:
-            close = get_close_matches(n, list(known), n=1)
-            message = (_('no zone "{zone}" in {file}', zone=n, file=display_path(cfg.path)) if kind == "zone" else
-                       _('no bulletin "{bulletin}" in {file}', bulletin=n, file=display_path(cfg.path)))
-            raise ConfigError(message + (_(' (did you mean "{word}"?)', word=close[0]) if close else ""))
-
 
 @click.command()
 @click.option("--from", "first", metavar="DATE",
@@ -62,8 +36,8 @@ def report(obj: Context, first: str | None, last: str | None, zones: tuple[str, 
     if fmt not in FORMATS:
         raise click.BadParameter(_("the report must end in .csv, .html or .json"), param_hint="-o/--output")
     out = project_path(obj, output, "-o/--output", cfg.root)
-    _known("zone", zones, cfg.zones, cfg)
-    _known("bulletin", bulletins, cfg.bulletins, cfg)
+    require_known("zone", zones, cfg)
+    require_known("bulletin", bulletins, cfg)
     now = local_now(cfg)
     journal = Journal(cfg.paths.state)
     try:
@@ -106,7 +80,7 @@ def preview(obj: Context, bulletin: str, device: str | None, show_text: bool) ->
     from broadcaster.player import Playback, find_output
     from broadcaster.sidecar import read_sidecar
     cfg = obj.config()
-    _known("bulletin", (bulletin,), cfg.bulletins, cfg)
+    require_known("bulletin", (bulletin,), cfg)
     b = cfg.bulletins[bulletin]
     path = b.output_path(cfg.paths)
     if not path.is_file():

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from broadcaster.commands.common import Context, fmt_duration, local_now, parse_from, progress
+from broadcaster.commands.common import Context, fmt_duration, local_now, parse_from, progress, require_known
 from broadcaster.config import display_path
 from broadcaster.errors import ConfigError
 from broadcaster.config import PRIORITY_WORDS
@@ -58,12 +58,7 @@ def next_airings(obj: Context, days: int, zones: tuple[str, ...], start: str | N
     from broadcaster.sidecar import durations
     from broadcaster.schedule import airings
     cfg = obj.config()
-    for z in zones:
-        if z not in cfg.zones:
-            from difflib import get_close_matches
-            close = get_close_matches(z, list(cfg.zones), n=1)
-            raise ConfigError(_('no zone "{zone}" in {file}', zone=z, file=display_path(cfg.path))
-                              + (_(' (did you mean "{word}"?)', word=close[0]) if close else ""))
+    require_known("zone", zones, cfg)
     t0 = parse_from(start, cfg)
     found = airings(cfg, t0, t0 + timedelta(days=days), zones=set(zones) or None)
     if as_json:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from broadcaster.commands.common import (ENGINE_HELP, Context, engine_label, engines_option, fmt_duration, local_now,
-                                         make_speaker, project_path, status_line, warn)
+                                         make_speaker, project_path, require_known, status_line, warn)
 from broadcaster.config import Config, TTSSettings, display_path
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _
@@ -24,13 +24,7 @@ def build(obj: Context, bulletins: tuple[str, ...], engine: str | None, force: b
     from broadcaster.build import Jingles, build_bulletin
     cfg = obj.config()
     engines = engines_option(engine)
-    unknown = [b for b in bulletins if b not in cfg.bulletins]
-    if unknown:
-        from difflib import get_close_matches
-        close = get_close_matches(unknown[0], list(cfg.bulletins), n=1)
-        raise ConfigError(_('no bulletin "{bulletin}" in {file}', bulletin=unknown[0], file=display_path(cfg.path))
-                          + (_(' (did you mean "{word}"?)', word=close[0]) if close else ""),
-                          hint=_("`broadcaster build` with no names builds them all"))
+    require_known("bulletin", bulletins, cfg, hint=_("`broadcaster build` with no names builds them all"))
     chosen = [cfg.bulletins[b] for b in (bulletins or cfg.bulletins)]
     if engines:
         chosen = [dataclasses.replace(b, tts=dataclasses.replace(b.tts, engines=engines)) for b in chosen]

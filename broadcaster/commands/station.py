@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from broadcaster.commands.common import Context, local_now, parse_from, play_to_end, project_path
+from broadcaster.commands.common import Context, local_now, parse_from, play_to_end, project_path, require_known
 from broadcaster.config import Config, display_path
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _, when
@@ -47,9 +47,7 @@ def play(obj: Context, target: str, zone: str, urgent: bool, high: bool) -> None
     import time as _t
     from broadcaster.playlog import Journal
     cfg = obj.config()
-    if zone not in cfg.zones:
-        raise ConfigError(_('no zone "{zone}" in {file}', zone=zone, file=display_path(cfg.path)),
-                          hint=_("zones: {zones}", zones=", ".join(cfg.zones)))
+    require_known("zone", (zone,), cfg, hint=_("zones: {zones}", zones=", ".join(cfg.zones)))
     priority = "urgent" if urgent else "priority" if high else "normal"
     if target not in cfg.bulletins:
         path = Path(target).resolve()
