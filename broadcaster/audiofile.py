@@ -39,12 +39,13 @@ def decode_file(path: Path, *, what: str | None = None, longest: float | None = 
     ``longest`` (seconds) refuses a file that is longer, before decoding it where the header tells.
     """
     what = what or _("the audio file")
-    try:
-        info = sf.info(str(path))
-        if longest is not None and info.frames > longest * info.samplerate:
+    if longest is not None:
+        try:
+            info = sf.info(str(path))
+        except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError):
+            info = None  # not a format libsndfile knows, or unreadable: said below
+        if info is not None and info.frames > longest * info.samplerate:
             _too_long(path, what, info.frames / info.samplerate, longest)
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError):
-        pass  # not a format libsndfile knows, or unreadable: said below
     try:
         samples, rate = sf.read(str(path), dtype="float32", always_2d=False)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):

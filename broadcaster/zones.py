@@ -175,13 +175,12 @@ class ZoneWorker(threading.Thread):
         row = d.journal.start(scheduled=item.scheduled, zone=self.zone, bulletin=item.bulletin,
                               audio=str(path), audio_sha256=sha, priority=item.priority, slot=item.slot,
                               request=item.request, started=started)
-        if row is not None:
-            pb.arm()
         if row is None:
             pb.close()
             log.warning(_("zone {zone}: {item} at {time} already has a log row; not playing it twice",
                           zone=self.zone, item=item.label, time=item.scheduled.strftime("%H:%M:%S")))
             return
+        pb.arm()
         # a `play` request has no slot to be late for: its time is when it was asked for
         late = start - item.scheduled.timestamp() if item.request is None else 0.0
         log.info(_("zone {zone}: playing {item} (scheduled {time})", zone=self.zone, item=item.label,
