@@ -20,19 +20,13 @@ from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import LANGUAGES, N_, _, gettext, set_language
 
 
-def _choose_language(ctx: click.Context, _param, value: str | None) -> None:
-    if value:
-        set_language(value)
-        localize(ctx.find_root().command)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-c", "--config", "config_path", metavar="FILE",
               help=N_("the schedule.toml to use (default: $BROADCASTER_CONFIG, else ./schedule.toml)"))
 @click.option("--allow-outside", is_flag=True,
               help=N_("let paths in the config and on the command line point outside the project folder"))
-@click.option("--lang", type=click.Choice(LANGUAGES), is_eager=True, expose_value=False, callback=_choose_language,
-              help=N_("the language of messages: en or vi (default: from the locale; put it before --help)"))
+@click.option("--lang", type=click.Choice(LANGUAGES), expose_value=False,  # applied by run(), before parsing
+              help=N_("the language of messages: en or vi (default: from the locale)"))
 @click.version_option(__version__, prog_name="broadcaster")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, allow_outside: bool) -> None:
