@@ -17,7 +17,7 @@ DEV = REPO.parent / "shared" / "normalization" / "dev.tsv"
 
 
 def sentences() -> list[str]:
-    from broadcaster.scripts import read_script
+    from broadcaster.text.scripts import read_script
     out = [s.text for p in sorted((REPO / "scripts").glob("*.txt")) for s in read_script(p).sentences]
     if DEV.exists():
         out += [line.split("\t")[0] for line in DEV.read_text(encoding="utf-8").splitlines()
@@ -26,7 +26,7 @@ def sentences() -> list[str]:
 
 
 def main() -> None:
-    from broadcaster.textnorm import Normalizer
+    from broadcaster.text.textnorm import Normalizer
     base = sentences()
     corpus = (base * (20000 // len(base) + 1))[:20000]
     norm = Normalizer()

@@ -67,7 +67,7 @@ def summary(name: str, errs: list[float]) -> None:
 
 
 def reference_click(device: int, when: float) -> None:
-    from broadcaster.player import Playback
+    from broadcaster.audio.player import Playback
     p = Playback(device, CLICK)
     p.start_at(when)
     threading.Thread(target=lambda: (p.wait(5), p.close()), daemon=True).start()
@@ -76,7 +76,7 @@ def reference_click(device: int, when: float) -> None:
 def mechanism(server: PulseServer, tmp: Path) -> None:
     """Prepared Playback against naive decode-then-play, on a 10-minute MP3."""
     import sounddevice as sd
-    from broadcaster.player import Playback, find_output
+    from broadcaster.audio.player import Playback, find_output
     path = tmp / "long.mp3"
     long_bulletin(path, 5)
     dev = find_output("bench").index
@@ -123,7 +123,7 @@ def daemon_run(server: PulseServer, tmp: Path) -> None:
         f'[zones.z]\ndevice = "bench"\n[[slots]]\nbulletin = "a"\nzones = ["z"]\nat = [{at}]\n', encoding="utf-8")
     env = {**os.environ, **server.env}
     subprocess.run([sys.executable, "-m", "broadcaster", "build"], cwd=root, env=env, capture_output=True, check=True)
-    from broadcaster.player import find_output
+    from broadcaster.audio.player import find_output
     rec = Recorder(server, "bench", tmp / "daemon.raw")
     proc = subprocess.Popen([sys.executable, "-m", "broadcaster", "daemon"], cwd=root, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -16,8 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from broadcaster.engines import create_engine, engine_names  # noqa: E402
-from broadcaster.reading import spoken_paragraphs  # noqa: E402
-from broadcaster.scripts import read_script  # noqa: E402
+from broadcaster.text.reading import spoken_paragraphs  # noqa: E402
+from broadcaster.text.scripts import read_script  # noqa: E402
 
 
 def main() -> None:

@@ -95,6 +95,11 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None) -> int:
+    nul = next((a for a in (argv or []) if "\0" in a), None)
+    if nul is not None:  # no shell can pass one; no file system takes one (os.stat raises ValueError)
+        click.secho(f"{_('error')}: " + _('the argument "{value}" has a NUL character in it', value=nul.replace("\0", "\\0")),
+                    fg="red", err=True)
+        return 2
     try:
         rv = cli.main(args=argv, prog_name="broadcaster", standalone_mode=False)
     except click.exceptions.Abort:

@@ -200,3 +200,13 @@ def test_sample_script_still_builds_after_all_that(project):
     r = project.run("build")
     assert r.code == 0 and (project.root / "audio_out" / "thong-bao.wav").is_file()
     assert os.stat(project.root / "audio_out" / "thong-bao.wav").st_size > 10_000
+
+
+@pytest.mark.parametrize("args", [["report", "-o", "\x00"], ["report", "-o", "a\x00.csv"], ["normalize", "\x00"],
+                                  ["say", "xin chào", "-o", "\x00.wav"], ["say", "--file", "\x00"],
+                                  ["-c", "\x00", "check"], ["normalize", "--lexicon", "\x00", "-"]])
+def test_a_nul_character_in_a_path_is_refused_plainly(project, args):
+    """Found by the fuzzer above: `report -o '\\x00'` was an internal error (ValueError)."""
+    r = project.run(*args)
+    assert_clean(r)
+    assert r.code in (1, 2) and "internal error" not in r.err, r.err

@@ -6,8 +6,8 @@ import unicodedata
 
 import pytest
 
-from broadcaster.legacy import _tables, decode_legacy
-from broadcaster.scripts import read_script
+from broadcaster.text.legacy import _tables, decode_legacy
+from broadcaster.text.scripts import read_script
 from tests.conftest import REPO
 
 # Hand-encoded from the published code tables, independently of broadcaster's data file.

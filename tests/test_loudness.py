@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broadcaster import loudness
+from broadcaster.audio import loudness
 
 RATE = 22050
 

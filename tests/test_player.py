@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from broadcaster.errors import PlaybackError
-from broadcaster.player import find_output, list_outputs
+from broadcaster.audio.player import find_output, list_outputs
 
 
 def test_devices_lists_each_zone_sink_by_name(pulse, project):

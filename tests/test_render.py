@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from broadcaster import render
+from broadcaster.audio import mix as render
 
 RATE = 8000
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broadcaster.errors import ScriptError
-from broadcaster.scripts import decode_text, read_script, split_sentences
+from broadcaster.text.scripts import decode_text, read_script, split_sentences
 
 TONES = "\u0300\u0301\u0303\u0309\u0323"
 

@@ -74,7 +74,7 @@ def local_now(cfg: Config | None) -> datetime:
 
 
 def make_speaker(state: Path, root: Path):
-    from broadcaster.speech import SentenceCache, Speaker
+    from broadcaster.render.speech import SentenceCache, Speaker
     return Speaker(SentenceCache(state / "cache"), warn=warn, root=root)
 
 
@@ -84,7 +84,7 @@ def fmt_duration(seconds: float) -> str:
 
 
 def engine_label(name: str) -> str:
-    from broadcaster.speech import ENGINE_LABELS
+    from broadcaster.render.speech import ENGINE_LABELS
     return _(ENGINE_LABELS[name]) if name in ENGINE_LABELS else name
 
 

@@ -27,10 +27,10 @@ def report(obj: Context, first: str | None, last: str | None, zones: tuple[str, 
            output: str) -> None:
     """What was aired against what the schedule asked for, per bulletin, zone and day."""
     from broadcaster.fsutil import atomic_write_bytes
-    from broadcaster.playlog import Journal
-    from broadcaster.report import build_report, combine
-    from broadcaster.report_formats import FORMATS, render
-    from broadcaster.sidecar import durations
+    from broadcaster.station.playlog import Journal
+    from broadcaster.station.report import build_report, combine
+    from broadcaster.station.report_formats import FORMATS, render
+    from broadcaster.render.sidecar import durations
     cfg = obj.config()
     fmt = Path(output).suffix.lower().lstrip(".")
     if fmt not in FORMATS:
@@ -77,8 +77,8 @@ def report(obj: Context, first: str | None, last: str | None, zones: tuple[str, 
 def preview(obj: Context, bulletin: str, device: str | None, show_text: bool) -> None:
     """Play a rendered bulletin on this PC's own speakers (not a zone); Ctrl+C stops it."""
     from broadcaster.fsutil import sha256_file
-    from broadcaster.player import Playback, find_output
-    from broadcaster.sidecar import read_sidecar
+    from broadcaster.audio.player import Playback, find_output
+    from broadcaster.render.sidecar import read_sidecar
     cfg = obj.config()
     require_known("bulletin", (bulletin,), cfg)
     b = cfg.bulletins[bulletin]
@@ -91,8 +91,8 @@ def preview(obj: Context, bulletin: str, device: str | None, show_text: bool) ->
         warn(_('bulletin "{bulletin}": the rendered audio is older than its script (run broadcaster build)',
                bulletin=bulletin))
     if show_text:
-        from broadcaster.reading import spoken_paragraphs
-        from broadcaster.scripts import read_script
+        from broadcaster.text.reading import spoken_paragraphs
+        from broadcaster.text.scripts import read_script
         script = read_script(b.script, display=display_path(b.script))
         for written, spoken in zip(script.paragraphs, spoken_paragraphs(script, b.tts.lexicon)):
             for sentence, words in zip(written, spoken):

@@ -18,7 +18,7 @@ from broadcaster.i18n import N_, _, language, when
 @click.pass_obj
 def check(obj: Context, strict: bool) -> None:
     """Validate the whole project: config, scripts, jingles, slots, quiet hours, overlaps."""
-    from broadcaster.check import Finding, check_project
+    from broadcaster.station.check import Finding, check_project
     lang = language()
     try:
         cfg = obj.config()
@@ -55,8 +55,8 @@ def next_airings(obj: Context, days: int, zones: tuple[str, ...], start: str | N
     """The coming airings, in order, one line per zone."""
     import json
     from datetime import timedelta
-    from broadcaster.sidecar import durations
-    from broadcaster.schedule import airings
+    from broadcaster.render.sidecar import durations
+    from broadcaster.station.schedule import airings
     cfg = obj.config()
     require_known("zone", zones, cfg)
     t0 = parse_from(start, cfg)

@@ -21,7 +21,7 @@ from broadcaster.i18n import N_, _
 @click.pass_obj
 def build(obj: Context, bulletins: tuple[str, ...], engine: str | None, force: bool) -> None:
     """Render every bulletin (or the ones named) to audio_out/."""
-    from broadcaster.build import Jingles, build_bulletin
+    from broadcaster.render.build import Jingles, build_bulletin
     cfg = obj.config()
     engines = engines_option(engine)
     require_known("bulletin", bulletins, cfg, hint=_("`broadcaster build` with no names builds them all"))
@@ -83,10 +83,10 @@ def _show_result(r) -> int:
 def say(obj: Context, text: str | None, text_file: str | None, output: str, engine: str | None,
         repeat: int | None, no_jingles: bool) -> None:
     """Render a one-off announcement (TEXT, or --file) to an audio file, e.g. for an urgent notice."""
-    from broadcaster.audiofile import audio_duration
-    from broadcaster.build import Jingles, render_audio
+    from broadcaster.audio.files import audio_duration
+    from broadcaster.render.build import Jingles, render_audio
     from broadcaster.config import AudioSettings
-    from broadcaster.scripts import read_script, split_paragraphs
+    from broadcaster.text.scripts import read_script, split_paragraphs
     if (text is None) == (text_file is None):
         raise click.UsageError(_("give the announcement as TEXT or with --file, not both and not neither"))
     try:
@@ -114,8 +114,8 @@ def say(obj: Context, text: str | None, text_file: str | None, output: str, engi
     audio = dataclasses.replace(audio, format=fmt, repeat=repeat or audio.repeat)
     if no_jingles:
         audio = dataclasses.replace(audio, jingle_in=None, jingle_out=None)
-    from broadcaster.reading import spoken_paragraphs
-    from broadcaster.scripts import Script
+    from broadcaster.text.reading import spoken_paragraphs
+    from broadcaster.text.scripts import Script
     spoken = spoken_paragraphs(Script(out, "utf-8", paragraphs), tts.lexicon)
     jingles = Jingles()
     where = cfg.where("audio") if cfg else "defaults"

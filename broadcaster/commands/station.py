@@ -12,7 +12,7 @@ from broadcaster.commands.common import Context, local_now, parse_from, play_to_
 from broadcaster.config import Config, display_path
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _, when
-from broadcaster.playlog import REQUEST_WORDS, STATUS_WORDS
+from broadcaster.station.playlog import REQUEST_WORDS, STATUS_WORDS
 
 @click.command()
 @click.option("--zone", "zones", multiple=True, help=N_("serve only this zone (repeatable; default: every zone)"))
@@ -20,9 +20,9 @@ from broadcaster.playlog import REQUEST_WORDS, STATUS_WORDS
 @click.pass_obj
 def daemon(obj: Context, zones: tuple[str, ...], verbose: bool) -> None:
     """Play the schedule on this PC's zones until stopped (Ctrl+C or SIGTERM)."""
-    from broadcaster.daemon import Daemon, setup_logging
+    from broadcaster.station.daemon import Daemon, setup_logging
     cfg = obj.config()
-    from broadcaster.check import check_project
+    from broadcaster.station.check import check_project
     problems = [f for f in check_project(cfg, local_now(cfg)) if f.level == "error"]
     if problems:
         for f in problems:
@@ -45,7 +45,7 @@ def play(obj: Context, target: str, zone: str, urgent: bool, high: bool) -> None
     otherwise it plays here and waits until done. Either way it is logged.
     """
     import time as _t
-    from broadcaster.playlog import Journal
+    from broadcaster.station.playlog import Journal
     cfg = obj.config()
     require_known("zone", (zone,), cfg, hint=_("zones: {zones}", zones=", ".join(cfg.zones)))
     priority = "urgent" if urgent else "priority" if high else "normal"
@@ -78,7 +78,7 @@ def play(obj: Context, target: str, zone: str, urgent: bool, high: bool) -> None
 
 
 def _play_here(cfg: Config, journal, target: str, zone: str, priority: str) -> None:
-    from broadcaster.player import Playback, find_output
+    from broadcaster.audio.player import Playback, find_output
     from broadcaster.fsutil import sha256_file
     now = local_now(cfg)
     bulletin = target if target in cfg.bulletins else None
@@ -106,7 +106,7 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
     """The play log: every airing, when it started and ended, and how it went."""
     import csv
     import json
-    from broadcaster.playlog import Journal
+    from broadcaster.station.playlog import Journal
     cfg = obj.config()
     t0 = parse_from(since, cfg, "--since").timestamp() if since else None
     journal = Journal(cfg.paths.state)
@@ -139,8 +139,8 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
 def status(obj: Context) -> None:
     """Per zone: what is playing, what comes next, and the last airing."""
     from datetime import timedelta
-    from broadcaster.playlog import Journal
-    from broadcaster.schedule import airings
+    from broadcaster.station.playlog import Journal
+    from broadcaster.station.schedule import airings
     cfg = obj.config()
     now = local_now(cfg)
     journal = Journal(cfg.paths.state)
@@ -172,7 +172,7 @@ def status(obj: Context) -> None:
 @click.command()
 def devices() -> None:
     """List the sound outputs, with the names to use as a zone's device."""
-    from broadcaster.player import list_outputs
+    from broadcaster.audio.player import list_outputs
     outs = list_outputs()
     if not outs:
         click.echo(_("No sound outputs found. Plug in a sound card or check the sound system."))

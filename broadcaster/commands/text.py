@@ -19,8 +19,8 @@ from broadcaster.i18n import N_, _
 @click.pass_obj
 def normalize(obj: Context, file: str | None, explain: bool, lexicon: str | None) -> None:
     """Print what will be read aloud: one spoken line per line of FILE (or standard input)."""
-    from broadcaster.scripts import decode_text
-    from broadcaster.textnorm import Normalizer, load_lexicon
+    from broadcaster.text.scripts import decode_text
+    from broadcaster.text.textnorm import Normalizer, load_lexicon
     lex_path = project_path(obj, lexicon, "--lexicon") if lexicon else config_lexicon(obj)
     norm = Normalizer(load_lexicon(lex_path))
     if file:

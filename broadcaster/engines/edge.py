@@ -11,7 +11,7 @@ import asyncio
 import socket
 from urllib.parse import urlsplit
 
-from broadcaster.audiofile import decode_bytes
+from broadcaster.audio.files import decode_bytes
 from broadcaster.engines import OFFLINE_HINT, EngineUnavailable, OnlineEngine, Speech, SynthesisError, Voice, mono
 from broadcaster.i18n import _
 

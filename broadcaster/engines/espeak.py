@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from broadcaster.audiofile import decode_bytes
+from broadcaster.audio.files import decode_bytes
 from broadcaster.engines import Engine, EngineUnavailable, Speech, SynthesisError, Voice, mono
 from broadcaster.i18n import N_, _
 

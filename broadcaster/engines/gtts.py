@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import requests
 
-from broadcaster.audiofile import decode_bytes
+from broadcaster.audio.files import decode_bytes
 from broadcaster.engines import OFFLINE_HINT, EngineUnavailable, OnlineEngine, Speech, SynthesisError, Voice, mono
 from broadcaster.i18n import N_, _
 

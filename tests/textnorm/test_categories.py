@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from broadcaster.textnorm import Normalizer, unspeakable
-from broadcaster.textnorm.numbers import number_words, read_number
+from broadcaster.text.textnorm import Normalizer, unspeakable
+from broadcaster.text.textnorm.numbers import number_words, read_number
 
 N = Normalizer()
 
@@ -155,7 +155,7 @@ def test_old_and_new_tone_placement_and_nfd_are_the_same_word():
 
 
 def test_project_lexicon_wins_over_the_built_in(tmp_path):
-    from broadcaster.textnorm import load_lexicon
+    from broadcaster.text.textnorm import load_lexicon
     path = tmp_path / "lexicon.toml"
     path.write_text('[words]\n"Bluezone" = "Blu dôn"\n"Sịa" = "Sịa"\n[acronyms]\n"UBND" = "Ủy ban"\n',
                     encoding="utf-8")
@@ -164,7 +164,7 @@ def test_project_lexicon_wins_over_the_built_in(tmp_path):
 
 
 def test_every_lexicon_entry_is_already_spoken():
-    from broadcaster.textnorm.lexicon import builtin
+    from broadcaster.text.textnorm.lexicon import builtin
     for section in ("acronyms", "words", "units", "letters"):
         for entry in builtin().tables[section].values():
             assert say(entry.spoken) == entry.spoken, (section, entry.key)

@@ -8,7 +8,7 @@ import string
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from broadcaster.textnorm import Normalizer
+from broadcaster.text.textnorm import Normalizer
 
 N = Normalizer()
 DIGIT = re.compile(r"\d")

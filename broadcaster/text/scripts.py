@@ -15,7 +15,7 @@ from pathlib import Path
 
 from broadcaster.errors import ScriptError
 from broadcaster.fsutil import sha256_text
-from broadcaster.legacy import LABELS, decode_legacy
+from broadcaster.text.legacy import LABELS, decode_legacy
 from broadcaster.i18n import _
 
 MAX_BYTES = 2_000_000  # an announcement is a few pages; this is a book

@@ -13,7 +13,7 @@ from math import gcd
 import numpy as np
 from scipy.signal import resample_poly
 
-from broadcaster import loudness
+from broadcaster.audio import loudness
 
 SENTENCE_PAUSE = 0.45   # seconds between sentences
 PARAGRAPH_PAUSE = 1.0   # seconds between paragraphs

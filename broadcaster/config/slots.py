@@ -6,7 +6,8 @@ import re
 from datetime import date, time
 from typing import Any
 
-from broadcaster.config import (PRIORITIES, Slot, Zone, _Invalid, _Loader, _number, _show, _str, _suggest)
+from broadcaster.config.model import PRIORITIES, Slot, Zone
+from broadcaster.config.schema import _Invalid, _Loader, _number, _show, _str, _suggest
 from broadcaster.i18n import _
 
 

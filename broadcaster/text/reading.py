@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from broadcaster.scripts import Script
-from broadcaster.textnorm import Normalizer, load_lexicon, unspeakable
+from broadcaster.text.scripts import Script
+from broadcaster.text.textnorm import Normalizer, load_lexicon, unspeakable
 from broadcaster.i18n import _
 
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from broadcaster.textnorm.lexicon import Lexicon
+from broadcaster.text.textnorm.lexicon import Lexicon
 
 _WORDS = re.compile(r"[^\W_]+")
 

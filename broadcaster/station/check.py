@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from broadcaster.audiofile import MAX_JINGLE_SECONDS, decode_file
-from broadcaster.reading import speakability_warnings, spoken_paragraphs
+from broadcaster.audio.files import MAX_JINGLE_SECONDS, decode_file
+from broadcaster.text.reading import speakability_warnings, spoken_paragraphs
 from broadcaster.config import Config, display_path
 from broadcaster.errors import BroadcasterError
 from broadcaster.fsutil import sha256_file
-from broadcaster.schedule import airings
-from broadcaster.scripts import read_script
-from broadcaster.sidecar import durations, read_sidecar
+from broadcaster.station.schedule import airings
+from broadcaster.text.scripts import read_script
+from broadcaster.render.sidecar import durations, read_sidecar
 from broadcaster.i18n import N_, _, day, when
 from broadcaster.i18n import _
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from broadcaster.textnorm.core import Match, rule
-from broadcaster.textnorm.numbers import month_words, number_words
+from broadcaster.text.textnorm.core import Match, rule
+from broadcaster.text.textnorm.numbers import month_words, number_words
 
 # words after which a d/m pair is a date, not a fraction
 DATE_CUES = {"ngày", "mồng", "mùng", "từ", "đến", "tới", "hôm", "sáng", "chiều", "tối", "trưa", "đêm",

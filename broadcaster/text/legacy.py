@@ -14,7 +14,7 @@ import unicodedata
 from functools import lru_cache
 from importlib import resources
 
-from broadcaster.textnorm.unicode import is_syllable
+from broadcaster.text.textnorm.unicode import is_syllable
 
 LABELS = {"tcvn3": "TCVN3 (ABC, .VnTime)", "vni": "VNI-Windows (VNI-Times)", "cp1258": "Windows-1258"}
 _VOWEL = "aăâeêioôơuưyAĂÂEÊIOÔƠUƯY"

@@ -16,15 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from broadcaster import __version__, loudness, render
-from broadcaster.audiofile import MAX_JINGLE_SECONDS, decode_file, encode_file
+from broadcaster import __version__
+from broadcaster.audio import loudness
+from broadcaster.audio import mix as render
+from broadcaster.audio.files import MAX_JINGLE_SECONDS, decode_file, encode_file
 from broadcaster.config import AudioSettings, Bulletin, Config, TTSSettings, display_path
 from broadcaster.errors import AudioError, BroadcasterError, StorageError
 from broadcaster.fsutil import atomic_write_bytes, sha256_file, sha256_text
-from broadcaster.scripts import read_script
-from broadcaster.sidecar import read_sidecar
-from broadcaster.speech import Speaker
-from broadcaster.reading import speakability_warnings, spoken_paragraphs
+from broadcaster.text.scripts import read_script
+from broadcaster.render.sidecar import read_sidecar
+from broadcaster.render.speech import Speaker
+from broadcaster.text.reading import speakability_warnings, spoken_paragraphs
 from broadcaster.i18n import _
 
 PIPELINE_VERSION = 1  # bump when the same inputs would now sound different

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from broadcaster.textnorm.core import Match, lexicon_rule, rule
-from broadcaster.textnorm.numbers import DIGITS, number_words, ordinal_words, read_number
-from broadcaster.textnorm.unicode import is_syllable
+from broadcaster.text.textnorm.core import Match, lexicon_rule, rule
+from broadcaster.text.textnorm.numbers import DIGITS, number_words, ordinal_words, read_number
+from broadcaster.text.textnorm.unicode import is_syllable
 
 UPPER = "A-ZĐÀÁẢÃẠĂẰẮẲẴẶÂẦẤẨẪẬÈÉẺẼẸÊỀẾỂỄỆÌÍỈĨỊÒÓỎÕỌÔỒỐỔỖỘƠỜỚỞỠỢÙÚỦŨỤƯỪỨỬỮỰỲÝỶỸỴ"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from broadcaster.textnorm.core import Match, lexicon_rule, rule
-from broadcaster.textnorm.numbers import NUM, digits_words, ordinal_words, read_number
+from broadcaster.text.textnorm.core import Match, lexicon_rule, rule
+from broadcaster.text.textnorm.numbers import NUM, digits_words, ordinal_words, read_number
 
 PHONE_CUES = {"gọi", "số", "hotline", "nóng", "thoại", "đài", "đt", "sđt", "liên", "hệ", "qua", "máy", "bàn"}
 

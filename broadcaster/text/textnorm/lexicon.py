@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from broadcaster.errors import ConfigError
-from broadcaster.textnorm.unicode import repair
+from broadcaster.text.textnorm.unicode import repair
 from broadcaster.i18n import _
 
 SECTIONS = ("acronyms", "words", "issuers", "units", "letters", "symbols", "domains")

@@ -17,38 +17,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from broadcaster.errors import BroadcasterError
-from broadcaster.schedule import PRIORITY_RANK
 from broadcaster.i18n import _
-from broadcaster.playlog import STATUS_WORDS
+from broadcaster.station.outputs import Outputs
+from broadcaster.station.parts import Part
+from broadcaster.station.playlog import STATUS_WORDS
+from broadcaster.station.renderer import Renderer
+from broadcaster.station.schedule import PRIORITY_RANK
 
 if TYPE_CHECKING:
-    from broadcaster.daemon import Daemon
+    from broadcaster.station.daemon import Daemon
 
-log = logging.getLogger("broadcaster.daemon")
+log = logging.getLogger("broadcaster.station.daemon")
 
 LEAD = 3.0            # seconds before its time an airing is prepared
 LATE_AFTER = 1.0      # an airing that starts this much after its time is logged late
 ROW_AHEAD = 0.3       # the play log row is committed this long before the first sample (fsync takes time)
-
-
-class Clock:
-    """The wall clock in the config's time zone, and a monotonic one. Tests may shift it."""
-
-    def __init__(self, tz: ZoneInfo, offset: float = 0.0):
-        self.tz = tz
-        self.offset = offset
-
-    def wall(self) -> float:
-        return time.time() + self.offset
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.wall(), self.tz)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
 
 @dataclass(order=True)
@@ -86,6 +71,8 @@ class ZoneWorker(threading.Thread):
         self.playback = None
         self.cut: tuple[str, str] | None = None  # (status, reason) when an airing is ended early
         self.stopping = False
+        self.outputs = daemon.get(Outputs)
+        self.renderer = daemon.get(Renderer)
 
     def submit(self, item: Item) -> None:
         with self.cv:
@@ -147,15 +134,15 @@ class ZoneWorker(threading.Thread):
             finally:
                 with self.cv:
                     if self.playback is not None:
-                        self.d.release(self.playback)
+                        self.outputs.release(self.playback)
                     self.current = None
                     self.playback = None
 
     def _air(self, item: Item) -> None:
         d = self.d
         try:
-            path, sha = d.audio_for(item)
-            pb = d.open_playback(self.zone, path)
+            path, sha = self.renderer.audio_for(item)
+            pb = self.outputs.open(self.zone, path)
         except BroadcasterError as e:
             self._failed(item, e.message + (f" ({e.hint})" if e.hint else ""))
             return
@@ -163,7 +150,7 @@ class ZoneWorker(threading.Thread):
         with self.cv:
             if self.stopping:
                 pb.close()
-                self.d.release(pb)
+                self.outputs.release(pb)
                 return
             self.playback = pb
         pb.hold()  # not a sample before the row is committed: a crash can never make an unlogged airing
@@ -217,3 +204,33 @@ class ZoneWorker(threading.Thread):
             self.d.journal.finish_request(item.request, "failed", reason, row)
         log.error(_("zone {zone}: {item} at {time} failed: {reason}", zone=self.zone, item=item.label,
                     time=item.scheduled.strftime("%H:%M:%S"), reason=reason))
+
+
+class Zones(Part):
+    """One worker per zone this daemon serves; a zone added by a reload gets one."""
+
+    name = "zones"
+
+    def __init__(self, daemon: "Daemon"):
+        super().__init__(daemon)
+        self.workers: dict[str, ZoneWorker] = {}
+
+    def start(self) -> None:
+        for z in self.d.served:
+            self._add(z)
+
+    def _add(self, zone: str) -> None:
+        self.workers[zone] = ZoneWorker(self.d, zone)
+        self.workers[zone].start()
+
+    def reload(self, old, new) -> None:
+        if new != old and self.d.zone_filter is None:
+            for z in new.zones:
+                if z not in self.workers:
+                    self._add(z)
+
+    def stop(self) -> None:
+        for w in self.workers.values():
+            w.stop()
+        for w in self.workers.values():
+            w.join(timeout=5)

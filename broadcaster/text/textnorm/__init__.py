@@ -12,10 +12,10 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from broadcaster.textnorm import dates, measures, names
-from broadcaster.textnorm.core import Rewrite, Rule, apply
-from broadcaster.textnorm.lexicon import Lexicon, load_lexicon
-from broadcaster.textnorm.unicode import is_syllable, repair
+from broadcaster.text.textnorm import dates, measures, names
+from broadcaster.text.textnorm.core import Rewrite, Rule, apply
+from broadcaster.text.textnorm.lexicon import Lexicon, load_lexicon
+from broadcaster.text.textnorm.unicode import is_syllable, repair
 
 __all__ = ["Normalizer", "normalize", "Rewrite", "unspeakable", "load_lexicon"]
 

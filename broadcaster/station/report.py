@@ -20,8 +20,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from broadcaster.config import Config
-from broadcaster.playlog import Row
-from broadcaster.schedule import airings
+from broadcaster.station.playlog import Row
+from broadcaster.station.schedule import airings
 
 OUTCOMES = ("played", "late", "interrupted", "missed", "failed")
 AIRED = ("played", "late", "playing")

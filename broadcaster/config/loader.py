@@ -1,0 +1,131 @@
+"""schedule.toml → a Config.
+
+Every problem in the file is collected and reported at once, each as
+``file:line: section: message``, with "did you mean …?" for misspelt keys.
+Relative paths are relative to the file; paths may not leave the project
+folder (the folder holding the file) unless ``allow_outside`` is given.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import zoneinfo
+from pathlib import Path
+
+from broadcaster.config.model import AudioSettings, Bulletin, Config, Paths, TTSSettings, display_path
+from broadcaster.config.schema import AUDIO_KEYS, TTS_KEYS, _Invalid, _Loader, _str
+from broadcaster.config.slots import parse_daemon, parse_slots, parse_zones
+from broadcaster.errors import ConfigError
+from broadcaster.i18n import _
+from broadcaster.tomllines import LineIndex
+
+DEFAULT_NAME = "schedule.toml"
+ENV_VAR = "BROADCASTER_CONFIG"
+
+
+def find_config(explicit: str | None) -> Path:
+    """-c/--config, else $BROADCASTER_CONFIG, else ./schedule.toml."""
+    chosen = explicit or os.environ.get(ENV_VAR) or DEFAULT_NAME
+    path = Path(chosen)
+    if not path.is_file():
+        how = (_("given with -c/--config") if explicit else
+               _("from ${var}", var=ENV_VAR) if os.environ.get(ENV_VAR) else _("in the current folder"))
+        raise ConfigError(_('configuration file "{path}" ({how}) does not exist', path=chosen, how=how),
+                          hint=_("run broadcaster from the project folder, or pass -c path/to/schedule.toml"))
+    return path
+
+
+TOP_KEYS = ("timezone", "paths", "tts", "audio", "bulletins", "zones", "slots", "daemon")
+BULLETIN_KEYS = ("title", "script", *TTS_KEYS, *AUDIO_KEYS)
+
+
+def load_config(path: str | os.PathLike, *, allow_outside: bool = False) -> Config:
+    """Read and validate a whole schedule.toml; raise one ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(_("cannot read the configuration: {reason}", reason=e.strerror), where=display_path(path))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(_("is not UTF-8 text"), where=display_path(path),
+                          hint=_("save it as UTF-8 in your editor"))
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise _syntax_error(path, e) from None
+    loader = _Loader(path, LineIndex(text), allow_outside)
+    cfg = _build(loader, data)
+    if loader.problems:
+        raise ConfigError(loader.problems[0], problems=loader.problems)
+    return cfg
+
+
+def _syntax_error(path: Path, e: tomllib.TOMLDecodeError) -> ConfigError:
+    # tomllib says "... (at line 3, column 7)"; keep its position in our format
+    msg = str(e)
+    line = col = None
+    if "(at line " in msg:
+        msg, pos = msg.rsplit(" (at line ", 1)
+        line, _sep, rest = pos.partition(", column ")
+        col = rest.rstrip(")")
+    where = f"{display_path(path)}:{line}" if line else display_path(path)
+    detail = (_("TOML syntax error: {detail} (column {column})", detail=msg, column=col) if col
+              else _("TOML syntax error: {detail}", detail=msg))
+    return ConfigError(detail, where=where, hint=_("check quotes, brackets and commas on that line"))
+
+
+def _build(ld: _Loader, data: dict) -> Config:
+    ld.unknown_keys(data, TOP_KEYS, (), "schedule")
+    tz = data.get("timezone", "Asia/Ho_Chi_Minh")
+    try:
+        _str(tz)
+        zoneinfo.ZoneInfo(tz)
+    except (_Invalid, zoneinfo.ZoneInfoNotFoundError, ValueError):
+        ld.problem(("timezone",), "timezone",
+                   _('{value} is not a known time zone (use a name like "Asia/Ho_Chi_Minh")', value=_show(tz)))
+        tz = "Asia/Ho_Chi_Minh"
+
+    ptable = ld.table(data, "paths")
+    ld.unknown_keys(ptable, ("scripts", "audio", "state"), ("paths",), "paths")
+    dirs = {}
+    for k, default in (("scripts", "scripts"), ("audio", "audio_out"), ("state", "state")):
+        p = ld.file_path(ptable.get(k, default), ("paths", k), "paths", k, must_exist=None)
+        dirs[k] = p if p is not None else ld.root / default
+    paths = Paths(**dirs)
+
+    ttable, atable = ld.table(data, "tts"), ld.table(data, "audio")
+    ld.unknown_keys(ttable, TTS_KEYS, ("tts",), "tts")
+    ld.unknown_keys(atable, AUDIO_KEYS, ("audio",), "audio")
+    tts = ld.settings(ttable, TTS_KEYS, TTSSettings(), ("tts",), "tts")
+    audio = ld.settings(atable, AUDIO_KEYS, AudioSettings(), ("audio",), "audio")
+
+    bulletins = {}
+    btable = ld.table(data, "bulletins")
+    for bid, b, key, section in ld.named_tables(data, "bulletins", "bulletin", BULLETIN_KEYS):
+        if "script" not in b:
+            ld.problem(key, section, _('has no script (add script = "scripts/NAME.txt")'))
+            continue
+        script = ld.file_path(b["script"], key + ("script",), section, "script")
+        title = b.get("title", bid)
+        try:
+            _str(title)
+        except _Invalid as e:
+            ld.problem(key + ("title",), section, f"title {e}")
+        btts = ld.settings(b, TTS_KEYS, tts, key, section)
+        baudio = ld.settings(b, AUDIO_KEYS, audio, key, section)
+        if script is not None:
+            bulletins[bid] = Bulletin(bid, str(title), script, btts, baudio, ld.index.line(*key))
+    if not btable:
+        ld.problem(("bulletins",), "bulletins",
+                   _("no bulletins are defined (add a [bulletins.NAME] table with a script)"))
+
+    zones = parse_zones(ld, data)
+    slots = parse_slots(ld, data, btable, zones)
+    grace = parse_daemon(ld, data)
+    return Config(path=ld.path.resolve(),
+                  root=ld.root, timezone=tz, paths=paths, tts=tts, audio=audio,
+                  bulletins=bulletins, zones=zones, slots=tuple(slots), grace=grace,
+                  allow_outside=ld.allow_outside, lines=ld.index)

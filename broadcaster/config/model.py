@@ -1,0 +1,145 @@
+"""What a schedule.toml says, as frozen dataclasses: settings, bulletins, zones, slots."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+
+from broadcaster.tomllines import LineIndex
+from broadcaster.i18n import N_, _
+
+AUTO_ENGINES = ("edge", "gtts", "piper", "espeak")  # best voice first; the offline ones last
+FORMATS = ("mp3", "wav")
+
+
+@dataclass(frozen=True)
+class TTSSettings:
+    engines: tuple[str, ...] = AUTO_ENGINES   # preference order; first available wins
+    voice: str = "vi"
+    rate: float = 1.0
+    pitch: float = 0.0       # Hz offset (edge, espeak)
+    lexicon: Path | None = None
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    format: str = "mp3"
+    sample_rate: int = 44100
+    channels: int = 1
+    loudness: float = -16.0
+    true_peak: float = -1.0
+    jingle_in: Path | None = None
+    jingle_out: Path | None = None
+    gap: float = 1.0
+    repeat: int = 2
+
+
+@dataclass(frozen=True)
+class Paths:
+    scripts: Path
+    audio: Path
+    state: Path
+
+
+@dataclass(frozen=True)
+class Bulletin:
+    id: str
+    title: str
+    script: Path
+    tts: TTSSettings
+    audio: AudioSettings
+    line: int | None = None
+
+    def output_path(self, paths: Paths) -> Path:
+        return paths.audio / f"{self.id}.{self.audio.format}"
+
+    def sidecar_path(self, paths: Paths) -> Path:
+        return paths.audio / f"{self.id}.json"
+
+
+@dataclass(frozen=True)
+class Zone:
+    id: str
+    name: str
+    device: str = "default"
+    volume: float = 1.0
+    quiet: tuple[time, time] | None = None   # no normal/priority airings from [0] to [1]
+    line: int | None = None
+
+    def is_quiet(self, at: time) -> bool:
+        if self.quiet is None:
+            return False
+        start, end = self.quiet
+        return start <= at < end if start <= end else (at >= start or at < end)
+
+
+PRIORITIES = ("normal", "priority", "urgent")
+PRIORITY_WORDS = {"normal": N_("normal"), "priority": N_("high priority"), "urgent": N_("urgent")}
+
+
+@dataclass(frozen=True)
+class Slot:
+    index: int                     # position among [[slots]], from 0
+    bulletin: str
+    zones: tuple[str, ...]
+    at: tuple[time, ...] = ()      # local times, or
+    cron: str | None = None        # a 5-field crontab line
+    days: str | None = None        # APScheduler day_of_week, with ``at``
+    start: date | None = None
+    end: date | None = None
+    priority: str = "normal"
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    root: Path
+    timezone: str
+    paths: Paths
+    tts: TTSSettings
+    audio: AudioSettings
+    bulletins: dict[str, Bulletin] = field(default_factory=dict)
+    zones: dict[str, Zone] = field(default_factory=dict)
+    slots: tuple[Slot, ...] = ()
+    grace: float = 600.0           # [daemon] grace: seconds an airing may start late after downtime
+    allow_outside: bool = False
+    lines: LineIndex | None = field(default=None, compare=False, repr=False)  # where each key was written
+
+    def where(self, *key) -> str:
+        """``file:line`` of a key, for messages about it."""
+        line = self.lines.line(*key) if self.lines else None
+        return f"{display_path(self.path)}:{line}" if line else display_path(self.path)
+
+    def where_setting(self, bulletin: str, key: str, section: str) -> str:
+        """Where a bulletin's setting was written: its own override, else the [section] default."""
+        own = self.where("bulletins", bulletin, key)
+        return own if own != self.where("bulletins", bulletin) else self.where(section, key)
+
+    def resolve(self, value: str | os.PathLike) -> Path:
+        """A path from the user, relative to the project folder."""
+        return resolve_path(self.root, value)
+
+    def inside(self, path: Path) -> bool:
+        return self.allow_outside or is_inside(path, self.root)
+
+
+def display_path(path: Path) -> str:
+    """A path as short as a technician would type it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def resolve_path(root: Path, value: str | os.PathLike) -> Path:
+    p = Path(value).expanduser()
+    return (p if p.is_absolute() else root / p).resolve()
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+

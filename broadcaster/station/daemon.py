@@ -1,0 +1,166 @@
+"""The playback daemon: the parts a loudspeaker PC runs, started in order and stopped in reverse.
+
+A planner hands the airings of the next seconds to the zones' workers; a worker
+prepares an airing a few seconds ahead (file opened and decoding, stream open and
+playing silence) so the first sample leaves on time, plays one airing at a time in
+priority order and fades out for an urgent one. Every airing is a row in the play log.
+Other parts take `play` requests, watch the files for live edits, re-render stale
+audio ahead of time and beat the heart that `play` and `status` look for.
+
+Each part is one module (see ``station.parts`` for what a part is); ``PARTS`` is the one
+place that lists them. A new part is a new module and one line here.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from broadcaster.config import Config, load_config
+from broadcaster.errors import ConfigError
+from broadcaster.fsutil import private_dir, private_file
+from broadcaster.i18n import _
+from broadcaster.station.clock import Clock
+from broadcaster.station.inbox import Requests
+from broadcaster.station.outputs import Outputs
+from broadcaster.station.parts import Heartbeat, Part, PlayLog, StateLock, Timer
+from broadcaster.station.planner import Planner
+from broadcaster.station.playlog import Journal
+from broadcaster.station.renderer import Renderer
+from broadcaster.station.watcher import Watcher
+from broadcaster.station.zones import Zones
+
+log = logging.getLogger("broadcaster.daemon")
+
+# in dependency order: each part may use the ones before it while it starts and stops
+PARTS: tuple[type[Part], ...] = (
+    StateLock,   # one daemon per state folder
+    PlayLog,     # the journal; airings cut off by a crash marked interrupted
+    Outputs,     # the zones' sound devices
+    Renderer,    # stale audio rendered ahead in a child process; the file an airing plays
+    Zones,       # one worker per zone: prepare, start on time, fade, log
+    Timer,       # runs the periodic parts below
+    Planner,     # the schedule → the zones' workers
+    Requests,    # `play` requests → the zones' workers
+    Watcher,     # live edits → reload
+    Heartbeat,   # "this daemon is alive", for `play` and `status`
+)
+
+P = TypeVar("P", bound=Part)
+
+
+class Daemon:
+    """Everything the loudspeaker PC runs."""
+
+    def __init__(self, config_path: Path, *, zones: list[str] | None = None, allow_outside: bool = False,
+                 clock: Clock | None = None, parts: tuple[type[Part], ...] = PARTS):
+        self.config_path = config_path
+        self.allow_outside = allow_outside
+        self.cfg: Config = load_config(config_path, allow_outside=allow_outside)
+        self.tz = ZoneInfo(self.cfg.timezone)
+        self.clock = clock or Clock(self.tz)
+        unknown = [z for z in zones or [] if z not in self.cfg.zones]
+        if unknown:
+            raise ConfigError(_('zone "{zone}" is not in {file}', zone=unknown[0], file=config_path.name),
+                              hint=_("zones defined: {zones}", zones=", ".join(self.cfg.zones) or "-"))
+        self.zone_filter = list(zones) if zones else None
+        self.stop_event = threading.Event()
+        self.parts: list[Part] = [cls(self) for cls in parts]
+        self._started: list[Part] = []
+
+    @property
+    def served(self) -> list[str]:
+        return self.zone_filter or list(self.cfg.zones)
+
+    @property
+    def journal(self) -> Journal:
+        return self.get(PlayLog).journal
+
+    def get(self, kind: type[P]) -> P:
+        """The running part of this kind."""
+        for p in self.parts:
+            if isinstance(p, kind):
+                return p
+        raise LookupError(kind.__name__)
+
+    # --- start and stop ----------------------------------------------------
+
+    def start(self) -> None:
+        """Start every part in order; if one fails, stop those already started, in reverse."""
+        try:
+            for part in self.parts:
+                part.start()
+                self._started.append(part)
+        except BaseException:
+            self.stop(quiet=True)
+            raise
+        log.info(_("broadcaster daemon started for zones {zones} (state: {state})", zones=", ".join(self.served),
+                   state=self.cfg.paths.state))
+
+    def stop(self, quiet: bool = False) -> None:
+        while self._started:
+            part = self._started.pop()
+            try:
+                part.stop()
+            except Exception:
+                log.exception(_("{job} failed; the daemon keeps going", job=f"{part.name}.stop"))
+        if not quiet:
+            log.info(_("broadcaster daemon stopped"))
+
+    def run_forever(self) -> None:
+        """Run until SIGTERM or SIGINT (Ctrl+C); then end the airings with a short fade."""
+        def on_signal(signum, _frame):
+            log.info(_("signal {signal} received: stopping", signal=signal.Signals(signum).name))
+            self.stop_event.set()
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        if hasattr(signal, "SIGBREAK"):  # Ctrl+Break on Windows
+            signal.signal(signal.SIGBREAK, on_signal)
+        self.start()
+        try:
+            while not self.stop_event.wait(0.5):
+                pass
+        finally:
+            self.stop()
+
+    def reload(self, cfg: Config) -> None:
+        """A new, valid configuration (or the same one with a script or jingle changed): every part
+        is told, in order."""
+        old, self.cfg = self.cfg, cfg
+        if cfg != old:
+            log.info(_("configuration reloaded"))
+        for part in self._started:
+            part.reload(old, cfg)
+
+
+class _PrivateLogFile(RotatingFileHandler):
+    """daemon.log and its rotated copies, readable by the owner's group only."""
+
+    def _open(self):
+        stream = super()._open()
+        private_file(Path(self.baseFilename))
+        return stream
+
+
+def setup_logging(state: Path, verbose: bool = False) -> None:
+    """Log lines to stderr (systemd's journal, a console) and to state/daemon.log."""
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    root = logging.getLogger("broadcaster")
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    console = logging.StreamHandler()
+    console.setFormatter(fmt)
+    root.addHandler(console)
+    try:
+        private_dir(state)
+        fh = _PrivateLogFile(state / "daemon.log", maxBytes=2_000_000, backupCount=5, encoding="utf-8")
+        fh.setFormatter(fmt)
+        root.addHandler(fh)
+    except OSError as e:
+        root.warning(_("cannot write {path}: {reason}", path=state / "daemon.log", reason=e))

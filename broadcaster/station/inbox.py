@@ -1,0 +1,37 @@
+"""`play` requests: taken from the play log's request table and handed to the zones' workers."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from broadcaster.i18n import _
+from broadcaster.station.parts import Periodic
+from broadcaster.station.zones import Item, Zones
+
+log = logging.getLogger("broadcaster.daemon")
+
+AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg")
+
+
+class Requests(Periodic):
+    name = "requests"
+    interval = 0.5
+
+    def tick(self) -> None:
+        d = self.d
+        workers = d.get(Zones).workers
+        for rid, target, zone, priority in d.journal.take_requests(d.served):
+            item = Item(d.clock.now(), zone, priority, request=rid)
+            if target in d.cfg.bulletins:
+                item.bulletin = target
+            else:
+                path = Path(target)
+                if not path.is_file() or path.suffix.lower() not in AUDIO_SUFFIXES or not d.cfg.inside(path):
+                    d.journal.finish_request(rid, "failed", _("{target} is not a bulletin id or an audio file "
+                                                              "inside the project", target=target))
+                    continue
+                item.audio = path
+            log.info(_("zone {zone}: request {request} to play {item} ({priority})", zone=zone, request=rid,
+                       item=item.label, priority=priority))
+            workers[zone].submit(item)

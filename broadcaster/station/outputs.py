@@ -1,0 +1,76 @@
+"""The sound outputs of the zones: found by name, looked up again when a card comes back.
+
+PortAudio lists its devices once; it can be asked again only while no stream is open,
+so every stream is opened and given back through this part.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from broadcaster.errors import PlaybackError
+from broadcaster.i18n import _
+from broadcaster.station.parts import Part
+
+log = logging.getLogger("broadcaster.daemon")
+
+
+class Outputs(Part):
+    name = "outputs"
+
+    def __init__(self, daemon):
+        super().__init__(daemon)
+        self.devices: dict[str, int] = {}
+        self.lock = threading.RLock()   # PortAudio is re-initialised only while no stream is open
+        self.active: set = set()
+
+    def start(self) -> None:
+        for zone in self.d.served:
+            self.resolve(zone, quiet=False)
+
+    def reload(self, old, new) -> None:
+        if new != old:
+            self.devices.clear()
+
+    def open(self, zone: str, path: Path):
+        """An output stream for ``zone`` playing ``path``; give it back with ``release``."""
+        from broadcaster.audio.player import Playback
+        with self.lock:
+            device = self.resolve(zone)
+            try:
+                pb = Playback(device, path, self.d.cfg.zones[zone].volume)
+            except PlaybackError:
+                self.devices.pop(zone, None)  # look the device up again next time
+                raise
+            self.active.add(pb)
+            return pb
+
+    def release(self, pb) -> None:
+        with self.lock:
+            self.active.discard(pb)
+
+    def resolve(self, zone: str, quiet: bool = True) -> int:
+        """The PortAudio index of the zone's device; -1 (logged) at start when it is missing."""
+        from broadcaster.audio.player import find_output, refresh_outputs
+        if zone not in self.devices:
+            try:
+                self.devices[zone] = find_output(self.d.cfg.zones[zone].device).index
+            except PlaybackError as e:
+                if not self.active:
+                    # PortAudio lists devices once; while nothing plays, look again (a USB card plugged back)
+                    refresh_outputs()
+                    self.devices.clear()
+                    try:
+                        self.devices[zone] = find_output(self.d.cfg.zones[zone].device).index
+                        log.info(_("zone {zone}: its sound output is back", zone=zone))
+                        return self.devices[zone]
+                    except PlaybackError as again:
+                        e = again
+                if not quiet:
+                    log.error(_("zone {zone}: {reason}; its airings will fail until the device is back", zone=zone,
+                                reason=e))
+                    return -1
+                raise e from None
+        return self.devices[zone]

@@ -1,0 +1,114 @@
+"""The planner: every half second, the airings of the next seconds go to their zones' workers.
+
+An airing already in the play log is not planned again; one whose time passed more
+than the grace period ago (the daemon was down) is logged missed. A wall clock that
+jumps is told apart from time passing by the monotonic clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from broadcaster.i18n import LANGUAGES, N_, _, gettext, when
+from broadcaster.station.parts import Periodic, PlayLog
+from broadcaster.station.renderer import Renderer
+from broadcaster.station.schedule import airings
+from broadcaster.station.zones import LATE_AFTER, LEAD, Item, Zones
+
+log = logging.getLogger("broadcaster.daemon")
+
+LOOKAHEAD = 10.0      # seconds of the schedule planned ahead
+JUMP = 5.0            # wall clock and monotonic clock disagreeing by this much is a clock jump
+JUMPED_FORWARD = N_("the system clock jumped forward by {seconds} s")
+
+
+class Planner(Periodic):
+    name = "plan"
+    interval = 0.5
+
+    def __init__(self, daemon):
+        super().__init__(daemon)
+        self.planned: set[tuple] = set()
+        self.planned_until: float | None = None
+        self._last_tick: tuple[float, float] | None = None
+
+    def start(self) -> None:
+        last_seen = self.d.get(PlayLog).last_seen
+        self.planned_until = (datetime.fromisoformat(last_seen).timestamp() if last_seen
+                              else self.d.clock.wall())
+        super().start()
+
+    def reload(self, old, new) -> None:
+        if new == old:
+            return
+        now = self.d.clock.wall()
+        for w in self.d.get(Zones).workers.values():
+            for it in w.drop_future(now + LEAD):
+                self.planned.discard((it.slot, it.zone, it.scheduled.timestamp()))
+        self.planned_until = min(self.planned_until or now, now + LEAD)
+
+    def tick(self) -> None:
+        """Hand the airings of the next seconds to their zones; log the ones missed."""
+        d = self.d
+        now = d.clock.wall()
+        mono = d.clock.monotonic()
+        if self._last_tick is not None:
+            drift = (now - self._last_tick[0]) - (mono - self._last_tick[1])
+            if abs(drift) > JUMP:
+                self._clock_jumped(drift, now)
+        self._last_tick = (now, mono)
+        start = self.planned_until if self.planned_until is not None else now
+        horizon = now + LOOKAHEAD
+        if start >= horizon:
+            return
+        window = airings(d.cfg, datetime.fromtimestamp(start, d.tz), datetime.fromtimestamp(horizon, d.tz),
+                         zones=set(d.served))
+        self.planned_until = horizon
+        workers = d.get(Zones).workers
+        renderer = d.get(Renderer)
+        for a in window:
+            key = (a.slot, a.zone, a.time.timestamp())
+            if key in self.planned:
+                continue
+            self.planned.add(key)
+            if d.journal.has(a.slot, a.zone, a.time):
+                continue
+            age = now - a.time.timestamp()
+            if age > d.cfg.grace:
+                self._missed(a, _("the daemon was not running at {time} and the grace period ({grace} s) had passed",
+                                  time=f"{a.time:%H:%M:%S}", grace=f"{d.cfg.grace:g}"))
+                continue
+            note = (_("played {seconds} s late, after the daemon was down", seconds=f"{age:.0f}")
+                    if age > LATE_AFTER else None)
+            workers[a.zone].submit(Item(a.time, a.zone, a.priority, bulletin=a.bulletin, slot=a.slot, note=note))
+            renderer.check(a.bulletin)
+        self.planned = {k for k in self.planned if k[2] > now - d.cfg.grace - LOOKAHEAD}
+
+    def _missed(self, a, reason: str) -> None:
+        self.d.journal.record(scheduled=a.time, zone=a.zone, bulletin=a.bulletin, priority=a.priority,
+                              slot=a.slot, status="missed", reason=reason)
+        log.warning(_("zone {zone}: {bulletin} at {time} missed: {reason}", zone=a.zone, bulletin=a.bulletin,
+                      time=when(a.time, seconds=True), reason=reason))
+
+    def _clock_jumped(self, drift: float, now: float) -> None:
+        d = self.d
+        if drift > 0:
+            log.warning(_("the system clock jumped forward by {seconds} s: airings in the skipped time are logged "
+                          "missed, not played all at once", seconds=f"{drift:.0f}"))
+            skipped = airings(d.cfg, datetime.fromtimestamp(now - drift, d.tz),
+                              datetime.fromtimestamp(now, d.tz), zones=set(d.served))
+            for a in skipped:
+                if (a.slot, a.zone, a.time.timestamp()) not in self.planned:
+                    self.planned.add((a.slot, a.zone, a.time.timestamp()))
+                    self._missed(a, _(JUMPED_FORWARD, seconds=f"{drift:.0f}"))
+            self.planned_until = max(self.planned_until or now, now)
+        else:
+            # airings logged missed by a forward jump that are still to come are planned again
+            prefixes = {gettext(JUMPED_FORWARD, lang).split("{")[0] for lang in LANGUAGES}
+            undone = sum(d.journal.forget_missed(now, p) for p in prefixes)
+            self.planned = {k for k in self.planned if k[2] < now}
+            log.warning(_("the system clock jumped back by {seconds} s: planning again from the new time "
+                          "({count} airing(s) logged missed by an earlier jump are still to come); airings "
+                          "already in the play log are not repeated", seconds=f"{-drift:.0f}", count=undone))
+            self.planned_until = now

@@ -1,0 +1,126 @@
+"""Keeps each bulletin's audio in step with its script, and says which file an airing plays.
+
+Stale or missing audio is rendered ahead of its airings in a child `broadcaster build`
+process, one at a time: the daemon stays small (the speech and loudness libraries load in
+the child) and a voice that crashes takes only the child with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from broadcaster.errors import PlaybackError
+from broadcaster.fsutil import sha256_unchanged
+from broadcaster.i18n import _, language
+from broadcaster.render.sidecar import read_sidecar
+from broadcaster.station.parts import Part
+
+log = logging.getLogger("broadcaster.daemon")
+
+RENDER_TIMEOUT = 1800  # seconds for a child `broadcaster build` of one bulletin
+
+
+class Renderer(Part):
+    name = "renderer"
+
+    def __init__(self, daemon):
+        super().__init__(daemon)
+        self.queue: queue.Queue = queue.Queue()
+        self.pending: set[str] = set()
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.queue_stale()
+        self.thread = threading.Thread(target=self._run, name="renderer", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.queue.put(None)
+
+    def reload(self, old, new) -> None:
+        self.queue_stale()   # a script or a jingle may have changed even when the config did not
+
+    def audio_for(self, item) -> tuple[Path, str]:
+        """The file to play for an item and its SHA-256; PlaybackError if there is none."""
+        cfg = self.d.cfg
+        if item.audio is not None:
+            path = item.audio
+        else:
+            b = cfg.bulletins.get(item.bulletin)
+            if b is None:
+                raise PlaybackError(_('bulletin "{bulletin}" is no longer in the configuration', bulletin=item.bulletin))
+            path = b.output_path(cfg.paths)
+            if not path.is_file():
+                self.queue_render(item.bulletin)
+                raise PlaybackError(_("no rendered audio for {bulletin} ({file} does not exist)",
+                                      bulletin=item.bulletin, file=path.name), hint=_("run broadcaster build"))
+        try:
+            return path, sha256_unchanged(path)
+        except OSError as e:
+            raise PlaybackError(_("cannot read {what}: {reason}", what=path.name, reason=e.strerror)) from None
+
+    def check(self, bulletin: str) -> None:
+        """Queue a re-render, ahead of time, when the audio does not match the script."""
+        cfg = self.d.cfg
+        b = cfg.bulletins.get(bulletin)
+        if b is None:
+            return
+        side = read_sidecar(b.sidecar_path(cfg.paths))
+        audio = b.output_path(cfg.paths)
+        try:
+            stale = (side is None or side.get("script_sha256") != sha256_unchanged(b.script)
+                     or side.get("audio_sha256") != sha256_unchanged(audio))
+        except OSError:
+            stale = True
+        if stale:
+            self.queue_render(bulletin)
+
+    def queue_stale(self) -> None:
+        for bid in self.d.cfg.bulletins:
+            self.check(bid)
+
+    def queue_render(self, bulletin: str) -> None:
+        if bulletin not in self.pending:
+            self.pending.add(bulletin)
+            self.queue.put(bulletin)
+
+    def _run(self) -> None:
+        while True:
+            bid = self.queue.get()
+            if bid is None:
+                return
+            try:
+                if bid in self.d.cfg.bulletins:
+                    self._render(bid)
+            except subprocess.TimeoutExpired:
+                log.error(_("rendering {bulletin} failed: {reason}", bulletin=bid,
+                            reason=_("it did not finish within {seconds} s", seconds=RENDER_TIMEOUT)))
+            except Exception:
+                log.exception(_("rendering {bulletin} failed", bulletin=bid))
+            finally:
+                self.pending.discard(bid)
+
+    def _render(self, bid: str) -> None:
+        log.info(_("rendering {bulletin} ahead of its airings (its audio is missing or older than its script)",
+                   bulletin=bid))
+        proc = subprocess.run(self._build_command(bid), cwd=self.d.cfg.root, stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, encoding="utf-8", errors="replace",
+                              timeout=RENDER_TIMEOUT)
+        said = [line for line in proc.stderr.splitlines() if line.strip()]
+        for line in said[:-1] if proc.returncode else said:
+            log.warning("%s: %s", bid, line)
+        if proc.returncode:
+            log.error(_("rendering {bulletin} failed: {reason}", bulletin=bid,
+                        reason=said[-1] if said else _("exit status {code}", code=proc.returncode)))
+        else:
+            side = read_sidecar(self.d.cfg.bulletins[bid].sidecar_path(self.d.cfg.paths)) or {}
+            log.info(_("rendered {bulletin} ({engine})", bulletin=bid, engine=side.get("engine", "?")))
+
+    def _build_command(self, bulletin: str) -> list[str]:
+        return [sys.executable, "-m", "broadcaster", "--lang", language(), "-c", str(self.d.config_path),
+                *(["--allow-outside"] if self.d.allow_outside else []), "build", bulletin]
