@@ -74,3 +74,13 @@ class PlaybackError(BroadcasterError):
     """A sound output cannot be found, opened or written."""
 
     exit_code = 1
+
+
+class FleetError(BroadcasterError):
+    """The district's message server cannot be reached or refused us. Not the input's fault."""
+
+    exit_code = 1
+
+
+class RefusedError(FleetError):
+    """Something that arrived from the district failed verification (signature, hash, shape)."""

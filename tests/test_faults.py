@@ -26,7 +26,7 @@ import pytest
 
 from broadcaster.station.playlog import Journal
 from tests.pulse import Recorder, remove_sink, restore_sink, tone_onsets
-from tests.soak import integrity, keep, match_heard, run_cli
+from tests.soak import integrity, keep, match_heard
 from tests.conftest import SCRIPT
 from tests.station import FREQS
 

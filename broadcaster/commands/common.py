@@ -98,14 +98,17 @@ def config_lexicon(obj: Context) -> Path | None:
         return None
 
 
-def require_known(kind: str, names, cfg: Config, hint: str | None = None) -> None:
-    """ConfigError for the first zone or bulletin id in ``names`` that the config does not have."""
+def require_known(kind: str, names, cfg: Config, hint: str | None = None, known=None) -> None:
+    """ConfigError for the first zone, bulletin or station id in ``names`` that the config does not have."""
     from difflib import get_close_matches
-    known = cfg.zones if kind == "zone" else cfg.bulletins
+    if known is None:
+        known = cfg.zones if kind == "zone" else cfg.bulletins
     for n in names:
         if n not in known:
             close = get_close_matches(n, list(known), n=1)
             message = (_('no zone "{zone}" in {file}', zone=n, file=display_path(cfg.path)) if kind == "zone" else
+                       _('no station "{station}" in {file}', station=n, file=display_path(cfg.path))
+                       if kind == "station" else
                        _('no bulletin "{bulletin}" in {file}', bulletin=n, file=display_path(cfg.path)))
             raise ConfigError(message + (_(' (did you mean "{word}"?)', word=close[0]) if close else ""), hint=hint)
 

@@ -87,10 +87,10 @@ def preview(obj: Context, bulletin: str, device: str | None, show_text: bool) ->
         raise ConfigError(_('bulletin "{bulletin}" has not been rendered yet (run broadcaster build)',
                             bulletin=bulletin))
     side = read_sidecar(b.sidecar_path(cfg.paths)) or {}
-    if side.get("script_sha256") not in (None, sha256_file(b.script)):
+    if b.rendered and side.get("script_sha256") not in (None, sha256_file(b.script)):
         warn(_('bulletin "{bulletin}": the rendered audio is older than its script (run broadcaster build)',
                bulletin=bulletin))
-    if show_text:
+    if show_text and b.rendered:
         from broadcaster.text.reading import spoken_paragraphs
         from broadcaster.text.scripts import read_script
         script = read_script(b.script, display=display_path(b.script))

@@ -10,7 +10,7 @@ import click
 from broadcaster.commands.common import Context, fmt_duration, local_now, parse_from, progress, require_known
 from broadcaster.config import display_path
 from broadcaster.errors import ConfigError
-from broadcaster.config import PRIORITY_WORDS
+from broadcaster.config import ORIGIN_WORDS, PRIORITY_WORDS
 from broadcaster.i18n import N_, _, language, when
 
 @click.command()
@@ -63,16 +63,21 @@ def next_airings(obj: Context, days: int, zones: tuple[str, ...], start: str | N
     found = airings(cfg, t0, t0 + timedelta(days=days), zones=set(zones) or None)
     if as_json:
         click.echo(json.dumps([{"time": a.time.isoformat(), "zone": a.zone, "bulletin": a.bulletin,
-                                "priority": a.priority} for a in found], ensure_ascii=False, indent=1))
+                                "priority": a.priority, "origin": a.origin} for a in found], ensure_ascii=False,
+                              indent=1))
         return
     lang = language()
     if not found:
         click.echo(_("No airings in the next {days} days.", lang, days=days))
         return
     lengths = durations(cfg)
-    rows = [(when(a.time, lang), a.zone, a.bulletin, cfg.bulletins[a.bulletin].title, _(PRIORITY_WORDS[a.priority]), fmt_duration(lengths[a.bulletin]) if a.bulletin in lengths else "-") for a in found]
+    rows = [(when(a.time, lang), a.zone, a.bulletin, cfg.bulletins[a.bulletin].title, _(PRIORITY_WORDS[a.priority]),
+             fmt_duration(lengths[a.bulletin]) if a.bulletin in lengths else "-") for a in found]
     header = [_(h, lang) for h in (N_("time"), N_("zone"), N_("bulletin"), N_("title"), N_("priority"),
                                    N_("duration"))]
+    if cfg.fleet is not None:   # where each airing comes from: this station's own, or the district's
+        rows = [r + (_(ORIGIN_WORDS[a.origin]),) for r, a in zip(rows, found)]
+        header.append(_("from", lang))
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
     for r in rows:

@@ -25,7 +25,7 @@ def build(obj: Context, bulletins: tuple[str, ...], engine: str | None, force: b
     cfg = obj.config()
     engines = engines_option(engine)
     require_known("bulletin", bulletins, cfg, hint=_("`broadcaster build` with no names builds them all"))
-    chosen = [cfg.bulletins[b] for b in (bulletins or cfg.bulletins)]
+    chosen = [cfg.bulletins[b] for b in (bulletins or cfg.bulletins) if cfg.bulletins[b].rendered]
     if engines:
         chosen = [dataclasses.replace(b, tts=dataclasses.replace(b.tts, engines=engines)) for b in chosen]
     speaker = make_speaker(cfg.paths.state, cfg.root)

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from broadcaster.commands.common import Context, local_now, parse_from, play_to_end, project_path, require_known
-from broadcaster.config import Config, display_path
+from broadcaster.config import Config
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _, when
 from broadcaster.station.playlog import REQUEST_WORDS, STATUS_WORDS
@@ -29,26 +29,50 @@ def daemon(obj: Context, zones: tuple[str, ...], verbose: bool) -> None:
             click.secho(f.render(), fg="red", err=True)
         raise ConfigError(_("the project has errors; the daemon did not start"), hint=_("fix them, then start it again"))
     setup_logging(cfg.paths.state, verbose)
-    Daemon(cfg.path, zones=list(zones) or None, allow_outside=obj.allow_outside).run_forever()
+    Daemon(cfg.path, zones=list(zones) or None, allow_outside=obj.allow_outside, parts=daemon_parts(cfg)).run_forever()
+
+
+def daemon_parts(cfg: Config) -> tuple:
+    """The station's parts, and with [fleet] the link to the district (or, at the district, the collector)."""
+    from broadcaster.station.daemon import PARTS
+    if cfg.fleet is None:
+        return PARTS
+    if cfg.fleet.is_district:
+        from broadcaster.fleet.collect import DistrictCollector
+        return (*PARTS, DistrictCollector)
+    from broadcaster.fleet.sync import StationLink
+    return (*PARTS, StationLink)
 
 
 @click.command()
 @click.argument("target")
-@click.option("--zone", required=True, help=N_("the zone to play on"))
+@click.option("--zone", help=N_("the zone to play on (with --station: default every zone of the station)"))
 @click.option("--urgent", is_flag=True, help=N_("interrupt what is playing and play now, even in quiet hours"))
 @click.option("--priority", "high", is_flag=True, help=N_("go ahead of waiting normal airings"))
+@click.option("--station", "stations", multiple=True, help=N_("at the district: send it to this station (repeatable)"))
+@click.option("--all-stations", is_flag=True, help=N_("at the district: send it to every station"))
+@click.option("--deadline", metavar="MINUTES", type=click.IntRange(1, 7 * 24 * 60), default=10, show_default=True,
+              help=N_("with --station: a station offline longer than this logs it missed instead of playing it"))
 @click.pass_obj
-def play(obj: Context, target: str, zone: str, urgent: bool, high: bool) -> None:
+def play(obj: Context, target: str, zone: str | None, urgent: bool, high: bool, stations: tuple[str, ...],
+         all_stations: bool, deadline: int) -> None:
     """Play a bulletin (by id) or an audio file on a zone, now.
 
     When a daemon serves the zone, it plays it (through the play log's request queue);
     otherwise it plays here and waits until done. Either way it is logged.
+    At the district, --station sends it to commune stations as a signed command.
     """
     import time as _t
     from broadcaster.station.playlog import Journal
     cfg = obj.config()
-    require_known("zone", (zone,), cfg, hint=_("zones: {zones}", zones=", ".join(cfg.zones)))
     priority = "urgent" if urgent else "priority" if high else "normal"
+    if stations or all_stations:
+        from broadcaster.commands.orders import send_to_stations
+        send_to_stations(obj, cfg, target, list(stations), all_stations, zone, priority, deadline)
+        return
+    if zone is None:
+        raise click.UsageError(_("Missing option '--zone'."))
+    require_known("zone", (zone,), cfg, hint=_("zones: {zones}", zones=", ".join(cfg.zones)))
     if target not in cfg.bulletins:
         path = Path(target).resolve()
         if not path.is_file():
@@ -101,28 +125,26 @@ def _play_here(cfg: Config, journal, target: str, zone: str, priority: str) -> N
 @click.option("--zone", help=N_("only this zone"))
 @click.option("--json", "as_json", is_flag=True, help=N_("a JSON list of objects"))
 @click.option("--csv", "as_csv", is_flag=True, help=N_("CSV with a header line"))
+@click.option("--station", help=N_("at the district: only this station's airings (default: the district's and every station's)"))
 @click.pass_obj
-def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, as_csv: bool) -> None:
+def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, as_csv: bool,
+             station: str | None) -> None:
     """The play log: every airing, when it started and ended, and how it went."""
     import csv
     import json
-    from broadcaster.station.playlog import Journal
     cfg = obj.config()
     t0 = parse_from(since, cfg, "--since").timestamp() if since else None
-    journal = Journal(cfg.paths.state)
-    try:
-        rows = journal.rows(since=t0, zone=zone)
-    finally:
-        journal.close()
+    rows = read_rows(cfg, station, since=t0, zone=zone)
     records = [{"scheduled": r.scheduled, "started": r.started, "ended": r.ended, "zone": r.zone,
                 "bulletin": r.bulletin or (Path(r.audio).name if r.audio else None), "status": r.status,
-                "reason": r.reason, "audio_sha256": r.audio_sha256} for r in rows]
+                "reason": r.reason, "audio_sha256": r.audio_sha256, "station": r.station, "command": r.command}
+               for r in rows]
     if as_json:
         click.echo(json.dumps(records, ensure_ascii=False, indent=1))
     elif as_csv:
         w = csv.DictWriter(click.get_text_stream("stdout"),
                            fieldnames=["scheduled", "started", "ended", "zone", "bulletin", "status", "reason",
-                                       "audio_sha256"])
+                                       "audio_sha256", "station", "command"])
         w.writeheader()
         w.writerows(records)
     elif not records:
@@ -130,8 +152,29 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
     else:
         for r in records:
             shown = when(datetime.fromisoformat(r["scheduled"]), seconds=True)
-            click.echo(f"{shown}  {r['zone']:<12} {r['bulletin'] or '-':<24} "
+            where = f"{r['station']}/" if r["station"] else ""
+            click.echo(f"{shown}  {where + r['zone']:<12} {r['bulletin'] or '-':<24} "
                        f"{_(STATUS_WORDS.get(r['status'], r['status'])):<11} {r['reason'] or ''}".rstrip())
+
+
+def read_rows(cfg: Config, station: str | None, **filters) -> list:
+    """This PC's play log; at the district with the stations' collected rows too (or one station's)."""
+    from broadcaster.station.playlog import Journal
+    district = cfg.fleet is not None and cfg.fleet.is_district
+    if station is not None:
+        if not district:
+            raise ConfigError(_("--station is for the district's project, where the stations' play logs are "
+                                "collected"))
+        require_known("station", (station,), cfg, known=cfg.stations())
+    journal = Journal(cfg.paths.state)
+    try:
+        rows = [] if station else journal.rows(**filters)
+        if district:
+            rows = sorted(rows + journal.station_rows(station=station, **filters),
+                          key=lambda r: (datetime.fromisoformat(r.scheduled).timestamp(), r.station or "", r.zone))
+        return rows
+    finally:
+        journal.close()
 
 
 @click.command()

@@ -13,8 +13,10 @@ import tomllib
 import zoneinfo
 from pathlib import Path
 
-from broadcaster.config.model import AudioSettings, Bulletin, Config, Paths, TTSSettings, display_path
-from broadcaster.config.schema import AUDIO_KEYS, TTS_KEYS, _Invalid, _Loader, _str
+from broadcaster.config.model import AudioSettings, Config, Paths, TTSSettings, display_path
+from broadcaster.config.schema import AUDIO_KEYS, TTS_KEYS, _Invalid, _Loader, _show, _str
+from broadcaster.config.bulletins import parse_bulletins
+from broadcaster.config.fleet import merge_programme, parse_fleet, programme_path
 from broadcaster.config.slots import parse_daemon, parse_slots, parse_zones
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import _
@@ -36,12 +38,14 @@ def find_config(explicit: str | None) -> Path:
     return path
 
 
-TOP_KEYS = ("timezone", "paths", "tts", "audio", "bulletins", "zones", "slots", "daemon")
-BULLETIN_KEYS = ("title", "script", *TTS_KEYS, *AUDIO_KEYS)
+TOP_KEYS = ("timezone", "paths", "tts", "audio", "bulletins", "zones", "slots", "daemon", "fleet")
 
 
-def load_config(path: str | os.PathLike, *, allow_outside: bool = False) -> Config:
-    """Read and validate a whole schedule.toml; raise one ConfigError listing every problem."""
+def load_config(path: str | os.PathLike, *, allow_outside: bool = False, programme: Path | None = None) -> Config:
+    """Read and validate a whole schedule.toml; raise one ConfigError listing every problem.
+
+    At a station, the district's installed programme is merged in (``programme`` reads another
+    file in its place: a new programme is checked so before it is installed)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -57,7 +61,7 @@ def load_config(path: str | os.PathLike, *, allow_outside: bool = False) -> Conf
     except tomllib.TOMLDecodeError as e:
         raise _syntax_error(path, e) from None
     loader = _Loader(path, LineIndex(text), allow_outside)
-    cfg = _build(loader, data)
+    cfg = _build(loader, data, programme)
     if loader.problems:
         raise ConfigError(loader.problems[0], problems=loader.problems)
     return cfg
@@ -77,7 +81,7 @@ def _syntax_error(path: Path, e: tomllib.TOMLDecodeError) -> ConfigError:
     return ConfigError(detail, where=where, hint=_("check quotes, brackets and commas on that line"))
 
 
-def _build(ld: _Loader, data: dict) -> Config:
+def _build(ld: _Loader, data: dict, programme: Path | None = None) -> Config:
     ld.unknown_keys(data, TOP_KEYS, (), "schedule")
     tz = data.get("timezone", "Asia/Ho_Chi_Minh")
     try:
@@ -102,30 +106,20 @@ def _build(ld: _Loader, data: dict) -> Config:
     tts = ld.settings(ttable, TTS_KEYS, TTSSettings(), ("tts",), "tts")
     audio = ld.settings(atable, AUDIO_KEYS, AudioSettings(), ("audio",), "audio")
 
-    bulletins = {}
     btable = ld.table(data, "bulletins")
-    for bid, b, key, section in ld.named_tables(data, "bulletins", "bulletin", BULLETIN_KEYS):
-        if "script" not in b:
-            ld.problem(key, section, _('has no script (add script = "scripts/NAME.txt")'))
-            continue
-        script = ld.file_path(b["script"], key + ("script",), section, "script")
-        title = b.get("title", bid)
-        try:
-            _str(title)
-        except _Invalid as e:
-            ld.problem(key + ("title",), section, f"title {e}")
-        btts = ld.settings(b, TTS_KEYS, tts, key, section)
-        baudio = ld.settings(b, AUDIO_KEYS, audio, key, section)
-        if script is not None:
-            bulletins[bid] = Bulletin(bid, str(title), script, btts, baudio, ld.index.line(*key))
-    if not btable:
+    bulletins = parse_bulletins(ld, data, tts, audio)
+    fleet = parse_fleet(ld, data)
+    if not btable and not (fleet and fleet.station):
         ld.problem(("bulletins",), "bulletins",
                    _("no bulletins are defined (add a [bulletins.NAME] table with a script)"))
 
     zones = parse_zones(ld, data)
     slots = parse_slots(ld, data, btable, zones)
     grace = parse_daemon(ld, data)
-    return Config(path=ld.path.resolve(),
-                  root=ld.root, timezone=tz, paths=paths, tts=tts, audio=audio,
-                  bulletins=bulletins, zones=zones, slots=tuple(slots), grace=grace,
-                  allow_outside=ld.allow_outside, lines=ld.index)
+    cfg = Config(path=ld.path.resolve(),
+                 root=ld.root, timezone=tz, paths=paths, tts=tts, audio=audio,
+                 bulletins=bulletins, zones=zones, slots=tuple(slots), grace=grace,
+                 allow_outside=ld.allow_outside, fleet=fleet, lines=ld.index)
+    if fleet and fleet.station and not ld.problems:
+        cfg = merge_programme(ld, cfg, programme or programme_path(cfg))
+    return cfg

@@ -8,7 +8,7 @@ from datetime import date, time
 from pathlib import Path
 
 from broadcaster.tomllines import LineIndex
-from broadcaster.i18n import N_, _
+from broadcaster.i18n import N_
 
 AUTO_ENGINES = ("edge", "gtts", "piper", "espeak")  # best voice first; the offline ones last
 FORMATS = ("mp3", "wav")
@@ -47,13 +47,20 @@ class Paths:
 class Bulletin:
     id: str
     title: str
-    script: Path
+    script: Path | None            # the text to render, or
     tts: TTSSettings
     audio: AudioSettings
     line: int | None = None
+    file: Path | None = None       # ready-made audio (a recording, or the district's rendered bulletin)
+    origin: str = "local"          # "local", or "district" for the district's programme
+
+    @property
+    def rendered(self) -> bool:
+        """Its audio is made from a script here (not a ready-made file)."""
+        return self.file is None
 
     def output_path(self, paths: Paths) -> Path:
-        return paths.audio / f"{self.id}.{self.audio.format}"
+        return self.file if self.file is not None else paths.audio / f"{self.id}.{self.audio.format}"
 
     def sidecar_path(self, paths: Paths) -> Path:
         return paths.audio / f"{self.id}.json"
@@ -67,6 +74,8 @@ class Zone:
     volume: float = 1.0
     quiet: tuple[time, time] | None = None   # no normal/priority airings from [0] to [1]
     line: int | None = None
+    station: str | None = None     # the station (PC) that plays it, in a district project
+    origin: str = "local"
 
     def is_quiet(self, at: time) -> bool:
         if self.quiet is None:
@@ -91,6 +100,25 @@ class Slot:
     end: date | None = None
     priority: str = "normal"
     line: int | None = None
+    origin: str = "local"
+
+
+@dataclass(frozen=True)
+class FleetSettings:
+    """[fleet]: the district network. At the district only ``server``; at a station its id too."""
+    server: str
+    station: str | None = None            # this PC's station id; None at the district
+    credentials: Path | None = None       # the file `fleet init` wrote for this station
+    devices: tuple[tuple[str, str], ...] = ()   # district zone id → this PC's device name
+    line: int | None = None
+
+    @property
+    def is_district(self) -> bool:
+        return self.station is None
+
+
+ORIGIN_WORDS = {"local": N_("local"), "district": N_("district")}
+DISTRICT_SLOTS = 100_000   # the district programme's slots are numbered from here in the play log
 
 
 @dataclass(frozen=True)
@@ -106,6 +134,8 @@ class Config:
     slots: tuple[Slot, ...] = ()
     grace: float = 600.0           # [daemon] grace: seconds an airing may start late after downtime
     allow_outside: bool = False
+    fleet: FleetSettings | None = None
+    programme: dict | None = None  # the district programme merged in: {"version": …, "published": …}
     lines: LineIndex | None = field(default=None, compare=False, repr=False)  # where each key was written
 
     def where(self, *key) -> str:
@@ -117,6 +147,16 @@ class Config:
         """Where a bulletin's setting was written: its own override, else the [section] default."""
         own = self.where("bulletins", bulletin, key)
         return own if own != self.where("bulletins", bulletin) else self.where(section, key)
+
+    def stations(self) -> list[str]:
+        """At the district: the stations named by the zones, in order."""
+        return list(dict.fromkeys(z.station for z in self.zones.values() if z.station))
+
+    def local_zones(self) -> list[str]:
+        """The zones this PC plays: all, except at the district those another station serves."""
+        if self.fleet is not None and self.fleet.is_district:
+            return [z for z, zone in self.zones.items() if not zone.station]
+        return list(self.zones)
 
     def resolve(self, value: str | os.PathLike) -> Path:
         """A path from the user, relative to the project folder."""

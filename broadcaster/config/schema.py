@@ -106,6 +106,8 @@ AUDIO_KEYS: dict[str, Any] = {
     "repeat": _integer(1, 20),
 }
 _FIELD_NAME = {"engine": "engines"}
+BULLETIN_KEYS = ("title", "script", "file", *TTS_KEYS, *AUDIO_KEYS)
+AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg")
 
 
 class _Loader:

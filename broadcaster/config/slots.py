@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, time
 from typing import Any
 
 from broadcaster.config.model import PRIORITIES, Slot, Zone
-from broadcaster.config.schema import _Invalid, _Loader, _number, _show, _str, _suggest
+from broadcaster.config.schema import _Invalid, _Loader, _number, _show, _str, _suggest, _valid_id
 from broadcaster.i18n import _
 
 
-ZONE_KEYS = ("name", "device", "volume", "quiet")
+ZONE_KEYS = ("name", "device", "volume", "quiet", "station")
 SLOT_KEYS = ("bulletin", "zones", "at", "cron", "days", "start", "end", "priority")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|min|h)?$")
@@ -26,7 +27,7 @@ def parse_zones(ld: _Loader, data: dict) -> dict[str, Zone]:
     zones: dict[str, Zone] = {}
     for zid, z, key, section in ld.named_tables(data, "zones", "zone", ZONE_KEYS):
         values: dict[str, Any] = {}
-        for k, check in (("name", _str), ("device", _str), ("volume", _number(0.0, 1.0))):
+        for k, check in (("name", _str), ("device", _str), ("volume", _number(0.0, 1.0)), ("station", _station)):
             if k in z:
                 try:
                     values[k] = check(z[k])
@@ -44,7 +45,14 @@ def parse_zones(ld: _Loader, data: dict) -> dict[str, Zone]:
     return zones
 
 
-def parse_slots(ld: _Loader, data: dict, bulletins: dict, zones: dict[str, Zone]) -> list[Slot]:
+def _station(v) -> str:
+    if not isinstance(v, str) or not _valid_id(v):
+        raise _Invalid(_("must be a station id (letters a-z, digits, '-' and '_'), not {value}", value=_show(v)))
+    return v
+
+
+def parse_slots(ld: _Loader, data: dict, bulletins: dict, zones: dict[str, Zone], *, origin: str = "local",
+                first: int = 0) -> list[Slot]:
     raw = data.get("slots", [])
     if not isinstance(raw, list):
         ld.problem(("slots",), "slots", _("must be written as [[slots]] tables"))
@@ -58,7 +66,7 @@ def parse_slots(ld: _Loader, data: dict, bulletins: dict, zones: dict[str, Zone]
         ld.unknown_keys(s, SLOT_KEYS, key, section)
         slot = _slot(ld, s, i, key, section, bulletins, zones)
         if slot is not None:
-            slots.append(slot)
+            slots.append(replace(slot, index=first + i, origin=origin))
     return slots
 
 

@@ -19,7 +19,6 @@ from broadcaster.station.schedule import airings
 from broadcaster.text.scripts import read_script
 from broadcaster.render.sidecar import durations, read_sidecar
 from broadcaster.i18n import N_, _, day, when
-from broadcaster.i18n import _
 
 OVERLAP_WINDOW = timedelta(days=14)  # how far ahead overlaps and quiet hours are looked for
 LEVELS = {"error": N_("error"), "warning": N_("warning")}
@@ -38,6 +37,7 @@ class Finding:
 def check_project(cfg: Config, now: datetime, lang: str | None = None, each=iter) -> list[Finding]:
     """Every finding; ``each`` wraps the loop over bulletins (a progress bar, say)."""
     findings: list[Finding] = []
+    findings += _check_fleet(cfg, lang)
     findings += _check_bulletins(cfg, lang, each)
     findings += _check_slots(cfg, now, lang)
     return findings
@@ -47,6 +47,13 @@ def _check_bulletins(cfg: Config, lang: str | None, each=iter) -> list[Finding]:
     out: list[Finding] = []
     decoded: dict = {}
     for b in each(list(cfg.bulletins.values())):
+        if not b.rendered:
+            if b.origin == "local":   # the district's files were checked by hash when they arrived
+                try:
+                    decode_file(b.file, what=display_path(b.file))
+                except BroadcasterError as e:
+                    out.append(Finding("error", cfg.where("bulletins", b.id, "file"), e.message))
+            continue
         name = display_path(b.script)
         try:
             script = read_script(b.script, display=name)
@@ -75,6 +82,20 @@ def _check_bulletins(cfg: Config, lang: str | None, each=iter) -> list[Finding]:
             out.append(Finding("warning", where, _('bulletin "{bulletin}": the rendered audio is older than its script (run broadcaster build)',
                                                lang, bulletin=b.id)))
     return _dedupe(out)
+
+
+def _check_fleet(cfg: Config, lang: str | None) -> list[Finding]:
+    fleet = cfg.fleet
+    if fleet is None or fleet.is_district:
+        return []
+    where = cfg.where("fleet")
+    if cfg.programme is None:
+        return [Finding("warning", where, _("no programme from the district yet: only this station's own airings "
+                                            "play (the daemon fetches it when the link is up)", lang))]
+    if "error" in cfg.programme:
+        return [Finding("warning", where, _("the district's programme cannot be used ({reason}): only this "
+                                            "station's own airings play", lang, reason=cfg.programme["error"]))]
+    return []
 
 
 def _check_slots(cfg: Config, now: datetime, lang: str | None) -> list[Finding]:

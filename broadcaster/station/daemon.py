@@ -75,7 +75,7 @@ class Daemon:
 
     @property
     def served(self) -> list[str]:
-        return self.zone_filter or list(self.cfg.zones)
+        return self.zone_filter or self.cfg.local_zones()
 
     @property
     def journal(self) -> Journal:

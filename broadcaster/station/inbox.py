@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from broadcaster.config import AUDIO_SUFFIXES
 from broadcaster.i18n import _
 from broadcaster.station.parts import Periodic
 from broadcaster.station.zones import Item, Zones
 
 log = logging.getLogger("broadcaster.daemon")
-
-AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg")
 
 
 class Requests(Periodic):
@@ -21,8 +20,8 @@ class Requests(Periodic):
     def tick(self) -> None:
         d = self.d
         workers = d.get(Zones).workers
-        for rid, target, zone, priority in d.journal.take_requests(d.served):
-            item = Item(d.clock.now(), zone, priority, request=rid)
+        for rid, target, zone, priority, command in d.journal.take_requests(d.served):
+            item = Item(d.clock.now(), zone, priority, request=rid, command=command)
             if target in d.cfg.bulletins:
                 item.bulletin = target
             else:

@@ -10,7 +10,6 @@ at the next start.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -45,6 +44,9 @@ CREATE TABLE IF NOT EXISTS airings (
     ended TEXT,
     status TEXT NOT NULL,
     reason TEXT,
+    version INTEGER NOT NULL DEFAULT 1,
+    sent INTEGER NOT NULL DEFAULT 0,
+    command TEXT,
     UNIQUE (slot, zone, scheduled_ts)
 );
 CREATE INDEX IF NOT EXISTS airings_time ON airings (scheduled_ts);
@@ -56,7 +58,8 @@ CREATE TABLE IF NOT EXISTS requests (
     priority TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending',
     reason TEXT,
-    airing INTEGER
+    airing INTEGER,
+    command TEXT
 );
 CREATE TABLE IF NOT EXISTS daemons (
     pid INTEGER PRIMARY KEY,
@@ -65,7 +68,34 @@ CREATE TABLE IF NOT EXISTS daemons (
     heartbeat REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS station_airings (
+    station TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    scheduled TEXT NOT NULL,
+    scheduled_ts REAL NOT NULL,
+    zone TEXT NOT NULL,
+    bulletin TEXT,
+    audio TEXT,
+    audio_sha256 TEXT,
+    priority TEXT NOT NULL,
+    slot INTEGER,
+    request INTEGER,
+    started TEXT,
+    ended TEXT,
+    status TEXT NOT NULL,
+    reason TEXT,
+    command TEXT,
+    received TEXT NOT NULL,
+    PRIMARY KEY (station, id)
+);
+CREATE INDEX IF NOT EXISTS station_airings_time ON station_airings (scheduled_ts);
 """
+# columns added since the first play logs: (table, column, definition)
+MIGRATIONS = (("airings", "version", "INTEGER NOT NULL DEFAULT 1"), ("airings", "sent", "INTEGER NOT NULL DEFAULT 0"),
+              ("airings", "command", "TEXT"), ("requests", "command", "TEXT"))
+ROW_FIELDS = ("id", "scheduled", "zone", "bulletin", "audio", "audio_sha256", "priority", "slot", "request",
+              "started", "ended", "status", "reason")
 
 
 class JournalError(BroadcasterError):
@@ -87,6 +117,8 @@ class Row:
     ended: str | None
     status: str
     reason: str | None
+    command: str | None = None
+    station: str | None = None     # at the district: the station that aired it
 
 
 class Journal:
@@ -102,6 +134,10 @@ class Journal:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            for table, column, definition in MIGRATIONS:
+                have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
             if new:
                 private_file(self.path)
         except (OSError, sqlite3.Error) as e:
@@ -125,31 +161,32 @@ class Journal:
 
     def start(self, *, scheduled: datetime, zone: str, bulletin: str | None, audio: str | None,
               audio_sha256: str | None, priority: str, slot: int | None, request: int | None,
-              started: datetime) -> int | None:
+              started: datetime, command: str | None = None) -> int | None:
         """Record that an airing starts; None if this scheduled airing already has a row."""
         try:
             cur = self._write(
                 "INSERT INTO airings (scheduled, scheduled_ts, zone, bulletin, audio, audio_sha256, priority,"
-                " slot, request, started, status) VALUES (?,?,?,?,?,?,?,?,?,?, 'playing')",
+                " slot, request, started, status, command) VALUES (?,?,?,?,?,?,?,?,?,?, 'playing', ?)",
                 (scheduled.isoformat(timespec="milliseconds"), scheduled.timestamp(), zone, bulletin, audio,
-                 audio_sha256, priority, slot, request, started.isoformat(timespec="milliseconds")))
+                 audio_sha256, priority, slot, request, started.isoformat(timespec="milliseconds"), command))
         except sqlite3.IntegrityError:
             return None
         return cur.lastrowid
 
     def finish(self, row: int, status: str, ended: datetime, reason: str | None = None) -> None:
-        self._write("UPDATE airings SET status=?, ended=?, reason=? WHERE id=?",
+        self._write("UPDATE airings SET status=?, ended=?, reason=?, version=version+1 WHERE id=?",
                     (status, ended.isoformat(timespec="milliseconds"), reason, row))
 
     def record(self, *, scheduled: datetime, zone: str, bulletin: str | None, priority: str, slot: int | None,
-               status: str, reason: str, request: int | None = None, audio: str | None = None) -> int | None:
+               status: str, reason: str, request: int | None = None, audio: str | None = None,
+               command: str | None = None) -> int | None:
         """A row for an airing that did not play (missed, failed); None if it already has one."""
         try:
             cur = self._write(
                 "INSERT INTO airings (scheduled, scheduled_ts, zone, bulletin, audio, priority, slot, request,"
-                " status, reason) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " status, reason, command) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (scheduled.isoformat(timespec="milliseconds"), scheduled.timestamp(), zone, bulletin, audio,
-                 priority, slot, request, status, reason))
+                 priority, slot, request, status, reason, command))
         except sqlite3.IntegrityError:
             return None
         return cur.lastrowid
@@ -167,15 +204,15 @@ class Journal:
 
     def recover(self, now: datetime) -> int:
         """Rows a killed daemon left 'playing' become interrupted. Returns how many."""
-        cur = self._write("UPDATE airings SET status='interrupted', ended=?, reason=? WHERE status='playing'",
+        cur = self._write("UPDATE airings SET status='interrupted', ended=?, reason=?, version=version+1"
+                          " WHERE status='playing'",
                           (now.isoformat(timespec="milliseconds"),
                            _("the daemon stopped during the airing (power cut or killed)")))
         return cur.rowcount
 
     def rows(self, *, since: float | None = None, until: float | None = None,
              zone: str | None = None) -> list[Row]:
-        sql, args = "SELECT id, scheduled, zone, bulletin, audio, audio_sha256, priority, slot, request," \
-                    " started, ended, status, reason FROM airings WHERE 1=1", []
+        sql, args = f"SELECT {', '.join(ROW_FIELDS)}, command FROM airings WHERE 1=1", []
         if since is not None:
             sql += " AND scheduled_ts >= ?"
             args.append(since)
@@ -218,16 +255,22 @@ class Journal:
 
     # --- requests from `broadcaster play` ------------------------------------
 
-    def add_request(self, target: str, zone: str, priority: str, now: datetime) -> int:
-        cur = self._write("INSERT INTO requests (created, target, zone, priority) VALUES (?,?,?,?)",
-                          (now.isoformat(timespec="milliseconds"), target, zone, priority))
+    def add_request(self, target: str, zone: str, priority: str, now: datetime, command: str | None = None) -> int:
+        cur = self._write("INSERT INTO requests (created, target, zone, priority, command) VALUES (?,?,?,?,?)",
+                          (now.isoformat(timespec="milliseconds"), target, zone, priority, command))
         return cur.lastrowid
 
-    def take_requests(self, zones: list[str]) -> list[tuple[int, str, str, str]]:
-        """Pending requests for these zones, marked taken: (id, target, zone, priority)."""
+    def has_command(self, command: str) -> bool:
+        """A district command already taken (as a request, or logged missed)."""
+        with self.lock:
+            return (self.db.execute("SELECT 1 FROM requests WHERE command=?", (command,)).fetchone() is not None
+                    or self.db.execute("SELECT 1 FROM airings WHERE command=?", (command,)).fetchone() is not None)
+
+    def take_requests(self, zones: list[str]) -> list[tuple[int, str, str, str, str | None]]:
+        """Pending requests for these zones, marked taken: (id, target, zone, priority, command)."""
         marks = ",".join("?" * len(zones))
         with self.lock:
-            rows = self.db.execute(f"SELECT id, target, zone, priority FROM requests WHERE status='pending'"
+            rows = self.db.execute(f"SELECT id, target, zone, priority, command FROM requests WHERE status='pending'"
                                    f" AND zone IN ({marks}) ORDER BY id", zones).fetchall()
             for r in rows:
                 self.db.execute("UPDATE requests SET status='taken' WHERE id=?", (r[0],))
@@ -243,6 +286,66 @@ class Journal:
 
     def airing(self, row: int) -> Row | None:
         with self.lock:
-            r = self.db.execute("SELECT id, scheduled, zone, bulletin, audio, audio_sha256, priority, slot, request,"
-                                " started, ended, status, reason FROM airings WHERE id=?", (row,)).fetchone()
+            r = self.db.execute(f"SELECT {', '.join(ROW_FIELDS)}, command FROM airings WHERE id=?", (row,)).fetchone()
         return Row(*r) if r else None
+
+    def playing(self) -> list[Row]:
+        with self.lock:
+            rs = self.db.execute(f"SELECT {', '.join(ROW_FIELDS)}, command FROM airings WHERE status='playing'"
+                                 " ORDER BY id").fetchall()
+        return [Row(*r) for r in rs]
+
+    # --- the outbox: rows (and every later change of a row) until the district has them ---------
+
+    def unsent(self, limit: int = 200) -> list[tuple[Row, int]]:
+        """Rows whose latest version the district has not acknowledged, oldest first: (row, version)."""
+        with self.lock:
+            rs = self.db.execute(f"SELECT {', '.join(ROW_FIELDS)}, command, version FROM airings"
+                                 " WHERE sent < version ORDER BY id LIMIT ?", (limit,)).fetchall()
+        return [(Row(*r[:-1]), r[-1]) for r in rs]
+
+    def mark_sent(self, row: int, version: int) -> None:
+        self._write("UPDATE airings SET sent=? WHERE id=? AND sent < ?", (version, row, version))
+
+    def backlog(self) -> int:
+        with self.lock:
+            return self.db.execute("SELECT count(*) FROM airings WHERE sent < version").fetchone()[0]
+
+    # --- at the district: every station's rows ----------------------------------------------------
+
+    def store_station_rows(self, rows: list[dict], received: datetime) -> int:
+        """Keep each station's rows, the newest version of each; returns how many were new or newer."""
+        stamp = received.isoformat(timespec="milliseconds")
+        cols = ("station", "version", *ROW_FIELDS, "command")
+        sql = (f"INSERT INTO station_airings ({', '.join(cols)}, scheduled_ts, received) VALUES "
+               f"({', '.join('?' * (len(cols) + 2))}) ON CONFLICT(station, id) DO UPDATE SET "
+               + ", ".join(f"{c}=excluded.{c}" for c in (*cols[1:], "scheduled_ts", "received") if c != "id")
+               + " WHERE excluded.version > station_airings.version")
+        changed = 0
+        with self.lock:
+            try:
+                self.db.execute("BEGIN")
+                for r in rows:
+                    cur = self.db.execute(sql, (*(r.get(c) for c in cols),
+                                                datetime.fromisoformat(r["scheduled"]).timestamp(), stamp))
+                    changed += cur.rowcount
+                self.db.execute("COMMIT")
+            except sqlite3.Error as e:
+                self.db.execute("ROLLBACK")
+                raise JournalError(_("cannot write the play log: {reason}", reason=e)) from None
+        return changed
+
+    def station_rows(self, *, station: str | None = None, since: float | None = None,
+                     until: float | None = None, zone: str | None = None) -> list[Row]:
+        sql, args = f"SELECT {', '.join(ROW_FIELDS)}, command, station FROM station_airings WHERE 1=1", []
+        for cond, value in (("station = ?", station), ("scheduled_ts >= ?", since), ("scheduled_ts < ?", until),
+                            ("zone = ?", zone)):
+            if value is not None:
+                sql += f" AND {cond}"
+                args.append(value)
+        with self.lock:
+            return [Row(*r) for r in self.db.execute(sql + " ORDER BY scheduled_ts, station, zone, id", args)]
+
+    def station_counts(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.db.execute("SELECT station, count(*) FROM station_airings GROUP BY station"))

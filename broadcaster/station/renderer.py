@@ -68,7 +68,7 @@ class Renderer(Part):
         """Queue a re-render, ahead of time, when the audio does not match the script."""
         cfg = self.d.cfg
         b = cfg.bulletins.get(bulletin)
-        if b is None:
+        if b is None or not b.rendered:
             return
         side = read_sidecar(b.sidecar_path(cfg.paths))
         audio = b.output_path(cfg.paths)

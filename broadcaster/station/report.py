@@ -14,7 +14,6 @@ aired count falls short of its scheduled count is flagged short.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo

@@ -27,6 +27,7 @@ class Airing:
     priority: str
     slot: int           # index of the [[slots]] entry
     suppressed: bool = False  # falls in the zone's quiet hours: not played
+    origin: str = "local"     # "district": from the district's programme
 
 
 def slot_triggers(slot: Slot, tz: ZoneInfo) -> list[BaseTrigger]:
@@ -118,7 +119,7 @@ def airings(cfg: Config, start: datetime, end: datetime, *, zones: set[str] | No
                 quiet = slot.priority != "urgent" and cfg.zones[z].is_quiet(local.time())
                 if quiet and not include_suppressed:
                     continue
-                out.append(Airing(local, z, slot.bulletin, slot.priority, slot.index, quiet))
+                out.append(Airing(local, z, slot.bulletin, slot.priority, slot.index, quiet, slot.origin))
     out.sort(key=lambda a: (a.time, a.zone, -PRIORITY_RANK[a.priority], a.slot))
     return out
 

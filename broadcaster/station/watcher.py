@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from broadcaster.config import load_config
+from broadcaster.config import load_config, programme_path
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import _
 from broadcaster.station.parts import Periodic
@@ -27,7 +27,9 @@ class Watcher(Periodic):
 
     def files_signature(self) -> tuple:
         cfg = self.d.cfg
-        paths = [self.d.config_path, *(b.script for b in cfg.bulletins.values())]
+        paths = [self.d.config_path, *(b.script or b.file for b in cfg.bulletins.values())]
+        if cfg.fleet is not None and cfg.fleet.station:
+            paths.append(programme_path(cfg))   # a programme installed from the district
         paths += [p for b in cfg.bulletins.values() for p in (b.tts.lexicon, b.audio.jingle_in, b.audio.jingle_out) if p]
         out = []
         for p in sorted(set(paths)):

@@ -48,6 +48,7 @@ class Item:
     slot: int | None = field(default=None, compare=False)
     request: int | None = field(default=None, compare=False)
     note: str | None = field(default=None, compare=False)     # why it is late, if known
+    command: str | None = field(default=None, compare=False)  # the district's command id, if it came so
 
     def __post_init__(self):
         self.sort_key = (-PRIORITY_RANK[self.priority], self.scheduled.timestamp())
@@ -161,7 +162,7 @@ class ZoneWorker(threading.Thread):
         started = datetime.fromtimestamp(start, d.tz)
         row = d.journal.start(scheduled=item.scheduled, zone=self.zone, bulletin=item.bulletin,
                               audio=str(path), audio_sha256=sha, priority=item.priority, slot=item.slot,
-                              request=item.request, started=started)
+                              request=item.request, started=started, command=item.command)
         if row is None:
             pb.close()
             log.warning(_("zone {zone}: {item} at {time} already has a log row; not playing it twice",
@@ -199,7 +200,8 @@ class ZoneWorker(threading.Thread):
     def _failed(self, item: Item, reason: str) -> None:
         row = self.d.journal.record(scheduled=item.scheduled, zone=self.zone, bulletin=item.bulletin,
                                     priority=item.priority, slot=item.slot, status="failed", reason=reason,
-                                    request=item.request, audio=str(item.audio) if item.audio else None)
+                                    request=item.request, audio=str(item.audio) if item.audio else None,
+                                    command=item.command)
         if item.request is not None:
             self.d.journal.finish_request(item.request, "failed", reason, row)
         log.error(_("zone {zone}: {item} at {time} failed: {reason}", zone=self.zone, item=item.label,
@@ -224,8 +226,8 @@ class Zones(Part):
         self.workers[zone].start()
 
     def reload(self, old, new) -> None:
-        if new != old and self.d.zone_filter is None:
-            for z in new.zones:
+        if new != old:
+            for z in self.d.served:
                 if z not in self.workers:
                     self._add(z)
 

@@ -1,0 +1,65 @@
+"""`play --station`: the district sends a signed command to commune stations."""
+
+from __future__ import annotations
+
+import click
+
+from broadcaster.commands.common import Context, local_now, project_path, require_known
+from broadcaster.config import Config
+from broadcaster.errors import ConfigError
+from broadcaster.i18n import _
+
+
+def send_to_stations(obj: Context, cfg: Config, target: str, stations: list[str], all_stations: bool,
+                     zone: str | None, priority: str, deadline_minutes: int) -> None:
+    import asyncio
+    from datetime import timedelta
+    from pathlib import Path
+    from broadcaster.fleet.client import Link
+    from broadcaster.fleet.credentials import load_credentials
+    from broadcaster.fleet.orders import make_command
+    from broadcaster.fleet.publish import audio_info
+    from broadcaster.fsutil import sha256_file
+    if cfg.fleet is None or not cfg.fleet.is_district:
+        raise ConfigError(_("--station is for the district's project (its [fleet] table has server and no station)"))
+    chosen = cfg.stations() if all_stations else stations
+    require_known("station", chosen, cfg, known=cfg.stations())
+    if not chosen:
+        raise ConfigError(_("no zone names a station"), hint=_('add station = "ID" to the zones of the communes'))
+    if zone is not None:
+        require_known("zone", (zone,), cfg)
+    if target in cfg.bulletins:
+        audio, path = audio_info(cfg, target)
+        title, bulletin = cfg.bulletins[target].title, target
+    else:
+        path = project_path(obj, target, "TARGET", cfg.root)
+        if not path.is_file() or path.suffix.lower() not in (".mp3", ".wav", ".flac", ".ogg"):
+            raise ConfigError(_('"{target}" is neither a bulletin id nor an audio file', target=target),
+                              hint=_("bulletins: {bulletins}", bulletins=", ".join(cfg.bulletins)))
+        audio = {"sha256": sha256_file(path), "size": path.stat().st_size, "format": path.suffix[1:].lower()}
+        title, bulletin = Path(path).name, None
+    creds = load_credentials(cfg)
+    now = local_now(cfg)
+    sent = []
+
+    async def go():
+        link = Link(creds)
+        await link.connect(name="broadcaster play")
+        try:
+            await link.ensure_layout(cfg.stations())
+            if not await link.has_object(audio["sha256"]):
+                await link.put_object(audio["sha256"], path)
+            for s in chosen:
+                zones = [zone] if zone else []
+                doc, data = make_command(s, bulletin=bulletin, title=title, audio=audio, zones=zones,
+                                         priority=priority, now=now, deadline=now + timedelta(minutes=deadline_minutes),
+                                         signing_key=creds.signing_key)
+                await link.send_command(s, data, doc["id"])
+                sent.append((s, doc["id"]))
+        finally:
+            await link.close()
+    asyncio.run(go())
+    for s, cid in sent:
+        click.echo(_("Sent to station {station} (command {id}, {priority}); it plays when the station has it, "
+                     "or logs it missed after {minutes} min.", station=s, id=cid[:8], priority=priority,
+                     minutes=deadline_minutes))

@@ -1,0 +1,176 @@
+"""A station's programme as the district sends it: a signed manifest (its zones, the slots that play
+on them, and each bulletin's audio by SHA-256), checked before anything of it is used."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+from broadcaster.config import Config
+from broadcaster.errors import RefusedError
+from broadcaster.fleet.credentials import toml_string
+from broadcaster.fleet.signing import verify
+from broadcaster.i18n import _
+
+KIND = "broadcaster-programme"
+FORMAT = 1
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TIME = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
+_EXT = ("mp3", "wav", "flac", "ogg")
+MAX_BULLETINS = 10_000
+
+
+def build_manifest(cfg: Config, station: str, audio: dict[str, dict], version: int, published: str) -> dict:
+    """The programme of ``station``: the district's zones it plays, their slots and the bulletins they
+    name. ``audio`` maps a bulletin id to {"sha256", "size", "format", "duration"}."""
+    zones = {z: zone for z, zone in cfg.zones.items() if zone.station == station}
+    slots, bulletins = [], {}
+    for s in cfg.slots:
+        mine = [z for z in s.zones if z in zones]
+        if not mine:
+            continue
+        slot = {"bulletin": s.bulletin, "zones": mine, "priority": s.priority}
+        if s.cron:
+            slot["cron"] = s.cron
+        else:
+            slot["at"] = [t.strftime("%H:%M:%S") for t in s.at]
+        if s.days:
+            slot["days"] = s.days
+        for k in ("start", "end"):
+            if getattr(s, k):
+                slot[k] = getattr(s, k).isoformat()
+        slots.append(slot)
+        b = cfg.bulletins[s.bulletin]
+        bulletins[b.id] = {"title": b.title, **audio[b.id]}
+    return {
+        "kind": KIND, "format": FORMAT, "station": station, "version": version, "published": published,
+        "timezone": cfg.timezone,
+        "zones": {z: {"name": zone.name, "volume": zone.volume,
+                      **({"quiet": "-".join(t.strftime("%H:%M") for t in zone.quiet)} if zone.quiet else {})}
+                  for z, zone in zones.items()},
+        "bulletins": bulletins, "slots": slots,
+    }
+
+
+def read_manifest(data: bytes, public: str, station: str, *, installed: int | None = None) -> dict:
+    """The manifest in ``data``, verified: RefusedError for anything not exactly as the district signed it
+    for this station, or older than the one installed (a replay)."""
+    what = _("the programme")
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise RefusedError(_("{what} is not valid JSON (a truncated or damaged transfer)", what=what)) from None
+    if not isinstance(doc, dict) or doc.get("kind") != KIND:
+        raise RefusedError(_("{what} is not a broadcaster programme", what=what))
+    verify(doc, public, what)
+    if doc.get("format") != FORMAT:
+        raise RefusedError(_("{what} has format {format}; this broadcaster reads format {ours}", what=what,
+                             format=doc.get("format"), ours=FORMAT), hint=_("update broadcaster on this PC"))
+    if doc.get("station") != station:
+        raise RefusedError(_('{what} is for station "{theirs}", not this one ("{ours}")', what=what,
+                             theirs=doc.get("station"), ours=station))
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise RefusedError(_("{what} has no version", what=what))
+    if installed is not None and version < installed:
+        raise RefusedError(_("{what} is version {version}, older than the installed {installed} (sent again?)",
+                             what=what, version=version, installed=installed))
+    _check_shape(doc)
+    return doc
+
+
+def _check_shape(doc: dict) -> None:
+    def bad(detail: str):
+        raise RefusedError(_("the programme is malformed: {detail}", detail=detail))
+
+    zones, bulletins, slots = doc.get("zones"), doc.get("bulletins"), doc.get("slots")
+    if not isinstance(zones, dict) or not isinstance(bulletins, dict) or not isinstance(slots, list):
+        bad("zones, bulletins, slots")
+    if len(bulletins) > MAX_BULLETINS:
+        bad("too many bulletins")
+    for z, zone in zones.items():
+        if not _ID.match(z) or not isinstance(zone, dict) or not isinstance(zone.get("name"), str):
+            bad(f"zone {z!r}")
+    for b, info in bulletins.items():
+        if (not _ID.match(b) or not isinstance(info, dict) or not _SHA.match(str(info.get("sha256")))
+                or info.get("format") not in _EXT or not isinstance(info.get("size"), int)
+                or not isinstance(info.get("title"), str)):
+            bad(f"bulletin {b!r}")
+    for s in slots:
+        if (not isinstance(s, dict) or s.get("bulletin") not in bulletins or not isinstance(s.get("zones"), list)
+                or not s["zones"] or any(z not in zones for z in s["zones"])
+                or not all(isinstance(t, str) and _TIME.match(t) for t in s.get("at", []))
+                or ("at" not in s and not isinstance(s.get("cron"), str))):
+            bad(f"slot {s!r}"[:200])
+        for k in ("start", "end"):
+            if k in s:
+                try:
+                    date.fromisoformat(s[k])
+                except (TypeError, ValueError):
+                    bad(f"slot {k} {s[k]!r}")
+
+
+def audio_name(info: dict) -> str:
+    """The file a bulletin's audio is kept in on the station: its hash, so each is stored once."""
+    return f"{info['sha256']}.{info['format']}"
+
+
+def programme_toml(doc: dict) -> str:
+    """The verified manifest in schedule.toml's own schema, for the station's configuration to merge."""
+    out = ["# The district's programme for this station, installed by broadcaster after checking its",
+           "# signature and every file's SHA-256. Do not edit: the next programme replaces it.",
+           "[programme]", f"version = {doc['version']}", f"published = {toml_string(str(doc['published']))}",
+           f"station = {toml_string(doc['station'])}", ""]
+    for z, zone in doc["zones"].items():
+        out += [f"[zones.{z}]", f"name = {toml_string(zone['name'])}", f"volume = {float(zone.get('volume', 1.0))}"]
+        if zone.get("quiet"):
+            out.append(f"quiet = {toml_string(zone['quiet'])}")
+        out.append("")
+    for b, info in doc["bulletins"].items():
+        out += [f"[bulletins.{b}]", f"title = {toml_string(info['title'])}",
+                f"file = {toml_string('audio/' + audio_name(info))}", ""]
+    for s in doc["slots"]:
+        out += ["[[slots]]", f"bulletin = {toml_string(s['bulletin'])}",
+                f"zones = [{', '.join(toml_string(z) for z in s['zones'])}]",
+                f"priority = {toml_string(s.get('priority', 'normal'))}"]
+        if "cron" in s:
+            out.append(f"cron = {toml_string(s['cron'])}")
+        else:
+            out.append(f"at = [{', '.join(toml_string(t) for t in s['at'])}]")
+        for k in ("days",):
+            if k in s:
+                out.append(f"{k} = {toml_string(s[k])}")
+        for k in ("start", "end"):
+            if k in s:
+                out.append(f"{k} = {date.fromisoformat(s[k]).isoformat()}")
+        out.append("")
+    return "\n".join(out)
+
+
+def changes(old: dict | None, new: dict) -> list[str]:
+    """What a new programme changes, in a technician's words."""
+    if old is None:
+        return [_("first programme: {bulletins} bulletin(s), {slots} slot(s)", bulletins=len(new["bulletins"]),
+                  slots=len(new["slots"]))]
+    out = []
+    ob, nb = old.get("bulletins", {}), new["bulletins"]
+    for b in sorted(set(nb) - set(ob)):
+        out.append(_("+ bulletin {bulletin}", bulletin=b))
+    for b in sorted(set(ob) - set(nb)):
+        out.append(_("- bulletin {bulletin}", bulletin=b))
+    for b in sorted(set(ob) & set(nb)):
+        if ob[b].get("sha256") != nb[b]["sha256"]:
+            out.append(_("~ bulletin {bulletin}: new audio", bulletin=b))
+    if old.get("slots") != new["slots"] or old.get("zones") != new["zones"]:
+        out.append(_("~ slots: {old} → {new}", old=len(old.get("slots", [])), new=len(new["slots"])))
+    return out
+
+
+def same_programme(old: dict | None, new: dict) -> bool:
+    """True when nothing but the version, date and signature differ."""
+    if old is None:
+        return False
+    skip = ("version", "published", "signature")
+    return {k: v for k, v in old.items() if k not in skip} == {k: v for k, v in new.items() if k not in skip}

@@ -1,0 +1,59 @@
+"""The names on the message server, and what each station may do there (least privilege).
+
+A station can read only its own programme and commands and write only its own heartbeat
+and play-log rows; the audio store is shared (content-addressed public broadcasts). Every
+subject is spelt out, so the server itself refuses anything else.
+"""
+
+from __future__ import annotations
+
+PROGRAMMES = "bc_programme"     # key-value: station → its signed programme (manifest)
+STATES = "bc_state"             # key-value: station → its latest heartbeat
+AUDIO = "bc_audio"              # object store: SHA-256 → audio
+LOG_STREAM = "BC_LOG"           # play-log rows coming back: bc.log.<station>
+CMD_STREAM = "BC_CMD"           # commands going down: bc.cmd.<station>
+LOG_CONSUMER = "district_log"   # the district's durable consumer of LOG_STREAM
+DISTRICT_USER = "district"
+STATE_TTL = 24 * 3600           # a heartbeat older than a day is gone from the server
+DUPLICATE_WINDOW = 3600         # seconds in which a log row sent twice is stored once
+
+
+def log_subject(station: str) -> str:
+    return f"bc.log.{station}"
+
+
+def cmd_subject(station: str) -> str:
+    return f"bc.cmd.{station}"
+
+
+def cmd_consumer(station: str) -> str:
+    return f"cmd_{station}"
+
+
+def inbox_prefix(station: str) -> str:
+    """Each station's replies arrive under its own prefix, so it may subscribe to nothing else."""
+    return f"_INBOX_{station}"
+
+
+def programme_key_subject(station: str) -> str:
+    return f"$KV.{PROGRAMMES}.{station}"
+
+
+def station_permissions(station: str) -> dict[str, list[str]]:
+    """The subjects a station's user may publish and subscribe to."""
+    obj = f"OBJ_{AUDIO}"
+    return {
+        "publish": [
+            f"$JS.API.DIRECT.GET.KV_{PROGRAMMES}.{programme_key_subject(station)}",   # read its programme
+            f"$KV.{STATES}.{station}",                                               # its heartbeat
+            log_subject(station),                                                    # its play-log rows
+            f"$JS.API.CONSUMER.MSG.NEXT.{CMD_STREAM}.{cmd_consumer(station)}",        # its commands
+            f"$JS.API.CONSUMER.INFO.{CMD_STREAM}.{cmd_consumer(station)}",
+            f"$JS.ACK.{CMD_STREAM}.{cmd_consumer(station)}.>",
+            # the shared audio store: read only
+            f"$JS.API.STREAM.INFO.{obj}", f"$JS.API.STREAM.MSG.GET.{obj}", f"$JS.API.DIRECT.GET.{obj}.>",
+            f"$JS.API.CONSUMER.CREATE.{obj}", f"$JS.API.CONSUMER.CREATE.{obj}.>",
+            f"$JS.API.CONSUMER.DELETE.{obj}.>", f"$JS.FC.{obj}.>", "$JS.API.STREAM.NAMES",
+        ],
+        "subscribe": [f"{inbox_prefix(station)}.>", programme_key_subject(station)],
+    }

@@ -1,0 +1,128 @@
+"""`broadcaster publish`: each station's programme, signed, with its audio uploaded first and the
+manifest written last, so a station never sees a programme whose files are missing. Also the same
+signed bundle in a folder, for a USB stick (`publish --to-dir`, `fleet import`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from broadcaster.config import Config, display_path
+from broadcaster.errors import ConfigError, FleetError, RefusedError
+from broadcaster.fleet.manifest import audio_name, build_manifest, changes, read_manifest, same_programme
+from broadcaster.fleet.signing import sign
+from broadcaster.fsutil import atomic_write_bytes, sha256_unchanged
+from broadcaster.i18n import _
+from broadcaster.render.sidecar import read_sidecar
+
+
+@dataclass
+class StationPlan:
+    station: str
+    manifest: dict
+    raw: bytes
+    changes: list[str] = field(default_factory=list)
+    unchanged: bool = False
+
+
+def audio_info(cfg: Config, bulletin: str) -> tuple[dict, Path]:
+    """What a station needs to know of a bulletin's rendered audio, and the file."""
+    b = cfg.bulletins[bulletin]
+    path = b.output_path(cfg.paths)
+    if not path.is_file():
+        raise ConfigError(_("no rendered audio for {bulletin}", bulletin=bulletin), hint=_("run broadcaster build"))
+    side = read_sidecar(b.sidecar_path(cfg.paths)) or {}
+    info = {"sha256": sha256_unchanged(path), "size": path.stat().st_size,
+            "format": path.suffix.lstrip(".").lower(), "duration": side.get("duration_s")}
+    return info, path
+
+
+def plan(cfg: Config, signing_key: str, now: datetime) -> tuple[list[StationPlan], dict[str, Path]]:
+    """Every station's signed programme, and the audio files they need by SHA-256."""
+    needed = {b for s in cfg.slots if any(cfg.zones[z].station for z in s.zones) for b in [s.bulletin]}
+    infos, files = {}, {}
+    for b in sorted(needed):
+        infos[b], path = audio_info(cfg, b)
+        files[infos[b]["sha256"]] = path
+    version = int(now.timestamp() * 1000)
+    plans = []
+    for station in cfg.stations():
+        doc = sign(build_manifest(cfg, station, infos, version, now.isoformat(timespec="seconds")), signing_key)
+        plans.append(StationPlan(station, doc, json.dumps(doc, ensure_ascii=False, sort_keys=True).encode()))
+    return plans, files
+
+
+def compare(plans: list[StationPlan], current: dict[str, bytes | None]) -> None:
+    """Fill in what each plan changes against what the server (or the folder) has now."""
+    for p in plans:
+        try:
+            old = json.loads(current[p.station]) if current.get(p.station) else None
+        except ValueError:
+            old = None
+        p.unchanged = same_programme(old, p.manifest)
+        p.changes = [] if p.unchanged else changes(old, p.manifest)
+
+
+async def publish(link, cfg: Config, plans: list[StationPlan], files: dict[str, Path], *,
+                  dry_run: bool = False) -> int:
+    """Upload missing audio, then write each changed station's programme. Returns objects uploaded."""
+    if not dry_run:
+        await link.ensure_layout(cfg.stations())
+    current = {}
+    for p in plans:
+        try:
+            current[p.station] = await link.manifest_of(p.station)
+        except FleetError:
+            if not dry_run:
+                raise
+            current[p.station] = None   # nothing published yet: the server has no programme bucket
+    compare(plans, current)
+    if dry_run:
+        return 0
+    uploaded = 0
+    for sha, path in files.items():
+        if not await link.has_object(sha):
+            await link.put_object(sha, path)
+            uploaded += 1
+    for p in plans:     # last: a programme is only ever written when all its audio is there
+        if not p.unchanged:
+            await link.put_manifest(p.station, p.raw)
+    return uploaded
+
+
+def write_bundle(folder: Path, plans: list[StationPlan], files: dict[str, Path]) -> None:
+    """The signed programmes and their audio in a folder: `fleet import` on a station reads it."""
+    (folder / "audio").mkdir(parents=True, exist_ok=True)
+    for p in plans:
+        for info in p.manifest["bulletins"].values():
+            target = folder / "audio" / audio_name(info)
+            if not (target.is_file() and target.stat().st_size == info["size"]):
+                tmp = target.with_name(f".{target.name}.part")
+                shutil.copyfile(files[info["sha256"]], tmp)
+                tmp.replace(target)
+    for p in plans:
+        atomic_write_bytes(folder / f"{p.station}.programme.json", p.raw)
+
+
+def read_bundle(folder: Path, station: str, public: str, installed: int | None) -> tuple[dict, bytes]:
+    path = folder / f"{station}.programme.json"
+    if not path.is_file():
+        raise ConfigError(_("{folder} has no programme for station {station}", folder=display_path(folder),
+                            station=station),
+                          hint=_("the district makes it with: broadcaster publish --to-dir FOLDER"))
+    raw = path.read_bytes()
+    return read_manifest(raw, public, station, installed=installed), raw
+
+
+def bundle_fetch(folder: Path):
+    """A fetch function for ``install`` reading the bundle's audio folder."""
+    def fetch(sha: str, into: Path) -> None:
+        found = [p for p in (folder / "audio").glob(f"{sha}.*")]
+        if not found:
+            raise RefusedError(_("the audio {sha} named by the programme is not in {folder}", sha=sha[:12],
+                                 folder=display_path(folder)))
+        shutil.copyfile(found[0], into)
+    return fetch

@@ -1,0 +1,50 @@
+"""The district's Ed25519 signature on what it sends down: programmes and commands."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from broadcaster.errors import RefusedError
+from broadcaster.i18n import _
+
+
+def new_private_key() -> str:
+    """A new signing key, as base64 text (the 32 raw bytes)."""
+    from cryptography.hazmat.primitives import serialization
+    raw = Ed25519PrivateKey.generate().private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                                     serialization.NoEncryption())
+    return base64.b64encode(raw).decode()
+
+
+def public_key(private: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+    key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(private))
+    return base64.b64encode(key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                          serialization.PublicFormat.Raw)).decode()
+
+
+def canonical(doc: dict) -> bytes:
+    """The bytes that are signed: the document without its signature, keys sorted, no spaces."""
+    body = {k: v for k, v in doc.items() if k != "signature"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sign(doc: dict, private: str) -> dict:
+    key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(private))
+    return {**doc, "signature": base64.b64encode(key.sign(canonical(doc))).decode()}
+
+
+def verify(doc: dict, public: str, what: str) -> None:
+    """RefusedError unless ``doc`` carries the district's valid signature."""
+    sig = doc.get("signature")
+    if not isinstance(sig, str):
+        raise RefusedError(_("{what} is not signed", what=what))
+    try:
+        Ed25519PublicKey.from_public_bytes(base64.b64decode(public)).verify(base64.b64decode(sig), canonical(doc))
+    except (InvalidSignature, ValueError):
+        raise RefusedError(_("{what} does not carry the district's signature", what=what),
+                           hint=_("it was changed on the way or signed with another key")) from None

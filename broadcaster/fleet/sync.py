@@ -1,0 +1,260 @@
+"""The station's link to the district, as a part of the daemon: programme, heartbeat, play log, commands.
+
+It runs its own event loop in one thread. It reconnects forever with back-off; while the link is
+down nothing else notices: the zones play the last good programme, rows wait in the play log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import shutil
+import threading
+import time
+from datetime import datetime
+
+from broadcaster import __version__
+from broadcaster.errors import BroadcasterError, FleetError, RefusedError
+from broadcaster.fleet.client import Link
+from broadcaster.fleet.credentials import Credentials, load_credentials
+from broadcaster.fleet.install import install, installed_version, store_audio
+from broadcaster.fleet.manifest import read_manifest
+from broadcaster.fleet.orders import read_command
+from broadcaster.i18n import _
+from broadcaster.station.parts import Part
+
+log = logging.getLogger("broadcaster.fleet")
+
+HEARTBEAT = 3.0       # seconds between heartbeats
+PROGRAMME_POLL = 30.0  # the programme is also asked for this often (the watch may miss one while reconnecting)
+OUTBOX_POLL = 1.0
+MAX_BACKOFF = 60.0
+
+
+class StationLink(Part):
+    """A commune station's link to the district (when schedule.toml has [fleet] with station)."""
+
+    name = "fleet"
+
+    def __init__(self, daemon):
+        super().__init__(daemon)
+        self.creds: Credentials | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread: threading.Thread | None = None
+        self.stopping: asyncio.Event | None = None
+        self.online = False
+        self.alerts: dict[str, str] = {}
+        self.refused_version: int | None = None
+        self._said: str | None = None
+
+    @property
+    def station(self) -> str:
+        return self.d.cfg.fleet.station
+
+    def start(self) -> None:
+        self.creds = load_credentials(self.d.cfg)
+        self.loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def run():
+            asyncio.set_event_loop(self.loop)
+            self.stopping = asyncio.Event()
+            ready.set()
+            self.loop.run_until_complete(self._main())
+            self.loop.close()
+        self.thread = threading.Thread(target=run, name="fleet", daemon=True)
+        self.thread.start()
+        ready.wait(5)
+
+    def stop(self) -> None:
+        if self.loop is not None and self.stopping is not None and self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.stopping.set)
+            self.thread.join(10)
+
+    # --- the connection ------------------------------------------------------------
+
+    async def _main(self) -> None:
+        backoff = 1.0
+        while not self.stopping.is_set():
+            link = Link(self.creds)
+            try:
+                await link.connect(name=f"broadcaster station {self.station}", forever=True,
+                                   on_change=self._on_change)
+                self._say(None)
+                backoff = 1.0
+                await self._session(link)
+            except FleetError as e:
+                self._say(_("district link: {reason}; trying again in {seconds} s", reason=e, seconds=f"{backoff:.0f}"))
+            except Exception:
+                log.exception(_("district link failed; trying again"))
+            finally:
+                self.online = False
+                await link.close()
+            try:
+                await asyncio.wait_for(self.stopping.wait(), backoff * random.uniform(0.8, 1.2))
+            except asyncio.TimeoutError:
+                pass
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    def _on_change(self, up: bool) -> None:
+        if up != self.online:
+            log.info(_("district link: connected") if up else _("district link: lost; playing on from the last programme"))
+        self.online = up
+
+    def _say(self, message: str | None) -> None:
+        """Log a link problem once, not at every retry."""
+        if message and message != self._said:
+            log.warning(message)
+        self._said = message
+
+    async def _session(self, link: Link) -> None:
+        wake = asyncio.Event()
+
+        async def changed():
+            wake.set()
+        await link.on_manifest(changed)
+        tasks = [asyncio.create_task(c) for c in (self._programmes(link, wake), self._heartbeats(link),
+                                                   self._outbox(link), self._commands(link))]
+        stop = asyncio.create_task(self.stopping.wait())
+        try:
+            done, _pending = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                if t is not stop and t.exception():
+                    raise t.exception()
+        finally:
+            for t in [stop, *tasks]:
+                t.cancel()
+            await asyncio.gather(stop, *tasks, return_exceptions=True)
+
+    def _fetcher(self, link: Link):
+        """A blocking fetch (for the installer, in a worker thread) through this loop."""
+        def fetch(sha: str, into) -> None:
+            asyncio.run_coroutine_threadsafe(link.fetch_object(sha, into), self.loop).result(600)
+        return fetch
+
+    # --- the programme ------------------------------------------------------------------
+
+    async def _programmes(self, link: Link, wake: asyncio.Event) -> None:
+        while True:
+            await self._take_programme(link)
+            try:
+                await asyncio.wait_for(wake.wait(), PROGRAMME_POLL)
+            except asyncio.TimeoutError:
+                pass
+            wake.clear()
+
+    async def _take_programme(self, link: Link) -> None:
+        raw = await link.my_manifest()
+        if raw is None:
+            return
+        cfg = self.d.cfg
+        have = installed_version(cfg)
+        try:
+            doc = read_manifest(raw, self.creds.district_key, self.station, installed=have)
+        except RefusedError as e:
+            self._refuse(e, None)
+            return
+        if doc["version"] == have or doc["version"] == self.refused_version:
+            return
+        try:
+            await self.loop.run_in_executor(None, install, cfg, doc, raw, self._fetcher(link))
+        except (RefusedError, FleetError) as e:
+            self._refuse(e, doc["version"])
+            return
+        self.alerts.pop("programme", None)
+        log.info(_("district programme version {version} installed ({bulletins} bulletin(s), {slots} slot(s))",
+                   version=doc["version"], bulletins=len(doc["bulletins"]), slots=len(doc["slots"])))
+
+    def _refuse(self, e: BroadcasterError, version: int | None) -> None:
+        if isinstance(e, RefusedError):
+            self.refused_version = version
+        text = _("district programme refused: {reason}; the last good programme keeps playing", reason=e)
+        if self.alerts.get("programme") != text:
+            log.error(text)
+        self.alerts["programme"] = text
+
+    # --- heartbeat and play log ------------------------------------------------------------
+
+    def state(self) -> dict:
+        d = self.d
+        journal = d.journal
+        playing = [{"zone": r.zone, "bulletin": r.bulletin, "since": r.started} for r in journal.playing()]
+        try:
+            free = shutil.disk_usage(d.cfg.paths.state).free
+        except OSError:
+            free = None
+        return {"station": self.station, "time": time.time(), "software": __version__,
+                "programme": (d.cfg.programme or {}).get("version"), "playing": playing,
+                "backlog": journal.backlog(), "disk_free": free, "zones": d.served,
+                "alerts": sorted(self.alerts.values())}
+
+    async def _heartbeats(self, link: Link) -> None:
+        while True:
+            await link.heartbeat(json.dumps(self.state(), ensure_ascii=False).encode())
+            await asyncio.sleep(HEARTBEAT)
+
+    async def _outbox(self, link: Link) -> None:
+        journal = self.d.journal
+        while True:
+            batch = journal.unsent(200)
+            for row, version in batch:
+                payload = {**row.__dict__, "station": self.station, "version": version}
+                await link.publish_row(json.dumps(payload, ensure_ascii=False).encode(),
+                                       f"{self.station}:{row.id}:{version}")
+                journal.mark_sent(row.id, version)
+            if len(batch) < 200:
+                await asyncio.sleep(OUTBOX_POLL)
+
+    # --- commands ---------------------------------------------------------------------------
+
+    async def _commands(self, link: Link) -> None:
+        sub = await link.command_consumer()
+        while True:
+            try:
+                msgs = await sub.fetch(8, timeout=5)
+            except asyncio.TimeoutError:
+                continue
+            except Exception as e:   # the link dropped while waiting
+                if type(e).__name__ == "TimeoutError":
+                    continue
+                raise FleetError(str(e)) from None
+            for m in msgs:
+                try:
+                    await self._command(link, m.data)
+                except RefusedError as e:
+                    log.error(_("district command refused: {reason}", reason=e))
+                except FleetError as e:
+                    log.warning(_("district command not taken yet: {reason}", reason=e))
+                    await m.nak(delay=5)
+                    continue
+                await m.ack()
+
+    async def _command(self, link: Link, data: bytes) -> None:
+        d = self.d
+        doc = read_command(data, self.creds.district_key, self.station)
+        journal = d.journal
+        if journal.has_command(doc["id"]):
+            return   # delivered again after a reconnect: taken once already
+        cfg = d.cfg
+        mine = [z for z, zone in cfg.zones.items() if zone.origin == "district"] or d.served
+        zones = [z for z in (doc["zones"] or mine) if z in d.served]
+        now = d.clock.now()
+        label = doc.get("bulletin") or doc.get("title")
+        if now > datetime.fromisoformat(doc["deadline"]):
+            for z in zones:
+                journal.record(scheduled=now, zone=z, bulletin=label, priority=doc["priority"], slot=None,
+                               status="missed", command=doc["id"],
+                               reason=_("the district's command reached this station after its deadline ({deadline})",
+                                        deadline=doc["deadline"]))
+            log.warning(_("district command {id} ({item}) arrived after its deadline: logged missed", id=doc["id"][:8],
+                          item=label))
+            return
+        path = await self.loop.run_in_executor(None, store_audio, cfg, doc["audio"], self._fetcher(link))
+        b = cfg.bulletins.get(doc.get("bulletin") or "")
+        target = b.id if b is not None and b.output_path(cfg.paths) == path else str(path)
+        for z in zones:
+            journal.add_request(target, z, doc["priority"], now, command=doc["id"])
+        log.info(_("district command {id}: {item} on {zones} ({priority})", id=doc["id"][:8], item=label,
+                   zones=", ".join(zones), priority=doc["priority"]))

@@ -1,0 +1,166 @@
+"""The district network through a real nats-server on 127.0.0.1 (no sound needed here; the on-air
+acceptance with two stations playing into null sinks is in test_fleet_onair.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from tests.fleet import Fleet, cli, make_fleet  # noqa: F401  (make_fleet is a fixture)
+
+
+def link_as(fleet: Fleet, who: str):
+    """A client connection as the district or as one station, through the product's own Link."""
+    from broadcaster.config import load_config
+    from broadcaster.fleet.client import Link
+    from broadcaster.fleet.credentials import load_credentials
+    root = fleet.district if who == "district" else fleet.stations[who]
+    return Link(load_credentials(load_config(root / "schedule.toml")))
+
+
+async def connected(fleet: Fleet, who: str):
+    link = link_as(fleet, who)
+    await link.connect(name=f"test {who}")
+    return link
+
+
+@pytest.fixture
+def fleet(make_fleet) -> Fleet:
+    f = make_fleet({"qa": "zone_a", "qb": "zone_b"})
+    t0 = time.time() + 3600
+    f.district_config([("a", ["qa", "qb"], 0, "normal"), ("b", ["qa"], 60, "normal"), ("c", ["huyen"], 0, "normal")],
+                      t0)
+    f.init()
+    f.start_server()
+    for s in f.stations:
+        f.station_config(s)
+    return f
+
+
+def test_init_writes_accounts_a_server_runs_with_and_keeps_them_when_run_again(fleet):
+    folder = fleet.district / "state" / "fleet"
+    assert {p.name for p in (folder / "stations").iterdir()} == {"qa.toml", "qb.toml"}
+    for p in [folder / "district.key", folder / "district.toml", *(folder / "stations").iterdir()]:
+        assert p.stat().st_mode & 0o077 == 0, p   # private: only the owner reads them
+    conf = (folder / "nats-server.conf").read_text()
+    assert "jetstream" in conf and '"$2' in conf and "password" in conf   # bcrypt hashes, not passwords
+    qa_before = (folder / "stations" / "qa.toml").read_text()
+    # a new commune: run again; qa keeps its password, qc gets one
+    text = (fleet.district / "schedule.toml").read_text() + '[zones.qc]\nname = "Xã C"\nstation = "qc"\n'
+    (fleet.district / "schedule.toml").write_text(text, encoding="utf-8")
+    r = fleet.init()
+    assert "+ station qc" in r.out and "= station qa: kept" in r.out
+    assert (folder / "stations" / "qa.toml").read_text() == qa_before
+    fleet.server.stop()
+    fleet.start_server()
+
+    async def go():
+        link = await connected(fleet, "qa")   # the old credentials still work after the restart
+        await link.close()
+    asyncio.run(go())
+
+
+def test_a_station_may_touch_only_its_own_things(fleet):
+    assert cli(fleet.district, "publish").code == 0
+
+    async def go():
+        from broadcaster.errors import FleetError
+        qa = await connected(fleet, "qa")
+        try:
+            assert await qa.my_manifest() is not None                      # its own programme: yes
+            with pytest.raises(FleetError, match="permissions violation"):
+                await qa.manifest_of("qb")                                 # another station's: no
+            with pytest.raises(FleetError, match="permissions violation"):
+                await qa.put_manifest("qa", b"{}")                         # writing a programme: no
+            await qa.heartbeat(b'{"time": 1}')                             # its own heartbeat: yes
+            with pytest.raises(FleetError, match="permissions violation"):
+                await qa._call("send a heartbeat", qa.js.publish("$KV.bc_state.qb", b"{}"))  # as qb: no
+            with pytest.raises(FleetError, match="permissions violation"):
+                await qa._call("send a command", qa.js.publish("bc.cmd.qb", b"{}"))
+        finally:
+            await qa.close()
+    asyncio.run(go())
+
+
+def test_wrong_credentials_server_down_and_a_wrong_address_are_one_clear_line(fleet):
+    r = cli(fleet.stations["qa"], "fleet", "status")
+    assert r.code == 2 and "district's project" in r.err and "Traceback" not in r.err
+    creds = fleet.district / "state" / "fleet" / "district.toml"
+    good = creds.read_text()
+    creds.write_text(good.replace('password = "', 'password = "x'))
+    r = cli(fleet.district, "fleet", "status")
+    assert r.code == 1 and "refused our credentials" in r.err and "fleet init" in r.err, r.err
+    creds.write_text(good)
+    r = cli(fleet.district, "fleet", "status")
+    assert r.code == 0 and "qa" in r.out and "offline" in r.out, r.err
+    fleet.server.stop()
+    r = cli(fleet.district, "publish")
+    assert r.code == 1 and "connection refused" in r.err and "Traceback" not in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1
+    text = (fleet.district / "schedule.toml").read_text().replace("nats://127.0.0.1", "nats://no-such-host.invalid")
+    (fleet.district / "schedule.toml").write_text(text)
+    r = cli(fleet.district, "publish")
+    assert r.code == 1 and "not known" in r.err, r.err
+    text = text.replace("nats://no-such-host.invalid", "http://127.0.0.1")
+    (fleet.district / "schedule.toml").write_text(text)
+    r = cli(fleet.district, "publish")
+    assert r.code == 2 and "server must be the district's message server" in r.err, r.err
+
+
+def test_publish_says_what_changes_and_sends_nothing_twice(fleet):
+    r = cli(fleet.district, "publish", "--dry-run")
+    assert r.code == 0 and "Dry run" in r.out and "first programme" in r.out, r.out + r.err
+    r = cli(fleet.district, "publish")
+    assert r.code == 0, r.err
+    assert "qa: first programme: 2 bulletin(s), 2 slot(s)" in r.out and "qb: first programme: 1 bulletin(s)" in r.out
+    assert "2 audio file(s) uploaded" in r.out
+    r = cli(fleet.district, "publish")
+    assert r.code == 0 and "qa: unchanged" in r.out and "0 audio file(s) uploaded" in r.out, r.out
+    (fleet.district / "scripts" / "b.txt").write_text("Nội dung mới của bản tin.", encoding="utf-8")
+    r = cli(fleet.district, "publish")
+    assert "qa: ~ bulletin b: new audio" in r.out and "qb: unchanged" in r.out, r.out
+
+
+def test_a_programme_by_usb_stick_is_verified_and_installed_whole(fleet, tmp_path):
+    stick = tmp_path / "usb"
+    r = cli(fleet.district, "publish", "--to-dir", str(stick))
+    assert r.code == 0, r.err
+    qa = fleet.stations["qa"]
+    r = cli(qa, "next", "--json")
+    assert json.loads(r.out) == []   # nothing yet
+    r = cli(qa, "fleet", "import", str(stick))
+    assert r.code == 0 and "installed (2 bulletin(s), 2 slot(s))" in r.out, r.out + r.err
+    coming = json.loads(cli(qa, "next", "--json").out)
+    assert {(a["bulletin"], a["zone"], a["origin"]) for a in coming} == {("a", "qa", "district"), ("b", "qa", "district")}
+    table = cli(qa, "next").out
+    assert "district" in table.splitlines()[1]
+    installed = (qa / "state" / "fleet" / "programme.toml").read_text()
+    # tampered on the way: a slot moved, the signature no longer matches
+    doc = json.loads((stick / "qa.programme.json").read_text())
+    doc["slots"][0]["at"] = ["03:00:00"]
+    (stick / "qa.programme.json").write_text(json.dumps(doc))
+    r = cli(qa, "fleet", "import", str(stick))
+    assert r.code == 1 and "does not carry the district's signature" in r.err, r.err
+    assert (qa / "state" / "fleet" / "programme.toml").read_text() == installed
+
+
+def test_audio_with_another_hash_or_cut_short_is_refused_and_the_old_programme_kept(fleet, tmp_path):
+    stick = tmp_path / "usb"
+    assert cli(fleet.district, "publish", "--to-dir", str(stick)).code == 0
+    qb = fleet.stations["qb"]
+    audio = next((stick / "audio").glob("*.wav"))
+    good = audio.read_bytes()
+    for damaged, reason in ((good[:-1000], "truncated transfer"), (good[:-4] + b"XXXX", "another SHA-256")):
+        audio.write_bytes(damaged)
+        r = cli(qb, "fleet", "import", str(stick))
+        assert r.code == 1 and reason in r.err, r.err
+        assert not (qb / "state" / "fleet" / "programme.toml").exists()
+        assert not list((qb / "state" / "fleet").rglob(".*"))   # no temporary file left behind
+    audio.unlink()
+    r = cli(qb, "fleet", "import", str(stick))
+    assert r.code == 1 and "not in" in r.err, r.err
+    audio.write_bytes(good)
+    assert cli(qb, "fleet", "import", str(stick)).code == 0
