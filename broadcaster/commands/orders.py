@@ -29,6 +29,9 @@ def send_to_stations(obj: Context, cfg: Config, target: str, stations: list[str]
     if zone is not None:
         require_known("zone", (zone,), cfg)
     if target in cfg.bulletins:
+        if cfg.bulletins[target].rendered:   # its audio made or brought up to date first, as publish does
+            from broadcaster.commands.render import build
+            click.get_current_context().invoke(build, bulletins=(target,), engine=None, force=False)
         audio, path = audio_info(cfg, target)
         title, bulletin = cfg.bulletins[target].title, target
     else:

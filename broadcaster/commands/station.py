@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from broadcaster.commands.common import Context, local_now, parse_from, play_to_end, project_path, require_known
+from broadcaster.commands.common import Context, local_now, parse_from, play_to_end, project_path, require_known, warn
 from broadcaster.config import Config
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _, when
@@ -167,6 +167,8 @@ def read_rows(cfg: Config, station: str | None, **filters) -> list:
                                 "collected"))
         require_known("station", (station,), cfg, known=cfg.stations())
     journal = Journal(cfg.paths.state)
+    if district:
+        _collect(cfg, journal)
     try:
         rows = [] if station else journal.rows(**filters)
         if district:
@@ -175,6 +177,18 @@ def read_rows(cfg: Config, station: str | None, **filters) -> list:
         return rows
     finally:
         journal.close()
+
+
+def _collect(cfg: Config, journal) -> None:
+    """At the district: take the stations' rows waiting on the message server first, if it answers."""
+    import asyncio
+    from broadcaster.errors import FleetError
+    from broadcaster.fleet.collect import collect_once
+    try:
+        asyncio.run(collect_once(cfg, journal))
+    except (FleetError, ConfigError) as e:
+        warn(_("the stations' newest rows could not be collected ({reason}); showing what was collected before",
+               reason=e))
 
 
 @click.command()

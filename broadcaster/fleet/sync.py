@@ -86,7 +86,8 @@ class StationLink(Part):
                 backoff = 1.0
                 await self._session(link)
             except FleetError as e:
-                self._say(_("district link: {reason}; trying again in {seconds} s", reason=e, seconds=f"{backoff:.0f}"))
+                self._say(_("district link: {reason}; trying again (at least once a minute) and playing on "
+                            "from the last programme", reason=e))
             except Exception:
                 log.exception(_("district link failed; trying again"))
             finally:
@@ -255,6 +256,6 @@ class StationLink(Part):
         b = cfg.bulletins.get(doc.get("bulletin") or "")
         target = b.id if b is not None and b.output_path(cfg.paths) == path else str(path)
         for z in zones:
-            journal.add_request(target, z, doc["priority"], now, command=doc["id"])
+            journal.add_request(target, z, doc["priority"], now, command=doc["id"], label=doc.get("bulletin"))
         log.info(_("district command {id}: {item} on {zones} ({priority})", id=doc["id"][:8], item=label,
                    zones=", ".join(zones), priority=doc["priority"]))

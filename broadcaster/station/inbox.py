@@ -20,7 +20,7 @@ class Requests(Periodic):
     def tick(self) -> None:
         d = self.d
         workers = d.get(Zones).workers
-        for rid, target, zone, priority, command in d.journal.take_requests(d.served):
+        for rid, target, zone, priority, command, label in d.journal.take_requests(d.served):
             item = Item(d.clock.now(), zone, priority, request=rid, command=command)
             if target in d.cfg.bulletins:
                 item.bulletin = target
@@ -31,6 +31,7 @@ class Requests(Periodic):
                                                               "inside the project", target=target))
                     continue
                 item.audio = path
+                item.bulletin = label   # a name for the log (the district's bulletin id), if it has one
             log.info(_("zone {zone}: request {request} to play {item} ({priority})", zone=zone, request=rid,
                        item=item.label, priority=priority))
             workers[zone].submit(item)

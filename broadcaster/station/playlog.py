@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS requests (
     status TEXT NOT NULL DEFAULT 'pending',
     reason TEXT,
     airing INTEGER,
-    command TEXT
+    command TEXT,
+    label TEXT
 );
 CREATE TABLE IF NOT EXISTS daemons (
     pid INTEGER PRIMARY KEY,
@@ -93,7 +94,8 @@ CREATE INDEX IF NOT EXISTS station_airings_time ON station_airings (scheduled_ts
 """
 # columns added since the first play logs: (table, column, definition)
 MIGRATIONS = (("airings", "version", "INTEGER NOT NULL DEFAULT 1"), ("airings", "sent", "INTEGER NOT NULL DEFAULT 0"),
-              ("airings", "command", "TEXT"), ("requests", "command", "TEXT"))
+              ("airings", "command", "TEXT"), ("requests", "command", "TEXT"),
+              ("requests", "label", "TEXT"))
 ROW_FIELDS = ("id", "scheduled", "zone", "bulletin", "audio", "audio_sha256", "priority", "slot", "request",
               "started", "ended", "status", "reason")
 
@@ -255,9 +257,12 @@ class Journal:
 
     # --- requests from `broadcaster play` ------------------------------------
 
-    def add_request(self, target: str, zone: str, priority: str, now: datetime, command: str | None = None) -> int:
-        cur = self._write("INSERT INTO requests (created, target, zone, priority, command) VALUES (?,?,?,?,?)",
-                          (now.isoformat(timespec="milliseconds"), target, zone, priority, command))
+    def add_request(self, target: str, zone: str, priority: str, now: datetime, command: str | None = None,
+                    label: str | None = None) -> int:
+        """A `play` request; ``label`` names an audio file in the log (the district's bulletin id)."""
+        cur = self._write("INSERT INTO requests (created, target, zone, priority, command, label)"
+                          " VALUES (?,?,?,?,?,?)",
+                          (now.isoformat(timespec="milliseconds"), target, zone, priority, command, label))
         return cur.lastrowid
 
     def has_command(self, command: str) -> bool:
@@ -266,11 +271,12 @@ class Journal:
             return (self.db.execute("SELECT 1 FROM requests WHERE command=?", (command,)).fetchone() is not None
                     or self.db.execute("SELECT 1 FROM airings WHERE command=?", (command,)).fetchone() is not None)
 
-    def take_requests(self, zones: list[str]) -> list[tuple[int, str, str, str, str | None]]:
-        """Pending requests for these zones, marked taken: (id, target, zone, priority, command)."""
+    def take_requests(self, zones: list[str]) -> list[tuple[int, str, str, str, str | None, str | None]]:
+        """Pending requests for these zones, marked taken: (id, target, zone, priority, command, label)."""
         marks = ",".join("?" * len(zones))
         with self.lock:
-            rows = self.db.execute(f"SELECT id, target, zone, priority, command FROM requests WHERE status='pending'"
+            rows = self.db.execute(f"SELECT id, target, zone, priority, command, label FROM requests"
+                                   f" WHERE status='pending'"
                                    f" AND zone IN ({marks}) ORDER BY id", zones).fetchall()
             for r in rows:
                 self.db.execute("UPDATE requests SET status='taken' WHERE id=?", (r[0],))

@@ -1,0 +1,75 @@
+"""Acceptance of the district network through real processes: one nats-server, a district project
+and two station daemons, each playing into its own PulseAudio null sink."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.fleet import cli, make_fleet  # noqa: F401  (a fixture)
+from tests.pulse import Recorder, segments
+from tests.station import FREQS
+
+pytestmark = pytest.mark.audio
+
+
+def bulletin_of(freq: float) -> str:
+    return min(FREQS, key=lambda b: abs(FREQS[b] - freq))
+
+
+def test_publish_air_cut_the_server_restore_and_an_urgent_command(make_fleet, pulse, tmp_path):
+    fleet = make_fleet({"qa": "zone_a", "qb": "zone_b"})
+    t0 = time.time() + 12
+    # a on both at +20; b on both at +40 and c on qa at +48, while the server is down (+25 … +55)
+    fleet.district_config([("a", ["qa", "qb"], 20, "normal"), ("b", ["qa", "qb"], 40, "normal"),
+                           ("c", ["qa"], 48, "normal")], t0)
+    fleet.init()
+    fleet.start_server()
+    for s in fleet.stations:
+        fleet.station_config(s)
+        fleet.start_daemon(s, pulse.env)
+    rec = {s: Recorder(pulse, sink, tmp_path / f"{sink}.raw") for s, sink in fleet.devices.items()}
+    r = cli(fleet.district, "publish")
+    assert r.code == 0, r.err
+    for s in fleet.stations:
+        fleet.wait_for_log(s, "district programme version")
+    time.sleep(max(0.0, t0 + 25 - time.time()))
+    fleet.server.kill()                              # the district's server gone for 30 s
+    time.sleep(max(0.0, t0 + 55 - time.time()))
+    fleet.server.start()
+    fleet.wait_for_log("qa", "district link: connected", timeout=30)
+    r = cli(fleet.district, "play", "d", "--station", "qa", "--urgent")
+    assert r.code == 0 and "Sent to station qa" in r.out, r.err
+    fleet.wait_for_log("qa", "district command", timeout=15)
+    time.sleep(8)
+    heard = {s: [(round(on, 2), bulletin_of(f)) for on, _off, f in segments(x.stop())] for s, x in rec.items()}
+
+    # what reached the loudspeakers: the programme, played through the outage, and the urgent only on qa
+    assert [b for _t, b in heard["qa"]] == ["a", "b", "c", "d"], heard
+    assert [b for _t, b in heard["qb"]] == ["a", "b"], heard
+    for s in ("qa", "qb"):   # on time: 20 s between a and b, as scheduled (onsets compared with each other)
+        (ta, _), (tb, _) = heard[s][:2]
+        assert abs((tb - ta) - 20.0) < 0.1, heard[s]
+    assert abs((heard["qa"][2][0] - heard["qa"][1][0]) - 8.0) < 0.1, heard["qa"]
+
+    # what reached the district: every airing once, the offline ones too, the command's with its id
+    deadline = time.time() + 20
+    while True:
+        status = json.loads(cli(fleet.district, "fleet", "status", "--json").out)
+        if all(x["online"] and x["backlog"] == 0 and x["programme"] == x["published"] for x in status) \
+                and {x["station"]: x["received"] for x in status} == {"qa": 4, "qb": 2}:
+            break
+        assert time.time() < deadline, status
+        time.sleep(1)
+    rows = json.loads(cli(fleet.district, "log", "--json").out)
+    got = sorted((r["station"], r["bulletin"], r["status"]) for r in rows if r["station"])
+    assert got == [("qa", "a", "played"), ("qa", "b", "played"), ("qa", "c", "played"), ("qa", "d", "played"),
+                   ("qb", "a", "played"), ("qb", "b", "played")], rows
+    urgent = [r for r in rows if r["bulletin"] == "d"]
+    assert len(urgent) == 1 and urgent[0]["command"], urgent
+    only_qa = json.loads(cli(fleet.district, "log", "--station", "qa", "--json").out)
+    assert {r["station"] for r in only_qa} == {"qa"} and len(only_qa) == 4
+    for s in fleet.stations:
+        assert "programme refused" not in fleet.daemon_log(s)
