@@ -164,3 +164,102 @@ def test_audio_with_another_hash_or_cut_short_is_refused_and_the_old_programme_k
     assert r.code == 1 and "not in" in r.err, r.err
     audio.write_bytes(good)
     assert cli(qb, "fleet", "import", str(stick)).code == 0
+
+
+def programme_of(root):
+    return (root / "state" / "fleet" / "programme.toml").read_text()
+
+
+def test_bad_programmes_from_the_server_are_refused_and_the_last_good_one_kept(fleet):
+    """A station's daemon: a changed manifest, one naming missing audio, one whose audio has another
+    hash: each refused and logged; what it plays stays the last good programme."""
+    from broadcaster.fleet.signing import sign
+    assert cli(fleet.district, "publish").code == 0
+    fleet.start_daemon("qa", {})
+    fleet.wait_for_log("qa", "district programme version")
+    good = programme_of(fleet.stations["qa"])
+    key = (fleet.district / "state" / "fleet" / "district.key").read_text().strip()
+    junk = fleet.tmp / "junk.wav"
+    junk.write_bytes(b"RIFF" + bytes(5000))
+
+    async def put(doc: dict, *, signed: bool = True) -> None:
+        district = await connected(fleet, "district")
+        try:
+            body = sign({k: v for k, v in doc.items() if k != "signature"}, key) if signed else doc
+            await district.put_manifest("qa", json.dumps(body).encode())
+        finally:
+            await district.close()
+
+    async def current() -> dict:
+        district = await connected(fleet, "district")
+        try:
+            return json.loads(await district.manifest_of("qa"))
+        finally:
+            await district.close()
+    doc = asyncio.run(current())
+    cases = [
+        ("does not carry the district's signature", dict(doc, version=doc["version"] + 1, slots=[]), False, False),
+        ("is not on the server", dict(doc, version=doc["version"] + 2, bulletins={**doc["bulletins"], "a": {
+            **doc["bulletins"]["a"], "sha256": "0" * 64}}), True, False),
+        ("another SHA-256", dict(doc, version=doc["version"] + 3, bulletins={**doc["bulletins"], "a": {
+            **doc["bulletins"]["a"], "sha256": "1" * 64, "size": junk.stat().st_size}}), True, True),
+        ("older than the installed", dict(doc, version=doc["version"] - 1), True, False),
+    ]
+    for reason, bad, signed, extra in cases:
+        if extra:   # an object stored under a name that is not its hash
+            async def smuggle():
+                district = await connected(fleet, "district")
+                try:
+                    await district.put_object("1" * 64, junk)
+                finally:
+                    await district.close()
+            asyncio.run(smuggle())
+        asyncio.run(put(bad, signed=signed))
+        fleet.wait_for_log("qa", reason)
+        assert programme_of(fleet.stations["qa"]) == good, reason
+    status = json.loads(cli(fleet.district, "fleet", "status", "--json").out)
+    qa = next(s for s in status if s["station"] == "qa")
+    assert qa["online"] and qa["alerts"] and "refused" in qa["alerts"][0], qa
+    assert qa["programme"] == doc["version"] and qa["published"] != qa["programme"]
+    # and the district's next good publish is taken
+    (fleet.district / "scripts" / "a.txt").write_text("Bản tin mới.", encoding="utf-8")
+    assert cli(fleet.district, "publish").code == 0
+    deadline = time.time() + 20
+    while programme_of(fleet.stations["qa"]) == good:
+        assert time.time() < deadline, fleet.daemon_log("qa")[-2000:]
+        time.sleep(0.2)
+
+
+def test_a_station_killed_mid_transfer_never_has_half_a_programme(fleet):
+    """kill -9 while a large file is on its way; the next start finishes the job."""
+    import numpy as np
+    import signal
+    import soundfile as sf
+    rec = fleet.district / "recordings"
+    rec.mkdir()
+    sf.write(str(rec / "long.wav"), (np.random.default_rng(1).standard_normal((44100 * 240, 2)) * 3000)
+             .astype(np.int16), 44100)   # 40 MB
+    text = (fleet.district / "schedule.toml").read_text()
+    text = text.replace("[zones.huyen]", '[bulletins.long]\nfile = "recordings/long.wav"\n[zones.huyen]')
+    text += '[[slots]]\nbulletin = "long"\nzones = ["qa"]\nat = ["03:00"]\n'
+    (fleet.district / "schedule.toml").write_text(text)
+    assert cli(fleet.district, "publish").code == 0
+    qa = fleet.stations["qa"]
+    audio = qa / "state" / "fleet" / "audio"
+    p = fleet.start_daemon("qa", {})
+    deadline = time.time() + 30
+    while not list(audio.glob(".*.part")) if audio.exists() else True:
+        assert time.time() < deadline and p.poll() is None, fleet.daemon_log("qa")[-2000:]
+        time.sleep(0.002)
+    p.send_signal(signal.SIGKILL)
+    p.wait(10)
+    assert not (qa / "state" / "fleet" / "programme.toml").exists()   # not half: nothing
+    assert cli(qa, "next", "--json").out.strip() == "[]"
+    fleet.daemons.pop("qa")
+    fleet.start_daemon("qa", {})
+    fleet.wait_for_log("qa", "district programme version", timeout=60)
+    assert "long" in programme_of(qa)
+    assert not list(audio.glob(".*"))    # the interrupted transfer's leftovers are gone
+    long = next(p for p in audio.iterdir() if p.stat().st_size > 10_000_000)
+    from broadcaster.fsutil import sha256_file
+    assert long.name.startswith(sha256_file(rec / "long.wav"))
