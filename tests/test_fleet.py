@@ -217,10 +217,15 @@ def test_bad_programmes_from_the_server_are_refused_and_the_last_good_one_kept(f
         asyncio.run(put(bad, signed=signed))
         fleet.wait_for_log("qa", reason)
         assert programme_of(fleet.stations["qa"]) == good, reason
-    status = json.loads(cli(fleet.district, "fleet", "status", "--json").out)
-    qa = next(s for s in status if s["station"] == "qa")
-    assert qa["online"] and qa["alerts"] and "refused" in qa["alerts"][0], qa
-    assert qa["programme"] == doc["version"] and qa["published"] != qa["programme"]
+    deadline = time.time() + 20
+    while True:   # the district sees it in the next heartbeats
+        status = json.loads(cli(fleet.district, "fleet", "status", "--json").out)
+        qa = next(s for s in status if s["station"] == "qa")
+        if qa["alerts"] and qa["programme"] == doc["version"]:
+            break
+        assert time.time() < deadline, qa
+        time.sleep(1)
+    assert qa["online"] and "refused" in qa["alerts"][0] and qa["published"] != qa["programme"], qa
     # and the district's next good publish is taken
     (fleet.district / "scripts" / "a.txt").write_text("Bản tin mới.", encoding="utf-8")
     assert cli(fleet.district, "publish").code == 0
