@@ -71,7 +71,7 @@ def play(obj: Context, target: str, zone: str | None, urgent: bool, high: bool, 
         send_to_stations(obj, cfg, target, list(stations), all_stations, zone, priority, deadline)
         return
     if zone is None:
-        raise click.UsageError(_("Missing option '--zone'."))
+        raise click.UsageError(_("--zone is needed (or --station, at the district)"))
     require_known("zone", (zone,), cfg, hint=_("zones: {zones}", zones=", ".join(cfg.zones)))
     if target not in cfg.bulletins:
         path = Path(target).resolve()

@@ -1,0 +1,235 @@
+"""The district network at province scale: N simulated stations against one nats-server.
+
+    .venv/bin/python bench/fleet.py [STATIONS] [PROCESSES]     (default 1000 stations in 4 processes)
+
+Each simulated station is a light asyncio client using broadcaster's own Link, manifest and
+signature code: it connects with its own least-privilege account, watches its programme, verifies
+it, fetches and checks its audio, sends play-log rows and pulls its commands. Prints:
+seconds from `publish` until every station has a verified programme and audio (p50/p99/max),
+play-log rows ingested per second at the district, urgent-command latency (p50/p99/max),
+and the memory of the server and of the district process. Passwords are hashed at bcrypt
+cost 6 here (the product uses 11), so the server's connect storm measures NATS, not bcrypt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+ROWS_PER_STATION = 50
+COMMANDS = 200
+
+
+def pct(xs, p):
+    return float(np.percentile(xs, p)) if xs else float("nan")
+
+
+def rss_of(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def worker(stations: list[str], server: str, public: str, out: mp.Queue, go: mp.Event, workdir: str):
+    from broadcaster.fleet.client import Link
+    from broadcaster.fleet.credentials import Credentials
+    from broadcaster.fleet.manifest import read_manifest
+    from broadcaster.fleet.orders import read_command
+    from broadcaster.fsutil import sha256_file
+
+    async def station(s: str, ready: asyncio.Queue):
+        link = Link(Credentials(s, f"pw-{s}", server, s, public))
+        await link.connect(name=s)
+        got = asyncio.Event()
+
+        async def changed():
+            got.set()
+        await link.on_manifest(changed)
+        cmd = await link.command_consumer()
+        await ready.put(s)
+        await got.wait()
+        doc = read_manifest(await link.my_manifest(), public, s)
+        for info in doc["bulletins"].values():
+            path = Path(workdir) / f"{s}-{info['sha256'][:8]}"
+            await link.fetch_object(info["sha256"], path)
+            assert sha256_file(path) == info["sha256"]
+            path.unlink()
+        out.put(("programme", s, time.time()))
+        for i in range(ROWS_PER_STATION):
+            row = {"id": i + 1, "version": 2, "scheduled": datetime.now(timezone.utc).isoformat(), "zone": s,
+                   "bulletin": "b", "audio": None, "audio_sha256": None, "priority": "normal", "slot": 1,
+                   "request": None, "started": None, "ended": None, "status": "played", "reason": None,
+                   "command": None}
+            await link.publish_row(json.dumps(row).encode(), f"{s}:{i + 1}:2")
+        out.put(("rows", s, time.time()))
+        try:
+            msgs = await cmd.fetch(1, timeout=60)
+            for m in msgs:
+                doc = read_command(m.data, public, s)
+                out.put(("command", s, time.time(), datetime.fromisoformat(doc["issued_at"]).timestamp()))
+                await m.ack()
+        except Exception:
+            pass
+        await link.close()
+
+    async def main():
+        ready: asyncio.Queue = asyncio.Queue()
+        tasks = [asyncio.create_task(station(s, ready)) for s in stations]
+        for _ in stations:
+            await ready.get()
+        out.put(("ready", len(stations), time.time()))
+        await asyncio.gather(*tasks, return_exceptions=True)
+    asyncio.run(main())
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    procs = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    import bcrypt
+    from broadcaster.config import load_config
+    from broadcaster.fleet.accounts import server_config
+    from broadcaster.fleet.client import Link
+    from broadcaster.fleet.collect import collect
+    from broadcaster.fleet.credentials import Credentials
+    from broadcaster.fleet.orders import make_command
+    from broadcaster.fleet.publish import plan, publish
+    from broadcaster.fleet.signing import new_private_key, public_key, sign
+    from broadcaster.station.playlog import Journal
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
+    port = 14000 + os.getpid() % 1000
+    stations = [f"s{i:04d}" for i in range(n)]
+    rate = 22050
+    sf.write(str(tmp / "bulletin.wav"), (np.random.default_rng(0).standard_normal(rate * 60) * 2000).astype(np.int16), rate)
+    zones = "".join(f'[zones.{s}]\nstation = "{s}"\n' for s in stations)
+    (tmp / "schedule.toml").write_text(
+        f'timezone = "UTC"\n[fleet]\nserver = "nats://127.0.0.1:{port}"\n[bulletins.b]\nfile = "bulletin.wav"\n'
+        f'{zones}[[slots]]\nbulletin = "b"\nzones = "*"\nat = ["05:30", "17:00"]\n')
+    cfg = load_config(tmp / "schedule.toml")
+    t = time.time()
+    salt = bcrypt.gensalt(6)
+    accounts = {"district": bcrypt.hashpw(b"district-pw", salt).decode(),
+                "stations": {s: bcrypt.hashpw(f"pw-{s}".encode(), salt).decode() for s in stations}}
+    (tmp / "nats.conf").write_text(server_config(accounts, f"127.0.0.1:{port}", tmp / "js"))
+    server = subprocess.Popen(["nats-server", "-c", str(tmp / "nats.conf")], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    key = new_private_key()
+    public = public_key(key)
+    district = Credentials("district", "district-pw", f"nats://127.0.0.1:{port}", None, public, key)
+    print(f"{n} stations, {procs} processes; programme audio {cfg.bulletins['b'].file.stat().st_size / 1e6:.1f} MB")
+
+    async def layout():
+        link = Link(district)
+        await link.connect(name="bench district")
+        await link.ensure_layout(stations)
+        await link.close()
+    asyncio.run(layout())
+    print(f"set-up (accounts, server, {n} durable consumers): {time.time() - t:.1f} s")
+
+    out: mp.Queue = mp.Queue()
+    go = mp.Event()
+    ctx = mp.get_context("fork")
+    work = [ctx.Process(target=worker, args=(stations[i::procs], f"nats://127.0.0.1:{port}", public, out, go, str(tmp)))
+            for i in range(procs)]
+    for w in work:
+        w.start()
+    t_conn = time.time()
+    ready = 0
+    while ready < n:
+        kind, count, _t = out.get(timeout=300)
+        assert kind == "ready"
+        ready += count
+    print(f"all {n} stations connected and watching in {time.time() - t_conn:.1f} s")
+
+    plans, files = plan(cfg, key, datetime.now(timezone.utc))
+
+    async def send():
+        link = Link(district)
+        await link.connect(name="bench publish")
+        await publish(link, cfg, plans, files)
+        await link.close()
+    t_pub = time.time()
+    asyncio.run(send())
+    t_sent = time.time()
+    done: dict[str, float] = {}
+    rows_done: dict[str, float] = {}
+    while len(rows_done) < n:
+        msg = out.get(timeout=600)
+        if msg[0] == "programme":
+            done[msg[1]] = msg[2] - t_pub
+        elif msg[0] == "rows":
+            rows_done[msg[1]] = msg[2]
+    lat = sorted(done.values())
+    print(f"publish: {t_sent - t_pub:.2f} s to upload and write {n} signed programmes; "
+          f"verified programme + audio at every station: p50 {pct(lat, 50):.2f} s, p99 {pct(lat, 99):.2f} s, "
+          f"max {max(lat):.2f} s after publish began")
+
+    journal = Journal(tmp / "state")
+
+    async def ingest():
+        link = Link(district)
+        await link.connect(name="bench collect")
+        t = time.time()
+        got = await collect(link, journal, until_idle=2.0)
+        spent = time.time() - t - 2.0
+        await link.close()
+        return got, spent
+    got, spent = asyncio.run(ingest())
+    stored = sum(journal.station_counts().values())
+    print(f"play-log rows: {got} taken, {stored} stored (expected {n * ROWS_PER_STATION}) in {spent:.2f} s "
+          f"= {got / spent:,.0f} rows/s at the district")
+
+    async def commands():
+        link = Link(district)
+        await link.connect(name="bench commands")
+        now = datetime.now(timezone.utc)
+        for s in stations[:min(COMMANDS, n)]:
+            doc, data = make_command(s, bulletin="b", title="b", audio=plans[0].manifest["bulletins"]["b"], zones=[],
+                                     priority="urgent", now=now, deadline=now + timedelta(minutes=5), signing_key=key)
+            doc = sign({**{k: v for k, v in doc.items() if k != "signature"},
+                        "issued_at": datetime.now(timezone.utc).isoformat()}, key)
+            await link.send_command(s, json.dumps(doc).encode(), doc["id"])
+        await link.close()
+    asyncio.run(commands())
+    lat = []
+    deadline = time.time() + 60
+    while len(lat) < min(COMMANDS, n) and time.time() < deadline:
+        try:
+            msg = out.get(timeout=5)
+        except Exception:
+            break
+        if msg[0] == "command":
+            lat.append(msg[2] - msg[3])
+    print(f"urgent commands to {min(COMMANDS, n)} stations: {len(lat)} received; latency p50 {pct(lat, 50) * 1000:.0f} ms, "
+          f"p99 {pct(lat, 99) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms")
+    print(f"memory: nats-server peak {rss_of(server.pid):.0f} MB; district process peak "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    for w in work:
+        w.join(30)
+        if w.is_alive():
+            w.kill()
+    server.terminate()
+    server.wait(10)
+    journal.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
