@@ -17,6 +17,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import random
 import resource
 import shutil
 import subprocess
@@ -54,8 +55,14 @@ def worker(stations: list[str], server: str, public: str, out: mp.Queue, go: mp.
     from broadcaster.fsutil import sha256_file
 
     async def station(s: str, ready: asyncio.Queue):
-        link = Link(Credentials(s, f"pw-{s}", server, s, public))
-        await link.connect(name=s)
+        for attempt in range(10):   # a connect storm: as the station's link does, again after a back-off
+            link = Link(Credentials(s, f"pw-{s}", server, s, public))
+            try:
+                await link.connect(name=s)
+                break
+            except Exception as e:
+                out.put(("retry", s, "connect: " + repr(e)[:100]))
+                await asyncio.sleep(min(30, 2 ** attempt) * random.uniform(0.5, 1.5))
         got = asyncio.Event()
 
         async def changed():
@@ -64,12 +71,23 @@ def worker(stations: list[str], server: str, public: str, out: mp.Queue, go: mp.
         cmd = await link.command_consumer()
         await ready.put(s)
         await got.wait()
-        doc = read_manifest(await link.my_manifest(), public, s)
-        for info in doc["bulletins"].values():
-            path = Path(workdir) / f"{s}-{info['sha256'][:8]}"
-            await link.fetch_object(info["sha256"], path)
-            assert sha256_file(path) == info["sha256"]
-            path.unlink()
+        first = read_manifest(await link.my_manifest(), public, s)
+        await asyncio.sleep(random.uniform(0, first.get("spread", 0)))   # as StationLink does
+        for attempt in range(12):   # as the station's link does: on a failure, again after a jittered back-off
+            try:
+                doc = read_manifest(await link.my_manifest(), public, s)
+                for info in doc["bulletins"].values():
+                    path = Path(workdir) / f"{s}-{info['sha256'][:8]}"
+                    await link.fetch_object(info["sha256"], path)
+                    assert sha256_file(path) == info["sha256"]
+                    path.unlink()
+                break
+            except Exception as e:
+                out.put(("retry", s, repr(e)[:120]))
+                await asyncio.sleep(min(30, 2 ** attempt) * random.uniform(0.5, 1.5))
+        else:
+            out.put(("failed", s, time.time()))
+            return
         out.put(("programme", s, time.time()))
         for i in range(ROWS_PER_STATION):
             row = {"id": i + 1, "version": 2, "scheduled": datetime.now(timezone.utc).isoformat(), "zone": s,
@@ -152,10 +170,15 @@ def main() -> None:
         w.start()
     t_conn = time.time()
     ready = 0
+    early = []
     while ready < n:
-        kind, count, _t = out.get(timeout=300)
-        assert kind == "ready"
-        ready += count
+        msg = out.get(timeout=300)
+        if msg[0] == "ready":
+            ready += msg[1]
+        else:
+            early.append(msg)
+    if early:
+        print(f"{len(early)} connection(s) retried: {early[0][2]}")
     print(f"all {n} stations connected and watching in {time.time() - t_conn:.1f} s")
 
     plans, files = plan(cfg, key, datetime.now(timezone.utc))
@@ -170,12 +193,21 @@ def main() -> None:
     t_sent = time.time()
     done: dict[str, float] = {}
     rows_done: dict[str, float] = {}
-    while len(rows_done) < n:
+    failed, retries, reasons = set(), 0, {}
+    while len(rows_done) + len(failed) < n:
         msg = out.get(timeout=600)
         if msg[0] == "programme":
             done[msg[1]] = msg[2] - t_pub
         elif msg[0] == "rows":
             rows_done[msg[1]] = msg[2]
+        elif msg[0] == "retry":
+            retries += 1
+            reasons[msg[2]] = reasons.get(msg[2], 0) + 1
+        elif msg[0] == "failed":
+            failed.add(msg[1])
+    if retries:
+        print(f"{retries} fetch(es) retried after a failure; {len(failed)} station(s) gave up; reasons: "
+              + "; ".join(f"{k} ×{v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:3]))
     lat = sorted(done.values())
     print(f"publish: {t_sent - t_pub:.2f} s to upload and write {n} signed programmes; "
           f"verified programme + audio at every station: p50 {pct(lat, 50):.2f} s, p99 {pct(lat, 99):.2f} s, "

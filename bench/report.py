@@ -28,8 +28,8 @@ def month_of_log(root: Path) -> int:
     found = airings(cfg, datetime(2020, 8, 1, tzinfo=tz), datetime(2020, 9, 1, tzinfo=tz))
     rng = random.Random(1)
     j = Journal(root / "state")
-    j.db.execute("PRAGMA synchronous=OFF")  # filling the bench's log quickly; the daemon keeps FULL
-    j.db.execute("BEGIN")
+    j.store.db.execute("PRAGMA synchronous=OFF")  # filling the bench's log quickly; the daemon keeps FULL
+    j.store.db.execute("BEGIN")
     for a in found:
         roll = rng.random()
         if roll < 0.01:
@@ -42,7 +42,7 @@ def month_of_log(root: Path) -> int:
             row = j.start(scheduled=a.time, zone=a.zone, bulletin=a.bulletin, audio=None, audio_sha256=None,
                           priority=a.priority, slot=a.slot, request=None, started=a.time)
             j.finish(row, "played", a.time.replace(minute=(a.time.minute + 2) % 60))
-    j.db.execute("COMMIT")
+    j.store.db.execute("COMMIT")
     j.close()
     return len(found)
 

@@ -120,3 +120,147 @@ async def _drive(url: str, path: Path, evaluate: dict[str, str], width: int) -> 
         result.screenshot = base64.b64decode(shot["data"])
         listener.cancel()
     return result
+
+
+class Tab:
+    """One tab of a headless chromium, driven step by step: go to a page, type, click, wait, look.
+
+    Typing goes through the DevTools Input domain (real key events into the focused field);
+    clicks are the page's own element.click(). Complaints are collected as in ``load``.
+    """
+
+    def __init__(self, width: int = 1280, height: int = 900):
+        self.width, self.height = width, height
+        self.errors: list[str] = []
+
+    def __enter__(self) -> "Tab":
+        self._profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
+        profile = self._profile.name
+        self.proc = subprocess.Popen(
+            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",
+             "--disable-background-networking", "--disable-component-update", "--mute-audio",
+             "--autoplay-policy=no-user-gesture-required",
+             f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "HOME": profile})
+        url = _devtools_url(self.proc, 60)
+        self.loop = asyncio.new_event_loop()
+        self.loop.run_until_complete(self._open(url))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.loop.run_until_complete(self._close())
+        finally:
+            self.loop.close()
+            self.proc.kill()
+            self.proc.wait()
+            self._profile.cleanup()
+
+    async def _open(self, url: str) -> None:
+        import aiohttp
+        self.ids = itertools.count(1)
+        self.pending: dict[int, asyncio.Future] = {}
+        self.loaded = asyncio.Event()
+        self.http = aiohttp.ClientSession()
+        self.ws = await self.http.ws_connect(url, max_msg_size=0)
+        self.listener = asyncio.create_task(self._listen())
+        target = await self._call("Target.createTarget", {"url": "about:blank"})
+        self.session = (await self._call("Target.attachToTarget", {"targetId": target["targetId"],
+                                                                    "flatten": True}))["sessionId"]
+        for domain in ("Page", "Runtime", "Log"):
+            await self._call(f"{domain}.enable", session=self.session)
+        await self._call("Emulation.setDeviceMetricsOverride", {"width": self.width, "height": self.height,
+                                                                "deviceScaleFactor": 1, "mobile": False}, self.session)
+
+    async def _close(self) -> None:
+        self.listener.cancel()
+        await self.ws.close()
+        await self.http.close()
+
+    async def _call(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+        i = next(self.ids)
+        self.pending[i] = asyncio.get_running_loop().create_future()
+        await self.ws.send_str(json.dumps({"id": i, "method": method, "params": params or {},
+                                           **({"sessionId": session} if session else {})}))
+        return await asyncio.wait_for(self.pending[i], 60)
+
+    async def _listen(self) -> None:
+        async for msg in self.ws:
+            data = json.loads(msg.data)
+            if "id" in data:
+                fut = self.pending.pop(data["id"], None)
+                if fut is None:
+                    continue
+                if "error" in data:
+                    fut.set_exception(RuntimeError(f"{data['error']}"))
+                else:
+                    fut.set_result(data.get("result", {}))
+                continue
+            method, params = data.get("method"), data.get("params", {})
+            if method == "Page.loadEventFired":
+                self.loaded.set()
+            elif method == "Runtime.exceptionThrown":
+                d = params["exceptionDetails"]
+                self.errors.append(f"exception: {d.get('exception', {}).get('description') or d.get('text')}")
+            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
+                self.errors.append("console: " + " ".join(str(a.get("value", a.get("description")))
+                                                          for a in params.get("args", [])))
+            elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+                self.errors.append(f"log: {params['entry']['text']} {params['entry'].get('url', '')}")
+
+    def run(self, coro):
+        return self.loop.run_until_complete(coro)
+
+    def go(self, url: str) -> None:
+        async def go():
+            self.loaded.clear()
+            await self._call("Page.navigate", {"url": url}, self.session)
+            await asyncio.wait_for(self.loaded.wait(), 30)
+        self.run(go())
+
+    def js(self, expression: str):
+        async def ev():
+            r = await self._call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                                      "awaitPromise": True}, self.session)
+            if "exceptionDetails" in r:
+                raise RuntimeError(r["exceptionDetails"].get("exception", {}).get("description") or str(r))
+            return r["result"].get("value")
+        return self.run(ev())
+
+    def type(self, selector: str, text: str, *, clear: bool = True) -> None:
+        reset = 'e.value = "";' if clear else "e.selectionStart = e.selectionEnd = e.value.length;"
+        self.js(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.focus(); {reset} }})()")
+        self.run(self._call("Input.insertText", {"text": text}, self.session))
+
+    def click(self, selector: str, *, navigates: bool = True) -> None:
+        self.loaded.clear()
+        self.js(f"document.querySelector({json.dumps(selector)}).click()")
+        if navigates:
+            self.run(asyncio.wait_for(self.loaded.wait(), 60))
+
+    def wait_for(self, expression: str, timeout: float = 20):
+        import time
+        deadline = time.time() + timeout
+        while True:
+            value = self.js(expression)
+            if value:
+                return value
+            if time.time() > deadline:
+                raise AssertionError(f"not true after {timeout} s: {expression}")
+            time.sleep(0.2)
+
+    def screenshot(self, path: Path) -> bytes:
+        import base64
+
+        async def shot():
+            metrics = await self._call("Page.getLayoutMetrics", session=self.session)
+            size = metrics["cssContentSize"]
+            r = await self._call("Page.captureScreenshot", {
+                "format": "png", "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}}, self.session)
+            return base64.b64decode(r["data"])
+        data = self.run(shot())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return data

@@ -10,12 +10,14 @@ docstrings of Click commands (their --help text), and Click's own messages.
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "broadcaster"
 CATALOGUE = PACKAGE / "locale" / "vi.po"
+TEMPLATE_MESSAGE = re.compile(r"""\b_\(\s*(["'])((?:(?!\1)[^\\]|\\.)*)\1""")
 
 
 def _calls(tree: ast.AST, names: tuple[str, ...]) -> list[str]:
@@ -47,6 +49,9 @@ def ours() -> dict[str, str]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for msgid in _calls(tree, ("_", "N_")) + _command_docstrings(tree):
             found.setdefault(msgid, str(path.relative_to(ROOT)))
+    for path in sorted(PACKAGE.rglob("templates/*.html")):   # the console's pages: {{ _("...") }}
+        for m in TEMPLATE_MESSAGE.finditer(path.read_text(encoding="utf-8")):
+            found.setdefault(m.group(2), str(path.relative_to(ROOT)))
     return found
 
 

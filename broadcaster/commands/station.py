@@ -207,6 +207,9 @@ def status(obj: Context) -> None:
     finally:
         journal.close()
     coming = airings(cfg, now, now + timedelta(days=7))
+    from broadcaster.station.check import check_approvals
+    for f in check_approvals(cfg):
+        click.secho(f"{_('approval')}: {f.message}", fg="yellow")
     served = {z for _pid, zs in daemons for z in zs}
     click.echo(_("Daemons running: {pids}", pids=", ".join(str(p) for p, _z in daemons) or "-"))
     for zid, z in cfg.zones.items():

@@ -38,7 +38,7 @@ def find_config(explicit: str | None) -> Path:
     return path
 
 
-TOP_KEYS = ("timezone", "paths", "tts", "audio", "bulletins", "zones", "slots", "daemon", "fleet")
+TOP_KEYS = ("timezone", "paths", "tts", "audio", "bulletins", "zones", "slots", "daemon", "fleet", "approval")
 
 
 def load_config(path: str | os.PathLike, *, allow_outside: bool = False, programme: Path | None = None) -> Config:
@@ -116,10 +116,16 @@ def _build(ld: _Loader, data: dict, programme: Path | None = None) -> Config:
     zones = parse_zones(ld, data)
     slots = parse_slots(ld, data, btable, zones)
     grace = parse_daemon(ld, data)
+    approval = ld.table(data, "approval")
+    ld.unknown_keys(approval, ("required",), ("approval",), "approval")
+    if not isinstance(approval.get("required", False), bool):
+        ld.problem(("approval", "required"), "approval", _("required must be true or false, not {value}",
+                                                           value=_show(approval["required"])))
     cfg = Config(path=ld.path.resolve(),
                  root=ld.root, timezone=tz, paths=paths, tts=tts, audio=audio,
                  bulletins=bulletins, zones=zones, slots=tuple(slots), grace=grace,
-                 allow_outside=ld.allow_outside, fleet=fleet, lines=ld.index)
+                 allow_outside=ld.allow_outside, fleet=fleet, approval_required=approval.get("required") is True,
+                 lines=ld.index)
     if fleet and fleet.station and not ld.problems:
         cfg = merge_programme(ld, cfg, programme or programme_path(cfg))
     return cfg

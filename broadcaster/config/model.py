@@ -135,6 +135,7 @@ class Config:
     grace: float = 600.0           # [daemon] grace: seconds an airing may start late after downtime
     allow_outside: bool = False
     fleet: FleetSettings | None = None
+    approval_required: bool = False   # [approval] required: only approved script versions air
     programme: dict | None = None  # the district programme merged in: {"version": …, "published": …}
     lines: LineIndex | None = field(default=None, compare=False, repr=False)  # where each key was written
 

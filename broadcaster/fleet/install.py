@@ -39,9 +39,13 @@ def audio_dir(cfg: Config) -> Path:
     return fleet_dir(cfg) / "audio"
 
 
+def store_path(cfg: Config, info: dict) -> Path:
+    return audio_dir(cfg) / audio_name(info)
+
+
 def store_audio(cfg: Config, info: dict, fetch: Callable[[str, Path], None]) -> Path:
     """The file of one audio object, fetched if it is not here yet, checked before it is kept."""
-    target = audio_dir(cfg) / audio_name(info)
+    target = store_path(cfg, info)
     if target.is_file() and target.stat().st_size == info["size"]:
         return target   # its hash was checked when it was stored; the name is the hash
     private_dir(audio_dir(cfg))

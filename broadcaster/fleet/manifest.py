@@ -22,6 +22,10 @@ _EXT = ("mp3", "wav", "flac", "ogg")
 MAX_BULLETINS = 10_000
 
 
+SPREAD_PER_STATION = 0.02   # seconds of fetch spread per station: 1,000 stations fetch over 20 s, 20 over 0.4 s
+MAX_SPREAD = 120.0
+
+
 def build_manifest(cfg: Config, station: str, audio: dict[str, dict], version: int, published: str) -> dict:
     """The programme of ``station``: the district's zones it plays, their slots and the bulletins they
     name. ``audio`` maps a bulletin id to {"sha256", "size", "format", "duration"}."""
@@ -47,6 +51,9 @@ def build_manifest(cfg: Config, station: str, audio: dict[str, dict], version: i
     return {
         "kind": KIND, "format": FORMAT, "station": station, "version": version, "published": published,
         "timezone": cfg.timezone,
+        # stations fetch new audio at a random moment within this many seconds, so that a district's
+        # hundreds of stations do not all ask the server at once
+        "spread": round(min(MAX_SPREAD, SPREAD_PER_STATION * len(cfg.stations())), 2),
         "zones": {z: {"name": zone.name, "volume": zone.volume,
                       **({"quiet": "-".join(t.strftime("%H:%M") for t in zone.quiet)} if zone.quiet else {})}
                   for z, zone in zones.items()},
@@ -90,6 +97,9 @@ def _check_shape(doc: dict) -> None:
         bad("zones, bulletins, slots")
     if len(bulletins) > MAX_BULLETINS:
         bad("too many bulletins")
+    spread = doc.get("spread", 0)
+    if isinstance(spread, bool) or not isinstance(spread, (int, float)) or not 0 <= spread <= MAX_SPREAD:
+        bad("spread")
     for z, zone in zones.items():
         if not _ID.match(z) or not isinstance(zone, dict) or not isinstance(zone.get("name"), str):
             bad(f"zone {z!r}")

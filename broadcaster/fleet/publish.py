@@ -4,6 +4,7 @@ signed bundle in a folder, for a USB stick (`publish --to-dir`, `fleet import`).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from dataclasses import dataclass, field
@@ -32,6 +33,14 @@ def audio_info(cfg: Config, bulletin: str) -> tuple[dict, Path]:
     """What a station needs to know of a bulletin's rendered audio, and the file."""
     b = cfg.bulletins[bulletin]
     path = b.output_path(cfg.paths)
+    if cfg.approval_required and b.rendered:   # only approved versions go out
+        from broadcaster.station.accounts import Accounts
+        from broadcaster.station.approval import audio_to_air
+        accounts = Accounts(cfg.paths.state)
+        try:
+            path = audio_to_air(cfg, accounts, b)
+        finally:
+            accounts.close()
     if not path.is_file():
         raise ConfigError(_("no rendered audio for {bulletin}", bulletin=bulletin), hint=_("run broadcaster build"))
     side = read_sidecar(b.sidecar_path(cfg.paths)) or {}
@@ -71,15 +80,15 @@ async def publish(link, cfg: Config, plans: list[StationPlan], files: dict[str, 
     """Upload missing audio, then write each changed station's programme. Returns objects uploaded."""
     if not dry_run:
         await link.ensure_layout(cfg.stations())
-    current = {}
-    for p in plans:
+    async def current_of(station: str) -> bytes | None:
         try:
-            current[p.station] = await link.manifest_of(p.station)
+            return await link.manifest_of(station)
         except FleetError:
             if not dry_run:
                 raise
-            current[p.station] = None   # nothing published yet: the server has no programme bucket
-    compare(plans, current)
+            return None   # nothing published yet: the server has no programme bucket
+    found = await bounded([current_of(p.station) for p in plans])
+    compare(plans, {p.station: f for p, f in zip(plans, found)})
     if dry_run:
         return 0
     uploaded = 0
@@ -87,10 +96,19 @@ async def publish(link, cfg: Config, plans: list[StationPlan], files: dict[str, 
         if not await link.has_object(sha):
             await link.put_object(sha, path)
             uploaded += 1
-    for p in plans:     # last: a programme is only ever written when all its audio is there
-        if not p.unchanged:
-            await link.put_manifest(p.station, p.raw)
+    # last: a programme is only ever written when all its audio is there
+    await bounded([link.put_manifest(p.station, p.raw) for p in plans if not p.unchanged])
     return uploaded
+
+
+async def bounded(coros: list, limit: int = 64) -> list:
+    """Run requests to the server concurrently, at most ``limit`` at a time (a district has hundreds)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(c):
+        async with gate:
+            return await c
+    return await asyncio.gather(*(one(c) for c in coros))
 
 
 def write_bundle(folder: Path, plans: list[StationPlan], files: dict[str, Path]) -> None:

@@ -19,7 +19,7 @@ from broadcaster import __version__
 from broadcaster.errors import BroadcasterError, FleetError, RefusedError
 from broadcaster.fleet.client import Link
 from broadcaster.fleet.credentials import Credentials, load_credentials
-from broadcaster.fleet.install import install, installed_version, store_audio
+from broadcaster.fleet.install import install, installed_version, store_audio, store_path
 from broadcaster.fleet.manifest import read_manifest
 from broadcaster.fleet.orders import read_command
 from broadcaster.i18n import _
@@ -138,10 +138,19 @@ class StationLink(Part):
     # --- the programme ------------------------------------------------------------------
 
     async def _programmes(self, link: Link, wake: asyncio.Event) -> None:
+        retry = 2.0
         while True:
-            await self._take_programme(link)
+            wait = PROGRAMME_POLL
             try:
-                await asyncio.wait_for(wake.wait(), PROGRAMME_POLL)
+                await self._take_programme(link)
+                retry = 2.0
+            except FleetError as e:
+                # busy or cut off while fetching (many stations fetch at once after a publish): again soon,
+                # at a random moment so that they do not all come back together
+                self._say(_("district programme not fetched yet: {reason}; trying again", reason=e))
+                wait, retry = retry * random.uniform(0.5, 1.5), min(retry * 2, PROGRAMME_POLL)
+            try:
+                await asyncio.wait_for(wake.wait(), wait)
             except asyncio.TimeoutError:
                 pass
             wake.clear()
@@ -159,18 +168,20 @@ class StationLink(Part):
             return
         if doc["version"] == have or doc["version"] == self.refused_version:
             return
+        if any(not store_path(cfg, i).is_file() for i in doc["bulletins"].values()):
+            await asyncio.sleep(random.uniform(0, doc.get("spread", 0)))   # not all stations at once
         try:
             await self.loop.run_in_executor(None, install, cfg, doc, raw, self._fetcher(link))
-        except (RefusedError, FleetError) as e:
+        except RefusedError as e:
             self._refuse(e, doc["version"])
             return
         self.alerts.pop("programme", None)
+        self._say(None)
         log.info(_("district programme version {version} installed ({bulletins} bulletin(s), {slots} slot(s))",
                    version=doc["version"], bulletins=len(doc["bulletins"]), slots=len(doc["slots"])))
 
     def _refuse(self, e: BroadcasterError, version: int | None) -> None:
-        if isinstance(e, RefusedError):
-            self.refused_version = version
+        self.refused_version = version
         text = _("district programme refused: {reason}; the last good programme keeps playing", reason=e)
         if self.alerts.get("programme") != text:
             log.error(text)

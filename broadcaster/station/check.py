@@ -38,6 +38,7 @@ def check_project(cfg: Config, now: datetime, lang: str | None = None, each=iter
     """Every finding; ``each`` wraps the loop over bulletins (a progress bar, say)."""
     findings: list[Finding] = []
     findings += _check_fleet(cfg, lang)
+    findings += check_approvals(cfg, lang)
     findings += _check_bulletins(cfg, lang, each)
     findings += _check_slots(cfg, now, lang)
     return findings
@@ -82,6 +83,31 @@ def _check_bulletins(cfg: Config, lang: str | None, each=iter) -> list[Finding]:
             out.append(Finding("warning", where, _('bulletin "{bulletin}": the rendered audio is older than its script (run broadcaster build)',
                                                lang, bulletin=b.id)))
     return _dedupe(out)
+
+
+def check_approvals(cfg: Config, lang: str | None = None) -> list[Finding]:
+    """With [approval] required: bulletins whose current script is not the approved one."""
+    if not cfg.approval_required:
+        return []
+    from broadcaster.station.accounts import Accounts
+    from broadcaster.station.approval import state_of
+    out = []
+    accounts = Accounts(cfg.paths.state)
+    try:
+        for b in cfg.bulletins.values():
+            st = state_of(cfg, accounts, b)
+            where = cfg.where("bulletins", b.id)
+            if st.state == "never":
+                out.append(Finding("warning", where, _('bulletin "{bulletin}" has no approved version: it does not air '
+                                                      "until an approver approves it", lang, bulletin=b.id)))
+            elif st.state in ("changed", "submitted", "returned"):
+                out.append(Finding("warning", where, _(
+                    'bulletin "{bulletin}": its script changed since it was approved; the approved version ({when}) '
+                    "airs until the new one is approved", lang, bulletin=b.id,
+                    when=when(datetime.fromtimestamp(st.approved.time, ZoneInfo(cfg.timezone)), lang))))
+    finally:
+        accounts.close()
+    return out
 
 
 def _check_fleet(cfg: Config, lang: str | None) -> list[Finding]:

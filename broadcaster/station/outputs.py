@@ -65,12 +65,21 @@ class Outputs(Part):
                     try:
                         self.devices[zone] = find_output(self.d.cfg.zones[zone].device).index
                         log.info(_("zone {zone}: its sound output is back", zone=zone))
+                        self._problem(zone, None)
                         return self.devices[zone]
                     except PlaybackError as again:
                         e = again
+                self._problem(zone, str(e))
                 if not quiet:
                     log.error(_("zone {zone}: {reason}; its airings will fail until the device is back", zone=zone,
                                 reason=e))
                     return -1
                 raise e from None
+            self._problem(zone, None)
         return self.devices[zone]
+
+    def _problem(self, zone: str, text: str | None) -> None:
+        """What is wrong with a zone's output, kept where `status` and the console read it."""
+        journal = self.d.journal
+        if journal is not None and journal.meta(f"device:{zone}") != (text or ""):
+            journal.set_meta(f"device:{zone}", text or "")

@@ -1,7 +1,7 @@
 """The play log (the journal of every airing) and the request queue for `play`, in SQLite.
 
-The only module that knows sqlite3. WAL with synchronous=FULL: a committed row
-survives a power cut. A scheduled airing's row is written when it *starts* and
+Written through ``station.db`` (WAL with synchronous=FULL: a committed row
+survives a power cut). A scheduled airing's row is written when it *starts* and
 completed when it ends; (slot, zone, scheduled) is unique, so an airing is aired
 at most once, and a row left 'playing' by a killed daemon is marked interrupted
 at the next start.
@@ -10,15 +10,12 @@ at the next start.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from broadcaster.errors import BroadcasterError
-from broadcaster.fsutil import private_dir, private_file
+from broadcaster.station.db import Database, Duplicate, StoreError
 from broadcaster.i18n import N_, _
 
 DB_NAME = "playlog.sqlite3"
@@ -100,8 +97,7 @@ ROW_FIELDS = ("id", "scheduled", "zone", "bulletin", "audio", "audio_sha256", "p
               "started", "ended", "status", "reason")
 
 
-class JournalError(BroadcasterError):
-    exit_code = 1
+JournalError = StoreError   # the play log's errors are the database's
 
 
 @dataclass(frozen=True)
@@ -128,36 +124,10 @@ class Journal:
 
     def __init__(self, state: Path):
         self.path = state / DB_NAME
-        try:
-            private_dir(state)
-            new = not self.path.exists()
-            self.db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False,
-                                      isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
-            for table, column, definition in MIGRATIONS:
-                have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
-                if column not in have:
-                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-            if new:
-                private_file(self.path)
-        except (OSError, sqlite3.Error) as e:
-            raise JournalError(_("cannot open the play log {path}: {reason}", path=self.path, reason=e),
-                               hint=_("check that the state folder exists and is writable")) from None
-        self.lock = threading.Lock()
+        self.store = Database(self.path, SCHEMA, MIGRATIONS, what=_("the play log"))
 
     def close(self) -> None:
-        with self.lock:
-            self.db.close()
-
-    def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
-        with self.lock:
-            try:
-                return self.db.execute(sql, args)
-            except sqlite3.OperationalError as e:
-                raise JournalError(_("cannot write the play log: {reason}", reason=e),
-                                   hint=_("check free disk space and the state folder's permissions")) from None
+        self.store.close()
 
     # --- airings -------------------------------------------------------------
 
@@ -166,17 +136,17 @@ class Journal:
               started: datetime, command: str | None = None) -> int | None:
         """Record that an airing starts; None if this scheduled airing already has a row."""
         try:
-            cur = self._write(
+            cur = self.store.write(
                 "INSERT INTO airings (scheduled, scheduled_ts, zone, bulletin, audio, audio_sha256, priority,"
                 " slot, request, started, status, command) VALUES (?,?,?,?,?,?,?,?,?,?, 'playing', ?)",
                 (scheduled.isoformat(timespec="milliseconds"), scheduled.timestamp(), zone, bulletin, audio,
                  audio_sha256, priority, slot, request, started.isoformat(timespec="milliseconds"), command))
-        except sqlite3.IntegrityError:
+        except Duplicate:
             return None
         return cur.lastrowid
 
     def finish(self, row: int, status: str, ended: datetime, reason: str | None = None) -> None:
-        self._write("UPDATE airings SET status=?, ended=?, reason=?, version=version+1 WHERE id=?",
+        self.store.write("UPDATE airings SET status=?, ended=?, reason=?, version=version+1 WHERE id=?",
                     (status, ended.isoformat(timespec="milliseconds"), reason, row))
 
     def record(self, *, scheduled: datetime, zone: str, bulletin: str | None, priority: str, slot: int | None,
@@ -184,29 +154,28 @@ class Journal:
                command: str | None = None) -> int | None:
         """A row for an airing that did not play (missed, failed); None if it already has one."""
         try:
-            cur = self._write(
+            cur = self.store.write(
                 "INSERT INTO airings (scheduled, scheduled_ts, zone, bulletin, audio, priority, slot, request,"
                 " status, reason, command) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (scheduled.isoformat(timespec="milliseconds"), scheduled.timestamp(), zone, bulletin, audio,
                  priority, slot, request, status, reason, command))
-        except sqlite3.IntegrityError:
+        except Duplicate:
             return None
         return cur.lastrowid
 
     def forget_missed(self, after: float, reason_prefix: str) -> int:
         """Take back 'missed' rows from ``after`` on whose reason starts so (the clock was wrong)."""
-        cur = self._write("DELETE FROM airings WHERE status='missed' AND scheduled_ts >= ? AND reason LIKE ?",
+        cur = self.store.write("DELETE FROM airings WHERE status='missed' AND scheduled_ts >= ? AND reason LIKE ?",
                           (after, reason_prefix.replace("%", "") + "%"))
         return cur.rowcount
 
     def has(self, slot: int | None, zone: str, scheduled: datetime) -> bool:
-        with self.lock:
-            return self.db.execute("SELECT 1 FROM airings WHERE slot IS ? AND zone=? AND scheduled_ts=?",
-                                   (slot, zone, scheduled.timestamp())).fetchone() is not None
+        return self.store.one("SELECT 1 FROM airings WHERE slot IS ? AND zone=? AND scheduled_ts=?",
+                              (slot, zone, scheduled.timestamp())) is not None
 
     def recover(self, now: datetime) -> int:
         """Rows a killed daemon left 'playing' become interrupted. Returns how many."""
-        cur = self._write("UPDATE airings SET status='interrupted', ended=?, reason=?, version=version+1"
+        cur = self.store.write("UPDATE airings SET status='interrupted', ended=?, reason=?, version=version+1"
                           " WHERE status='playing'",
                           (now.isoformat(timespec="milliseconds"),
                            _("the daemon stopped during the airing (power cut or killed)")))
@@ -224,35 +193,31 @@ class Journal:
         if zone:
             sql += " AND zone = ?"
             args.append(zone)
-        with self.lock:
-            return [Row(*r) for r in self.db.execute(sql + " ORDER BY scheduled_ts, zone, id", args)]
+        return [Row(*r) for r in self.store.read(sql + " ORDER BY scheduled_ts, zone, id", args)]
 
     # --- liveness and the downtime window -----------------------------------
 
     def set_meta(self, key: str, value: str) -> None:
-        self._write("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+        self.store.write("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
                     (key, value))
 
     def meta(self, key: str) -> str | None:
-        with self.lock:
-            r = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        r = self.store.one("SELECT value FROM meta WHERE key=?", (key,))
         return r[0] if r else None
 
     def register_daemon(self, pid: int, zones: list[str], started: datetime) -> None:
-        self._write("INSERT OR REPLACE INTO daemons (pid, zones, started, heartbeat) VALUES (?,?,?,?)",
+        self.store.write("INSERT OR REPLACE INTO daemons (pid, zones, started, heartbeat) VALUES (?,?,?,?)",
                     (pid, json.dumps(zones), started.isoformat(timespec="seconds"), time.time()))
 
     def heartbeat(self, pid: int, now: datetime) -> None:
-        self._write("UPDATE daemons SET heartbeat=? WHERE pid=?", (time.time(), pid))
+        self.store.write("UPDATE daemons SET heartbeat=? WHERE pid=?", (time.time(), pid))
         self.set_meta("last_seen", now.isoformat(timespec="milliseconds"))
 
     def unregister_daemon(self, pid: int) -> None:
-        self._write("DELETE FROM daemons WHERE pid=?", (pid,))
+        self.store.write("DELETE FROM daemons WHERE pid=?", (pid,))
 
     def live_daemons(self, max_age: float = 10.0) -> list[tuple[int, list[str]]]:
-        with self.lock:
-            rows = self.db.execute("SELECT pid, zones FROM daemons WHERE heartbeat >= ?",
-                                   (time.time() - max_age,)).fetchall()
+        rows = self.store.read("SELECT pid, zones FROM daemons WHERE heartbeat >= ?", (time.time() - max_age,))
         return [(pid, json.loads(z)) for pid, z in rows]
 
     # --- requests from `broadcaster play` ------------------------------------
@@ -260,62 +225,54 @@ class Journal:
     def add_request(self, target: str, zone: str, priority: str, now: datetime, command: str | None = None,
                     label: str | None = None) -> int:
         """A `play` request; ``label`` names an audio file in the log (the district's bulletin id)."""
-        cur = self._write("INSERT INTO requests (created, target, zone, priority, command, label)"
+        cur = self.store.write("INSERT INTO requests (created, target, zone, priority, command, label)"
                           " VALUES (?,?,?,?,?,?)",
                           (now.isoformat(timespec="milliseconds"), target, zone, priority, command, label))
         return cur.lastrowid
 
     def has_command(self, command: str) -> bool:
         """A district command already taken (as a request, or logged missed)."""
-        with self.lock:
-            return (self.db.execute("SELECT 1 FROM requests WHERE command=?", (command,)).fetchone() is not None
-                    or self.db.execute("SELECT 1 FROM airings WHERE command=?", (command,)).fetchone() is not None)
+        return (self.store.one("SELECT 1 FROM requests WHERE command=?", (command,)) is not None
+                or self.store.one("SELECT 1 FROM airings WHERE command=?", (command,)) is not None)
 
     def take_requests(self, zones: list[str]) -> list[tuple[int, str, str, str, str | None, str | None]]:
         """Pending requests for these zones, marked taken: (id, target, zone, priority, command, label)."""
         marks = ",".join("?" * len(zones))
-        with self.lock:
-            rows = self.db.execute(f"SELECT id, target, zone, priority, command, label FROM requests"
-                                   f" WHERE status='pending'"
-                                   f" AND zone IN ({marks}) ORDER BY id", zones).fetchall()
+        with self.store.transaction() as db:
+            rows = db.execute(f"SELECT id, target, zone, priority, command, label FROM requests"
+                              f" WHERE status='pending' AND zone IN ({marks}) ORDER BY id", zones).fetchall()
             for r in rows:
-                self.db.execute("UPDATE requests SET status='taken' WHERE id=?", (r[0],))
+                db.execute("UPDATE requests SET status='taken' WHERE id=?", (r[0],))
         return rows
 
     def finish_request(self, request: int, status: str, reason: str | None = None, airing: int | None = None) -> None:
-        self._write("UPDATE requests SET status=?, reason=?, airing=? WHERE id=?", (status, reason, airing, request))
+        self.store.write("UPDATE requests SET status=?, reason=?, airing=? WHERE id=?", (status, reason, airing, request))
 
     def request_state(self, request: int) -> tuple[str, str | None, int | None]:
-        with self.lock:
-            r = self.db.execute("SELECT status, reason, airing FROM requests WHERE id=?", (request,)).fetchone()
+        r = self.store.one("SELECT status, reason, airing FROM requests WHERE id=?", (request,))
         return (r[0], r[1], r[2]) if r else ("missing", None, None)
 
     def airing(self, row: int) -> Row | None:
-        with self.lock:
-            r = self.db.execute(f"SELECT {', '.join(ROW_FIELDS)}, command FROM airings WHERE id=?", (row,)).fetchone()
+        r = self.store.one(f"SELECT {', '.join(ROW_FIELDS)}, command FROM airings WHERE id=?", (row,))
         return Row(*r) if r else None
 
     def playing(self) -> list[Row]:
-        with self.lock:
-            rs = self.db.execute(f"SELECT {', '.join(ROW_FIELDS)}, command FROM airings WHERE status='playing'"
-                                 " ORDER BY id").fetchall()
+        rs = self.store.read(f"SELECT {', '.join(ROW_FIELDS)}, command FROM airings WHERE status='playing' ORDER BY id")
         return [Row(*r) for r in rs]
 
     # --- the outbox: rows (and every later change of a row) until the district has them ---------
 
     def unsent(self, limit: int = 200) -> list[tuple[Row, int]]:
         """Rows whose latest version the district has not acknowledged, oldest first: (row, version)."""
-        with self.lock:
-            rs = self.db.execute(f"SELECT {', '.join(ROW_FIELDS)}, command, version FROM airings"
-                                 " WHERE sent < version ORDER BY id LIMIT ?", (limit,)).fetchall()
+        rs = self.store.read(f"SELECT {', '.join(ROW_FIELDS)}, command, version FROM airings"
+                             " WHERE sent < version ORDER BY id LIMIT ?", (limit,))
         return [(Row(*r[:-1]), r[-1]) for r in rs]
 
     def mark_sent(self, row: int, version: int) -> None:
-        self._write("UPDATE airings SET sent=? WHERE id=? AND sent < ?", (version, row, version))
+        self.store.write("UPDATE airings SET sent=? WHERE id=? AND sent < ?", (version, row, version))
 
     def backlog(self) -> int:
-        with self.lock:
-            return self.db.execute("SELECT count(*) FROM airings WHERE sent < version").fetchone()[0]
+        return self.store.one("SELECT count(*) FROM airings WHERE sent < version")[0]
 
     # --- at the district: every station's rows ----------------------------------------------------
 
@@ -328,17 +285,11 @@ class Journal:
                + ", ".join(f"{c}=excluded.{c}" for c in (*cols[1:], "scheduled_ts", "received") if c != "id")
                + " WHERE excluded.version > station_airings.version")
         changed = 0
-        with self.lock:
-            try:
-                self.db.execute("BEGIN")
-                for r in rows:
-                    cur = self.db.execute(sql, (*(r.get(c) for c in cols),
-                                                datetime.fromisoformat(r["scheduled"]).timestamp(), stamp))
-                    changed += cur.rowcount
-                self.db.execute("COMMIT")
-            except sqlite3.Error as e:
-                self.db.execute("ROLLBACK")
-                raise JournalError(_("cannot write the play log: {reason}", reason=e)) from None
+        with self.store.transaction() as db:
+            for r in rows:
+                cur = db.execute(sql, (*(r.get(c) for c in cols), datetime.fromisoformat(r["scheduled"]).timestamp(),
+                                       stamp))
+                changed += cur.rowcount
         return changed
 
     def station_rows(self, *, station: str | None = None, since: float | None = None,
@@ -349,9 +300,7 @@ class Journal:
             if value is not None:
                 sql += f" AND {cond}"
                 args.append(value)
-        with self.lock:
-            return [Row(*r) for r in self.db.execute(sql + " ORDER BY scheduled_ts, station, zone, id", args)]
+        return [Row(*r) for r in self.store.read(sql + " ORDER BY scheduled_ts, station, zone, id", args)]
 
     def station_counts(self) -> dict[str, int]:
-        with self.lock:
-            return dict(self.db.execute("SELECT station, count(*) FROM station_airings GROUP BY station"))
+        return dict(self.store.read("SELECT station, count(*) FROM station_airings GROUP BY station"))

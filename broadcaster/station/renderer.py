@@ -33,6 +33,14 @@ class Renderer(Part):
         self.queue: queue.Queue = queue.Queue()
         self.pending: set[str] = set()
         self.thread: threading.Thread | None = None
+        self._accounts = None
+
+    def accounts(self):
+        """The approvals, opened when first needed ([approval] required)."""
+        if self._accounts is None:
+            from broadcaster.station.accounts import Accounts
+            self._accounts = Accounts(self.d.cfg.paths.state)
+        return self._accounts
 
     def start(self) -> None:
         self.queue_stale()
@@ -41,6 +49,8 @@ class Renderer(Part):
 
     def stop(self) -> None:
         self.queue.put(None)
+        if self._accounts is not None:
+            self._accounts.close()
 
     def reload(self, old, new) -> None:
         self.queue_stale()   # a script or a jingle may have changed even when the config did not
@@ -54,7 +64,11 @@ class Renderer(Part):
             b = cfg.bulletins.get(item.bulletin)
             if b is None:
                 raise PlaybackError(_('bulletin "{bulletin}" is no longer in the configuration', bulletin=item.bulletin))
-            path = b.output_path(cfg.paths)
+            if cfg.approval_required and b.rendered:
+                from broadcaster.station.approval import audio_to_air
+                path = audio_to_air(cfg, self.accounts(), b)
+            else:
+                path = b.output_path(cfg.paths)
             if not path.is_file():
                 self.queue_render(item.bulletin)
                 raise PlaybackError(_("no rendered audio for {bulletin} ({file} does not exist)",

@@ -1,0 +1,161 @@
+"""Accounts and approval from the terminal: `user add|list|passwd|remove`, `submit`, `approve`."""
+
+from __future__ import annotations
+
+import click
+
+from broadcaster.commands.common import Context, require_known
+from broadcaster.errors import ConfigError
+from broadcaster.i18n import N_, _
+
+
+def _accounts(obj: Context):
+    from broadcaster.station.accounts import Accounts
+    return Accounts(obj.config().paths.state)
+
+
+def _ask(prompt: str) -> str:
+    """A password, never echoed on a terminal; read as a line from a pipe (for scripts)."""
+    import sys
+    if sys.stdin.isatty():
+        return click.prompt(prompt, hide_input=True, err=True)
+    click.echo(prompt + ": ", err=True, nl=False)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _new_password() -> str:
+    first = _ask(_("Password (at least 10 characters)"))
+    if _ask(_("Again")) != first:
+        raise ConfigError(_("the two passwords differ"), hint=_("type the same password twice"))
+    return first
+
+
+@click.group()
+def user() -> None:
+    """Accounts of the web console: who may see, edit, approve, play or manage."""
+
+
+@user.command(name="add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["admin", "approver", "editor", "technician", "viewer"]),
+              help=N_("what the account may do (see README: Accounts)"))
+@click.pass_obj
+def user_add(obj: Context, name: str, role: str) -> None:
+    """Add an account; the password is asked twice (never on the command line)."""
+    from broadcaster.station.accounts import check_name
+    check_name(name)
+    accounts = _accounts(obj)
+    try:
+        accounts.add(name, role, _new_password())
+        accounts.audit(None, "terminal", "user add", f"{name} ({role})")
+    finally:
+        accounts.close()
+    click.echo(_("Account {name} added ({role}).", name=name, role=role))
+
+
+@user.command(name="list")
+@click.pass_obj
+def user_list(obj: Context) -> None:
+    """The accounts and their roles."""
+    from broadcaster.station.accounts import ROLE_WORDS
+    accounts = _accounts(obj)
+    try:
+        users = accounts.users()
+    finally:
+        accounts.close()
+    if not users:
+        click.echo(_("No accounts yet: broadcaster user add NAME --role admin"))
+    for u in users:
+        click.echo(f"{u.name:<24} {_(ROLE_WORDS[u.role])}")
+
+
+@user.command(name="passwd")
+@click.argument("name")
+@click.pass_obj
+def user_passwd(obj: Context, name: str) -> None:
+    """Set an account's password (its open sessions end)."""
+    accounts = _accounts(obj)
+    try:
+        if accounts.get(name) is None:
+            raise ConfigError(_('there is no account "{name}"', name=name))
+        accounts.set_password(name, _new_password())
+        accounts.audit(None, "terminal", "user passwd", name)
+    finally:
+        accounts.close()
+    click.echo(_("Password of {name} changed.", name=name))
+
+
+@user.command(name="remove")
+@click.argument("name")
+@click.pass_obj
+def user_remove(obj: Context, name: str) -> None:
+    """Remove an account."""
+    accounts = _accounts(obj)
+    try:
+        accounts.remove(name)
+        accounts.audit(None, "terminal", "user remove", name)
+    finally:
+        accounts.close()
+    click.echo(_("Account {name} removed.", name=name))
+
+
+def _login(accounts, name: str):
+    password = _ask(_("Password of {name}", name=name))
+    return accounts.authenticate(name, password, "terminal")
+
+
+@click.command()
+@click.argument("bulletin")
+@click.option("--user", "name", required=True, help=N_("the editor submitting it (asked for the password)"))
+@click.pass_obj
+def submit(obj: Context, bulletin: str, name: str) -> None:
+    """Submit a bulletin's current script for approval."""
+    from broadcaster.fsutil import sha256_file
+    from broadcaster.station.accounts import AccessError
+    cfg = obj.config()
+    require_known("bulletin", (bulletin,), cfg)
+    b = cfg.bulletins[bulletin]
+    if not b.rendered:
+        raise ConfigError(_("{bulletin} is a ready-made recording: there is no script to approve", bulletin=bulletin))
+    accounts = _accounts(obj)
+    try:
+        u = _login(accounts, name)
+        if not u.may("edit"):
+            raise AccessError(_("{name} ({role}) may not do that", name=name, role=u.role))
+        accounts.submit(bulletin, sha256_file(b.script), name, b.script.read_text(encoding="utf-8", errors="replace"))
+        accounts.audit(name, "terminal", "submit", bulletin)
+    finally:
+        accounts.close()
+    click.echo(_("{bulletin} submitted for approval.", bulletin=bulletin))
+
+
+@click.command()
+@click.argument("bulletin")
+@click.option("--user", "name", required=True, help=N_("the approver (asked for the password)"))
+@click.option("--send-back", "comment", metavar="COMMENT", help=N_("send it back to the editor with this comment"))
+@click.pass_obj
+def approve(obj: Context, bulletin: str, name: str, comment: str | None) -> None:
+    """Approve the submitted version of a bulletin (its audio is kept aside and airs), or send it back."""
+    from broadcaster.commands.render import build
+    from broadcaster.fsutil import sha256_file
+    from broadcaster.station.accounts import AccessError
+    from broadcaster.station.approval import pin
+    cfg = obj.config()
+    require_known("bulletin", (bulletin,), cfg)
+    b = cfg.bulletins[bulletin]
+    accounts = _accounts(obj)
+    try:
+        u = _login(accounts, name)
+        if not u.may("approve"):
+            raise AccessError(_("{name} ({role}) may not do that", name=name, role=u.role))
+        sha = sha256_file(b.script)
+        audio = None
+        if comment is None:
+            click.get_current_context().invoke(build, bulletins=(bulletin,), engine=None, force=False)
+            audio = str(pin(cfg, b))
+        accounts.decide(bulletin, sha, name, approve=comment is None, comment=comment or "", audio=audio)
+        accounts.audit(name, "terminal", "approve" if comment is None else "send back", bulletin)
+    finally:
+        accounts.close()
+    click.echo(_("{bulletin} approved: this version airs from now on.", bulletin=bulletin) if comment is None
+               else _("{bulletin} sent back to the editor.", bulletin=bulletin))

@@ -1,0 +1,47 @@
+"""One model of what each zone is doing now, for `status`, the console and the district's view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from broadcaster.config import Config
+from broadcaster.render.sidecar import durations
+from broadcaster.station.playlog import Journal, Row
+from broadcaster.station.schedule import Airing, airings
+
+
+@dataclass
+class ZoneState:
+    zone: str
+    name: str
+    origin: str
+    served: bool                   # a daemon serves it
+    playing: Row | None
+    progress: float | None         # 0..1 of what is playing, when its length is known
+    length: float | None
+    coming: Airing | None
+    last: Row | None
+    device_problem: str | None
+
+
+def zone_states(cfg: Config, journal: Journal, now: datetime) -> list[ZoneState]:
+    daemons = journal.live_daemons()
+    served = {z for _pid, zs in daemons for z in zs}
+    rows = journal.rows(since=(now - timedelta(days=30)).timestamp())
+    coming = airings(cfg, now, now + timedelta(days=7))
+    lengths = durations(cfg)
+    out = []
+    for zid, z in cfg.zones.items():
+        if z.station and cfg.fleet is not None and cfg.fleet.is_district:
+            continue   # another station plays it: the district's view shows it with that station
+        playing = next((r for r in reversed(rows) if r.zone == zid and r.status == "playing"), None)
+        last = next((r for r in reversed(rows) if r.zone == zid and r.status != "playing"), None)
+        length = lengths.get(playing.bulletin) if playing and playing.bulletin else None
+        progress = None
+        if playing and length and playing.started:
+            progress = max(0.0, min(1.0, (now - datetime.fromisoformat(playing.started)).total_seconds() / length))
+        out.append(ZoneState(zid, z.name, z.origin, zid in served, playing, progress, length,
+                             next((a for a in coming if a.zone == zid), None), last,
+                             journal.meta(f"device:{zid}")))
+    return out

@@ -1,0 +1,89 @@
+"""What the console's pages share: the project (configuration and stores), the language of a request,
+the client's address, and rendering a template in that language."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.templating import Jinja2Templates
+
+from broadcaster.config import Config, load_config
+from broadcaster.errors import BroadcasterError
+from broadcaster.fsutil import atomic_write_bytes, private_file
+from broadcaster.i18n import LANGUAGES, _, day, when
+from broadcaster.station.accounts import ROLE_WORDS, Accounts
+
+HERE = Path(__file__).parent
+IDLE_MINUTES = 30
+
+
+@dataclass
+class Console:
+    """What every page shares: the project's configuration (read again when it changes) and its stores."""
+    config_path: Path
+    allow_outside: bool = False
+    secure: bool = False
+    idle: float = IDLE_MINUTES * 60
+    _cfg: Config | None = None
+    _stamp: tuple = ()
+    accounts: Accounts | None = None
+    templates: Jinja2Templates = field(default=None)
+
+    def cfg(self) -> Config:
+        st = self.config_path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+        if self._cfg is None or stamp != self._stamp:
+            try:
+                self._cfg = load_config(self.config_path, allow_outside=self.allow_outside)
+                self._stamp = stamp
+            except BroadcasterError:
+                if self._cfg is None:
+                    raise   # a broken edit keeps the last good configuration, as the daemon does
+        return self._cfg
+
+
+def secret_key(state: Path) -> str:
+    """The key that signs session cookies, made once and kept private in the state folder."""
+    path = state / "web.secret"
+    if not path.is_file():
+        atomic_write_bytes(path, secrets.token_urlsafe(48).encode())
+        private_file(path)
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def lang_of(request: Request) -> str:
+    chosen = request.query_params.get("lang") or request.cookies.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    accept = request.headers.get("accept-language", "vi").lower()
+    first_en = accept.find("en")
+    first_vi = accept.find("vi")
+    return "en" if first_en != -1 and (first_vi == -1 or first_en < first_vi) else "vi"
+
+
+def address(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+def render(request: Request, template: str, status_code: int = 200, **context) -> Response:
+    console: Console = request.app.state.console
+    lang = request.state.lang
+    context.update(request=request, user=getattr(request.state, "user", None), lang=lang,
+                   csrf=request.session.get("csrf", ""),
+                   _=lambda msgid, **kw: _(msgid, lang, **kw), when=lambda t, **kw: when(t, lang, **kw),
+                   day=lambda d: day(d, lang), role_word=lambda r: _(ROLE_WORDS[r], lang),
+                   stamp=lambda t: when(datetime.fromtimestamp(t, ZoneInfo(console.cfg().timezone)), lang,
+                                        seconds=True),
+                   cfg=console.cfg(), path=request.url.path)
+    response = console.templates.TemplateResponse(request, template, context, status_code=status_code)
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie("lang", request.query_params["lang"], max_age=365 * 86400, samesite="strict",
+                            httponly=True, secure=console.secure)
+    return response

@@ -1,0 +1,127 @@
+"""Play now (a bulletin or an uploaded recording, on chosen zones or stations, urgent after a
+confirmation) and the accounts page."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+
+from broadcaster.config import AUDIO_SUFFIXES, PRIORITY_WORDS
+from broadcaster.errors import BroadcasterError
+from broadcaster.fsutil import atomic_write_bytes
+from broadcaster.i18n import _
+from broadcaster.station.accounts import ROLES, RIGHT_WORDS, RIGHTS
+from broadcaster.station.playlog import Journal
+from broadcaster.web.common import address, render
+
+MAX_UPLOAD = 50_000_000
+
+
+async def play(request: Request) -> Response:
+    console = request.app.state.console
+    cfg = console.cfg()
+    journal = Journal(cfg.paths.state)
+    try:
+        served = {z for _pid, zs in journal.live_daemons() for z in zs}
+    finally:
+        journal.close()
+    context = dict(zones=cfg.zones, served=served, priorities=PRIORITY_WORDS, error=None, done=None, confirm=None,
+                   stations=cfg.stations() if cfg.fleet is not None and cfg.fleet.is_district else [])
+    if request.method == "GET":
+        return render(request, "play.html", **context)
+    form = await request.form()
+    zones = [z for z in form.getlist("zone") if z in cfg.zones]
+    priority = str(form.get("priority", "normal"))
+    if priority not in PRIORITY_WORDS:
+        priority = "normal"
+    target = str(form.get("bulletin") or "")
+    upload = form.get("file")
+    lang = request.state.lang
+    if upload is not None and getattr(upload, "filename", ""):
+        target_path, error = await _take_upload(cfg, upload, lang)
+        if error:
+            return render(request, "play.html", status_code=400, **{**context, "error": error})
+        target = str(target_path)
+    elif target not in cfg.bulletins:
+        return render(request, "play.html", status_code=400, **{**context, "error": _("choose a bulletin or a file", lang)})
+    if not zones:
+        return render(request, "play.html", status_code=400, **{**context, "error": _("choose at least one zone", lang)})
+    missing = [z for z in zones if z not in served]
+    if missing:
+        return render(request, "play.html", status_code=409, **{**context, "error": _(
+            "no daemon serves {zones}: start broadcaster daemon on this PC first", lang, zones=", ".join(missing))})
+    if priority == "urgent" and form.get("confirmed") != "yes":
+        return render(request, "play.html", **{**context, "confirm": {"target": target, "zones": zones}})
+    now = datetime.now(ZoneInfo(cfg.timezone))
+    journal = Journal(cfg.paths.state)
+    try:
+        for z in zones:
+            journal.add_request(target, z, priority, now)
+    finally:
+        journal.close()
+    console.accounts.audit(request.state.user.name, address(request), "play",
+                           f"{Path(target).name} on {', '.join(zones)} ({priority})")
+    return render(request, "play.html", **{**context, "done": {"target": Path(target).name, "zones": zones,
+                                                               "priority": priority}})
+
+
+async def _take_upload(cfg, upload, lang: str) -> tuple[Path | None, str | None]:
+    """An uploaded recording: size-limited, must decode as audio, kept under the state folder by its hash."""
+    name = Path(upload.filename).name
+    suffix = Path(name).suffix.lower()
+    if suffix not in AUDIO_SUFFIXES:
+        return None, _("the file must be audio ({suffixes})", lang, suffixes=", ".join(AUDIO_SUFFIXES))
+    data = await upload.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        return None, _("the file is larger than {size} MB", lang, size=MAX_UPLOAD // 1_000_000)
+    digest = hashlib.sha256(data).hexdigest()
+    target = cfg.paths.state / "uploads" / f"{digest}{suffix}"
+    atomic_write_bytes(target, data)
+
+    def check():
+        from broadcaster.audio.files import decode_file
+        decode_file(target, what=name, longest=4 * 3600)
+    try:
+        await asyncio.to_thread(check)
+    except BroadcasterError as e:
+        target.unlink(missing_ok=True)
+        return None, e.message
+    return target, None
+
+
+async def users(request: Request) -> Response:
+    console = request.app.state.console
+    accounts = console.accounts
+    error = None
+    if request.method == "POST":
+        form = await request.form()
+        action, name = str(form.get("action")), str(form.get("name", "")).strip().lower()
+        try:
+            if action == "add":
+                accounts.add(name, str(form.get("role")), str(form.get("password", "")))
+            elif action == "role":
+                accounts.set_role(name, str(form.get("role")))
+            elif action == "password":
+                accounts.set_password(name, str(form.get("password", "")))
+            elif action == "remove":
+                if name == request.state.user.name:
+                    raise BroadcasterError(_("you cannot remove your own account", request.state.lang))
+                accounts.remove(name)
+            accounts.audit(request.state.user.name, address(request), f"user {action}", name)
+            return RedirectResponse("/users", 303)
+        except BroadcasterError as e:
+            error = e.message
+    return render(request, "users.html", users=accounts.users(), roles=ROLES, rights=RIGHTS, right_words=RIGHT_WORDS,
+                  trail=accounts.trail(50), error=error, status_code=400 if error else 200)
+
+
+ROUTES = [
+    ("/play", play, ["GET", "POST"], "play"),
+    ("/users", users, ["GET", "POST"], "users"),
+]

@@ -1,0 +1,176 @@
+"""Bulletins: the list, the script editor with the reading shown as you type, rendering and
+listening, what changed since the last approved version, and approval (submit, approve, send back)."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import subprocess
+import sys
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from broadcaster.errors import BroadcasterError
+from broadcaster.fsutil import atomic_write_bytes, sha256_file
+from broadcaster.i18n import N_, _
+from broadcaster.render.sidecar import read_sidecar
+from broadcaster.station.accounts import AccessError
+from broadcaster.station.approval import pin, state_of
+from broadcaster.web.common import address, render
+
+MAX_SCRIPT = 200_000   # characters of one script edited in the browser
+STATE_WORDS = {"not-needed": "", "approved": N_("approved"), "changed": N_("changed since approval"),
+               "submitted": N_("submitted"), "returned": N_("sent back"), "never": N_("not approved yet")}
+
+
+def _script_path(cfg, rel: str) -> Path | None:
+    """A script path from the browser, resolved and kept inside scripts/ (None if it leaves it)."""
+    if "\0" in rel:
+        return None
+    root = cfg.paths.scripts.resolve()
+    path = (root / rel).resolve()
+    return path if path.is_relative_to(root) and path.suffix.lower() == ".txt" else None
+
+
+def _bulletin_of(cfg, path: Path):
+    return next((b for b in cfg.bulletins.values() if b.script and b.script.resolve() == path), None)
+
+
+async def bulletins(request: Request) -> Response:
+    console = request.app.state.console
+    cfg = console.cfg()
+    items = []
+    for b in cfg.bulletins.values():
+        side = read_sidecar(b.sidecar_path(cfg.paths)) or {} if b.rendered else {}
+        st = state_of(cfg, console.accounts, b)
+        rel = b.script.resolve().relative_to(cfg.paths.scripts.resolve()).as_posix() \
+            if b.script and b.script.resolve().is_relative_to(cfg.paths.scripts.resolve()) else None
+        items.append({"b": b, "side": side, "state": st.state, "script": rel,
+                      "stale": b.rendered and side.get("script_sha256") not in (None, sha256_file(b.script))})
+    return render(request, "bulletins.html", items=items, state_words=STATE_WORDS)
+
+
+async def edit(request: Request) -> Response:
+    console = request.app.state.console
+    cfg = console.cfg()
+    rel = request.path_params["path"]
+    path = _script_path(cfg, rel)
+    if path is None:
+        console.accounts.audit(request.state.user.name, address(request), "refused", f"script path {rel!r}")
+        return PlainTextResponse(_("refused: scripts are edited only inside {folder}", request.state.lang,
+                                   folder=cfg.paths.scripts.name), 403)
+    b = _bulletin_of(cfg, path)
+    saved = None
+    if request.method == "POST":
+        if not request.state.user.may("edit"):
+            return PlainTextResponse(_("{name} ({role}) may not do that", request.state.lang,
+                                       name=request.state.user.name, role=request.state.user.role), 403)
+        form = await request.form()
+        text = str(form.get("text", ""))[:MAX_SCRIPT].replace("\r\n", "\n")
+        atomic_write_bytes(path, text.encode("utf-8"))
+        console.accounts.audit(request.state.user.name, address(request), "edit", rel)
+        saved = True
+        action = form.get("action")
+        if action in ("render", "submit") and b is not None:
+            ok, said = await asyncio.to_thread(_render, console, b.id)
+            if not ok:
+                return render(request, "edit.html", rel=rel, text=text, b=b, saved=saved, error=said, diff=[],
+                              state=state_of(cfg, console.accounts, b), state_words=STATE_WORDS)
+            if action == "submit":
+                console.accounts.submit(b.id, sha256_file(path), request.state.user.name, text)
+                console.accounts.audit(request.state.user.name, address(request), "submit", b.id)
+        return RedirectResponse(f"/scripts/{rel}?saved=1", 303)
+    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    state = state_of(cfg, console.accounts, b) if b else None
+    approved_text = state.approved.text if state and state.approved and state.approved.text else None
+    diff = list(difflib.unified_diff((approved_text or "").splitlines(), text.splitlines(), lineterm="", n=1))[2:] \
+        if approved_text is not None else []
+    return render(request, "edit.html", rel=rel, text=text, b=b, saved=request.query_params.get("saved"),
+                  error=None, diff=diff, state=state, state_words=STATE_WORDS)
+
+
+def _render(console, bulletin: str) -> tuple[bool, str]:
+    """Render a bulletin in a child process, as the daemon does (the console stays small)."""
+    cfg = console.cfg()
+    proc = subprocess.run([sys.executable, "-m", "broadcaster", "-c", str(console.config_path),
+                           *(["--allow-outside"] if console.allow_outside else []), "build", bulletin],
+                          cwd=cfg.root, capture_output=True, text=True, encoding="utf-8", errors="replace",
+                          timeout=1800, stdin=subprocess.DEVNULL)
+    return proc.returncode == 0, (proc.stderr.strip().splitlines() or [""])[-1]
+
+
+async def reading(request: Request) -> Response:
+    """What `normalize` says for the text being typed: each line, its reading and its warnings."""
+    from broadcaster.text.textnorm import Normalizer, load_lexicon, unspeakable
+    cfg = request.app.state.console.cfg()
+    body = await request.json()
+    text = str(body.get("text", ""))[:MAX_SCRIPT]
+    lexicon = next((b.tts.lexicon for b in cfg.bulletins.values() if b.tts.lexicon), cfg.tts.lexicon)
+
+    def work():
+        norm = Normalizer(load_lexicon(lexicon))
+        out = []
+        for line in text.split("\n"):
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                out.append({"line": line, "spoken": "", "warnings": []})
+                continue
+            spoken = norm.normalize(stripped)
+            out.append({"line": line, "spoken": spoken, "warnings": unspeakable(spoken)})
+        return out
+    return JSONResponse({"lines": await asyncio.to_thread(work)})
+
+
+async def audio(request: Request) -> Response:
+    cfg = request.app.state.console.cfg()
+    b = cfg.bulletins.get(request.path_params["bulletin"])
+    if b is None or not b.output_path(cfg.paths).is_file():
+        return PlainTextResponse("not rendered", 404)
+    return FileResponse(b.output_path(cfg.paths))
+
+
+async def approval(request: Request) -> Response:
+    console = request.app.state.console
+    cfg = console.cfg()
+    if request.method == "POST":
+        form = await request.form()
+        b = cfg.bulletins.get(str(form.get("bulletin")))
+        if b is None:
+            return PlainTextResponse("no such bulletin", 404)
+        approve = form.get("decision") == "approve"
+        try:
+            sha = sha256_file(b.script)
+            audio_path = str(pin(cfg, b)) if approve else None
+            console.accounts.decide(b.id, sha, request.state.user.name, approve, str(form.get("comment", ""))[:2000],
+                                    audio_path)
+        except (AccessError, BroadcasterError) as e:
+            return render(request, "approval.html", items=_pending(cfg, console), error=e.message, status_code=409,
+                          request_words=STATE_WORDS)
+        console.accounts.audit(request.state.user.name, address(request), "approve" if approve else "send back", b.id)
+        return RedirectResponse("/approval", 303)
+    return render(request, "approval.html", items=_pending(cfg, console), error=None, request_words=STATE_WORDS)
+
+
+def _pending(cfg, console) -> list[dict]:
+    out = []
+    for b in cfg.bulletins.values():
+        latest = console.accounts.latest(b.id)
+        if latest is None:
+            continue
+        st = state_of(cfg, console.accounts, b)
+        approved = st.approved.text if st.approved else None
+        diff = list(difflib.unified_diff((approved or "").splitlines(), (latest.text or "").splitlines(),
+                                         lineterm="", n=1))[2:]
+        out.append({"b": b, "latest": latest, "state": st.state, "diff": diff})
+    return out
+
+
+ROUTES = [
+    ("/bulletins", bulletins, ["GET"], "view"),
+    ("/scripts/{path:path}", edit, ["GET", "POST"], "view"),
+    ("/reading", reading, ["POST"], "view"),
+    ("/audio/{bulletin}", audio, ["GET"], "view"),
+    ("/approval", approval, ["GET", "POST"], "approve"),
+]

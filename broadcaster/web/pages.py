@@ -1,0 +1,228 @@
+"""Log-in, overview (live), schedule, play log and report pages."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+from broadcaster.config import PRIORITY_WORDS
+from broadcaster.render.sidecar import durations
+from broadcaster.station.accounts import AccessError
+from broadcaster.station.overview import zone_states
+from broadcaster.station.playlog import STATUS_WORDS, Journal
+from broadcaster.station.schedule import airings
+from broadcaster.web.common import address, render
+
+
+def _now(cfg) -> datetime:
+    return datetime.now(ZoneInfo(cfg.timezone))
+
+
+async def health(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def login(request: Request) -> Response:
+    console = request.app.state.console
+    error = None
+    if request.method == "POST":
+        form = await request.form()
+        name, password = str(form.get("name", "")).strip().lower(), str(form.get("password", ""))
+        try:
+            user = console.accounts.authenticate(name, password, address(request))
+        except AccessError as e:
+            console.accounts.audit(name or None, address(request), "login failed", e.message)
+            error = e.message
+        else:
+            request.session.clear()   # a new session at each log-in
+            request.session.update(user=user.name, epoch=user.epoch, seen=__import__("time").time(),
+                                   csrf=__import__("secrets").token_urlsafe(24))
+            console.accounts.audit(user.name, address(request), "login")
+            target = str(form.get("next") or "/")
+            return RedirectResponse(target if target.startswith("/") and not target.startswith("//") else "/", 303)
+    return render(request, "login.html", error=error, next=request.query_params.get("next", "/"),
+                  status_code=401 if error else 200)
+
+
+async def logout(request: Request) -> Response:
+    user = request.state.user
+    request.app.state.console.accounts.audit(user.name, address(request), "logout")
+    request.session.clear()
+    return RedirectResponse("/login", 303)
+
+
+def _overview_context(request: Request) -> dict:
+    console = request.app.state.console
+    cfg = console.cfg()
+    now = _now(cfg)
+    journal = Journal(cfg.paths.state)
+    try:
+        zones = zone_states(cfg, journal, now)
+        stations = _stations(cfg, journal) if cfg.fleet is not None and cfg.fleet.is_district else None
+    finally:
+        journal.close()
+    return dict(zones=zones, stations=stations, now=now, status_word=lambda s: STATUS_WORDS.get(s, s),
+                priority_word=lambda p: PRIORITY_WORDS[p])
+
+
+def _stations(cfg, journal: Journal) -> list[dict]:
+    """At the district: each station from its heartbeat (when the message server answers)."""
+    import asyncio
+    from broadcaster.errors import BroadcasterError
+    from broadcaster.fleet.client import Link
+    from broadcaster.fleet.credentials import load_credentials
+    from broadcaster.fleet.status import station_rows
+
+    async def gather():
+        link = Link(load_credentials(cfg))
+        await link.connect(name="broadcaster console")
+        try:
+            return await link.states(), {s: await link.manifest_of(s) for s in cfg.stations()}
+        finally:
+            await link.close()
+    try:
+        states, published = asyncio.run(gather())
+    except (BroadcasterError, Exception):
+        states, published = {}, {}
+    return station_rows(cfg, states, published, journal.station_counts())
+
+
+async def overview(request: Request) -> Response:
+    import asyncio
+    return render(request, "overview.html", **(await asyncio.to_thread(_overview_context, request)))
+
+
+async def live(request: Request) -> Response:
+    """The live part of the overview, fetched again every two seconds by the page."""
+    import asyncio
+    return render(request, "_live.html", **(await asyncio.to_thread(_overview_context, request)))
+
+
+async def schedule(request: Request) -> Response:
+    cfg = request.app.state.console.cfg()
+    days = max(1, min(14, int(request.query_params.get("days", "2") or 2)))
+    now = _now(cfg)
+    start = datetime.combine(now.date(), datetime.min.time(), now.tzinfo)
+    found = airings(cfg, start, start + timedelta(days=days), include_suppressed=True)
+    lengths = durations(cfg)
+    rows = []   # per zone and day: the airings as spans of the 24-hour bar
+    for zid, z in cfg.zones.items():
+        for d in range(days):
+            day0 = start + timedelta(days=d)
+            spans = []
+            for a in found:
+                if a.zone != zid or not day0 <= a.time < day0 + timedelta(days=1):
+                    continue
+                minute = (a.time - day0).total_seconds() / 60
+                length = lengths.get(a.bulletin, 60.0)
+                spans.append({"a": a, "left": minute / 14.4, "width": max(0.15, length / 60 / 14.4),
+                              "end": a.time + timedelta(seconds=length), "clash": False})
+            spans.sort(key=lambda s: s["a"].time)
+            for prev, cur in zip(spans, spans[1:]):
+                if not cur["a"].suppressed and not prev["a"].suppressed and cur["a"].time < prev["end"]:
+                    prev["clash"] = cur["clash"] = True
+            quiet = []
+            if z.quiet:
+                q0, q1 = (t.hour * 60 + t.minute for t in z.quiet)
+                quiet = [(q0, q1)] if q0 < q1 else [(q0, 1440), (0, q1)]
+            rows.append({"zone": z, "day": day0.date(), "spans": spans,
+                         "quiet": [(a / 14.4, (b - a) / 14.4) for a, b in quiet]})
+    return render(request, "schedule.html", rows=rows, days=days, past=(now - start).total_seconds() / 864,
+                  priority_word=lambda p: PRIORITY_WORDS[p])
+
+
+def _log_rows(request: Request) -> list:
+    cfg = request.app.state.console.cfg()
+    q = request.query_params
+    since = None
+    if q.get("since"):
+        try:
+            since = datetime.combine(date.fromisoformat(q["since"]), datetime.min.time(),
+                                     ZoneInfo(cfg.timezone)).timestamp()
+        except ValueError:
+            since = None
+    zone = q.get("zone") or None
+    journal = Journal(cfg.paths.state)
+    try:
+        rows = journal.rows(since=since, zone=zone)
+        if cfg.fleet is not None and cfg.fleet.is_district:
+            rows = rows + journal.station_rows(since=since, zone=zone, station=q.get("station") or None)
+            rows.sort(key=lambda r: r.scheduled)
+    finally:
+        journal.close()
+    if q.get("status"):
+        rows = [r for r in rows if r.status == q["status"]]
+    return rows
+
+
+async def log_page(request: Request) -> Response:
+    import asyncio
+    rows = await asyncio.to_thread(_log_rows, request)
+    shown = rows[-500:][::-1]
+    return render(request, "log.html", rows=shown, total=len(rows), statuses=STATUS_WORDS,
+                  status_word=lambda s: STATUS_WORDS.get(s, s), query=request.query_params,
+                  name_of=lambda r: r.bulletin or (Path(r.audio).name if r.audio else "-"))
+
+
+async def log_csv(request: Request) -> Response:
+    import asyncio
+    rows = await asyncio.to_thread(_log_rows, request)
+    out = io.StringIO()
+    out.write("\ufeff")   # Excel opens it as UTF-8
+    w = csv.writer(out)
+    w.writerow(["scheduled", "started", "ended", "station", "zone", "bulletin", "status", "reason", "audio_sha256",
+                "command"])
+    for r in rows:
+        w.writerow([r.scheduled, r.started, r.ended, r.station or "", r.zone,
+                    r.bulletin or (Path(r.audio).name if r.audio else ""), r.status, r.reason or "",
+                    r.audio_sha256 or "", r.command or ""])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="playlog.csv"'})
+
+
+async def report(request: Request) -> Response:
+    """The report of `broadcaster report`, for chosen dates, as its own self-contained page."""
+    import asyncio
+    cfg = request.app.state.console.cfg()
+    q = request.query_params
+    if not q.get("from"):
+        today = _now(cfg).date()
+        return render(request, "report.html", first=today - timedelta(days=6), last=today)
+
+    def make() -> str:
+        from broadcaster.station.report import build_report, combine
+        from broadcaster.station.report_formats import render as render_report
+        first, last = date.fromisoformat(q["from"]), date.fromisoformat(q.get("to") or q["from"])
+        journal = Journal(cfg.paths.state)
+        try:
+            rows = journal.rows()
+        finally:
+            journal.close()
+        now = _now(cfg)
+        lengths = durations(cfg)
+        parts = [build_report(cfg, rows, first, last, now, zones={z}, lengths=lengths) for z in cfg.zones]
+        return render_report(combine(parts, first, last, now, cfg.timezone), cfg, "html")
+    try:
+        html = await asyncio.to_thread(make)
+    except ValueError:
+        return PlainTextResponse("bad dates", 400)
+    return HTMLResponse(html if isinstance(html, str) else html.decode("utf-8"))
+
+
+ROUTES = [
+    ("/health", health, ["GET"], "view"),
+    ("/login", login, ["GET", "POST"], "view"),
+    ("/logout", logout, ["POST"], "view"),
+    ("/", overview, ["GET"], "view"),
+    ("/live", live, ["GET"], "view"),
+    ("/schedule", schedule, ["GET"], "view"),
+    ("/log", log_page, ["GET"], "view"),
+    ("/log.csv", log_csv, ["GET"], "view"),
+    ("/report", report, ["GET"], "view"),
+]

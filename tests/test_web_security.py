@@ -1,0 +1,145 @@
+"""The console is a way to put sound on public loudspeakers: who may do what, checked over HTTP
+against a real `broadcaster web`."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import BASE_CONFIG
+from tests.console import ConsoleServer, add_user
+
+
+@pytest.fixture
+def console(project, tmp_path):
+    project.write("schedule.toml", BASE_CONFIG + '[zones.xa]\nname = "Xã A"\n[approval]\nrequired = true\n')
+    for name, role in (("an", "admin"), ("binh", "editor"), ("chi", "approver"), ("dung", "technician"),
+                       ("em", "viewer")):
+        add_user(project.root, name, role)
+    server = ConsoleServer(project.root, tmp_path / "web.log")
+    yield server
+    server.stop()
+
+
+def requests_waiting(project) -> list:
+    from broadcaster.station.playlog import Journal
+    j = Journal(project.root / "state")
+    try:
+        return j.store.read("SELECT target, zone, priority FROM requests")
+    finally:
+        j.close()
+
+
+def audit(project) -> list[tuple]:
+    from broadcaster.station.accounts import Accounts
+    a = Accounts(project.root / "state")
+    try:
+        return a.trail()
+    finally:
+        a.close()
+
+
+def test_without_a_session_every_page_sends_to_the_login_and_health_answers(console):
+    c = console.client()
+    for page in ("/", "/schedule", "/bulletins", "/play", "/log", "/log.csv", "/users", "/approval",
+                 "/scripts/thong_bao.txt", "/audio/thong-bao"):
+        r = c.get(page)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login"), (page, r.status_code)
+    assert c.post("/play", data={"zone": "xa"}).status_code == 403   # no session, no token: refused first
+    assert c.get("/health").text == "ok"
+
+
+def test_the_session_cookie_is_httponly_and_strict(console):
+    c = console.client()
+    r = c.login("em")
+    assert r.status_code == 303
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie   # plain http here
+    assert c.get("/").status_code == 200
+
+
+def test_a_viewer_may_look_but_not_play_and_nothing_is_queued(console, project):
+    c = console.client()
+    c.login("em")
+    assert c.get("/log").status_code == 200
+    r = c.post("/play", data={"csrf": c.csrf("/"), "bulletin": "thong-bao", "zone": "xa", "priority": "urgent",
+                              "confirmed": "yes"})
+    assert r.status_code == 403 and "may not" in r.text
+    assert requests_waiting(project) == []
+    assert c.get("/users").status_code == 403 and c.get("/approval").status_code == 403
+    assert any(action == "refused" and user == "em" for _t, user, _a, action, _d in audit(project))
+
+
+def test_a_state_change_without_the_csrf_token_is_refused(console, project):
+    c = console.client()
+    c.login("dung")
+    r = c.post("/play", data={"bulletin": "thong-bao", "zone": "xa", "priority": "normal"})
+    assert r.status_code == 403 and "CSRF" in r.text
+    r = c.post("/play", data={"csrf": "forged", "bulletin": "thong-bao", "zone": "xa", "priority": "normal"})
+    assert r.status_code == 403
+    assert requests_waiting(project) == []
+    # with its token the request is taken up, and said plainly that no daemon serves the zone
+    r = c.post("/play", data={"csrf": c.csrf("/play"), "bulletin": "thong-bao", "zone": "xa", "priority": "normal"})
+    assert r.status_code == 409 and "no daemon serves xa" in r.text
+
+
+def test_wrong_passwords_are_throttled_per_account(console, project):
+    c = console.client()
+    for _ in range(5):
+        r = c.login("chi", "wrong password!")
+        assert r.status_code == 401 and "wrong name or password" in r.text
+    r = c.login("chi")   # the right one, too late: paused
+    assert r.status_code == 401 and "too many failed log-ins" in r.text
+    r = console.client().login("an")   # the same address is paused too, whatever the account
+    assert r.status_code == 401 and "too many failed log-ins" in r.text
+    failed = [x for x in audit(project) if x[3] == "login failed"]
+    assert len(failed) >= 6
+
+
+def test_script_paths_from_the_browser_stay_inside_scripts(console, project):
+    c = console.client()
+    c.login("binh")
+    for path in ("/scripts/..%2F..%2F..%2F..%2Fetc%2Fpasswd", "/scripts/..%2Fschedule.toml",
+                 "/scripts/%2Fetc%2Fpasswd", "/scripts/thong_bao.txt%00.txt"):
+        r = c.get(path)
+        assert r.status_code in (403, 404) and "root:" not in r.text, (path, r.status_code)
+    r = c.post("/scripts/..%2Fschedule.toml", data={"csrf": c.csrf("/bulletins"), "text": "hacked"})
+    assert r.status_code == 403
+    assert "hacked" not in project.read("schedule.toml")
+
+
+def test_nobody_approves_their_own_edit_and_only_approved_audio_airs(console, project):
+    from broadcaster.config import load_config
+    from broadcaster.station.accounts import Accounts
+    from broadcaster.station.approval import audio_to_air
+    editor = console.client()
+    editor.login("an")    # an admin may edit and approve, but not both for one version
+    r = editor.post("/scripts/thong_bao.txt", data={"csrf": editor.csrf("/bulletins"), "text": "Kính thưa bà con.\n",
+                                                    "action": "submit"})
+    assert r.status_code == 303, r.text
+    r = editor.post("/approval", data={"csrf": editor.csrf("/approval"), "bulletin": "thong-bao",
+                                       "decision": "approve"})
+    assert r.status_code == 409 and "nobody approves their own edit" in r.text
+    cfg = load_config(project.root / "schedule.toml")
+    accounts = Accounts(cfg.paths.state)
+    try:
+        with pytest.raises(Exception, match="no approved version"):
+            audio_to_air(cfg, accounts, cfg.bulletins["thong-bao"])
+    finally:
+        accounts.close()
+    approver = console.client()
+    approver.login("chi")
+    r = approver.post("/approval", data={"csrf": approver.csrf("/approval"), "bulletin": "thong-bao",
+                                         "decision": "approve"})
+    assert r.status_code == 303
+    accounts = Accounts(cfg.paths.state)
+    try:
+        first = audio_to_air(cfg, accounts, cfg.bulletins["thong-bao"])
+        # a later edit, not approved: the approved audio keeps airing
+        editor.post("/scripts/thong_bao.txt", data={"csrf": editor.csrf("/bulletins"), "text": "Nội dung khác.\n",
+                                                    "action": "render"})
+        assert audio_to_air(cfg, accounts, cfg.bulletins["thong-bao"]) == first
+    finally:
+        accounts.close()
+    r = project.run("check")
+    assert "changed since it was approved" in r.out + r.err
+    assert any(a == "approve" and u == "chi" for _t, u, _ad, a, _d in audit(project))
