@@ -75,8 +75,8 @@ class Guard:
         session["seen"] = time.time()
         request.state.user = user
         scope.setdefault("state", {})["user"] = user
-        right = self.rights.get(_route_of(path), "users")   # an unknown page needs the highest right
-        if not user.may(right):
+        right = self.rights.get(_route_of(path))   # None: no such page, answered 404 below
+        if right is not None and not user.may(right):
             console.accounts.audit(user.name, address(request), "refused", f"{request.method} {path}")
             return await PlainTextResponse(_("{name} ({role}) may not do that", request.state.lang, name=user.name,
                                              role=user.role), 403)(scope, receive, send)
