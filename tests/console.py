@@ -56,7 +56,8 @@ class ConsoleServer:
 
 class Person(httpx.Client):
     def __init__(self, url: str):
-        super().__init__(base_url=url, follow_redirects=False, timeout=60)
+        # the console speaks Vietnamese unless the browser asks otherwise; these tests read English
+        super().__init__(base_url=url, follow_redirects=False, timeout=60, headers={"Accept-Language": "en"})
 
     def csrf(self, page: str = "/login") -> str:
         html = self.get(page, follow_redirects=True).text

@@ -48,6 +48,13 @@ def test_without_a_session_every_page_sends_to_the_login_and_health_answers(cons
     assert c.get("/health").text == "ok"
 
 
+def test_vietnamese_by_default_english_when_the_browser_asks(console):
+    import httpx
+    assert "Đăng nhập" in httpx.get(console.url + "/login").text
+    assert "Log in" in httpx.get(console.url + "/login", headers={"Accept-Language": "en-US,en"}).text
+    assert "Đăng nhập" in httpx.get(console.url + "/login", headers={"Accept-Language": "vi-VN,vi;q=0.9,en;q=0.8"}).text
+
+
 def test_the_session_cookie_is_httponly_and_strict(console):
     c = console.client()
     r = c.login("em")

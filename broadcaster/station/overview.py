@@ -28,15 +28,19 @@ class ZoneState:
 def zone_states(cfg: Config, journal: Journal, now: datetime) -> list[ZoneState]:
     daemons = journal.live_daemons()
     served = {z for _pid, zs in daemons for z in zs}
-    rows = journal.rows(since=(now - timedelta(days=30)).timestamp())
-    coming = airings(cfg, now, now + timedelta(days=7))
+    playing_rows = {r.zone: r for r in journal.playing()}
+    coming = airings(cfg, now, now + timedelta(days=1))
+    later = {a.zone for a in coming}
+    if any(z not in later for z in cfg.zones):   # a zone with nothing today: look a week ahead for it
+        coming += airings(cfg, now + timedelta(days=1), now + timedelta(days=7),
+                          zones={z for z in cfg.zones if z not in later})
     lengths = durations(cfg)
     out = []
     for zid, z in cfg.zones.items():
         if z.station and cfg.fleet is not None and cfg.fleet.is_district:
             continue   # another station plays it: the district's view shows it with that station
-        playing = next((r for r in reversed(rows) if r.zone == zid and r.status == "playing"), None)
-        last = next((r for r in reversed(rows) if r.zone == zid and r.status != "playing"), None)
+        playing = playing_rows.get(zid)
+        last = journal.last_of(zid)
         length = lengths.get(playing.bulletin) if playing and playing.bulletin else None
         progress = None
         if playing and length and playing.started:

@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS airings (
     UNIQUE (slot, zone, scheduled_ts)
 );
 CREATE INDEX IF NOT EXISTS airings_time ON airings (scheduled_ts);
+CREATE INDEX IF NOT EXISTS airings_zone_time ON airings (zone, scheduled_ts);
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
     created TEXT NOT NULL,
@@ -181,19 +182,36 @@ class Journal:
                            _("the daemon stopped during the airing (power cut or killed)")))
         return cur.rowcount
 
-    def rows(self, *, since: float | None = None, until: float | None = None,
-             zone: str | None = None) -> list[Row]:
-        sql, args = f"SELECT {', '.join(ROW_FIELDS)}, command FROM airings WHERE 1=1", []
-        if since is not None:
-            sql += " AND scheduled_ts >= ?"
-            args.append(since)
-        if until is not None:
-            sql += " AND scheduled_ts < ?"
-            args.append(until)
-        if zone:
-            sql += " AND zone = ?"
-            args.append(zone)
+    def rows(self, *, since: float | None = None, until: float | None = None, zone: str | None = None,
+             status: str | None = None, newest: int | None = None) -> list[Row]:
+        """Airings in time order; with ``newest`` only the last so many (still in time order)."""
+        where, args = self._where(since, until, zone, status)
+        sql = f"SELECT {', '.join(ROW_FIELDS)}, command FROM airings{where}"
+        if newest is not None:
+            rs = self.store.read(sql + " ORDER BY scheduled_ts DESC, zone DESC, id DESC LIMIT ?", (*args, newest))
+            return [Row(*r) for r in reversed(rs)]
         return [Row(*r) for r in self.store.read(sql + " ORDER BY scheduled_ts, zone, id", args)]
+
+    def count(self, *, since: float | None = None, until: float | None = None, zone: str | None = None,
+              status: str | None = None) -> int:
+        where, args = self._where(since, until, zone, status)
+        return self.store.one(f"SELECT count(*) FROM airings{where}", args)[0]
+
+    @staticmethod
+    def _where(since, until, zone, status) -> tuple[str, list]:
+        conds, args = [], []
+        for cond, value in (("scheduled_ts >= ?", since), ("scheduled_ts < ?", until), ("zone = ?", zone),
+                            ("status = ?", status)):
+            if value is not None:
+                conds.append(cond)
+                args.append(value)
+        return (" WHERE " + " AND ".join(conds) if conds else ""), args
+
+    def last_of(self, zone: str) -> Row | None:
+        """A zone's latest airing that is over (not playing)."""
+        r = self.store.one(f"SELECT {', '.join(ROW_FIELDS)}, command FROM airings WHERE zone=? AND status != 'playing'"
+                           " ORDER BY scheduled_ts DESC, id DESC LIMIT 1", (zone,))
+        return Row(*r) if r else None
 
     # --- liveness and the downtime window -----------------------------------
 

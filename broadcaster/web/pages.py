@@ -20,6 +20,9 @@ from broadcaster.station.schedule import airings
 from broadcaster.web.common import address, render
 
 
+TABLE_ROWS = 300   # airings listed under the schedule's chart (the chart shows them all)
+
+
 def _now(cfg) -> datetime:
     return datetime.now(ZoneInfo(cfg.timezone))
 
@@ -133,11 +136,13 @@ async def schedule(request: Request) -> Response:
                 quiet = [(q0, q1)] if q0 < q1 else [(q0, 1440), (0, q1)]
             rows.append({"zone": z, "day": day0.date(), "spans": spans,
                          "quiet": [(a / 14.4, (b - a) / 14.4) for a, b in quiet]})
-    return render(request, "schedule.html", rows=rows, days=days, past=(now - start).total_seconds() / 864,
-                  priority_word=lambda p: PRIORITY_WORDS[p])
+    spans = sorted((s for r in rows for s in r["spans"]), key=lambda s: (s["a"].time, s["a"].zone))
+    return render(request, "schedule.html", rows=rows, days=days, listed=spans[:TABLE_ROWS],
+                  more=max(0, len(spans) - TABLE_ROWS), priority_word=lambda p: PRIORITY_WORDS[p])
 
 
-def _log_rows(request: Request) -> list:
+def _log_rows(request: Request, newest: int | None = None) -> tuple[list, int]:
+    """The play log as filtered on the page (the newest so many), and how many match in all."""
     cfg = request.app.state.console.cfg()
     q = request.query_params
     since = None
@@ -148,31 +153,33 @@ def _log_rows(request: Request) -> list:
         except ValueError:
             since = None
     zone = q.get("zone") or None
+    status = q.get("status") or None
     journal = Journal(cfg.paths.state)
     try:
-        rows = journal.rows(since=since, zone=zone)
+        rows = journal.rows(since=since, zone=zone, status=status, newest=newest)
+        total = journal.count(since=since, zone=zone, status=status)
         if cfg.fleet is not None and cfg.fleet.is_district:
-            rows = rows + journal.station_rows(since=since, zone=zone, station=q.get("station") or None)
-            rows.sort(key=lambda r: r.scheduled)
+            theirs = [r for r in journal.station_rows(since=since, zone=zone, station=q.get("station") or None)
+                      if status is None or r.status == status]
+            total += len(theirs)
+            rows = sorted(rows + theirs, key=lambda r: r.scheduled)
+            rows = rows[-newest:] if newest else rows
     finally:
         journal.close()
-    if q.get("status"):
-        rows = [r for r in rows if r.status == q["status"]]
-    return rows
+    return rows, total
 
 
 async def log_page(request: Request) -> Response:
     import asyncio
-    rows = await asyncio.to_thread(_log_rows, request)
-    shown = rows[-500:][::-1]
-    return render(request, "log.html", rows=shown, total=len(rows), statuses=STATUS_WORDS,
+    rows, total = await asyncio.to_thread(_log_rows, request, 500)
+    return render(request, "log.html", rows=rows[::-1], total=total, statuses=STATUS_WORDS,
                   status_word=lambda s: STATUS_WORDS.get(s, s), query=request.query_params,
                   name_of=lambda r: r.bulletin or (Path(r.audio).name if r.audio else "-"))
 
 
 async def log_csv(request: Request) -> Response:
     import asyncio
-    rows = await asyncio.to_thread(_log_rows, request)
+    rows, _total = await asyncio.to_thread(_log_rows, request)
     out = io.StringIO()
     out.write("\ufeff")   # Excel opens it as UTF-8
     w = csv.writer(out)
