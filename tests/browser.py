@@ -32,19 +32,12 @@ class PageLoad:
 
 def load(path: Path, *, evaluate: dict[str, str] | None = None, width: int = 1200, timeout: float = 60) -> PageLoad:
     """Open ``path`` in headless chromium; full-page screenshot, complaints, and evaluated expressions."""
-    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
-        proc = subprocess.Popen(
-            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",
-             "--disable-background-networking", "--disable-component-update", "--mute-audio",
-             f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "HOME": profile})
-        try:
-            url = _devtools_url(proc, timeout)
-            return asyncio.run(asyncio.wait_for(_drive(url, path, evaluate or {}, width), timeout))
-        finally:
-            proc.kill()
-            proc.wait()
+    import time
+    with Tab(width=width) as tab:
+        tab.go(path.resolve().as_uri(), timeout=timeout)
+        time.sleep(0.5)  # late console messages
+        values = {name: tab.js(expression) for name, expression in (evaluate or {}).items()}
+        return PageLoad(list(tab.errors), values, tab.screenshot())
 
 
 def _devtools_url(proc: subprocess.Popen, timeout: float) -> str:
@@ -60,66 +53,6 @@ def _devtools_url(proc: subprocess.Popen, timeout: float) -> str:
         m = re.search(r"DevTools listening on (ws://\S+)", line)
         if m:
             return m.group(1)
-
-
-async def _drive(url: str, path: Path, evaluate: dict[str, str], width: int) -> PageLoad:
-    import aiohttp
-    result = PageLoad()
-    ids = itertools.count(1)
-    pending: dict[int, asyncio.Future] = {}
-    loaded = asyncio.Event()
-    async with aiohttp.ClientSession() as http, http.ws_connect(url, max_msg_size=0) as ws:
-        async def call(method: str, params: dict | None = None, session: str | None = None) -> dict:
-            i = next(ids)
-            pending[i] = asyncio.get_running_loop().create_future()
-            await ws.send_str(json.dumps({"id": i, "method": method, "params": params or {},
-                                          **({"sessionId": session} if session else {})}))
-            return await pending[i]
-
-        async def listen() -> None:
-            async for msg in ws:
-                data = json.loads(msg.data)
-                if "id" in data:
-                    fut = pending.pop(data["id"])
-                    if "error" in data:
-                        fut.set_exception(RuntimeError(f"{data['error']}"))
-                    else:
-                        fut.set_result(data.get("result", {}))
-                    continue
-                method, params = data.get("method"), data.get("params", {})
-                if method == "Page.loadEventFired":
-                    loaded.set()
-                elif method == "Runtime.exceptionThrown":
-                    d = params["exceptionDetails"]
-                    result.errors.append(f"exception: {d.get('exception', {}).get('description') or d.get('text')}")
-                elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                    result.errors.append("console: " + " ".join(str(a.get("value", a.get("description")))
-                                                                 for a in params.get("args", [])))
-                elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-                    result.errors.append(f"log: {params['entry']['text']} {params['entry'].get('url', '')}")
-
-        listener = asyncio.create_task(listen())
-        target = await call("Target.createTarget", {"url": "about:blank"})
-        session = (await call("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}))["sessionId"]
-        for domain in ("Page", "Runtime", "Log"):
-            await call(f"{domain}.enable", session=session)
-        await call("Emulation.setDeviceMetricsOverride", {"width": width, "height": 900, "deviceScaleFactor": 1,
-                                                          "mobile": False}, session)
-        await call("Page.navigate", {"url": path.resolve().as_uri()}, session)
-        await loaded.wait()
-        await asyncio.sleep(0.5)  # late console messages
-        for name, expression in evaluate.items():
-            r = await call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session)
-            result.values[name] = r["result"].get("value")
-        metrics = await call("Page.getLayoutMetrics", session=session)
-        size = metrics["cssContentSize"]
-        shot = await call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
-                                                     "clip": {"x": 0, "y": 0, "width": size["width"],
-                                                              "height": size["height"], "scale": 1}}, session)
-        import base64
-        result.screenshot = base64.b64decode(shot["data"])
-        listener.cancel()
-    return result
 
 
 class Tab:
@@ -212,11 +145,11 @@ class Tab:
     def run(self, coro):
         return self.loop.run_until_complete(coro)
 
-    def go(self, url: str) -> None:
+    def go(self, url: str, timeout: float = 30) -> None:
         async def go():
             self.loaded.clear()
             await self._call("Page.navigate", {"url": url}, self.session)
-            await asyncio.wait_for(self.loaded.wait(), 30)
+            await asyncio.wait_for(self.loaded.wait(), timeout)
         self.run(go())
 
     def js(self, expression: str):
@@ -250,7 +183,7 @@ class Tab:
                 raise AssertionError(f"not true after {timeout} s: {expression}")
             time.sleep(0.2)
 
-    def screenshot(self, path: Path) -> bytes:
+    def screenshot(self, path: Path | None = None) -> bytes:
         import base64
 
         async def shot():
@@ -261,6 +194,7 @@ class Tab:
                 "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}}, self.session)
             return base64.b64decode(r["data"])
         data = self.run(shot())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
         return data

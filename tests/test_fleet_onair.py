@@ -71,5 +71,10 @@ def test_publish_air_cut_the_server_restore_and_an_urgent_command(make_fleet, pu
     assert len(urgent) == 1 and urgent[0]["command"], urgent
     only_qa = json.loads(cli(fleet.district, "log", "--station", "qa", "--json").out)
     assert {r["station"] for r in only_qa} == {"qa"} and len(only_qa) == 4
+    r = cli(fleet.district, "report", "--station", "qb", "-o", "qb.json")
+    assert r.code == 0, r.err
+    totals = {(c["zone"], c["bulletin"]): c for c in
+              json.loads((fleet.district / "qb.json").read_text())["totals"]}
+    assert set(totals) == {("qb", "a"), ("qb", "b")} and all(c["aired"] == 1 for c in totals.values()), totals
     for s in fleet.stations:
         assert "programme refused" not in fleet.daemon_log(s)

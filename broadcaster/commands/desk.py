@@ -22,12 +22,12 @@ from broadcaster.i18n import N_, _, day
 @click.option("--bulletin", "bulletins", multiple=True, help=N_("only this bulletin (repeatable)"))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help=N_("the report file: .csv (for Excel), .html (to print or attach) or .json"))
+@click.option("--station", help=N_("at the district: only this station's zones (default: the district's and every station's)"))
 @click.pass_obj
 def report(obj: Context, first: str | None, last: str | None, zones: tuple[str, ...], bulletins: tuple[str, ...],
-           output: str) -> None:
+           output: str, station: str | None) -> None:
     """What was aired against what the schedule asked for, per bulletin, zone and day."""
     from broadcaster.fsutil import atomic_write_bytes
-    from broadcaster.station.playlog import Journal
     from broadcaster.station.report import build_report, combine
     from broadcaster.station.report_formats import FORMATS, render
     from broadcaster.render.sidecar import durations
@@ -39,11 +39,10 @@ def report(obj: Context, first: str | None, last: str | None, zones: tuple[str, 
     require_known("zone", zones, cfg)
     require_known("bulletin", bulletins, cfg)
     now = local_now(cfg)
-    journal = Journal(cfg.paths.state)
-    try:
-        rows = journal.rows()
-    finally:
-        journal.close()
+    from broadcaster.commands.station import read_rows
+    rows = read_rows(cfg, station)
+    if station:
+        zones = zones or tuple(z for z, zone in cfg.zones.items() if zone.station == station)
     tz = now.tzinfo
     last_day = parse_day(last, "--to") if last else now.date()
     if first:

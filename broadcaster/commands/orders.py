@@ -15,9 +15,7 @@ def send_to_stations(obj: Context, cfg: Config, target: str, stations: list[str]
     import asyncio
     from datetime import timedelta
     from pathlib import Path
-    from broadcaster.fleet.client import Link
-    from broadcaster.fleet.credentials import load_credentials
-    from broadcaster.fleet.orders import make_command
+    from broadcaster.fleet.orders import send_play
     from broadcaster.fleet.publish import audio_info
     from broadcaster.fsutil import sha256_file
     if cfg.fleet is None or not cfg.fleet.is_district:
@@ -41,27 +39,9 @@ def send_to_stations(obj: Context, cfg: Config, target: str, stations: list[str]
                               hint=_("bulletins: {bulletins}", bulletins=", ".join(cfg.bulletins)))
         audio = {"sha256": sha256_file(path), "size": path.stat().st_size, "format": path.suffix[1:].lower()}
         title, bulletin = Path(path).name, None
-    creds = load_credentials(cfg)
     now = local_now(cfg)
-    sent = []
-
-    async def go():
-        link = Link(creds)
-        await link.connect(name="broadcaster play")
-        try:
-            await link.ensure_layout(cfg.stations())
-            if not await link.has_object(audio["sha256"]):
-                await link.put_object(audio["sha256"], path)
-            for s in chosen:
-                zones = [zone] if zone else []
-                doc, data = make_command(s, bulletin=bulletin, title=title, audio=audio, zones=zones,
-                                         priority=priority, now=now, deadline=now + timedelta(minutes=deadline_minutes),
-                                         signing_key=creds.signing_key)
-                await link.send_command(s, data, doc["id"])
-                sent.append((s, doc["id"]))
-        finally:
-            await link.close()
-    asyncio.run(go())
+    sent = asyncio.run(send_play(cfg, audio, path, bulletin=bulletin, title=title, stations=chosen, zone=zone,
+                                 priority=priority, now=now, deadline=now + timedelta(minutes=deadline_minutes)))
     for s, cid in sent:
         click.echo(_("Sent to station {station} (command {id}, {priority}); it plays when the station has it, "
                      "or logs it missed after {minutes} min.", station=s, id=cid[:8], priority=priority,

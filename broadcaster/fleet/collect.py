@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 from datetime import datetime, timezone
 
 from broadcaster.errors import FleetError
 from broadcaster.fleet.client import Link
 from broadcaster.fleet.credentials import load_credentials
 from broadcaster.i18n import _
-from broadcaster.station.parts import Part
+from broadcaster.fleet.background import LoopPart
 from broadcaster.station.playlog import Journal
 
 log = logging.getLogger("broadcaster.fleet")
@@ -65,41 +64,19 @@ async def collect_once(cfg, journal: Journal) -> int:
         await link.close()
 
 
-class DistrictCollector(Part):
+class DistrictCollector(LoopPart):
     """In the district's daemon: stations' rows taken as they arrive."""
 
     name = "collector"
 
-    def __init__(self, daemon):
-        super().__init__(daemon)
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.thread: threading.Thread | None = None
-        self.stopping: asyncio.Event | None = None
-
     def start(self) -> None:
-        creds = load_credentials(self.d.cfg)
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
+        self.creds = load_credentials(self.d.cfg)
+        super().start()
 
-        def run():
-            asyncio.set_event_loop(self.loop)
-            self.stopping = asyncio.Event()
-            ready.set()
-            self.loop.run_until_complete(self._main(creds))
-            self.loop.close()
-        self.thread = threading.Thread(target=run, name="collector", daemon=True)
-        self.thread.start()
-        ready.wait(5)
-
-    def stop(self) -> None:
-        if self.loop is not None and self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.stopping.set)
-            self.thread.join(10)
-
-    async def _main(self, creds) -> None:
+    async def main(self) -> None:
         said = None
         while not self.stopping.is_set():
-            link = Link(creds)
+            link = Link(self.creds)
             try:
                 await link.connect(name="broadcaster district collector", forever=True)
                 await link.ensure_layout(self.d.cfg.stations())

@@ -47,3 +47,27 @@ def read_command(data: bytes, public: str, station: str) -> dict:
     except (KeyError, TypeError, ValueError):
         raise RefusedError(_("a command without a deadline")) from None
     return doc
+
+
+async def send_play(cfg, target_audio: dict, path, *, bulletin: str | None, title: str, stations: list[str],
+                    zone: str | None, priority: str, now: datetime, deadline: datetime) -> list[tuple[str, str]]:
+    """Upload the audio if the server lacks it, then one signed command per station: [(station, id)]."""
+    from broadcaster.fleet.client import Link
+    from broadcaster.fleet.credentials import load_credentials
+    creds = load_credentials(cfg)
+    link = Link(creds)
+    await link.connect(name="broadcaster play")
+    sent = []
+    try:
+        await link.ensure_layout(cfg.stations())
+        if not await link.has_object(target_audio["sha256"]):
+            await link.put_object(target_audio["sha256"], path)
+        for s in stations:
+            doc, data = make_command(s, bulletin=bulletin, title=title, audio=target_audio,
+                                     zones=[zone] if zone else [], priority=priority, now=now, deadline=deadline,
+                                     signing_key=creds.signing_key)
+            await link.send_command(s, data, doc["id"])
+            sent.append((s, doc["id"]))
+    finally:
+        await link.close()
+    return sent

@@ -11,7 +11,6 @@ import json
 import logging
 import random
 import shutil
-import threading
 import time
 from datetime import datetime
 
@@ -23,7 +22,7 @@ from broadcaster.fleet.install import install, installed_version, store_audio, s
 from broadcaster.fleet.manifest import read_manifest
 from broadcaster.fleet.orders import read_command
 from broadcaster.i18n import _
-from broadcaster.station.parts import Part
+from broadcaster.fleet.background import LoopPart
 
 log = logging.getLogger("broadcaster.fleet")
 
@@ -33,7 +32,7 @@ OUTBOX_POLL = 1.0
 MAX_BACKOFF = 60.0
 
 
-class StationLink(Part):
+class StationLink(LoopPart):
     """A commune station's link to the district (when schedule.toml has [fleet] with station)."""
 
     name = "fleet"
@@ -41,9 +40,6 @@ class StationLink(Part):
     def __init__(self, daemon):
         super().__init__(daemon)
         self.creds: Credentials | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.thread: threading.Thread | None = None
-        self.stopping: asyncio.Event | None = None
         self.online = False
         self.alerts: dict[str, str] = {}
         self.refused_version: int | None = None
@@ -55,27 +51,11 @@ class StationLink(Part):
 
     def start(self) -> None:
         self.creds = load_credentials(self.d.cfg)
-        self.loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        def run():
-            asyncio.set_event_loop(self.loop)
-            self.stopping = asyncio.Event()
-            ready.set()
-            self.loop.run_until_complete(self._main())
-            self.loop.close()
-        self.thread = threading.Thread(target=run, name="fleet", daemon=True)
-        self.thread.start()
-        ready.wait(5)
-
-    def stop(self) -> None:
-        if self.loop is not None and self.stopping is not None and self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.stopping.set)
-            self.thread.join(10)
+        super().start()
 
     # --- the connection ------------------------------------------------------------
 
-    async def _main(self) -> None:
+    async def main(self) -> None:
         backoff = 1.0
         while not self.stopping.is_set():
             link = Link(self.creds)

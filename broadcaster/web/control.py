@@ -10,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from broadcaster.config import AUDIO_SUFFIXES, PRIORITY_WORDS
 from broadcaster.errors import BroadcasterError
@@ -37,6 +37,7 @@ async def play(request: Request) -> Response:
         return render(request, "play.html", **context)
     form = await request.form()
     zones = [z for z in form.getlist("zone") if z in cfg.zones]
+    stations = [s for s in form.getlist("station") if s in context["stations"]]
     priority = str(form.get("priority", "normal"))
     if priority not in PRIORITY_WORDS:
         priority = "normal"
@@ -50,6 +51,8 @@ async def play(request: Request) -> Response:
         target = str(target_path)
     elif target not in cfg.bulletins:
         return render(request, "play.html", status_code=400, **{**context, "error": _("choose a bulletin or a file", lang)})
+    if stations:
+        return await _to_stations(request, context, cfg, target, stations, priority, form)
     if not zones:
         return render(request, "play.html", status_code=400, **{**context, "error": _("choose at least one zone", lang)})
     missing = [z for z in zones if z not in served]
@@ -68,6 +71,34 @@ async def play(request: Request) -> Response:
     console.accounts.audit(request.state.user.name, address(request), "play",
                            f"{Path(target).name} on {', '.join(zones)} ({priority})")
     return render(request, "play.html", **{**context, "done": {"target": Path(target).name, "zones": zones,
+                                                               "priority": priority}})
+
+
+async def _to_stations(request: Request, context: dict, cfg, target: str, stations: list[str], priority: str,
+                       form) -> Response:
+    """At the district: a signed command to each chosen station, as `play --station` sends."""
+    from broadcaster.fleet.orders import DEFAULT_DEADLINE, send_play
+    from broadcaster.fleet.publish import audio_info
+    from broadcaster.fsutil import sha256_file
+    if priority == "urgent" and form.get("confirmed") != "yes":
+        return render(request, "play.html", **{**context, "confirm": {"target": target, "zones": stations,
+                                                                      "stations": stations}})
+    try:
+        if target in cfg.bulletins:
+            audio, path = audio_info(cfg, target)
+            bulletin, title = target, cfg.bulletins[target].title
+        else:
+            path = Path(target)
+            audio = {"sha256": sha256_file(path), "size": path.stat().st_size, "format": path.suffix[1:].lower()}
+            bulletin, title = None, path.name
+        now = datetime.now(ZoneInfo(cfg.timezone))
+        await send_play(cfg, audio, path, bulletin=bulletin, title=title, stations=stations, zone=None,
+                        priority=priority, now=now, deadline=now + DEFAULT_DEADLINE)
+    except BroadcasterError as e:
+        return render(request, "play.html", status_code=502, **{**context, "error": e.message})
+    request.app.state.console.accounts.audit(request.state.user.name, address(request), "play",
+                                             f"{Path(target).name} to stations {', '.join(stations)} ({priority})")
+    return render(request, "play.html", **{**context, "done": {"target": Path(target).name, "zones": stations,
                                                                "priority": priority}})
 
 
