@@ -56,29 +56,13 @@ def init(obj: Context, listen: str | None, store: str | None) -> None:
 @click.pass_obj
 def status(obj: Context, as_json: bool) -> None:
     """At the district: each station online or not, its programme, what it plays, its backlog."""
-    from broadcaster.fleet.client import Link
-    from broadcaster.fleet.collect import collect
-    from broadcaster.fleet.credentials import load_credentials
-    from broadcaster.fleet.status import station_rows
+    from broadcaster.fleet.status import fleet_view
     from broadcaster.station.playlog import Journal
     cfg = obj.config()
     district_only(cfg, "fleet status")
     journal = Journal(cfg.paths.state)
-
-    async def gather():
-        link = Link(load_credentials(cfg))
-        await link.connect(name="broadcaster fleet status")
-        try:
-            await link.ensure_layout(cfg.stations())
-            await collect(link, journal)
-            states = await link.states()
-            published = {s: await link.manifest_of(s) for s in cfg.stations()}
-            return states, published
-        finally:
-            await link.close()
     try:
-        states, published = run_async(gather())
-        rows = station_rows(cfg, states, published, journal.station_counts())
+        rows = run_async(fleet_view(cfg, journal, name="broadcaster fleet status", collect_first=True))
     finally:
         journal.close()
     if as_json:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from broadcaster.commands.common import Context, local_now, project_path, require_known
-from broadcaster.config import Config
+from broadcaster.config import AUDIO_SUFFIXES, Config
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import _
 
@@ -14,10 +14,7 @@ def send_to_stations(obj: Context, cfg: Config, target: str, stations: list[str]
                      zone: str | None, priority: str, deadline_minutes: int) -> None:
     import asyncio
     from datetime import timedelta
-    from pathlib import Path
     from broadcaster.fleet.orders import send_play
-    from broadcaster.fleet.publish import audio_info
-    from broadcaster.fsutil import sha256_file
     if cfg.fleet is None or not cfg.fleet.is_district:
         raise ConfigError(_("--station is for the district's project (its [fleet] table has server and no station)"))
     chosen = cfg.stations() if all_stations else stations
@@ -30,18 +27,15 @@ def send_to_stations(obj: Context, cfg: Config, target: str, stations: list[str]
         if cfg.bulletins[target].rendered:   # its audio made or brought up to date first, as publish does
             from broadcaster.commands.render import build
             click.get_current_context().invoke(build, bulletins=(target,), engine=None, force=False)
-        audio, path = audio_info(cfg, target)
-        title, bulletin = cfg.bulletins[target].title, target
     else:
         path = project_path(obj, target, "TARGET", cfg.root)
-        if not path.is_file() or path.suffix.lower() not in (".mp3", ".wav", ".flac", ".ogg"):
+        if not path.is_file() or path.suffix.lower() not in AUDIO_SUFFIXES:
             raise ConfigError(_('"{target}" is neither a bulletin id nor an audio file', target=target),
                               hint=_("bulletins: {bulletins}", bulletins=", ".join(cfg.bulletins)))
-        audio = {"sha256": sha256_file(path), "size": path.stat().st_size, "format": path.suffix[1:].lower()}
-        title, bulletin = Path(path).name, None
+        target = str(path)
     now = local_now(cfg)
-    sent = asyncio.run(send_play(cfg, audio, path, bulletin=bulletin, title=title, stations=chosen, zone=zone,
-                                 priority=priority, now=now, deadline=now + timedelta(minutes=deadline_minutes)))
+    sent = asyncio.run(send_play(cfg, target, stations=chosen, zone=zone, priority=priority, now=now,
+                                 deadline=now + timedelta(minutes=deadline_minutes)))
     for s, cid in sent:
         click.echo(_("Sent to station {station} (command {id}, {priority}); it plays when the station has it, "
                      "or logs it missed after {minutes} min.", station=s, id=cid[:8], priority=priority,

@@ -195,38 +195,34 @@ def _collect(cfg: Config, journal) -> None:
 @click.pass_obj
 def status(obj: Context) -> None:
     """Per zone: what is playing, what comes next, and the last airing."""
-    from datetime import timedelta
+    from broadcaster.station.check import check_approvals
+    from broadcaster.station.overview import zone_states
     from broadcaster.station.playlog import Journal
-    from broadcaster.station.schedule import airings
     cfg = obj.config()
-    now = local_now(cfg)
     journal = Journal(cfg.paths.state)
     try:
         daemons = journal.live_daemons()
-        rows = journal.rows(since=(now - timedelta(days=30)).timestamp())
+        zones = zone_states(cfg, journal, local_now(cfg))   # the same model as the console's overview
     finally:
         journal.close()
-    coming = airings(cfg, now, now + timedelta(days=7))
-    from broadcaster.station.check import check_approvals
     for f in check_approvals(cfg):
         click.secho(f"{_('approval')}: {f.message}", fg="yellow")
-    served = {z for _pid, zs in daemons for z in zs}
     click.echo(_("Daemons running: {pids}", pids=", ".join(str(p) for p, _z in daemons) or "-"))
-    for zid, z in cfg.zones.items():
-        playing = [r for r in rows if r.zone == zid and r.status == "playing"]
-        done = [r for r in rows if r.zone == zid and r.status != "playing"]
-        nxt = next((a for a in coming if a.zone == zid), None)
-        click.echo(f"{zid} — {z.name}" + ("" if zid in served else _(" (no daemon serves it)")))
+    for z in zones:
+        playing, nxt, last = z.playing, z.coming, z.last
+        click.echo(f"{z.zone} — {z.name}" + ("" if z.served else _(" (no daemon serves it)")))
         labels = [_("playing:"), _("next:"), _("last:")]
         width = max(map(len, labels)) + 1
-        click.echo(f"  {labels[0]:<{width}}" + (_("{bulletin} since {time}", bulletin=playing[-1].bulletin,
-                                                    time=playing[-1].started[11:19]) if playing else "-"))
+        click.echo(f"  {labels[0]:<{width}}" + (_("{bulletin} since {time}", bulletin=playing.bulletin,
+                                                    time=playing.started[11:19]) if playing else "-"))
         click.echo(f"  {labels[1]:<{width}}" + (_("{bulletin} at {time}", bulletin=nxt.bulletin, time=when(nxt.time))
                                                  if nxt else "-"))
-        click.echo(f"  {labels[2]:<{width}}" + (_("{bulletin} at {time}: {status}", bulletin=done[-1].bulletin or "-",
-                                                    time=when(datetime.fromisoformat(done[-1].scheduled)),
-                                                    status=_(STATUS_WORDS.get(done[-1].status, done[-1].status)))
-                                                 if done else "-"))
+        click.echo(f"  {labels[2]:<{width}}" + (_("{bulletin} at {time}: {status}", bulletin=last.bulletin or "-",
+                                                    time=when(datetime.fromisoformat(last.scheduled)),
+                                                    status=_(STATUS_WORDS.get(last.status, last.status)))
+                                                 if last else "-"))
+        if z.device_problem:
+            click.secho(f"  {z.device_problem}", fg="red")
 
 
 @click.command()

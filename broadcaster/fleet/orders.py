@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from broadcaster.errors import RefusedError
 from broadcaster.fleet.signing import sign, verify
@@ -49,11 +50,25 @@ def read_command(data: bytes, public: str, station: str) -> dict:
     return doc
 
 
-async def send_play(cfg, target_audio: dict, path, *, bulletin: str | None, title: str, stations: list[str],
-                    zone: str | None, priority: str, now: datetime, deadline: datetime) -> list[tuple[str, str]]:
+def command_audio(cfg, target: str) -> tuple[dict, Path, str | None, str]:
+    """What a command carries for ``target`` (a bulletin id, or an audio file the caller has checked):
+    the audio's description, its file, the bulletin id if it is one, and a title."""
+    from broadcaster.fleet.publish import audio_info
+    from broadcaster.fsutil import sha256_file
+    if target in cfg.bulletins:
+        audio, path = audio_info(cfg, target)
+        return audio, path, target, cfg.bulletins[target].title
+    path = Path(target)
+    return ({"sha256": sha256_file(path), "size": path.stat().st_size, "format": path.suffix[1:].lower()}, path,
+            None, path.name)
+
+
+async def send_play(cfg, target: str, *, stations: list[str], zone: str | None, priority: str, now: datetime,
+                    deadline: datetime) -> list[tuple[str, str]]:
     """Upload the audio if the server lacks it, then one signed command per station: [(station, id)]."""
     from broadcaster.fleet.client import Link
     from broadcaster.fleet.credentials import load_credentials
+    target_audio, path, bulletin, title = command_audio(cfg, target)
     creds = load_credentials(cfg)
     link = Link(creds)
     await link.connect(name="broadcaster play")

@@ -35,3 +35,21 @@ def station_rows(cfg: Config, states: dict[str, dict], published: dict[str, byte
             "zones": [z for z, zone in cfg.zones.items() if zone.station == s],
         })
     return rows
+
+
+async def fleet_view(cfg: Config, journal, *, name: str, collect_first: bool = False) -> list[dict]:
+    """Every station's row, from the message server (after taking the waiting play-log rows if asked)."""
+    from broadcaster.fleet.client import Link
+    from broadcaster.fleet.collect import collect
+    from broadcaster.fleet.credentials import load_credentials
+    link = Link(load_credentials(cfg))
+    await link.connect(name=name)
+    try:
+        if collect_first:
+            await link.ensure_layout(cfg.stations())
+            await collect(link, journal)
+        states = await link.states()
+        published = {s: await link.manifest_of(s) for s in cfg.stations()}
+    finally:
+        await link.close()
+    return station_rows(cfg, states, published, journal.station_counts())

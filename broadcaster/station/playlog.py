@@ -96,6 +96,7 @@ MIGRATIONS = (("airings", "version", "INTEGER NOT NULL DEFAULT 1"), ("airings", 
               ("requests", "label", "TEXT"))
 ROW_FIELDS = ("id", "scheduled", "zone", "bulletin", "audio", "audio_sha256", "priority", "slot", "request",
               "started", "ended", "status", "reason")
+SELECT_ROW = f"SELECT {', '.join(ROW_FIELDS)}, command"   # the columns of a Row (without its station)
 
 
 JournalError = StoreError   # the play log's errors are the database's
@@ -186,7 +187,7 @@ class Journal:
              status: str | None = None, newest: int | None = None) -> list[Row]:
         """Airings in time order; with ``newest`` only the last so many (still in time order)."""
         where, args = self._where(since, until, zone, status)
-        sql = f"SELECT {', '.join(ROW_FIELDS)}, command FROM airings{where}"
+        sql = f"{SELECT_ROW} FROM airings{where}"
         if newest is not None:
             rs = self.store.read(sql + " ORDER BY scheduled_ts DESC, zone DESC, id DESC LIMIT ?", (*args, newest))
             return [Row(*r) for r in reversed(rs)]
@@ -198,10 +199,10 @@ class Journal:
         return self.store.one(f"SELECT count(*) FROM airings{where}", args)[0]
 
     @staticmethod
-    def _where(since, until, zone, status) -> tuple[str, list]:
+    def _where(since, until, zone, status, station=None) -> tuple[str, list]:
         conds, args = [], []
         for cond, value in (("scheduled_ts >= ?", since), ("scheduled_ts < ?", until), ("zone = ?", zone),
-                            ("status = ?", status)):
+                            ("status = ?", status), ("station = ?", station)):
             if value is not None:
                 conds.append(cond)
                 args.append(value)
@@ -209,7 +210,7 @@ class Journal:
 
     def last_of(self, zone: str) -> Row | None:
         """A zone's latest airing that is over (not playing)."""
-        r = self.store.one(f"SELECT {', '.join(ROW_FIELDS)}, command FROM airings WHERE zone=? AND status != 'playing'"
+        r = self.store.one(f"{SELECT_ROW} FROM airings WHERE zone=? AND status != 'playing'"
                            " ORDER BY scheduled_ts DESC, id DESC LIMIT 1", (zone,))
         return Row(*r) if r else None
 
@@ -271,19 +272,18 @@ class Journal:
         return (r[0], r[1], r[2]) if r else ("missing", None, None)
 
     def airing(self, row: int) -> Row | None:
-        r = self.store.one(f"SELECT {', '.join(ROW_FIELDS)}, command FROM airings WHERE id=?", (row,))
+        r = self.store.one(f"{SELECT_ROW} FROM airings WHERE id=?", (row,))
         return Row(*r) if r else None
 
     def playing(self) -> list[Row]:
-        rs = self.store.read(f"SELECT {', '.join(ROW_FIELDS)}, command FROM airings WHERE status='playing' ORDER BY id")
+        rs = self.store.read(f"{SELECT_ROW} FROM airings WHERE status='playing' ORDER BY id")
         return [Row(*r) for r in rs]
 
     # --- the outbox: rows (and every later change of a row) until the district has them ---------
 
     def unsent(self, limit: int = 200) -> list[tuple[Row, int]]:
         """Rows whose latest version the district has not acknowledged, oldest first: (row, version)."""
-        rs = self.store.read(f"SELECT {', '.join(ROW_FIELDS)}, command, version FROM airings"
-                             " WHERE sent < version ORDER BY id LIMIT ?", (limit,))
+        rs = self.store.read(f"{SELECT_ROW}, version FROM airings WHERE sent < version ORDER BY id LIMIT ?", (limit,))
         return [(Row(*r[:-1]), r[-1]) for r in rs]
 
     def mark_sent(self, row: int, version: int) -> None:
@@ -310,15 +310,11 @@ class Journal:
                 changed += cur.rowcount
         return changed
 
-    def station_rows(self, *, station: str | None = None, since: float | None = None,
-                     until: float | None = None, zone: str | None = None) -> list[Row]:
-        sql, args = f"SELECT {', '.join(ROW_FIELDS)}, command, station FROM station_airings WHERE 1=1", []
-        for cond, value in (("station = ?", station), ("scheduled_ts >= ?", since), ("scheduled_ts < ?", until),
-                            ("zone = ?", zone)):
-            if value is not None:
-                sql += f" AND {cond}"
-                args.append(value)
-        return [Row(*r) for r in self.store.read(sql + " ORDER BY scheduled_ts, station, zone, id", args)]
+    def station_rows(self, *, station: str | None = None, since: float | None = None, until: float | None = None,
+                     zone: str | None = None, status: str | None = None) -> list[Row]:
+        where, args = self._where(since, until, zone, status, station)
+        return [Row(*r) for r in self.store.read(f"{SELECT_ROW}, station FROM station_airings{where}"
+                                                 " ORDER BY scheduled_ts, station, zone, id", args)]
 
     def station_counts(self) -> dict[str, int]:
         return dict(self.store.read("SELECT station, count(*) FROM station_airings GROUP BY station"))

@@ -122,9 +122,7 @@ class Renderer(Part):
     def _render(self, bid: str) -> None:
         log.info(_("rendering {bulletin} ahead of its airings (its audio is missing or older than its script)",
                    bulletin=bid))
-        proc = subprocess.run(self._build_command(bid), cwd=self.d.cfg.root, stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, encoding="utf-8", errors="replace",
-                              timeout=RENDER_TIMEOUT)
+        proc = render_in_child(self.d.config_path, self.d.cfg.root, self.d.allow_outside, bid)
         said = [line for line in proc.stderr.splitlines() if line.strip()]
         for line in said[:-1] if proc.returncode else said:
             log.warning("%s: %s", bid, line)
@@ -135,6 +133,10 @@ class Renderer(Part):
             side = read_sidecar(self.d.cfg.bulletins[bid].sidecar_path(self.d.cfg.paths)) or {}
             log.info(_("rendered {bulletin} ({engine})", bulletin=bid, engine=side.get("engine", "?")))
 
-    def _build_command(self, bulletin: str) -> list[str]:
-        return [sys.executable, "-m", "broadcaster", "--lang", language(), "-c", str(self.d.config_path),
-                *(["--allow-outside"] if self.d.allow_outside else []), "build", bulletin]
+
+def render_in_child(config_path: Path, root: Path, allow_outside: bool, bulletin: str) -> subprocess.CompletedProcess:
+    """`broadcaster build BULLETIN` in a child process (the daemon's renderer and the console's editor)."""
+    return subprocess.run([sys.executable, "-m", "broadcaster", "--lang", language(), "-c", str(config_path),
+                           *(["--allow-outside"] if allow_outside else []), "build", bulletin],
+                          cwd=root, stdin=subprocess.DEVNULL, capture_output=True, text=True, encoding="utf-8",
+                          errors="replace", timeout=RENDER_TIMEOUT)

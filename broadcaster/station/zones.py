@@ -29,7 +29,7 @@ from broadcaster.station.schedule import PRIORITY_RANK
 if TYPE_CHECKING:
     from broadcaster.station.daemon import Daemon
 
-log = logging.getLogger("broadcaster.station.daemon")
+log = logging.getLogger("broadcaster.daemon")
 
 LEAD = 3.0            # seconds before its time an airing is prepared
 LATE_AFTER = 1.0      # an airing that starts this much after its time is logged late

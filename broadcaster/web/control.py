@@ -78,22 +78,13 @@ async def _to_stations(request: Request, context: dict, cfg, target: str, statio
                        form) -> Response:
     """At the district: a signed command to each chosen station, as `play --station` sends."""
     from broadcaster.fleet.orders import DEFAULT_DEADLINE, send_play
-    from broadcaster.fleet.publish import audio_info
-    from broadcaster.fsutil import sha256_file
     if priority == "urgent" and form.get("confirmed") != "yes":
         return render(request, "play.html", **{**context, "confirm": {"target": target, "zones": stations,
                                                                       "stations": stations}})
     try:
-        if target in cfg.bulletins:
-            audio, path = audio_info(cfg, target)
-            bulletin, title = target, cfg.bulletins[target].title
-        else:
-            path = Path(target)
-            audio = {"sha256": sha256_file(path), "size": path.stat().st_size, "format": path.suffix[1:].lower()}
-            bulletin, title = None, path.name
         now = datetime.now(ZoneInfo(cfg.timezone))
-        await send_play(cfg, audio, path, bulletin=bulletin, title=title, stations=stations, zone=None,
-                        priority=priority, now=now, deadline=now + DEFAULT_DEADLINE)
+        await send_play(cfg, target, stations=stations, zone=None, priority=priority, now=now,
+                        deadline=now + DEFAULT_DEADLINE)
     except BroadcasterError as e:
         return render(request, "play.html", status_code=502, **{**context, "error": e.message})
     request.app.state.console.accounts.audit(request.state.user.name, address(request), "play",

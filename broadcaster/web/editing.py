@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import subprocess
-import sys
 from pathlib import Path
 
 from starlette.requests import Request
@@ -18,6 +16,7 @@ from broadcaster.i18n import N_, _
 from broadcaster.render.sidecar import read_sidecar
 from broadcaster.station.accounts import AccessError
 from broadcaster.station.approval import pin, state_of
+from broadcaster.station.renderer import render_in_child
 from broadcaster.web.common import address, render
 
 MAX_SCRIPT = 200_000   # characters of one script edited in the browser
@@ -93,11 +92,7 @@ async def edit(request: Request) -> Response:
 
 def _render(console, bulletin: str) -> tuple[bool, str]:
     """Render a bulletin in a child process, as the daemon does (the console stays small)."""
-    cfg = console.cfg()
-    proc = subprocess.run([sys.executable, "-m", "broadcaster", "-c", str(console.config_path),
-                           *(["--allow-outside"] if console.allow_outside else []), "build", bulletin],
-                          cwd=cfg.root, capture_output=True, text=True, encoding="utf-8", errors="replace",
-                          timeout=1800, stdin=subprocess.DEVNULL)
+    proc = render_in_child(console.config_path, console.cfg().root, console.allow_outside, bulletin)
     return proc.returncode == 0, (proc.stderr.strip().splitlines() or [""])[-1]
 
 

@@ -75,25 +75,14 @@ def _overview_context(request: Request) -> dict:
 
 
 def _stations(cfg, journal: Journal) -> list[dict]:
-    """At the district: each station from its heartbeat (when the message server answers)."""
+    """At the district: each station from its heartbeat (offline for all when the server does not answer)."""
     import asyncio
     from broadcaster.errors import BroadcasterError
-    from broadcaster.fleet.client import Link
-    from broadcaster.fleet.credentials import load_credentials
-    from broadcaster.fleet.status import station_rows
-
-    async def gather():
-        link = Link(load_credentials(cfg))
-        await link.connect(name="broadcaster console")
-        try:
-            return await link.states(), {s: await link.manifest_of(s) for s in cfg.stations()}
-        finally:
-            await link.close()
+    from broadcaster.fleet.status import fleet_view, station_rows
     try:
-        states, published = asyncio.run(gather())
-    except (BroadcasterError, Exception):
-        states, published = {}, {}
-    return station_rows(cfg, states, published, journal.station_counts())
+        return asyncio.run(fleet_view(cfg, journal, name="broadcaster console"))
+    except BroadcasterError:
+        return station_rows(cfg, {}, {}, journal.station_counts())
 
 
 async def overview(request: Request) -> Response:
@@ -159,8 +148,7 @@ def _log_rows(request: Request, newest: int | None = None) -> tuple[list, int]:
         rows = journal.rows(since=since, zone=zone, status=status, newest=newest)
         total = journal.count(since=since, zone=zone, status=status)
         if cfg.fleet is not None and cfg.fleet.is_district:
-            theirs = [r for r in journal.station_rows(since=since, zone=zone, station=q.get("station") or None)
-                      if status is None or r.status == status]
+            theirs = journal.station_rows(since=since, zone=zone, status=status, station=q.get("station") or None)
             total += len(theirs)
             rows = sorted(rows + theirs, key=lambda r: r.scheduled)
             rows = rows[-newest:] if newest else rows
