@@ -1,12 +1,19 @@
-"""Build timings for the sample bulletins (run by hand: python bench/build.py).
+"""Build timings (run by hand: python bench/build.py [espeak] [--long 1,10,60] [--samples-only]).
 
-Copies the repository's samples into a temporary project and prints:
-  cold build (empty sentence cache), warm no-op rebuild, one-sentence-edit rebuild,
-each as a whole `broadcaster build` process, with the engine that spoke.
+Part 1 copies the repository's samples into a temporary project and prints a cold build (empty
+sentence cache), a warm no-op rebuild and a one-sentence-edit rebuild, each as a whole
+`broadcaster build` process.
+
+Part 2 renders long programmes (a regulation read aloud: 1, 10 and 60 minutes of speech, MP3) and
+prints for each: `build --force` from an empty cache, then a rebuild after changing only the gap (every
+sentence from the cache): wall time, peak memory of the process (and of ffmpeg, whichever is
+larger), and both per minute of audio, so that growth with length is visible.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,35 +22,100 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+SENTENCES_PER_MINUTE = 7.5  # these articles with espeak-ng at rate 1.0 and our pauses: about 8 s a sentence
 
 
-def timed(cwd: Path, *args: str) -> tuple[float, str]:
+def timed(cwd: Path, *args: str) -> tuple[float, float, str]:
+    """(seconds, peak RSS in MB, last line of output) of one `broadcaster` process."""
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "broadcaster", *args], cwd=cwd, capture_output=True, text=True)
+    p = subprocess.Popen([sys.executable, "-m", "broadcaster", *args], cwd=cwd,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = p.communicate()
+    _pid, status, usage = os.wait4(p.pid, 0) if p.returncode is None else (0, 0, None)
+    seconds = time.perf_counter() - t
     if p.returncode:
-        sys.exit(p.stderr)
-    return time.perf_counter() - t, p.stdout.strip().splitlines()[-1]
+        sys.exit(err)
+    peak = usage.ru_maxrss / 1024 if usage else _children_peak()
+    return seconds, peak, (out.strip().splitlines() or [""])[-1]
 
 
-def main() -> None:
-    engine = sys.argv[1] if len(sys.argv) > 1 else "espeak"
+def _children_peak() -> float:
+    import resource
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def samples(engine: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for name in ("schedule.toml", "scripts", "jingles"):
             src = REPO / name
             (shutil.copytree if src.is_dir() else shutil.copy)(src, root / name)
-        cold, summary = timed(root, "build", "--engine", engine)
+        cold, _m, summary = timed(root, "build", "--engine", engine)
         print(f"cold build          {cold:6.2f} s   {summary}")
-        warm, summary = timed(root, "build", "--engine", engine)
+        warm, _m, summary = timed(root, "build", "--engine", engine)
         print(f"no-op rebuild       {warm:6.2f} s   {summary}")
         script = root / "scripts" / "bluezone_nhac_lai.txt"
         script.write_text(script.read_text(encoding="utf-8").replace("Xin cảm ơn!", "Xin trân trọng cảm ơn!"),
                           encoding="utf-8")
-        edit, summary = timed(root, "build", "--engine", engine)
+        edit, _m, summary = timed(root, "build", "--engine", engine)
         print(f"one-sentence edit   {edit:6.2f} s   {summary}")
-        audio = sum(float(__import__("json").loads(p.read_text())["duration_s"])
-                    for p in (root / "audio_out").glob("*.json"))
+        audio = sum(float(json.loads(p.read_text())["duration_s"]) for p in (root / "audio_out").glob("*.json"))
         print(f"audio rendered      {audio:6.1f} s in 3 bulletins; engine {engine}")
+
+
+def regulation(minutes: float) -> str:
+    """A made-up regulation of numbered articles, every sentence different (as in a real one)."""
+    lines = []
+    base = [s.strip() + "." for p in (REPO / "scripts").glob("*.txt")
+            for s in p.read_text(encoding="utf-8").replace("!", ".").split(".")
+            if s.strip() and not s.lstrip().startswith("#") and len(s.split()) > 5]
+    for n in range(int(minutes * SENTENCES_PER_MINUTE)):
+        if n % 6 == 0:
+            lines.append("")
+        lines.append(f"Khoản {n + 1}. {base[n % len(base)]}")
+    return "\n".join(lines) + "\n"
+
+
+def project(root: Path, minutes: float, gap: float) -> None:
+    (root / "scripts").mkdir(exist_ok=True)
+    (root / "scripts" / "long.txt").write_text(regulation(minutes), encoding="utf-8")
+    (root / "schedule.toml").write_text(
+        'timezone = "Asia/Ho_Chi_Minh"\n[tts]\nengine = "espeak"\n'
+        f'[audio]\nformat = "mp3"\nrepeat = 1\ngap = {gap}\n'
+        '[bulletins.long]\ntitle = "Quy chế"\nscript = "scripts/long.txt"\n', encoding="utf-8")
+
+
+def long(lengths: list[float]) -> None:
+    print(f"{'speech':>8} {'pass':<22} {'time':>8} {'peak':>9} {'s/min':>7} {'MB/min':>7}")
+    for minutes in lengths:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            project(root, minutes, gap=1.0)
+            for label, gap in (("--force, empty cache", 1.0), ("gap changed, cached", 1.5)):
+                project(root, minutes, gap)
+                seconds, peak, _line = timed(root, "build", "--force")
+                side = json.loads((root / "audio_out" / "long.json").read_text(encoding="utf-8"))
+                audio_min = side["duration_s"] / 60
+                print(f"{audio_min:6.1f} m {label:<22} {seconds:7.1f}s {peak:7.0f}MB "
+                      f"{seconds / audio_min:7.2f} {peak / audio_min:7.1f}", flush=True)
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    lengths = [1.0, 10.0, 60.0]
+    if "--long" in args:
+        i = args.index("--long")
+        lengths = [float(v) for v in args[i + 1].split(",")]
+        del args[i:i + 2]
+    samples_only = "--samples-only" in args
+    args = [a for a in args if a != "--samples-only"]
+    long_only = "--long-only" in args
+    args = [a for a in args if a != "--long-only"]
+    if not long_only:
+        samples(args[0] if args else "espeak")
+    if not samples_only:
+        print()
+        long(lengths)
 
 
 if __name__ == "__main__":

@@ -146,7 +146,10 @@ def test_play_without_a_daemon_plays_here_and_logs(station):
     [row] = station.log()
     assert (row["zone"], row["bulletin"], row["status"]) == ("za", "d", "played")
     csv_out = station.project.run("log", "--csv").out.splitlines()
-    assert csv_out[0] == "scheduled,started,ended,zone,bulletin,status,reason,audio_sha256,station,command" and ",za,d,played," in csv_out[1]
+    assert csv_out[0] == ("scheduled,started,ended,zone,bulletin,status,reason,audio_sha256,station,command,"
+                          "start_error_ms") and ",za,d,played," in csv_out[1]
+    # started is when the first sample left the sound card (PortAudio's time), measured, not assumed
+    assert isinstance(row["start_error_ms"], float) and abs(row["start_error_ms"]) < 1000
 
 
 def test_live_edit_of_the_schedule_is_picked_up(station):

@@ -8,6 +8,7 @@ smooth limiter keeps the 4×-oversampled (true) peak under the ceiling.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 import pyloudnorm
@@ -15,8 +16,8 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import resample_poly
 
 OVERSAMPLE = 4
-LIMITER_WINDOW_S = 0.02
-MAX_STEP_DB = 6.0  # largest gain change between two attempts while searching for the target  # gain reduction ramps in over 20 ms ahead of a peak and out over 20 ms after
+LIMITER_WINDOW_S = 0.02  # gain reduction ramps in over 20 ms ahead of a peak and out over 20 ms after
+MAX_STEP_DB = 6.0  # largest gain change between two attempts while searching for the target
 
 
 def db_to_gain(db: float) -> float:
@@ -32,7 +33,7 @@ def integrated_loudness(samples: np.ndarray, rate: int) -> float:
     return float(value)
 
 
-def _peak_envelope(samples: np.ndarray) -> np.ndarray:
+def peak_envelope(samples: np.ndarray) -> np.ndarray:
     """Per input sample, the largest oversampled magnitude between it and the next one."""
     x = samples if samples.ndim == 2 else samples[:, None]
     up = resample_poly(x.astype(np.float32), OVERSAMPLE, 1, axis=0)
@@ -43,7 +44,7 @@ def true_peak_dbtp(samples: np.ndarray) -> float:
     """True peak in dBTP (4× oversampling, as BS.1770-4 Annex 2)."""
     if len(samples) == 0:
         return -math.inf
-    peak = float(_peak_envelope(samples).max())
+    peak = float(peak_envelope(samples).max())
     return 20 * math.log10(peak) if peak > 0 else -math.inf
 
 
@@ -55,10 +56,10 @@ def limit(samples: np.ndarray, rate: int, ceiling_dbtp: float,
     average over the same window: the average of minima that each include a sample
     is never above what that sample needs, so the ceiling holds while the gain
     changes slowly enough not to be heard as distortion. ``envelope`` is
-    ``_peak_envelope(samples)`` when the caller already has it.
+    ``peak_envelope(samples)`` when the caller already has it.
     """
     ceiling = db_to_gain(ceiling_dbtp)
-    env = _peak_envelope(samples) if envelope is None else envelope
+    env = peak_envelope(samples) if envelope is None else envelope
     need = np.minimum(1.0, ceiling / np.maximum(env, 1e-12))
     if need.min() >= 1.0:
         return samples
@@ -69,34 +70,48 @@ def limit(samples: np.ndarray, rate: int, ceiling_dbtp: float,
     return out.astype(np.float32)
 
 
-def normalize(samples: np.ndarray, rate: int, target_lufs: float, ceiling_dbtp: float,
-              tolerance: float = 0.05) -> np.ndarray:
-    """Bring ``samples`` to ``target_lufs`` with the true peak at or under ``ceiling_dbtp``."""
-    measured = integrated_loudness(samples, rate)
-    if not math.isfinite(measured):
-        return limit(samples, rate, ceiling_dbtp)  # silence or too short to measure
-    # Limiting makes loudness grow less than the gain: solve gain → loudness by secant steps.
-    envelope = _peak_envelope(samples)  # scales with the gain: compute it once
+def solve_gain(loudness_at: Callable[[float], float], measured: float, target_lufs: float,
+               tolerance: float) -> float:
+    """The gain (dB) at which ``loudness_at(gain)`` is within ``tolerance`` of the target.
 
-    def attempt(gain_db: float) -> tuple[np.ndarray, float]:
-        g = db_to_gain(gain_db)
-        out = limit((samples * g).astype(np.float32), rate, ceiling_dbtp, envelope * g)
-        return out, integrated_loudness(out, rate)
-
+    Limiting makes loudness grow less than the gain: secant steps from the unlimited guess.
+    Returns the last gain tried when 20 steps were not enough.
+    """
     g0 = target_lufs - measured
-    out, l0 = attempt(g0)
+    l0 = loudness_at(g0)
     if abs(target_lufs - l0) <= tolerance:
-        return out
+        return g0
     g1 = g0 + (target_lufs - l0)
     for _ in range(20):
-        out, l1 = attempt(g1)
+        l1 = loudness_at(g1)
         if abs(target_lufs - l1) <= tolerance:
             break
         slope = (l1 - l0) / (g1 - g0) if g1 != g0 else 1.0
         slope = min(1.0, max(0.05, slope))
         step = max(-MAX_STEP_DB, min(MAX_STEP_DB, (target_lufs - l1) / slope))
         g0, l0, g1 = g1, l1, g1 + step
-    return out
+    return g1
+
+
+def normalize(samples: np.ndarray, rate: int, target_lufs: float, ceiling_dbtp: float,
+              tolerance: float = 0.05) -> np.ndarray:
+    """Bring ``samples`` to ``target_lufs`` with the true peak at or under ``ceiling_dbtp``."""
+    measured = integrated_loudness(samples, rate)
+    if not math.isfinite(measured):
+        return limit(samples, rate, ceiling_dbtp)  # silence or too short to measure
+    envelope = peak_envelope(samples)  # scales with the gain: compute it once
+    tried: dict[float, np.ndarray] = {}
+
+    def attempt(gain_db: float) -> float:
+        g = db_to_gain(gain_db)
+        tried.clear()
+        tried[gain_db] = limit((samples * g).astype(np.float32), rate, ceiling_dbtp, envelope * g)
+        return integrated_loudness(tried[gain_db], rate)
+
+    gain_db = solve_gain(attempt, measured, target_lufs, tolerance)
+    if gain_db not in tried:
+        attempt(gain_db)
+    return tried[gain_db]
 
 
 def trim_peak(samples: np.ndarray, ceiling_dbtp: float) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""A bulletin from speech, jingles and gaps, loudness-normalised. Pure numpy.
+"""A bulletin from speech, jingles and gaps, laid out into a sink (on disk or in memory). Pure numpy.
 
 Layout: jingle in, gap, the text read ``repeat`` times with a gap between,
 gap, jingle out. Within a reading, sentences are separated by a short pause and
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import gcd
+from typing import Callable
 
 import numpy as np
 from scipy.signal import resample_poly
@@ -67,40 +68,77 @@ def silence(seconds: float, rate: int) -> np.ndarray:
     return np.zeros(int(round(seconds * rate)), dtype=np.float32)
 
 
-def reading(paragraphs: list[list[np.ndarray]], rate: int) -> np.ndarray:
-    """One reading of the text: sentences (mono, at ``rate``) with pauses between."""
-    parts: list[np.ndarray] = []
+class Collect:
+    """An in-memory sink for ``read_aloud`` and ``lay_out``: for short audio and tests."""
+
+    def __init__(self):
+        self.parts: list[np.ndarray] = []
+        self.frames = 0
+
+    def write(self, samples: np.ndarray) -> None:
+        self.parts.append(np.asarray(samples, dtype=np.float32))
+        self.frames += len(samples)
+
+    def copy(self, start: int, stop: int) -> None:
+        self.write(self.samples()[start:stop])
+
+    def samples(self) -> np.ndarray:
+        return np.concatenate(self.parts) if self.parts else np.zeros(0, np.float32)
+
+
+def read_aloud(sink, paragraphs: list[list[Callable[[], np.ndarray]]], rate: int) -> None:
+    """One reading of the text into ``sink``: each sentence (a loader of mono audio at ``rate``,
+    called when its turn comes, so only one sentence is in memory) trimmed, pauses between."""
     for p, sentences in enumerate(paragraphs):
         if p:
-            parts.append(silence(PARAGRAPH_PAUSE, rate))
-        for s, speech in enumerate(sentences):
+            sink.write(silence(PARAGRAPH_PAUSE, rate))
+        for s, load in enumerate(sentences):
             if s:
-                parts.append(silence(SENTENCE_PAUSE, rate))
-            parts.append(trim_silence(speech, rate))
-    return np.concatenate(parts) if parts else silence(0, rate)
+                sink.write(silence(SENTENCE_PAUSE, rate))
+            sink.write(trim_silence(load(), rate))
+
+
+def lay_out(sink, rate: int, reading: Callable[[], None], *, repeat: int, gap: float,
+            jingle_in: np.ndarray | None = None, jingle_out: np.ndarray | None = None) -> tuple[Segment, ...]:
+    """Jingles, readings and gaps (mono at ``rate``) into ``sink``, in order. ``reading()`` writes
+    the text once; later readings copy it from the sink."""
+    segments: list[Segment] = []
+
+    def piece(kind: str, write: Callable[[], None]) -> None:
+        start = sink.frames
+        write()
+        segments.append(Segment(kind, start / rate, (sink.frames - start) / rate))
+
+    def gap_piece() -> None:
+        piece("gap", lambda: sink.write(silence(gap, rate)))
+
+    if jingle_in is not None:
+        piece("jingle_in", lambda: sink.write(jingle_in))
+        gap_piece()
+    first: tuple[int, int] | None = None
+    for i in range(repeat):
+        if i:
+            gap_piece()
+        start = sink.frames
+        piece("reading", reading if first is None else (lambda a=first: sink.copy(*a)))
+        first = first or (start, sink.frames)
+    if jingle_out is not None:
+        gap_piece()
+        piece("jingle_out", lambda: sink.write(jingle_out))
+    return tuple(segments)
+
+
+def reading(paragraphs: list[list[np.ndarray]], rate: int) -> np.ndarray:
+    """One reading of the text, in memory: sentences (mono, at ``rate``) with pauses between."""
+    sink = Collect()
+    read_aloud(sink, [[(lambda s=s: s) for s in p] for p in paragraphs], rate)
+    return sink.samples()
 
 
 def assemble(text: np.ndarray, rate: int, *, repeat: int, gap: float,
              jingle_in: np.ndarray | None = None, jingle_out: np.ndarray | None = None) -> Assembled:
-    """Lay out jingles, readings and gaps (all mono at ``rate``) on one timeline."""
-    pieces: list[tuple[str, np.ndarray]] = []
-    if jingle_in is not None:
-        pieces += [("jingle_in", jingle_in), ("gap", silence(gap, rate))]
-    for i in range(repeat):
-        if i:
-            pieces.append(("gap", silence(gap, rate)))
-        pieces.append(("reading", text))
-    if jingle_out is not None:
-        pieces += [("gap", silence(gap, rate)), ("jingle_out", jingle_out)]
-    segments, t = [], 0
-    for kind, arr in pieces:
-        segments.append(Segment(kind, t / rate, len(arr) / rate))
-        t += len(arr)
-    return Assembled(np.concatenate([a for _k, a in pieces]).astype(np.float32), rate, tuple(segments))
-
-
-def master(samples: np.ndarray, rate: int, channels: int, target_lufs: float,
-           ceiling_dbtp: float) -> np.ndarray:
-    """Loudness-normalise and limit a mono bulletin, then lay it out on ``channels``."""
-    out = loudness.normalize(samples, rate, target_lufs, ceiling_dbtp)
-    return with_channels(loudness.trim_peak(out, ceiling_dbtp), channels)
+    """Lay out jingles, readings and gaps (all mono at ``rate``) on one timeline, in memory."""
+    sink = Collect()
+    segments = lay_out(sink, rate, lambda: sink.write(text), repeat=repeat, gap=gap,
+                       jingle_in=jingle_in, jingle_out=jingle_out)
+    return Assembled(sink.samples(), rate, segments)

@@ -115,6 +115,8 @@ def _play_here(cfg: Config, journal, target: str, zone: str, priority: str) -> N
                         audio_sha256=sha256_file(path), priority=priority, slot=None, request=None, started=now)
     click.echo(_("Playing {file} on {zone} (no daemon serves this zone); Ctrl+C stops it.", file=path.name, zone=zone))
     status = play_to_end(pb)
+    if pb.started_at is not None and pb.target is not None:   # when the first sample actually left
+        journal.measured_start(row, datetime.fromtimestamp(pb.started_at, now.tzinfo), (pb.started_at - pb.target) * 1000)
     reason = {"interrupted": _("stopped with Ctrl+C"), "failed": pb.feeder.error or pb.error}.get(status)
     journal.finish(row, status, local_now(cfg), reason)
     click.echo(_(STATUS_WORDS[status]) + (f": {reason}" if reason else ""))
@@ -137,14 +139,15 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
     rows = read_rows(cfg, station, since=t0, zone=zone)
     records = [{"scheduled": r.scheduled, "started": r.started, "ended": r.ended, "zone": r.zone,
                 "bulletin": r.bulletin or (Path(r.audio).name if r.audio else None), "status": r.status,
-                "reason": r.reason, "audio_sha256": r.audio_sha256, "station": r.station, "command": r.command}
+                "reason": r.reason, "audio_sha256": r.audio_sha256, "station": r.station, "command": r.command,
+                "start_error_ms": r.start_error_ms}
                for r in rows]
     if as_json:
         click.echo(json.dumps(records, ensure_ascii=False, indent=1))
     elif as_csv:
         w = csv.DictWriter(click.get_text_stream("stdout"),
                            fieldnames=["scheduled", "started", "ended", "zone", "bulletin", "status", "reason",
-                                       "audio_sha256", "station", "command"])
+                                       "audio_sha256", "station", "command", "start_error_ms"])
         w.writeheader()
         w.writerows(records)
     elif not records:

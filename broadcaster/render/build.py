@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from broadcaster import __version__
-from broadcaster.audio import loudness
+from broadcaster.audio import loudness, master
 from broadcaster.audio import mix as render
-from broadcaster.audio.files import MAX_JINGLE_SECONDS, decode_file, encode_file
+from broadcaster.audio.files import MAX_JINGLE_SECONDS, Encoder, decode_file
 from broadcaster.config import AudioSettings, Bulletin, Config, TTSSettings, display_path
 from broadcaster.errors import AudioError, BroadcasterError, StorageError
 from broadcaster.fsutil import atomic_write_bytes, sha256_file, sha256_text
@@ -82,28 +82,39 @@ class Jingles:
 def render_audio(paragraphs: list[list[str]], tts: TTSSettings, audio: AudioSettings, *,
                  speaker: Speaker, jingle_in: np.ndarray | None, jingle_out: np.ndarray | None,
                  target: Path, tags: dict[str, str]) -> Rendered:
-    """Speak, assemble, master and write one bulletin; measure what was written."""
+    """Speak, assemble, master and write one bulletin; measure what was written.
+
+    Any length in constant memory: the assembled speech goes to a temporary file beside the
+    target (``master.Timeline``), the gain is found from what was measured on the way
+    (``master.Master``), and the mastered blocks are streamed into the encoder.
+    """
     flat = [t for p in paragraphs for t in p]
     spoken = speaker.speak(tts, flat)
     rate = audio.sample_rate
-    it = iter(spoken.speeches)
-    per_paragraph = [[_at_rate(next(it), rate) for _s in p] for p in paragraphs]
-    text = render.reading(per_paragraph, rate)
-    laid = render.assemble(text, rate, repeat=audio.repeat, gap=audio.gap,
-                           jingle_in=jingle_in, jingle_out=jingle_out)
-    ceiling = audio.true_peak - (MP3_PEAK_MARGIN if audio.format == "mp3" else 0.0)
-    final = render.master(laid.samples, rate, audio.channels, audio.loudness, ceiling)
-    for _try in range(3):  # measure what was written; correct the encoder's drift
-        encode_file(target, final, rate, audio.format, tags)
-        decoded, drate = decode_file(target, what=_("the rendered bulletin"))
-        tp = loudness.true_peak_dbtp(decoded)
-        lufs = loudness.integrated_loudness(decoded, drate)
-        if not math.isfinite(lufs) or (tp <= audio.true_peak and abs(audio.loudness - lufs) <= 0.2):
-            break
-        correction = min(audio.loudness - lufs, audio.true_peak - 0.1 - tp)
-        final = final * loudness.db_to_gain(correction)
-    return Rendered(spoken.engine, spoken.engine_version, spoken.voice, spoken.voice_tag, len(decoded) / drate,
-                    round(lufs, 2) if math.isfinite(lufs) else lufs, round(tp, 2), laid.segments)
+    loaders, i = [], 0
+    for p in paragraphs:
+        loaders.append([(lambda n=n: _at_rate(spoken.speeches[n], rate)) for n in range(i, i + len(p))])
+        i += len(p)
+    timeline = master.Timeline(target.parent, rate, weight=audio.channels)
+    try:
+        segments = render.lay_out(timeline, rate, lambda: render.read_aloud(timeline, loaders, rate),
+                                  repeat=audio.repeat, gap=audio.gap, jingle_in=jingle_in, jingle_out=jingle_out)
+        timeline.close()
+        ceiling = audio.true_peak - (MP3_PEAK_MARGIN if audio.format == "mp3" else 0.0)
+        mastering = master.Master(timeline, ceiling)
+        gain_db, trim_db = mastering.solve(audio.loudness)
+        for _try in range(3):  # measure what was written; correct the encoder's drift
+            with Encoder(target, rate, audio.channels, audio.format, tags) as enc:
+                mastering.write(lambda block: enc.write(render.with_channels(block, audio.channels)),
+                                gain_db, trim_db)
+            lufs, tp, seconds = master.measure_file(target, what=_("the rendered bulletin"))
+            if not math.isfinite(lufs) or (tp <= audio.true_peak and abs(audio.loudness - lufs) <= 0.2):
+                break
+            trim_db += min(audio.loudness - lufs, audio.true_peak - 0.1 - tp)
+    finally:
+        timeline.dispose()
+    return Rendered(spoken.engine, spoken.engine_version, spoken.voice, spoken.voice_tag, seconds,
+                    round(lufs, 2) if math.isfinite(lufs) else lufs, round(tp, 2), segments)
 
 
 def _at_rate(speech, rate: int) -> np.ndarray:

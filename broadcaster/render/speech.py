@@ -61,12 +61,32 @@ class SentenceCache:
         atomic_write_bytes(self._path(key), buf.getvalue())
 
 
+class Sentences:
+    """The speech of each sentence, read from the cache when asked for: a long programme's
+    speech is never all in memory. A cache file gone since is synthesised again."""
+
+    def __init__(self, cache: SentenceCache, eng: Engine, voice: str, tts: TTSSettings,
+                 texts: list[str], keys: list[str]):
+        self._cache, self._eng, self._voice, self._tts = cache, eng, voice, tts
+        self._texts, self._keys = texts, keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __getitem__(self, i: int) -> Speech:
+        speech = self._cache.get(self._keys[i])
+        if speech is None:
+            speech = self._eng.synthesize(self._texts[i], self._voice, self._tts.rate, self._tts.pitch)
+            self._cache.put(self._keys[i], speech)
+        return speech
+
+
 @dataclass
 class Spoken:
     engine: str
     engine_version: str
     voice: str
-    speeches: list[Speech]
+    speeches: Sentences
     voice_tag: str      # version and voice identity: what a render is keyed by
 
 
@@ -149,21 +169,19 @@ class Speaker:
             try:
                 eng = self.engine(name)
                 voice, version, identity, keys = self._keys(eng, tts, texts)
-                cached = [self.cache.get(k) for k in keys]
-                if any(c is None for c in cached) and not self._usable(eng, tts):
+                cached = [self.cache.has(k) for k in keys]
+                if not all(cached) and not self._usable(eng, tts):
                     continue
-                speeches = []
-                for text, key, hit in zip(texts, keys, cached):
-                    if hit is None:
-                        hit = eng.synthesize(text, voice, tts.rate, tts.pitch)
-                        self.cache.put(key, hit)
+                for done, (text, key, hit) in enumerate(zip(texts, keys, cached), 1):
+                    if not hit:
+                        self.cache.put(key, eng.synthesize(text, voice, tts.rate, tts.pitch))
                         self.synthesized += 1
                     else:
                         self.from_cache += 1
-                    speeches.append(hit)
                     if self.on_sentence:
-                        self.on_sentence(len(speeches), len(texts))
-                return Spoken(name, version, voice, speeches, voice_tag=identity)
+                        self.on_sentence(done, len(texts))
+                return Spoken(name, version, voice, Sentences(self.cache, eng, voice, tts, texts, keys),
+                              voice_tag=identity)
             except SynthesisError as e:
                 last = e
                 if name != tts.engines[-1]:

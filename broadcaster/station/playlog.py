@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS airings (
     version INTEGER NOT NULL DEFAULT 1,
     sent INTEGER NOT NULL DEFAULT 0,
     command TEXT,
+    start_error_ms REAL,
     UNIQUE (slot, zone, scheduled_ts)
 );
 CREATE INDEX IF NOT EXISTS airings_time ON airings (scheduled_ts);
@@ -85,6 +86,7 @@ CREATE TABLE IF NOT EXISTS station_airings (
     status TEXT NOT NULL,
     reason TEXT,
     command TEXT,
+    start_error_ms REAL,
     received TEXT NOT NULL,
     PRIMARY KEY (station, id)
 );
@@ -93,10 +95,11 @@ CREATE INDEX IF NOT EXISTS station_airings_time ON station_airings (scheduled_ts
 # columns added since the first play logs: (table, column, definition)
 MIGRATIONS = (("airings", "version", "INTEGER NOT NULL DEFAULT 1"), ("airings", "sent", "INTEGER NOT NULL DEFAULT 0"),
               ("airings", "command", "TEXT"), ("requests", "command", "TEXT"),
-              ("requests", "label", "TEXT"))
+              ("requests", "label", "TEXT"), ("airings", "start_error_ms", "REAL"),
+              ("station_airings", "start_error_ms", "REAL"))
 ROW_FIELDS = ("id", "scheduled", "zone", "bulletin", "audio", "audio_sha256", "priority", "slot", "request",
               "started", "ended", "status", "reason")
-SELECT_ROW = f"SELECT {', '.join(ROW_FIELDS)}, command"   # the columns of a Row (without its station)
+SELECT_ROW = f"SELECT {', '.join(ROW_FIELDS)}, command, start_error_ms"   # a Row's columns (without its station)
 
 
 JournalError = StoreError   # the play log's errors are the database's
@@ -118,6 +121,7 @@ class Row:
     status: str
     reason: str | None
     command: str | None = None
+    start_error_ms: float | None = None  # the first sample's measured time out, minus when it was due
     station: str | None = None     # at the district: the station that aired it
 
 
@@ -146,6 +150,11 @@ class Journal:
         except Duplicate:
             return None
         return cur.lastrowid
+
+    def measured_start(self, row: int, started: datetime, error_ms: float) -> None:
+        """The time the first sample actually left the sound card, and how far that was from due."""
+        self.store.write("UPDATE airings SET started=?, start_error_ms=?, version=version+1 WHERE id=?",
+                         (started.isoformat(timespec="milliseconds"), round(error_ms, 1), row))
 
     def finish(self, row: int, status: str, ended: datetime, reason: str | None = None) -> None:
         self.store.write("UPDATE airings SET status=?, ended=?, reason=?, version=version+1 WHERE id=?",
@@ -297,7 +306,7 @@ class Journal:
     def store_station_rows(self, rows: list[dict], received: datetime) -> int:
         """Keep each station's rows, the newest version of each; returns how many were new or newer."""
         stamp = received.isoformat(timespec="milliseconds")
-        cols = ("station", "version", *ROW_FIELDS, "command")
+        cols = ("station", "version", *ROW_FIELDS, "command", "start_error_ms")
         sql = (f"INSERT INTO station_airings ({', '.join(cols)}, scheduled_ts, received) VALUES "
                f"({', '.join('?' * (len(cols) + 2))}) ON CONFLICT(station, id) DO UPDATE SET "
                + ", ".join(f"{c}=excluded.{c}" for c in (*cols[1:], "scheduled_ts", "received") if c != "id")

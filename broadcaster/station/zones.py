@@ -34,6 +34,7 @@ log = logging.getLogger("broadcaster.daemon")
 LEAD = 3.0            # seconds before its time an airing is prepared
 LATE_AFTER = 1.0      # an airing that starts this much after its time is logged late
 ROW_AHEAD = 0.3       # the play log row is committed this long before the first sample (fsync takes time)
+START_ERROR_WARN_MS = 50  # a first sample further than this from its time is worth a warning in the log
 
 
 @dataclass(order=True)
@@ -176,12 +177,18 @@ class ZoneWorker(threading.Thread):
                  + (_(", {seconds} s late", seconds=f"{late:.1f}") if late > LATE_AFTER else ""))
         limit = pb.feeder.file.frames / pb.rate + 30 if pb.rate else 3600
         t0 = time.monotonic()
+        measured = False
         while not pb.wait(0.1):
+            if not measured and pb.started_at is not None:
+                measured = True
+                self._measured_start(row, pb.started_at - (time.time() - d.clock.wall()), start)
             if time.monotonic() - t0 > limit + LEAD:
                 pb.close()
                 self.cut = self.cut or ("failed", _("the sound output stopped playing"))
                 break
         pb.close()
+        if not measured and pb.started_at is not None:
+            self._measured_start(row, pb.started_at - (time.time() - d.clock.wall()), start)
         ended = d.clock.now()
         if self.cut:
             status, reason = self.cut
@@ -196,6 +203,15 @@ class ZoneWorker(threading.Thread):
             d.journal.finish_request(item.request, "done" if status in ("played", "late") else status, reason, row)
         log.info(_("zone {zone}: {item} {status}", zone=self.zone, item=item.label, status=_(STATUS_WORDS[status]))
                  + (f" ({reason})" if reason else ""))
+
+    def _measured_start(self, row: int, first_sample: float, due: float) -> None:
+        """The log's ``started`` becomes when the first sample left the output (PortAudio's DAC time of
+        that block), and ``start_error_ms`` how far that was from when it was due."""
+        error_ms = (first_sample - due) * 1000
+        self.d.journal.measured_start(row, datetime.fromtimestamp(first_sample, self.d.tz), error_ms)
+        if abs(error_ms) > START_ERROR_WARN_MS:
+            log.warning(_("zone {zone}: the first sample left {ms} ms from its time", zone=self.zone,
+                          ms=f"{error_ms:+.0f}"))
 
     def _failed(self, item: Item, reason: str) -> None:
         row = self.d.journal.record(scheduled=item.scheduled, zone=self.zone, bulletin=item.bulletin,
