@@ -27,21 +27,18 @@ SENTENCES_PER_MINUTE = 7.5  # these articles with espeak-ng at rate 1.0 and our 
 
 def timed(cwd: Path, *args: str) -> tuple[float, float, str]:
     """(seconds, peak RSS in MB, last line of output) of one `broadcaster` process."""
-    t = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-m", "broadcaster", *args], cwd=cwd,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = p.communicate()
-    _pid, status, usage = os.wait4(p.pid, 0) if p.returncode is None else (0, 0, None)
-    seconds = time.perf_counter() - t
-    if p.returncode:
-        sys.exit(err)
-    peak = usage.ru_maxrss / 1024 if usage else _children_peak()
-    return seconds, peak, (out.strip().splitlines() or [""])[-1]
-
-
-def _children_peak() -> float:
-    import resource
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        p = subprocess.Popen([sys.executable, "-m", "broadcaster", *args], cwd=cwd, stdout=out, stderr=err)
+        _pid, status, usage = os.wait4(p.pid, 0)   # this process's own peak (and its children's)
+        seconds = time.perf_counter() - t
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if p.returncode:
+            sys.exit(err.read().decode())
+        lines = out.read().decode().strip().splitlines() or [""]
+    return seconds, usage.ru_maxrss / 1024, lines[-1]
 
 
 def samples(engine: str) -> None:

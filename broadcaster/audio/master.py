@@ -23,14 +23,14 @@ from typing import Callable
 
 import numpy as np
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import sosfilt
 
 from broadcaster.audio.files import read_blocks
-from broadcaster.audio.loudness import LIMITER_WINDOW_S, peak_envelope, db_to_gain, solve_gain
-from broadcaster.audio.meter import PAD, PEAK_BOUND, Meter, PeakFinder, add_energy, gated_loudness
+from broadcaster.audio.loudness import LIMITER_WINDOW_S, db_to_gain, solve_gain
+from broadcaster.audio.meter import (PAD, PEAK_BOUND, Meter, PeakFinder, add_energy, gated_loudness,
+                                     screened_envelope)
 
 CHUNK = 8192                 # frames; more than the limiter's reach (2 × 20 ms + PAD) at 96 kHz
-ENVELOPE_CACHE = 1024        # chunks whose oversampled envelope is kept between steps (32 MB)
+SCREEN_MARGIN_DB = 3.0       # the envelope is kept for gains up to this much above the first asked for
 
 
 class Timeline:
@@ -38,7 +38,9 @@ class Timeline:
 
     def __init__(self, folder: Path, rate: int, weight: float = 1.0):
         folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
         self.file = tempfile.TemporaryFile(dir=folder, prefix=".render-")  # gone even after a crash
+        self._scratch = [self.file]
         self.rate = rate
         self.meter = Meter(rate, weight)
         self.peaks: list[float] = []
@@ -95,8 +97,15 @@ class Timeline:
     def chunks(self) -> int:
         return len(self.peaks)
 
+    def scratch(self):
+        """Another unnamed temporary file beside this one, closed with it."""
+        f = tempfile.TemporaryFile(dir=self.folder, prefix=".render-")
+        self._scratch.append(f)
+        return f
+
     def dispose(self) -> None:
-        self.file.close()
+        for f in self._scratch:
+            f.close()
 
 
 class Master:
@@ -115,43 +124,59 @@ class Master:
         self.measured = timeline.meter.loudness()
         self.steps_done = 0
         self.chunks_limited = 0
-        self.chunk_peak = np.full(timeline.chunks, np.nan)  # true peak of each chunk, once measured
-        self.oversampled = 0                                 # frames whose envelope was computed
-        self._env: dict[int, np.ndarray] = {}
+        self.oversampled = 0                          # frames whose envelope had to be computed
+        self.chunk_peak = np.zeros(timeline.chunks)   # each chunk's true peak, where it can matter
+        self._screened_to = 0.0                       # the envelope file holds what matters up to this gain
+        self._envfile = None
+        self._needs: dict[tuple[int, float], np.ndarray] = {}
+
+    def _screen(self, gain: float) -> None:
+        """Write the oversampled envelope of every chunk where it could pass the ceiling at up to
+        ``gain`` (× a margin for the search) to a second temporary file; zero elsewhere."""
+        if gain <= self._screened_to:
+            return
+        self._screened_to = gain * db_to_gain(SCREEN_MARGIN_DB)
+        threshold = self.ceiling / self._screened_to
+        if self._envfile is None:
+            self._envfile = self.t.scratch()
+        self._envfile.seek(0)
+        for c in range(self.t.chunks):
+            s, e = c * CHUNK, min(self.t.frames, (c + 1) * CHUNK)
+            if self.reach[c] * self._screened_to <= self.ceiling:
+                env = np.zeros(e - s, np.float32)
+            else:
+                lo = max(0, s - PAD)
+                env = screened_envelope(self.t.read(lo, e + PAD), threshold)[s - lo: s - lo + (e - s)]
+                self.oversampled += int(np.count_nonzero(env))
+            self.chunk_peak[c] = float(env.max()) if len(env) else 0.0
+            self._envfile.write(env.tobytes())
 
     # --- which chunks the limiter can touch at a gain ---------------------------------
     def _flagged(self, gain: float) -> np.ndarray:
-        """Chunks where the limiter acts at ``gain``: their true peak passes the ceiling.
-
-        A chunk's true peak is measured the first time the bound says it might (once, kept)."""
-        maybe = np.flatnonzero((self.reach * gain > self.ceiling) & np.isnan(self.chunk_peak))
-        for c in maybe.tolist():
-            env = self._envelope(c, keep=False)
-            self.chunk_peak[c] = float(env.max()) if len(env) else 0.0
-            if self.chunk_peak[c] * gain > self.ceiling and len(self._env) < ENVELOPE_CACHE:
-                self._env[c] = env
-        return np.nan_to_num(self.chunk_peak, nan=0.0) * gain > self.ceiling
+        """Chunks where the limiter acts at ``gain``: their true peak passes the ceiling."""
+        self._screen(gain)
+        return self.chunk_peak * gain > self.ceiling
 
     def _touched(self, gain: float) -> np.ndarray:
         f = np.pad(self._flagged(gain), 1)
         return f[:-2] | f[1:-1] | f[2:]
 
-    def _envelope(self, c: int, keep: bool = True) -> np.ndarray:
-        env = self._env.get(c)
-        if env is None:
-            s, e = c * CHUNK, min(self.t.frames, (c + 1) * CHUNK)
-            lo = max(0, s - PAD)
-            env = peak_envelope(self.t.read(lo, e + PAD))[s - lo: s - lo + (e - s)]
-            self.oversampled += e - s
-            if keep and len(self._env) < ENVELOPE_CACHE:
-                self._env[c] = env
-        return env
+    def _envelope(self, c: int) -> np.ndarray:
+        n = min(self.t.frames, (c + 1) * CHUNK) - c * CHUNK
+        self._envfile.seek(c * CHUNK * 4)
+        return np.frombuffer(self._envfile.read(n * 4), dtype=np.float32)
 
     def _need(self, c: int, gain: float, flagged: np.ndarray) -> np.ndarray:
         n = min(self.t.frames, (c + 1) * CHUNK) - c * CHUNK
         if not flagged[c]:
             return np.ones(n, np.float32)
-        return np.minimum(1.0, self.ceiling / np.maximum(self._envelope(c) * gain, 1e-12)).astype(np.float32)
+        need = self._needs.get((c, gain))
+        if need is None:
+            need = np.minimum(1.0, self.ceiling / np.maximum(self._envelope(c) * gain, 1e-12)).astype(np.float32)
+            if len(self._needs) > 4:
+                self._needs.pop(next(iter(self._needs)))
+            self._needs[(c, gain)] = need
+        return need
 
     def gain_curve(self, c: int, gain: float, flagged: np.ndarray) -> np.ndarray:
         """The limiter's gain over chunk ``c``, as ``loudness.limit`` computes it on the whole."""
@@ -185,13 +210,13 @@ class Master:
         flagged, touched = self._flagged(g), self._touched(g)
         for c0, c1 in self._runs(touched):
             state = self.t.states[c0]
-            zx = np.zeros((2, 2)) if state is None else state[0].copy()
-            zr = np.zeros((2, 2))
+            zx = meter.k.zero() if state is None else state[0].copy()
+            zr = meter.k.zero()
             for c in range(c0, c1 + 1):
                 x = self.t.read(c * CHUNK, (c + 1) * CHUNK).astype(np.float64)
-                kx, zx = sosfilt(meter.sos, x, zi=zx)
+                kx, zx = meter.k(x, zx)
                 r = (self.gain_curve(c, g, flagged) - 1.0) * g * x if touched[c] else np.zeros_like(x)
-                kr, zr = sosfilt(meter.sos, r, zi=zr)
+                kr, zr = meter.k(r, zr)
                 add_energy(energy, meter.steps, c * CHUNK, meter.weight * (2 * g * kx * kr + kr * kr))
         return gated_loudness(energy, self.t.frames, self.rate)
 

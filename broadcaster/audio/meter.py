@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 from pyloudnorm.iirfilter import IIRfilter
-from scipy.signal import resample_poly, sosfilt, sosfilt_zi
+from scipy.signal import lfilter, resample_poly
 
-from broadcaster.audio.loudness import OVERSAMPLE, peak_envelope
+from broadcaster.audio.loudness import OVERSAMPLE
 
 GATE_BLOCK = 0.4        # seconds (BS.1770)
 GATE_STEP = 0.25        # of a block: 75 % overlap, so steps of 100 ms
@@ -34,13 +34,61 @@ def _peak_bound() -> float:
 
 
 PEAK_BOUND = _peak_bound()  # |oversampled| ≤ PEAK_BOUND × the largest |sample| within PAD
+FINE = 64                   # samples screened together by the bound
 
 
-def k_weighting(rate: int) -> np.ndarray:
-    """BS.1770's two K-weighting stages as second-order sections (pyloudnorm's coefficients)."""
-    stages = (IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, rate, "high_shelf"),
-              IIRfilter(0.0, 0.5, 38.0, rate, "high_pass"))
-    return np.array([np.concatenate([s.b / s.a[0], s.a / s.a[0]]) for s in stages])
+def _phase_matrix() -> np.ndarray:
+    """(20, 4): the oversampled values after sample i are x[i-9 .. i+10] @ this (resample_poly's taps)."""
+    impulse = np.zeros(257, np.float64)
+    impulse[128] = 1.0
+    h = resample_poly(impulse, OVERSAMPLE, 1)
+    k = np.array([[h[OVERSAMPLE * (128 + d) + p] for d in range(-10, 10)] for p in range(OVERSAMPLE)])
+    return k[:, ::-1].T.astype(np.float32).copy()
+
+
+_PHASES = _phase_matrix()
+
+
+def screened_envelope(x: np.ndarray, threshold: float) -> np.ndarray:
+    """``peak_envelope(x)`` where it can pass ``threshold``, 0 where it cannot: only the samples
+    near a loud one (a few in a hundred in speech) are oversampled."""
+    x = x.reshape(len(x), -1)
+    env = np.zeros(len(x), np.float32)
+    if len(x) == 0:
+        return env
+    blocks = -(-len(x) // FINE)
+    for c in range(x.shape[1]):
+        mag = np.zeros(blocks * FINE, np.float32)
+        mag[:len(x)] = np.abs(x[:, c])
+        peak = mag.reshape(blocks, FINE).max(axis=1)
+        near = np.maximum(peak, np.maximum(np.pad(peak[1:], (0, 1)), np.pad(peak[:-1], (1, 0))))
+        loud = np.flatnonzero(near * PEAK_BOUND > threshold)
+        if not len(loud):
+            continue
+        idx = (loud[:, None] * FINE + np.arange(FINE)).ravel()
+        idx = idx[idx < len(x)]
+        padded = np.pad(x[:, c].astype(np.float32), (9, 10))
+        windows = padded[idx[:, None] + np.arange(20)]
+        np.maximum.at(env, idx, np.abs(windows @ _PHASES).max(axis=1)) if x.shape[1] > 1 else \
+            env.__setitem__(idx, np.abs(windows @ _PHASES).max(axis=1))
+    return env
+
+
+class KFilter:
+    """BS.1770's two K-weighting stages (pyloudnorm's coefficients) as one fourth-order filter."""
+
+    def __init__(self, rate: int):
+        shelf = IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, rate, "high_shelf")
+        high_pass = IIRfilter(0.0, 0.5, 38.0, rate, "high_pass")
+        self.b = np.convolve(shelf.b, high_pass.b) / (shelf.a[0] * high_pass.a[0])
+        self.a = np.convolve(shelf.a, high_pass.a) / (shelf.a[0] * high_pass.a[0])
+
+    def zero(self) -> np.ndarray:
+        return np.zeros(len(self.a) - 1)
+
+    def __call__(self, x: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(filtered x, the state after it), from ``state``."""
+        return lfilter(self.b, self.a, x, zi=state)
 
 
 class Steps:
@@ -102,7 +150,7 @@ class Meter:
     def __init__(self, rate: int, weight: float = 1.0):
         self.rate = rate
         self.weight = weight          # e.g. 2 for mono that will be written on two channels
-        self.sos = k_weighting(rate)
+        self.k = KFilter(rate)
         self.steps = Steps(rate)
         self.energy: list[float] = []
         self.frames = 0
@@ -113,13 +161,14 @@ class Meter:
         return None if self._zi is None else self._zi.copy()
 
     def add(self, block: np.ndarray) -> None:
-        x = block.astype(np.float64).reshape(len(block), -1)
+        x = block.reshape(len(block), -1)
         if self._zi is None:
-            self._zi = np.zeros((x.shape[1],) + sosfilt_zi(self.sos).shape)
-        y = np.empty_like(x)
+            self._zi = np.zeros((x.shape[1], len(self.k.a) - 1))
+        squares = np.zeros(len(x))
         for c in range(x.shape[1]):
-            y[:, c], self._zi[c] = sosfilt(self.sos, x[:, c], zi=self._zi[c])
-        add_energy(self.energy, self.steps, self.frames, self.weight * np.square(y).sum(axis=1))
+            y, self._zi[c] = self.k(np.ascontiguousarray(x[:, c], dtype=np.float64), self._zi[c])
+            squares += y * y
+        add_energy(self.energy, self.steps, self.frames, self.weight * squares)
         self.frames += len(x)
 
     def loudness(self) -> float:
@@ -156,6 +205,6 @@ class PeakFinder:
         context = np.concatenate([before, block, after])
         if len(context) == 0 or float(np.abs(context).max()) * PEAK_BOUND <= self.peak:
             return
-        env = peak_envelope(context)[len(before): len(before) + len(block)]
-        self.oversampled += len(block)
+        env = screened_envelope(context, self.peak)[len(before): len(before) + len(block)]
+        self.oversampled += int(np.count_nonzero(env))
         self.peak = max(self.peak, float(env.max()) if len(env) else 0.0)
