@@ -7,7 +7,14 @@ Starts a private PulseAudio with a null sink, records its monitor, and prints:
    Playback; 20 starts, from the recording) against naive playback (decode the file at fire
    time, then sd.play; 20 starts, by the wall clock plus the stream's latency);
    `python bench/onair.py daemon|mechanism|rss` runs one part;
-3. the daemon's peak RSS while playing a 60-minute bulletin and a 1-minute one.
+3. the daemon's peak RSS while playing a 60-minute bulletin and a 1-minute one;
+4. `python bench/onair.py zones N`: one daemon driving N zones (N null sinks), 8 airings on every
+   zone at the same instants, then 8 more staggered 1 s apart from zone to zone (slots are set to the second): start error per
+   zone (median/max, from each zone's recording against a reference click on the same sink), the
+   daemon's own `start_error_ms` from the play log, its CPU while playing and its peak memory;
+5. `python bench/onair.py after-render [MINUTES]`: airings every 4 s on one zone while the same PC
+   renders a long programme (default 60 minutes of speech, from the sentence cache) and after it
+   exits: the start error of the airings during the render and of those in the 10 s after it.
 """
 
 from __future__ import annotations
@@ -162,6 +169,118 @@ def peak_rss(server: PulseServer, tmp: Path, minutes: float) -> float:
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
 
 
+def station(root: Path, zones: list[str], slots: str, script: str = "Xin chào.") -> dict:
+    (root / "scripts").mkdir(parents=True)
+    (root / "scripts" / "a.txt").write_text(script, encoding="utf-8")
+    sf.write(str(root / "jingle.wav"), tone(1000, 0.3), RATE)
+    zone_text = "".join(f'[zones.{z}]\ndevice = "{z}"\n' for z in zones)
+    (root / "schedule.toml").write_text(
+        f'timezone = "UTC"\n[tts]\nengine = "espeak"\n[audio]\nformat = "wav"\nrepeat = 1\ngap = 0.2\n'
+        f'jingle_in = "jingle.wav"\n[bulletins.a]\nscript = "scripts/a.txt"\n{zone_text}{slots}', encoding="utf-8")
+    return {**os.environ}
+
+
+def hhmmss(times: list[float]) -> str:
+    return ", ".join(f'"{datetime.fromtimestamp(t, timezone.utc):%H:%M:%S}"' for t in times)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def logged_errors(root: Path, env: dict) -> list[float]:
+    import json
+    out = subprocess.run([sys.executable, "-m", "broadcaster", "log", "--json"], cwd=root, env=env,
+                         capture_output=True, text=True, check=True).stdout
+    return [abs(r["start_error_ms"]) for r in json.loads(out) if r["start_error_ms"] is not None]
+
+
+def many_zones(server: PulseServer, tmp: Path, n: int) -> None:
+    from broadcaster.audio.player import find_output
+    zones = [f"z{i}" for i in range(n)]
+    for z in zones:
+        server.add_sink(z)
+    server.apply_env(os.environ)
+    root = tmp / f"zones{n}"
+    t0 = int(time.time()) + 15
+    together = [t0 + 4 * i for i in range(8)]
+    staggered = {z: [t0 + 34 + 4 * i + k for i in range(8)] for k, z in enumerate(zones)}
+    slots = "".join(f'[[slots]]\nbulletin = "a"\nzones = ["{z}"]\nat = [{hhmmss(together + staggered[z])}]\n'
+                    for z in zones)
+    env = station(root, zones, slots)
+    subprocess.run([sys.executable, "-m", "broadcaster", "build"], cwd=root, env=env, capture_output=True, check=True)
+    recs = {z: Recorder(server, z, tmp / f"{z}.raw") for z in zones}
+    proc = subprocess.Popen([sys.executable, "-m", "broadcaster", "daemon"], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t_ref = t0 - 3.0
+    time.sleep(max(0, t_ref - 2 - time.time()))
+    for z in zones:
+        reference_click(find_output(z).index, t_ref)
+    time.sleep(max(0, t0 - 0.5 - time.time()))
+    cpu0, wall0 = cpu_seconds(proc.pid), time.time()
+    time.sleep(max(0, max(staggered[zones[-1]]) + 3 - time.time()))
+    cpu = (cpu_seconds(proc.pid) - cpu0) / (time.time() - wall0) * 100
+    rss = int(next(line.split()[1] for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                   if line.startswith("VmHWM"))) / 1024
+    proc.terminate()
+    proc.wait()
+    worst = []
+    for z in zones:
+        x = recs[z].stop()
+        [ref] = onsets(x, 2000, 1)
+        targets = together + staggered[z]
+        errs = errors(onsets(x, 1000, len(targets)), ref, targets, t_ref)
+        worst.append(max(errs))
+        summary(f"zone {z}: 8 together + 8 staggered", errs)
+    logged = logged_errors(root, env)
+    print(f"{n} zones: max start error over all zones {max(worst):.1f} ms; play log start_error_ms "
+          f"median {np.median(logged):.1f} max {max(logged):.1f} ms (n={len(logged)}); "
+          f"daemon CPU while playing {cpu:.1f} % of one core; peak memory {rss:.0f} MB")
+
+
+def after_render(server: PulseServer, tmp: Path, minutes: float) -> None:
+    """Airings every 4 s while a long programme renders on the same PC, and after it exits."""
+    sys.path.insert(0, str(REPO / "bench"))
+    import build as build_bench
+    from broadcaster.audio.player import find_output
+    long_root = tmp / "long"
+    long_root.mkdir()
+    build_bench.project(long_root, minutes, gap=1.0)
+    print(f"filling the sentence cache for {minutes:g} minutes of speech…", flush=True)
+    subprocess.run([sys.executable, "-m", "broadcaster", "build"], cwd=long_root, check=True, capture_output=True)
+    build_bench.project(long_root, minutes, gap=1.5)   # the next build renders again, from the cache
+    root = tmp / "after"
+    t0 = int(time.time()) + 12
+    targets = [t0 + 4 * i for i in range(60)]
+    env = station(root, ["bench"], f'[[slots]]\nbulletin = "a"\nzones = ["bench"]\nat = [{hhmmss(targets)}]\n')
+    subprocess.run([sys.executable, "-m", "broadcaster", "build"], cwd=root, env=env, capture_output=True, check=True)
+    rec = Recorder(server, "bench", tmp / "after.raw")
+    proc = subprocess.Popen([sys.executable, "-m", "broadcaster", "daemon"], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t_ref = t0 - 3.0
+    time.sleep(max(0, t_ref - 2 - time.time()))
+    reference_click(find_output("bench").index, t_ref)
+    time.sleep(max(0, t0 + 1 - time.time()))
+    began = time.time()
+    subprocess.run([sys.executable, "-m", "broadcaster", "build"], cwd=long_root, check=True, capture_output=True)
+    ended = time.time()
+    time.sleep(max(0, min(ended + 12, targets[-1] + 2) - time.time()))
+    last = [t for t in targets if t < time.time() - 1]
+    proc.terminate()
+    proc.wait()
+    x = rec.stop()
+    [ref] = onsets(x, 2000, 1)
+    errs = errors(onsets(x, 1000, len(last)), ref, last, t_ref)
+    during = [e for e, t in zip(errs, last) if began <= t <= ended]
+    after = [e for e, t in zip(errs, last) if ended < t <= ended + 10]
+    print(f"render of {minutes:g} minutes took {ended - began:.0f} s")
+    if during:
+        summary("airings during the render", during)
+    if after:
+        summary("airings in the 10 s after it exited", after)
+
+
 CLICK: Path
 
 
@@ -179,6 +298,10 @@ def main() -> None:
                 daemon_run(server, tmp)
             if only in ("all", "mechanism"):
                 mechanism(server, tmp)
+            if only == "zones":
+                many_zones(server, tmp, int(sys.argv[2]) if len(sys.argv) > 2 else 10)
+            if only == "after-render":
+                after_render(server, tmp, float(sys.argv[2]) if len(sys.argv) > 2 else 60)
             for minutes in ((1, 60) if only in ("all", "rss") else ()):
                 print(f"daemon peak RSS playing a {minutes:2d}-minute bulletin:   {peak_rss(server, tmp, minutes):6.1f} MB")
         finally:

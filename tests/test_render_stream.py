@@ -1,0 +1,148 @@
+"""Rendering in constant memory: the streaming master gives what the whole-signal one gives, and a
+long bulletin renders in a process whose memory is capped."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from broadcaster.audio import loudness
+from broadcaster.audio import mix
+from broadcaster.audio.master import CHUNK, Master, Timeline, measure_file
+from broadcaster.audio.meter import Meter, PeakFinder, screened_envelope
+from tests.test_loudness import RATE, speechlike
+
+
+def stream(tmp_path, x: np.ndarray, pieces: int, weight: float = 1.0) -> Timeline:
+    t = Timeline(tmp_path, RATE, weight)
+    for part in np.array_split(x, pieces):
+        t.write(part)
+    t.close()
+    return t
+
+
+@settings(max_examples=12, deadline=None)
+@given(seconds=st.floats(3, 40), peak=st.floats(0.05, 1.0), seed=st.integers(0, 1000),
+       target=st.floats(-28, -14), ceiling=st.floats(-3, -0.5), pieces=st.integers(1, 300))
+def test_streaming_master_matches_the_whole_signal_master(tmp_path_factory, seconds, peak, seed, target, ceiling,
+                                                           pieces):
+    x = speechlike(seconds, peak, seed)
+    whole = loudness.trim_peak(loudness.normalize(x, RATE, target, ceiling), ceiling)
+    t = stream(tmp_path_factory.mktemp("t"), x, pieces)
+    try:
+        m = Master(t, ceiling)
+        gain_db, trim_db = m.solve(target)
+        out = mix.Collect()
+        m.write(out.write, gain_db, trim_db)
+    finally:
+        t.dispose()
+    y = out.samples()
+    assert len(y) == len(x)
+    assert loudness.integrated_loudness(y, RATE) == pytest.approx(loudness.integrated_loudness(whole, RATE), abs=0.01)
+    assert loudness.true_peak_dbtp(y) == pytest.approx(loudness.true_peak_dbtp(whole), abs=0.01)
+    assert loudness.true_peak_dbtp(y) <= ceiling + 1e-3
+    assert np.abs(y - whole).max() < 1e-3
+
+
+@settings(max_examples=15, deadline=None)
+@given(seconds=st.floats(0.1, 30), seed=st.integers(0, 1000), block=st.integers(100, 20000),
+       channels=st.sampled_from([1, 2]))
+def test_block_meters_match_the_whole_signal_meters(seconds, seed, block, channels):
+    x = speechlike(seconds, 0.9, seed)
+    if channels == 2:
+        x = np.stack([x, speechlike(seconds, 0.5, seed + 1)], axis=1)
+    meter, peaks = Meter(RATE), PeakFinder()
+    for i in range(0, len(x), block):
+        meter.add(x[i:i + block])
+        peaks.add(x[i:i + block])
+    whole = loudness.integrated_loudness(x, RATE)
+    if np.isfinite(whole):
+        assert meter.loudness() == pytest.approx(whole, abs=1e-6)
+    else:
+        assert meter.loudness() == whole
+    assert peaks.finish() == pytest.approx(loudness.true_peak_dbtp(x), abs=1e-5)
+
+
+def test_screened_envelope_is_exact_wherever_it_can_pass_the_threshold():
+    x = speechlike(20, 0.9, 3)
+    full = loudness.peak_envelope(x)
+    for threshold in (0.05, 0.3, 0.8):
+        env = screened_envelope(x, threshold)
+        kept = env > 0
+        assert np.abs(env[kept] - full[kept]).max() < 1e-6
+        assert not (full[~kept] > threshold).any()      # nothing that passes it was skipped
+        assert kept.mean() < (full > threshold / 3).mean() + 0.5
+
+
+def test_a_bulletin_streamed_to_disk_sounds_as_the_in_memory_pipeline(tmp_path):
+    """The same speech, jingles and settings, both ways: the file is the in-memory master's, encoded."""
+    from broadcaster.audio.files import decode_file, encode_file
+    from broadcaster.config import AudioSettings, TTSSettings
+    from broadcaster.render.build import render_audio, _at_rate
+    from broadcaster.render.speech import SentenceCache, Speaker
+    paragraphs = [["Kính thưa bà con.", "Hôm nay trời nắng."], ["Xin cảm ơn."]]
+    tts = TTSSettings(engines=("espeak",))
+    audio = AudioSettings(format="wav", repeat=2, gap=0.7)
+    speaker = Speaker(SentenceCache(tmp_path / "cache"))
+    jingle = (0.5 * np.sin(np.arange(int(1.5 * audio.sample_rate)) * 0.05)).astype(np.float32)
+    r = render_audio(paragraphs, tts, audio, speaker=speaker, jingle_in=jingle, jingle_out=None,
+                     target=tmp_path / "streamed.wav", tags={})
+    spoken = speaker.speak(tts, [s for p in paragraphs for s in p])
+    it = iter(range(len(spoken.speeches)))
+    text = mix.reading([[_at_rate(spoken.speeches[next(it)], audio.sample_rate) for _s in p] for p in paragraphs],
+                       audio.sample_rate)
+    laid = mix.assemble(text, audio.sample_rate, repeat=2, gap=0.7, jingle_in=jingle)
+    whole = loudness.trim_peak(loudness.normalize(laid.samples, audio.sample_rate, audio.loudness,
+                                                  audio.true_peak), audio.true_peak)
+    for _try in range(3):   # as renders did: measure the written file, correct the encoder's drift
+        encode_file(tmp_path / "whole.wav", whole, audio.sample_rate, "wav", {})
+        decoded, _r = decode_file(tmp_path / "whole.wav")
+        tp, lufs = loudness.true_peak_dbtp(decoded), loudness.integrated_loudness(decoded, audio.sample_rate)
+        if tp <= audio.true_peak and abs(audio.loudness - lufs) <= 0.2:
+            break
+        whole = whole * loudness.db_to_gain(min(audio.loudness - lufs, audio.true_peak - 0.1 - tp))
+    streamed, rate = decode_file(tmp_path / "streamed.wav")
+    reference, _r = decode_file(tmp_path / "whole.wav")
+    assert [(s.kind, round(s.start, 3), round(s.duration, 3)) for s in r.segments] == \
+        [(s.kind, round(s.start, 3), round(s.duration, 3)) for s in laid.segments]
+    assert len(streamed) == len(reference) and np.abs(streamed - reference).max() < 2e-3
+    lufs, tp, seconds = measure_file(tmp_path / "whole.wav", what="reference")
+    assert r.loudness_lufs == pytest.approx(lufs, abs=0.1) and r.true_peak_dbtp == pytest.approx(tp, abs=0.1)
+    assert r.duration_s == pytest.approx(seconds, abs=1e-3)
+    assert not list(tmp_path.glob(".render-*"))     # the temporary files went with the render
+
+
+MEMORY_LIMIT_MB = 400
+
+
+def _cap_memory() -> None:
+    limit = MEMORY_LIMIT_MB << 20
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def test_a_long_bulletin_renders_within_a_memory_cap(project):
+    """Four minutes of MP3 at 44.1 kHz in a process (and its ffmpeg) capped at 400 MB of address space:
+    assembling it whole in memory, as renders did, needed about 150 MB a minute on top of the program."""
+    sentences = [f"Khoản {n}. Mọi người dân cần thực hiện nghiêm các biện pháp phòng, chống dịch bệnh tại "
+                 f"địa phương theo hướng dẫn của cơ quan y tế." for n in range(1, 13)]
+    p = project
+    p.write("scripts/long.txt", "\n\n".join(sentences))
+    p.write("schedule.toml", '[tts]\nengine = "espeak"\n[audio]\nformat = "mp3"\nrepeat = 4\ngap = 1.0\n'
+                             '[bulletins.long]\nscript = "scripts/long.txt"\n')
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "broadcaster", "build"], cwd=p.root, env=env,
+                         preexec_fn=_cap_memory, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    side = p.sidecar("long")
+    assert side["duration_s"] > 4 * 60 and side["loudness_lufs"] == pytest.approx(-16.0, abs=0.2)
+    assert side["true_peak_dbtp"] <= -1.0
+    lufs, tp, seconds = measure_file(p.root / "audio_out" / "long.mp3", what="the bulletin")
+    assert seconds == pytest.approx(side["duration_s"], abs=0.1) and lufs == pytest.approx(-16.0, abs=0.2)
+    assert seconds * 44100 > 20 * CHUNK
