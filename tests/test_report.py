@@ -45,6 +45,7 @@ def aired(j: Journal, when: datetime, zone: str, status: str, *, late: float = 0
     row = j.start(scheduled=when, zone=zone, bulletin="thong-bao", audio="audio_out/thong-bao.wav",
                   audio_sha256="0" * 64, priority="normal", slot=slot, request=None if slot is not None else 1,
                   started=start)
+    j.measured_start(row, start + timedelta(milliseconds=late * 10), late * 10)  # as measured at the sound card
     j.finish(row, status, start + timedelta(seconds=seconds), reason)
 
 
@@ -111,8 +112,11 @@ def test_csv_opens_in_excel_with_vietnamese_headings(campaign):
     raw = (campaign.root / "bao_cao.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # the BOM: Excel then reads UTF-8
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert rows[0][:5] == ["ngày", "vùng", "tên vùng", "bản tin", "tiêu đề"] and rows[0][-1] == "thiếu"
-    short = [r for r in rows[1:] if r[-1] == "có"]
+    assert rows[0][:5] == ["ngày", "vùng", "tên vùng", "bản tin", "tiêu đề"] and rows[0][-2:] == [
+        "thiếu", "sai lệch giờ phát lớn nhất (ms)"]
+    short = [r for r in rows[1:] if r[-2] == "có"]
+    errors = {(r[0], r[1]): r[-1] for r in rows[1:]}
+    assert errors[("02/8/2020", "huyen")] == "950" and errors[("01/8/2020", "xa")] == "0"   # the late start shows
     assert [(r[0], r[1]) for r in short] == [("02/8/2020", "xa"), ("03/8/2020", "huyen"), ("03/8/2020", "xa")]
     assert rows[4][2] == "Xã Quảng An" and rows[4][5:13] == ["2", "0", "0", "0", "1", "0", "1", "0"]
 

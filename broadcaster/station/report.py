@@ -36,6 +36,11 @@ class Cell:
     upcoming: int = 0           # scheduled later than now: not counted yet
     on_request: int = 0         # aired with `broadcaster play`, outside the schedule
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES + ("playing",), 0))
+    start_error_ms: float | None = None   # the largest measured start error of its airings
+
+    def note_start(self, r: Row | None) -> None:
+        if r is not None and r.start_error_ms is not None:
+            self.start_error_ms = max(self.start_error_ms or 0.0, abs(r.start_error_ms))
 
     @property
     def aired(self) -> int:
@@ -77,6 +82,8 @@ class Report:
             t.on_request += c.on_request
             for k, v in c.counts.items():
                 t.counts[k] += v
+            if c.start_error_ms is not None:
+                t.start_error_ms = max(t.start_error_ms or 0.0, c.start_error_ms)
         return list(out.values())
 
     def short_days(self) -> list[Cell]:
@@ -130,6 +137,7 @@ def build_report(cfg: Config, rows: list[Row], first: date, last: date, now: dat
         c.scheduled += 1
         status = r.status if r else "missed"
         c.counts[status] = c.counts.get(status, 0) + 1
+        c.note_start(r)
         marks.append(_mark(t, key[1], bulletin, r, status, True, lengths))
     for r in extra:
         t = datetime.fromisoformat(r.scheduled).astimezone(tz)
@@ -137,6 +145,7 @@ def build_report(cfg: Config, rows: list[Row], first: date, last: date, now: dat
         c = cell(t.date(), r.zone, bulletin)
         if r.status in AIRED:
             c.on_request += 1
+            c.note_start(r)
         marks.append(_mark(t, r.zone, bulletin, r, r.status, False, lengths))
     ordered = sorted(cells.values(), key=lambda c: (c.day, _order(cfg.zones, c.zone), c.bulletin))
     marks.sort(key=lambda m: (m.zone, m.day, m.start))

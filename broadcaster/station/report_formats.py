@@ -44,18 +44,20 @@ def to_csv(report: Report, cfg: Config) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([_("date"), _("zone"), _("zone name"), _("bulletin"), _("title")] + [_(t) for _k, t in COLUMNS]
-               + [_("short")])
+               + [_("short"), _("largest start error (ms)")])
     for c in report.cells:
         f = figures(c)
         w.writerow([day(c.day), c.zone, _zone_name(cfg, c.zone), c.bulletin, _title(cfg, c.bulletin)]
-                   + [f[k] for k, _t in COLUMNS] + [_("yes") if c.short else ""])
+                   + [f[k] for k, _t in COLUMNS] + [_("yes") if c.short else "",
+                                                    "" if c.start_error_ms is None else f"{c.start_error_ms:.0f}"])
     return buf.getvalue()
 
 
 def to_json(report: Report, cfg: Config) -> dict:
     def cell(c: Cell, with_day: bool) -> dict:
         return {**({"date": c.day.isoformat()} if with_day else {}), "zone": c.zone, "bulletin": c.bulletin,
-                **figures(c), "upcoming": c.upcoming, "playing": c.counts["playing"], "short": c.short}
+                **figures(c), "upcoming": c.upcoming, "playing": c.counts["playing"], "short": c.short,
+                "start_error_ms": c.start_error_ms}
     return {"from": report.first.isoformat(), "to": report.last.isoformat(), "timezone": report.timezone,
             "generated": report.now.isoformat(timespec="seconds"),
             "days": [cell(c, True) for c in report.cells],
