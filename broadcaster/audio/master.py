@@ -29,7 +29,7 @@ from broadcaster.audio.loudness import LIMITER_WINDOW_S, db_to_gain, solve_gain
 from broadcaster.audio.meter import (PAD, PEAK_BOUND, Meter, PeakFinder, add_energy, gated_loudness,
                                      screened_envelope)
 
-CHUNK = 8192                 # frames; more than the limiter's reach (2 × 20 ms + PAD) at 96 kHz
+CHUNK = 8192                 # frames; more than the limiter's reach (2 × 20 ms + PAD) at 48 kHz
 SCREEN_MARGIN_DB = 3.0       # the envelope is kept for gains up to this much above the first asked for
 
 
@@ -256,7 +256,7 @@ class Master:
 
 def measure_file(path: Path, *, what: str) -> tuple[float, float, float]:
     """(integrated loudness in LUFS, true peak in dBTP, seconds) of an audio file, read in blocks."""
-    rate, blocks = read_blocks(path, CHUNK, what=what)
+    rate, blocks = read_blocks(path, 1 << 16, what=what)
     meter, peaks = Meter(rate), PeakFinder()
     for block in blocks:
         meter.add(block)

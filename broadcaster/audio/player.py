@@ -87,8 +87,9 @@ class _Feeder(threading.Thread):
     def __init__(self, path: Path, volume: float):
         super().__init__(daemon=True, name=f"feeder {path.name}")
         import soundfile as sf
+        from broadcaster.audio.files import BlockReader
         try:
-            self.file = sf.SoundFile(str(path))
+            self.file = BlockReader(str(path))
         except (sf.LibsndfileError, RuntimeError, OSError) as e:
             raise PlaybackError(_("cannot open {file}: {reason}", file=path.name, reason=e),
                                 hint=_("render it again with broadcaster build")) from None
