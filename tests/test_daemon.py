@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 
@@ -148,8 +149,10 @@ def test_play_without_a_daemon_plays_here_and_logs(station):
     csv_out = station.project.run("log", "--csv").out.splitlines()
     assert csv_out[0] == ("scheduled,started,ended,zone,bulletin,status,reason,audio_sha256,station,command,"
                           "start_error_ms") and ",za,d,played," in csv_out[1]
-    # started is when the first sample left the sound card (PortAudio's time), measured, not assumed
-    assert isinstance(row["start_error_ms"], float) and abs(row["start_error_ms"]) < 1000
+    # started is when the first sample left the sound card (PortAudio's time), measured, not assumed:
+    # never before it was due (a cold sound server can make it late; that is what the number is for)
+    assert isinstance(row["start_error_ms"], float) and row["start_error_ms"] > -50
+    assert datetime.fromisoformat(row["started"]) >= datetime.fromisoformat(row["scheduled"])
 
 
 def test_live_edit_of_the_schedule_is_picked_up(station):
