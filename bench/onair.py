@@ -117,32 +117,17 @@ def mechanism(server: PulseServer, tmp: Path) -> None:
 
 
 def daemon_run(server: PulseServer, tmp: Path) -> None:
-    root = tmp / "station"
-    (root / "scripts").mkdir(parents=True)
-    (root / "audio_out").mkdir()
-    (root / "scripts" / "a.txt").write_text("Xin chào.", encoding="utf-8")
     t0 = int(time.time()) + 12
-    at = ", ".join(f'"{datetime.fromtimestamp(t0 + 3 * i, timezone.utc):%H:%M:%S}"' for i in range(20))
-    sf.write(str(root / "jingle.wav"), tone(1000, 0.3), RATE)
-    (root / "schedule.toml").write_text(
-        f'timezone = "UTC"\n[tts]\nengine = "espeak"\n[audio]\nformat = "wav"\nrepeat = 1\ngap = 0.2\n'
-        f'jingle_in = "jingle.wav"\n[bulletins.a]\nscript = "scripts/a.txt"\n'
-        f'[zones.z]\ndevice = "bench"\n[[slots]]\nbulletin = "a"\nzones = ["z"]\nat = [{at}]\n', encoding="utf-8")
-    env = {**os.environ, **server.env}
-    subprocess.run([sys.executable, "-m", "broadcaster", "build"], cwd=root, env=env, capture_output=True, check=True)
-    from broadcaster.audio.player import find_output
-    rec = Recorder(server, "bench", tmp / "daemon.raw")
-    proc = subprocess.Popen([sys.executable, "-m", "broadcaster", "daemon"], cwd=root, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t_ref = t0 - 3.0
-    time.sleep(max(0, t_ref - 2 - time.time()))
-    reference_click(find_output("bench").index, t_ref)
+    targets = [t0 + 3 * i for i in range(20)]
+    root = tmp / "station"
+    station(root, ["bench"], f'[[slots]]\nbulletin = "a"\nzones = ["bench"]\nat = [{hhmmss(targets)}]\n')
+    proc, recs, t_ref = start_daemon(server, root, tmp, ["bench"], t0)
     time.sleep(max(0, t0 + 61 - time.time()))
     proc.terminate()
     proc.wait()
-    x = rec.stop()
+    x = recs["bench"].stop()
     [ref] = onsets(x, 2000, 1)
-    summary("daemon, 20 scheduled airings", errors(onsets(x, 1000, 20), ref, [t0 + 3 * i for i in range(20)], t_ref))
+    summary("daemon, 20 scheduled airings", errors(onsets(x, 1000, 20), ref, targets, t_ref))
 
 
 def peak_rss(server: PulseServer, tmp: Path, minutes: float) -> float:
@@ -169,7 +154,8 @@ def peak_rss(server: PulseServer, tmp: Path, minutes: float) -> float:
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
 
 
-def station(root: Path, zones: list[str], slots: str, script: str = "Xin chào.") -> dict:
+def station(root: Path, zones: list[str], slots: str, script: str = "Xin chào.") -> None:
+    """A station whose zones are named as their sinks, with one bulletin "a" opening on a 1 kHz tone."""
     (root / "scripts").mkdir(parents=True)
     (root / "scripts" / "a.txt").write_text(script, encoding="utf-8")
     sf.write(str(root / "jingle.wav"), tone(1000, 0.3), RATE)
@@ -177,7 +163,23 @@ def station(root: Path, zones: list[str], slots: str, script: str = "Xin chào."
     (root / "schedule.toml").write_text(
         f'timezone = "UTC"\n[tts]\nengine = "espeak"\n[audio]\nformat = "wav"\nrepeat = 1\ngap = 0.2\n'
         f'jingle_in = "jingle.wav"\n[bulletins.a]\nscript = "scripts/a.txt"\n{zone_text}{slots}', encoding="utf-8")
-    return {**os.environ}
+
+
+def start_daemon(server: PulseServer, root: Path, tmp: Path, zones: list[str],
+                 t0: float) -> tuple[subprocess.Popen, dict[str, Recorder], float]:
+    """Build the station, record each zone's sink, start its daemon, and play a reference click on
+    every sink 3 s before ``t0``: (the daemon, the recorders, the click's time)."""
+    from broadcaster.audio.player import find_output
+    env = {**os.environ, **server.env}
+    subprocess.run([sys.executable, "-m", "broadcaster", "build"], cwd=root, env=env, capture_output=True, check=True)
+    recs = {z: Recorder(server, z, tmp / f"{root.name}-{z}.raw") for z in zones}
+    proc = subprocess.Popen([sys.executable, "-m", "broadcaster", "daemon"], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t_ref = t0 - 3.0
+    time.sleep(max(0, t_ref - 2 - time.time()))
+    for z in zones:
+        reference_click(find_output(z).index, t_ref)
+    return proc, recs, t_ref
 
 
 def hhmmss(times: list[float]) -> str:
@@ -189,15 +191,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def logged_errors(root: Path, env: dict) -> list[float]:
+def logged_errors(root: Path, server: PulseServer) -> list[float]:
     import json
-    out = subprocess.run([sys.executable, "-m", "broadcaster", "log", "--json"], cwd=root, env=env,
+    out = subprocess.run([sys.executable, "-m", "broadcaster", "log", "--json"], cwd=root,
+                         env={**os.environ, **server.env},
                          capture_output=True, text=True, check=True).stdout
     return [abs(r["start_error_ms"]) for r in json.loads(out) if r["start_error_ms"] is not None]
 
 
 def many_zones(server: PulseServer, tmp: Path, n: int) -> None:
-    from broadcaster.audio.player import find_output
     zones = [f"z{i}" for i in range(n)]
     for z in zones:
         server.add_sink(z)
@@ -208,15 +210,8 @@ def many_zones(server: PulseServer, tmp: Path, n: int) -> None:
     staggered = {z: [t0 + 34 + 4 * i + k for i in range(8)] for k, z in enumerate(zones)}
     slots = "".join(f'[[slots]]\nbulletin = "a"\nzones = ["{z}"]\nat = [{hhmmss(together + staggered[z])}]\n'
                     for z in zones)
-    env = station(root, zones, slots)
-    subprocess.run([sys.executable, "-m", "broadcaster", "build"], cwd=root, env=env, capture_output=True, check=True)
-    recs = {z: Recorder(server, z, tmp / f"{z}.raw") for z in zones}
-    proc = subprocess.Popen([sys.executable, "-m", "broadcaster", "daemon"], cwd=root, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t_ref = t0 - 3.0
-    time.sleep(max(0, t_ref - 2 - time.time()))
-    for z in zones:
-        reference_click(find_output(z).index, t_ref)
+    station(root, zones, slots)
+    proc, recs, t_ref = start_daemon(server, root, tmp, zones, t0)
     time.sleep(max(0, t0 - 0.5 - time.time()))
     cpu0, wall0 = cpu_seconds(proc.pid), time.time()
     time.sleep(max(0, max(staggered[zones[-1]]) + 3 - time.time()))
@@ -233,7 +228,7 @@ def many_zones(server: PulseServer, tmp: Path, n: int) -> None:
         errs = errors(onsets(x, 1000, len(targets)), ref, targets, t_ref)
         worst.append(max(errs))
         summary(f"zone {z}: 8 together + 8 staggered", errs)
-    logged = logged_errors(root, env)
+    logged = logged_errors(root, server)
     print(f"{n} zones: max start error over all zones {max(worst):.1f} ms; play log start_error_ms "
           f"median {np.median(logged):.1f} max {max(logged):.1f} ms (n={len(logged)}); "
           f"daemon CPU while playing {cpu:.1f} % of one core; peak memory {rss:.0f} MB")
@@ -243,7 +238,6 @@ def after_render(server: PulseServer, tmp: Path, minutes: float) -> None:
     """Airings every 4 s while a long programme renders on the same PC, and after it exits."""
     sys.path.insert(0, str(REPO / "bench"))
     import build as build_bench
-    from broadcaster.audio.player import find_output
     long_root = tmp / "long"
     long_root.mkdir()
     build_bench.project(long_root, minutes, gap=1.0)
@@ -253,14 +247,8 @@ def after_render(server: PulseServer, tmp: Path, minutes: float) -> None:
     root = tmp / "after"
     t0 = int(time.time()) + 12
     targets = [t0 + 4 * i for i in range(60)]
-    env = station(root, ["bench"], f'[[slots]]\nbulletin = "a"\nzones = ["bench"]\nat = [{hhmmss(targets)}]\n')
-    subprocess.run([sys.executable, "-m", "broadcaster", "build"], cwd=root, env=env, capture_output=True, check=True)
-    rec = Recorder(server, "bench", tmp / "after.raw")
-    proc = subprocess.Popen([sys.executable, "-m", "broadcaster", "daemon"], cwd=root, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t_ref = t0 - 3.0
-    time.sleep(max(0, t_ref - 2 - time.time()))
-    reference_click(find_output("bench").index, t_ref)
+    station(root, ["bench"], f'[[slots]]\nbulletin = "a"\nzones = ["bench"]\nat = [{hhmmss(targets)}]\n')
+    proc, recs, t_ref = start_daemon(server, root, tmp, ["bench"], t0)
     time.sleep(max(0, t0 + 1 - time.time()))
     began = time.time()
     subprocess.run([sys.executable, "-m", "broadcaster", "build"], cwd=long_root, check=True, capture_output=True)
@@ -269,7 +257,7 @@ def after_render(server: PulseServer, tmp: Path, minutes: float) -> None:
     last = [t for t in targets if t < time.time() - 1]
     proc.terminate()
     proc.wait()
-    x = rec.stop()
+    x = recs["bench"].stop()
     [ref] = onsets(x, 2000, 1)
     errs = errors(onsets(x, 1000, len(last)), ref, last, t_ref)
     during = [e for e, t in zip(errs, last) if began <= t <= ended]

@@ -118,7 +118,6 @@ class Encoder:
             raise AudioError(_("ffmpeg is needed to write MP3 files"),
                              hint=_(FFMPEG_HINT) + _(', or set format = "wav"'))
         self.target, self.rate, self.channels, self.fmt, self.tags = target, rate, channels, fmt, tags
-        self.frames = 0
         self._atomic = atomic_path(target, suffix=f".tmp.{fmt}")
         self._file: sf.SoundFile | None = None
         self._proc: subprocess.Popen | None = None
@@ -149,7 +148,6 @@ class Encoder:
 
     def write(self, samples: np.ndarray) -> None:
         pcm = np.clip(samples, -1.0, 1.0)
-        self.frames += len(pcm)
         try:
             if self._file is not None:
                 self._file.write(pcm)

@@ -122,9 +122,6 @@ class Master:
         near = np.pad(peaks, 1)
         self.reach = np.maximum(np.maximum(near[:-2], near[1:-1]), near[2:]) * PEAK_BOUND
         self.measured = timeline.meter.loudness()
-        self.steps_done = 0
-        self.chunks_limited = 0
-        self.oversampled = 0                          # frames whose envelope had to be computed
         self.chunk_peak = np.zeros(timeline.chunks)   # each chunk's true peak, where it can matter
         self._screened_to = 0.0                       # the envelope file holds what matters up to this gain
         self._envfile = None
@@ -147,19 +144,17 @@ class Master:
             else:
                 lo = max(0, s - PAD)
                 env = screened_envelope(self.t.read(lo, e + PAD), threshold)[s - lo: s - lo + (e - s)]
-                self.oversampled += int(np.count_nonzero(env))
             self.chunk_peak[c] = float(env.max()) if len(env) else 0.0
             self._envfile.write(env.tobytes())
 
     # --- which chunks the limiter can touch at a gain ---------------------------------
-    def _flagged(self, gain: float) -> np.ndarray:
-        """Chunks where the limiter acts at ``gain``: their true peak passes the ceiling."""
+    def _limited(self, gain: float) -> tuple[np.ndarray, np.ndarray]:
+        """(flagged, touched) chunks at ``gain``: flagged where the true peak passes the ceiling (the
+        limiter acts there), touched where its gain curve reaches (those and their neighbours)."""
         self._screen(gain)
-        return self.chunk_peak * gain > self.ceiling
-
-    def _touched(self, gain: float) -> np.ndarray:
-        f = np.pad(self._flagged(gain), 1)
-        return f[:-2] | f[1:-1] | f[2:]
+        flagged = self.chunk_peak * gain > self.ceiling
+        f = np.pad(flagged, 1)
+        return flagged, f[:-2] | f[1:-1] | f[2:]
 
     def _envelope(self, c: int) -> np.ndarray:
         n = min(self.t.frames, (c + 1) * CHUNK) - c * CHUNK
@@ -203,11 +198,10 @@ class Master:
     # --- the gain ---------------------------------------------------------------------
     def loudness_at(self, gain_db: float) -> float:
         """Integrated loudness of the limited output at ``gain_db``, computing the loud chunks only."""
-        self.steps_done += 1
         g = db_to_gain(gain_db)
         meter = self.t.meter
         energy = np.asarray(meter.energy, dtype=np.float64) * g * g
-        flagged, touched = self._flagged(g), self._touched(g)
+        flagged, touched = self._limited(g)
         for c0, c1 in self._runs(touched):
             state = self.t.states[c0]
             zx = meter.k.zero() if state is None else state[0].copy()
@@ -230,7 +224,7 @@ class Master:
     def peak_dbtp(self, gain_db: float) -> float:
         """True peak of the limited output where the limiter acted (elsewhere it is under the ceiling)."""
         g = db_to_gain(gain_db)
-        flagged, touched = self._flagged(g), self._touched(g)
+        flagged, touched = self._limited(g)
         peak = -math.inf
         for c0, c1 in self._runs(touched):
             finder = PeakFinder()
@@ -244,8 +238,7 @@ class Master:
         """Every chunk, gain and limiter applied, to ``sink`` (mono float32)."""
         g = db_to_gain(gain_db)
         trim = db_to_gain(trim_db)
-        flagged, touched = self._flagged(g), self._touched(g)
-        self.chunks_limited = int(touched.sum())
+        flagged, touched = self._limited(g)
         for c in range(self.t.chunks):
             x = self.t.read(c * CHUNK, (c + 1) * CHUNK)
             y = x * np.float32(g * trim)

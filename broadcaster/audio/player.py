@@ -172,6 +172,12 @@ class Playback:
         """Seconds of audio in the file."""
         return self.feeder.file.frames / self.rate
 
+    def start_error(self) -> float | None:
+        """Seconds from when the first sample was due to when it left the output; None before it has."""
+        if self.started_at is None or self.target is None:
+            return None
+        return self.started_at - self.target
+
     def position(self) -> float:
         """Seconds of the audio that have reached the output so far (0 before the start)."""
         if self.started_at is None:

@@ -115,8 +115,9 @@ def _play_here(cfg: Config, journal, target: str, zone: str, priority: str) -> N
                         audio_sha256=sha256_file(path), priority=priority, slot=None, request=None, started=now)
     click.echo(_("Playing {file} on {zone} (no daemon serves this zone); Ctrl+C stops it.", file=path.name, zone=zone))
     status = play_to_end(pb)
-    if pb.started_at is not None and pb.target is not None:   # when the first sample actually left
-        journal.measured_start(row, datetime.fromtimestamp(pb.started_at, now.tzinfo), (pb.started_at - pb.target) * 1000)
+    error = pb.start_error()
+    if error is not None:   # when the first sample actually left
+        journal.measured_start(row, datetime.fromtimestamp(pb.started_at, now.tzinfo), error * 1000)
     reason = {"interrupted": _("stopped with Ctrl+C"), "failed": pb.feeder.error or pb.error}.get(status)
     journal.finish(row, status, local_now(cfg), reason)
     click.echo(_(STATUS_WORDS[status]) + (f": {reason}" if reason else ""))

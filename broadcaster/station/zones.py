@@ -179,16 +179,14 @@ class ZoneWorker(threading.Thread):
         t0 = time.monotonic()
         measured = False
         while not pb.wait(0.1):
-            if not measured and pb.started_at is not None:
-                measured = True
-                self._measured_start(row, pb.started_at - (time.time() - d.clock.wall()), start)
+            measured = measured or self._measured_start(row, pb, start)
             if time.monotonic() - t0 > limit + LEAD:
                 pb.close()
                 self.cut = self.cut or ("failed", _("the sound output stopped playing"))
                 break
         pb.close()
-        if not measured and pb.started_at is not None:
-            self._measured_start(row, pb.started_at - (time.time() - d.clock.wall()), start)
+        if not measured:
+            self._measured_start(row, pb, start)
         ended = d.clock.now()
         if self.cut:
             status, reason = self.cut
@@ -204,14 +202,17 @@ class ZoneWorker(threading.Thread):
         log.info(_("zone {zone}: {item} {status}", zone=self.zone, item=item.label, status=_(STATUS_WORDS[status]))
                  + (f" ({reason})" if reason else ""))
 
-    def _measured_start(self, row: int, first_sample: float, due: float) -> None:
+    def _measured_start(self, row: int, pb, due: float) -> bool:
         """The log's ``started`` becomes when the first sample left the output (PortAudio's DAC time of
-        that block), and ``start_error_ms`` how far that was from when it was due."""
-        error_ms = (first_sample - due) * 1000
-        self.d.journal.measured_start(row, datetime.fromtimestamp(first_sample, self.d.tz), error_ms)
-        if abs(error_ms) > START_ERROR_WARN_MS:
+        that block), and ``start_error_ms`` how far that was from when it was due. False until it has left."""
+        error = pb.start_error()
+        if error is None:
+            return False
+        self.d.journal.measured_start(row, datetime.fromtimestamp(due + error, self.d.tz), error * 1000)
+        if abs(error) * 1000 > START_ERROR_WARN_MS:
             log.warning(_("zone {zone}: the first sample left {ms} ms from its time", zone=self.zone,
-                          ms=f"{error_ms:+.0f}"))
+                          ms=f"{error * 1000:+.0f}"))
+        return True
 
     def _failed(self, item: Item, reason: str) -> None:
         row = self.d.journal.record(scheduled=item.scheduled, zone=self.zone, bulletin=item.bulletin,
