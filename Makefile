@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 RUN_PACKAGES  := ffmpeg espeak-ng libportaudio2
 TEST_PACKAGES := $(RUN_PACKAGES) pulseaudio pulseaudio-utils libasound2-plugins chromium fonts-dejavu-core \
-                 nats-server
+                 nats-server icecast2
 
 .PHONY: run test system-deps test-system-deps bench clean
 

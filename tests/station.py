@@ -46,7 +46,9 @@ class Station:
         return datetime.fromtimestamp(self.t0 + seconds, timezone.utc).strftime("%H:%M:%S")
 
     def configure(self, slots: list[tuple[str, list[str], float, str]], *, zones=None, repeat=None,
-                  grace="10m", t0_in: float = 8.0) -> None:
+                  grace="10m", t0_in: float = 8.0, extra=None) -> None:
+        """Bulletins a-d, the zones, and a slot per (bulletin, zones, seconds after t0, priority);
+        ``extra(when)`` gives more lines (sources, relay slots), ``when`` as below."""
         self.t0 = float(int(time.time() + t0_in))
         zones = zones or {"za": "zone_a", "zb": "zone_b"}
         repeat = repeat or {}
@@ -60,6 +62,7 @@ class Station:
         for bulletin, zs, offset, priority in slots:
             text += ["[[slots]]", f'bulletin = "{bulletin}"', f"zones = {json.dumps(zs)}",
                      f'at = ["{self.when(offset)}"]', f'priority = "{priority}"']
+        text += extra(self.when) if extra else []
         self.project.write("schedule.toml", "\n".join(text) + "\n")
 
     def build(self) -> None:

@@ -231,3 +231,102 @@ def read_blocks(path: Path, frames: int, *, what: str) -> tuple[int, Iterator[np
 
 def _channels(pcm: np.ndarray) -> int:
     return 1 if pcm.ndim == 1 else pcm.shape[1]
+
+
+# --- live streams: decoded by an ffmpeg child as they arrive ------------------------------
+
+STREAM_BLOCK = 4096          # frames per block handed on
+STREAM_BUFFER_SECONDS = 60.0  # at most this much is kept waiting; older audio is dropped (a live source)
+# what ffmpeg says when a stream cannot be had, and what to tell the technician instead
+_STREAM_REASONS = (
+    ("404", N_("the server answered 404 Not Found: check the address")),
+    ("403", N_("the server refused access (403 Forbidden)")),
+    ("Server returned", N_("the server answered with an error: {said}")),
+    ("Connection refused", N_("nothing answers at that address (connection refused)")),
+    ("timed out", N_("the server did not answer in time")),
+    ("Invalid data found", N_("what the address sent is not audio (a web page?)")),
+    ("Failed to resolve", N_("the server's name cannot be found (no internet, or a wrong address)")),
+    ("Name or service not known", N_("the server's name cannot be found (no internet, or a wrong address)")),
+    ("does not contain any stream", N_("what the address sent is not audio (a web page?)")),
+)
+
+
+class StreamDecoder:
+    """A web stream (Icecast/Shoutcast MP3, AAC or Ogg; HLS .m3u8) or a file, decoded by ffmpeg at
+    ``rate`` and ``channels`` into float32 blocks waiting in a queue. ``ended`` says why it stopped."""
+
+    def __init__(self, location: str, rate: int, channels: int, *, timeout: float = 8.0, loop: bool = False):
+        """A ``loop``ed file is read as it is taken (it comes round again); a stream as it comes."""
+        import queue
+        import threading
+        if not shutil.which("ffmpeg"):
+            raise AudioError(_("ffmpeg is needed to relay a stream"), hint=_(FFMPEG_HINT))
+        self.rate, self.channels = rate, channels
+        self.ended: str | None = None
+        self.frames_in = 0
+        self.live = not loop
+        self.blocks: queue.Queue = queue.Queue(maxsize=0 if self.live else 16)
+        self._said: list[str] = []
+        net = ["-rw_timeout", str(int(timeout * 1e6))] if "://" in location else []
+        cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", *net,
+               *(["-stream_loop", "-1"] if loop else []), "-i", location,
+               "-vn", "-f", "f32le", "-ac", str(channels), "-ar", str(rate), "pipe:1"]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        threading.Thread(target=self._errors, daemon=True, name="ffmpeg stderr").start()
+        threading.Thread(target=self._read, daemon=True, name=f"stream {location[:40]}").start()
+
+    def _errors(self) -> None:
+        for line in self.proc.stderr:
+            self._said = (self._said + [line.decode("utf-8", "replace").strip()])[-5:]
+
+    def _read(self) -> None:
+        size = STREAM_BLOCK * self.channels * 4
+        keep = int(STREAM_BUFFER_SECONDS * self.rate / STREAM_BLOCK)
+        rest = b""
+        while True:
+            data = self.proc.stdout.read(size - len(rest))
+            if not data:
+                break
+            rest += data
+            if len(rest) < size:
+                continue
+            block = np.frombuffer(rest, dtype=np.float32).reshape(-1, self.channels)
+            rest = b""
+            self.frames_in += len(block)
+            self.blocks.put(block)   # a looped file waits here for its turn
+            while self.live and self.blocks.qsize() > keep:   # nobody takes them: drop the oldest
+                self.blocks.get_nowait()
+        self.proc.stdout.close()
+        code = self.proc.wait()
+        self.ended = self._reason(code)
+
+    def _reason(self, code: int) -> str:
+        said = " ".join(self._said)
+        for clue, reason in _STREAM_REASONS:
+            if clue in said:
+                return _(reason, said=self._said[-1])
+        if code and self._said:
+            return _("the stream could not be played: {said}", said=self._said[-1])
+        return _("the stream ended")
+
+    def read(self, timeout: float) -> np.ndarray | None:
+        """The next block, or None if none came within ``timeout`` seconds (see ``ended``)."""
+        import queue
+        try:
+            return self.blocks.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def buffered(self) -> float:
+        """Seconds of audio waiting."""
+        return self.blocks.qsize() * STREAM_BLOCK / self.rate
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.proc.kill()
+        if not self.live:   # let a reader waiting on a full queue see the end
+            with contextlib.suppress(Exception):
+                while True:
+                    self.blocks.get_nowait()

@@ -34,18 +34,19 @@ def _sd():
     return sounddevice
 
 
-def list_outputs() -> list[Output]:
-    """Every device that can play sound, as sounddevice sees it."""
+def list_outputs(inputs: bool = False) -> list[Output]:
+    """Every device that can play sound (or, with ``inputs``, record it), as sounddevice sees it."""
     sd = _sd()
     try:
         devices = sd.query_devices()
         apis = sd.query_hostapis()
-        default_out = sd.default.device[1]
+        default = sd.default.device[0 if inputs else 1]
     except sd.PortAudioError as e:
         raise PlaybackError(_("the sound system did not answer: {reason}", reason=e), hint=_(PORTAUDIO_HINT)) from None
-    return [Output(d["index"], d["name"], apis[d["hostapi"]]["name"], d["max_output_channels"],
-                   d["default_samplerate"], d["index"] == default_out)
-            for d in devices if d["max_output_channels"] > 0]
+    key = "max_input_channels" if inputs else "max_output_channels"
+    return [Output(d["index"], d["name"], apis[d["hostapi"]]["name"], d[key],
+                   d["default_samplerate"], d["index"] == default)
+            for d in devices if d[key] > 0]
 
 
 def refresh_outputs() -> None:
@@ -55,9 +56,9 @@ def refresh_outputs() -> None:
     sd._initialize()
 
 
-def find_output(name: str, outputs: list[Output] | None = None) -> Output:
-    """The output whose name is ``name``, or contains it ("default" is the system default)."""
-    outputs = list_outputs() if outputs is None else outputs
+def find_output(name: str, outputs: list[Output] | None = None, *, inputs: bool = False) -> Output:
+    """The output (or input) whose name is ``name``, or contains it ("default" is the system default)."""
+    outputs = list_outputs(inputs) if outputs is None else outputs
     if name == "default":
         for o in outputs:
             if o.is_default:
@@ -68,9 +69,12 @@ def find_output(name: str, outputs: list[Output] | None = None) -> Output:
         return partial[0]
     names = ", ".join(f'"{o.name}"' for o in outputs) or "-"
     if not partial:
+        if inputs:
+            raise PlaybackError(_('no sound input is called "{name}"', name=name),
+                                hint=_("run `broadcaster devices`; inputs here: {names}", names=names))
         raise PlaybackError(_('no sound output is called "{name}"', name=name),
                             hint=_("run `broadcaster devices`; outputs here: {names}", names=names))
-    raise PlaybackError(_('"{name}" matches several sound outputs: {names}', name=name,
+    raise PlaybackError(_('"{name}" matches several sound devices: {names}', name=name,
                           names=", ".join(f'"{o.name}"' for o in partial)), hint=_("use more of the name"))
 
 
@@ -98,6 +102,7 @@ class _Feeder(threading.Thread):
             raise PlaybackError(_("{file} has no sound in it", file=path.name), hint=_("render it again with broadcaster build"))
         self.rate = self.file.samplerate
         self.channels = self.file.channels
+        self.frames = self.file.frames
         self.volume = volume
         self.blocks: queue.Queue = queue.Queue(maxsize=max(2, int(QUEUE_SECONDS * self.rate / 4096)))
         self.stop_flag = threading.Event()
@@ -136,9 +141,10 @@ class Playback:
     (PortAudio's DAC time, mapped to the wall clock) is the target start.
     """
 
-    def __init__(self, device: int | str, path: Path, volume: float = 1.0):
-        self.path = path
-        self.feeder = _Feeder(path, volume)
+    def __init__(self, device: int | str, source, volume: float = 1.0):
+        """``source``: an audio file's path, or a feeder of live audio (``relay.RelayFeeder``)."""
+        self.path = source if isinstance(source, Path) else None
+        self.feeder = _Feeder(source, volume) if isinstance(source, Path) else source
         self.target: float | None = None      # wall-clock time of the first sample
         self.started_at: float | None = None  # when the first sample reached the output
         self.finished = threading.Event()
@@ -158,7 +164,8 @@ class Playback:
                                           callback=self._callback, finished_callback=self.finished.set)
         except (sd.PortAudioError, ValueError) as e:
             self.feeder.stop_flag.set()
-            self.feeder.file.close()
+            if hasattr(self.feeder, "file"):
+                self.feeder.file.close()
             raise PlaybackError(_("the sound output cannot be opened: {reason}", reason=e),
                                 hint=_("check that the sound card is plugged in (broadcaster devices)")) from None
         self.feeder.start()
@@ -169,8 +176,8 @@ class Playback:
 
     @property
     def duration(self) -> float:
-        """Seconds of audio in the file."""
-        return self.feeder.file.frames / self.rate
+        """Seconds of audio in the file (or planned, for a relay)."""
+        return self.feeder.frames / self.rate
 
     def start_error(self) -> float | None:
         """Seconds from when the first sample was due to when it left the output; None before it has."""
@@ -265,3 +272,48 @@ class Playback:
         out[offset:offset + len(data)] = data
         if self._eof and len(self._pending) == 0 and len(data) < frames - offset:
             raise CallbackStop
+
+
+class InputUpstream:
+    """A sound card input (an FM receiver on the line-in) as a relay's source: blocks as they are
+    recorded, at the project's rate and channels."""
+
+    def __init__(self, device: int, rate: int, channels: int):
+        sd = _sd()
+        self.rate = rate
+        self.ended: str | None = None
+        self.blocks: queue.Queue = queue.Queue(maxsize=int(60 * rate / BLOCK))
+        try:
+            self.stream = sd.InputStream(device=device, samplerate=rate, channels=channels, dtype="float32",
+                                         blocksize=BLOCK, latency="high", callback=self._callback,
+                                         finished_callback=self._finished)
+            self.stream.start()
+        except (sd.PortAudioError, ValueError) as e:
+            raise PlaybackError(_("the sound input cannot be opened: {reason}", reason=e),
+                                hint=_("check that the sound card is plugged in (broadcaster devices)")) from None
+
+    def _callback(self, indata: np.ndarray, frames: int, t, status) -> None:
+        try:
+            self.blocks.put_nowait(indata.copy())
+        except queue.Full:
+            pass
+
+    def _finished(self) -> None:
+        self.ended = self.ended or _("the sound input stopped")
+
+    def read(self, timeout: float) -> np.ndarray | None:
+        try:
+            return self.blocks.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def buffered(self) -> float:
+        return self.blocks.qsize() * BLOCK / self.rate
+
+    def close(self) -> None:
+        self.ended = self.ended or _("closed")
+        try:
+            self.stream.abort(ignore_errors=True)
+            self.stream.close(ignore_errors=True)
+        except Exception:
+            pass

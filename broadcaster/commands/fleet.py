@@ -118,7 +118,7 @@ def publish(ctx: click.Context, dry_run: bool, to_dir: str | None) -> None:
     district_only(cfg, "publish")
     creds = load_credentials(cfg)
     needed = sorted({s.bulletin for s in cfg.slots if any(cfg.zones[z].station for z in s.zones)
-                     and cfg.bulletins[s.bulletin].rendered})
+                     and not s.source and cfg.bulletins[s.bulletin].rendered})
     if needed:
         ctx.invoke(build, bulletins=tuple(needed), engine=None, force=False)
     plans, files = plan(cfg, creds.signing_key, local_now(cfg))

@@ -56,14 +56,15 @@ def next_airings(obj: Context, days: int, zones: tuple[str, ...], start: str | N
     import json
     from datetime import timedelta
     from broadcaster.render.sidecar import durations
-    from broadcaster.station.schedule import airings
+    from broadcaster.station.schedule import airings, length_of
     cfg = obj.config()
     require_known("zone", zones, cfg)
     t0 = parse_from(start, cfg)
     found = airings(cfg, t0, t0 + timedelta(days=days), zones=set(zones) or None)
     if as_json:
         click.echo(json.dumps([{"time": a.time.isoformat(), "zone": a.zone, "bulletin": a.bulletin,
-                                "priority": a.priority, "origin": a.origin} for a in found], ensure_ascii=False,
+                                "priority": a.priority, "origin": a.origin,
+                                **({"relay": True, "ends": a.ends.isoformat()} if a.relay else {})} for a in found], ensure_ascii=False,
                               indent=1))
         return
     lang = language()
@@ -71,8 +72,9 @@ def next_airings(obj: Context, days: int, zones: tuple[str, ...], start: str | N
         click.echo(_("No airings in the next {days} days.", lang, days=days))
         return
     lengths = durations(cfg)
-    rows = [(when(a.time, lang), a.zone, a.bulletin, cfg.bulletins[a.bulletin].title, _(PRIORITY_WORDS[a.priority]),
-             fmt_duration(lengths[a.bulletin]) if a.bulletin in lengths else "-") for a in found]
+    rows = [(when(a.time, lang), a.zone, a.bulletin, (_("relay: ", lang) if a.relay else "") + cfg.title_of(a.bulletin),
+             _(PRIORITY_WORDS[a.priority]), fmt_duration(length_of(a, lengths)) if length_of(a, lengths) else "-")
+            for a in found]
     header = [_(h, lang) for h in (N_("time"), N_("zone"), N_("bulletin"), N_("title"), N_("priority"),
                                    N_("duration"))]
     if cfg.fleet is not None:   # where each airing comes from: this station's own, or the district's

@@ -141,14 +141,15 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
     records = [{"scheduled": r.scheduled, "started": r.started, "ended": r.ended, "zone": r.zone,
                 "bulletin": r.bulletin or (Path(r.audio).name if r.audio else None), "status": r.status,
                 "reason": r.reason, "audio_sha256": r.audio_sha256, "station": r.station, "command": r.command,
-                "start_error_ms": r.start_error_ms}
+                "start_error_ms": r.start_error_ms, "relayed_s": r.relayed_s, "fallback_s": r.fallback_s}
                for r in rows]
     if as_json:
         click.echo(json.dumps(records, ensure_ascii=False, indent=1))
     elif as_csv:
         w = csv.DictWriter(click.get_text_stream("stdout"),
                            fieldnames=["scheduled", "started", "ended", "zone", "bulletin", "status", "reason",
-                                       "audio_sha256", "station", "command", "start_error_ms"])
+                                       "audio_sha256", "station", "command", "start_error_ms", "relayed_s",
+                                       "fallback_s"])
         w.writeheader()
         w.writerows(records)
     elif not records:
@@ -157,8 +158,10 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
         for r in records:
             shown = when(datetime.fromisoformat(r["scheduled"]), seconds=True)
             where = f"{r['station']}/" if r["station"] else ""
+            relay = (_("[relayed {relayed} s, fallback {fallback} s] ", relayed=f"{r['relayed_s']:.0f}",
+                       fallback=f"{r['fallback_s'] or 0:.0f}") if r["relayed_s"] is not None else "")
             click.echo(f"{shown}  {where + r['zone']:<12} {r['bulletin'] or '-':<24} "
-                       f"{_(STATUS_WORDS.get(r['status'], r['status'])):<11} {r['reason'] or ''}".rstrip())
+                       f"{_(STATUS_WORDS.get(r['status'], r['status'])):<11} {relay}{r['reason'] or ''}".rstrip())
 
 
 def read_rows(cfg: Config, station: str | None, **filters) -> list:
@@ -231,15 +234,24 @@ def status(obj: Context) -> None:
 
 @click.command()
 def devices() -> None:
-    """List the sound outputs, with the names to use as a zone's device."""
+    """List the sound outputs (a zone's device) and inputs (a relayed source's device)."""
     from broadcaster.audio.player import list_outputs
     outs = list_outputs()
     if not outs:
         click.echo(_("No sound outputs found. Plug in a sound card or check the sound system."))
         return
+    _device_table(outs)
+    click.echo(_('* = the default output (device = "default")'))
+    ins = list_outputs(inputs=True)
+    if ins:
+        click.echo()
+        click.echo(_("Inputs (a line-in to relay: [sources.ID] device = \"NAME\"):"))
+        _device_table(ins)
+
+
+def _device_table(devices) -> None:
     click.echo(f"{'#':>3}  {_('device name (use in schedule.toml)'):<48} {_('system'):<12} "
                f"{_('channels'):>8}  {_('rate')}")
-    for o in outs:
+    for o in devices:
         mark = "*" if o.is_default else " "
         click.echo(f"{o.index:>3}{mark} {o.name:<48} {o.hostapi:<12} {o.channels:>8}  {o.default_rate:.0f}")
-    click.echo(_('* = the default output (device = "default")'))

@@ -84,7 +84,8 @@ def merge_programme(ld: _Loader, cfg: Config, path: Path) -> Config:
     head = data.get("programme", {})
     zones = {z: replace(zone, origin="district") for z, zone in parse_zones(pld, data).items()}
     bulletins = parse_bulletins(pld, data, cfg.tts, cfg.audio, origin="district")
-    slots = parse_slots(pld, data, pld.table(data, "bulletins"), zones, origin="district", first=DISTRICT_SLOTS)
+    slots = parse_slots(pld, data, pld.table(data, "bulletins"), zones, origin="district", first=DISTRICT_SLOTS,
+                        sources=cfg.sources)   # a relay the district orders: each station's own [sources.ID]
     if pld.problems:
         return replace(cfg, programme={"error": pld.problems[0]})
     devices = dict(cfg.fleet.devices)

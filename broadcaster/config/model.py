@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 
 from broadcaster.tomllines import LineIndex
@@ -101,6 +101,31 @@ class Slot:
     priority: str = "normal"
     line: int | None = None
     origin: str = "local"
+    source: str | None = None      # a relay slot: the [sources.ID] it carries (``bulletin`` is that id too)
+    duration: float | None = None  # a relay's length in seconds, or
+    until: time | None = None      # the local time it ends
+
+    def relay_end(self, begins):
+        """When a relay that begins at ``begins`` (an aware datetime) ends; None for a bulletin slot."""
+        if self.source is None:
+            return None
+        if self.duration is not None:
+            return begins + timedelta(seconds=self.duration)
+        end = begins.replace(hour=self.until.hour, minute=self.until.minute, second=self.until.second, microsecond=0)
+        return end if end > begins else end + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Source:
+    """[sources.ID]: a programme relayed live (tiếp sóng): a web stream or a line-in."""
+    id: str
+    title: str
+    url: str | None = None         # Icecast/Shoutcast HTTP stream or HLS playlist, or
+    device: str | None = None      # a sound card input (an FM receiver on the line-in)
+    timeout: float = 8.0           # seconds without sound (or without data) before the fallback
+    fallback: str | None = None    # a bulletin id, or
+    fallback_file: Path | None = None   # an audio file
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +157,7 @@ class Config:
     bulletins: dict[str, Bulletin] = field(default_factory=dict)
     zones: dict[str, Zone] = field(default_factory=dict)
     slots: tuple[Slot, ...] = ()
+    sources: dict[str, Source] = field(default_factory=dict)
     grace: float = 600.0           # [daemon] grace: seconds an airing may start late after downtime
     allow_outside: bool = False
     fleet: FleetSettings | None = None
@@ -148,6 +174,14 @@ class Config:
         """Where a bulletin's setting was written: its own override, else the [section] default."""
         own = self.where("bulletins", bulletin, key)
         return own if own != self.where("bulletins", bulletin) else self.where(section, key)
+
+    def title_of(self, programme: str) -> str:
+        """The title of a bulletin or a relayed source."""
+        b = self.bulletins.get(programme)
+        if b is not None:
+            return b.title
+        s = self.sources.get(programme)
+        return s.title if s is not None else programme
 
     def stations(self) -> list[str]:
         """At the district: the stations named by the zones, in order."""

@@ -13,7 +13,7 @@ from broadcaster.i18n import _
 
 
 ZONE_KEYS = ("name", "device", "volume", "quiet", "station")
-SLOT_KEYS = ("bulletin", "zones", "at", "cron", "days", "start", "end", "priority")
+SLOT_KEYS = ("bulletin", "source", "zones", "at", "cron", "days", "start", "end", "priority", "duration", "until")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|min|h)?$")
 
@@ -51,8 +51,16 @@ def _station(v) -> str:
     return v
 
 
+def parse_duration(value) -> float | None:
+    """Seconds from "30m", "90s", "1.5h" or a number of seconds; None if it is none of these."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) if value >= 0 else None
+    m = _DURATION.match(value.strip()) if isinstance(value, str) else None
+    return float(m.group(1)) * {"s": 1, None: 1, "m": 60, "min": 60, "h": 3600}[m.group(2)] if m else None
+
+
 def parse_slots(ld: _Loader, data: dict, bulletins: dict, zones: dict[str, Zone], *, origin: str = "local",
-                first: int = 0) -> list[Slot]:
+                first: int = 0, sources: dict | None = None) -> list[Slot]:
     raw = data.get("slots", [])
     if not isinstance(raw, list):
         ld.problem(("slots",), "slots", _("must be written as [[slots]] tables"))
@@ -64,14 +72,14 @@ def parse_slots(ld: _Loader, data: dict, bulletins: dict, zones: dict[str, Zone]
             ld.problem(key, section, _("must be a table ([[slots]])"))
             continue
         ld.unknown_keys(s, SLOT_KEYS, key, section)
-        slot = _slot(ld, s, i, key, section, bulletins, zones)
+        slot = _slot(ld, s, i, key, section, bulletins, zones, sources or {})
         if slot is not None:
             slots.append(replace(slot, index=first + i, origin=origin))
     return slots
 
 
 def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dict,
-          zones: dict[str, Zone]) -> Slot | None:
+          zones: dict[str, Zone], sources: dict) -> Slot | None:
     from apscheduler.triggers.cron import CronTrigger
     ok = True
 
@@ -81,7 +89,10 @@ def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dic
         ld.problem(key + (k,), section, message)
 
     bulletin = s.get("bulletin")
-    if not isinstance(bulletin, str):
+    relay = _relay(s, sources, bad)
+    if "source" in s:
+        bulletin = relay.get("source")
+    elif not isinstance(bulletin, str):
         bad("bulletin", _('has no bulletin (add bulletin = "ID", one of the [bulletins.ID] tables)'))
     elif bulletin not in bulletins:
         bad("bulletin", _('bulletin "{bulletin}" is not defined{suggestion}', bulletin=bulletin,
@@ -146,18 +157,49 @@ def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dic
     if not ok:
         return None
     return Slot(i, bulletin, zone_ids, at, s.get("cron"), days, dates.get("start"), dates.get("end"),
-                priority, ld.index.line(*key))
+                priority, ld.index.line(*key), **relay)
+
+
+def _relay(s: dict, sources: dict, bad) -> dict:
+    """A relay slot's source, duration and end; {} for a bulletin slot (or a wrong one, reported)."""
+    if "source" not in s:
+        for k in ("duration", "until"):
+            if k in s:
+                bad(k, _("{key} is for relay slots (with source = \"ID\"); a bulletin lasts as long as its audio",
+                         key=k))
+        return {}
+    source = s["source"]
+    if "bulletin" in s:
+        bad("source", _("has both bulletin and source: a slot plays one bulletin or relays one source"))
+        return {}
+    if not isinstance(source, str) or source not in sources:
+        bad("source", _('source {value} is not defined{suggestion}', value=_show(source),
+                        suggestion=_suggest(source, sources) if isinstance(source, str) else ""))
+        return {}
+    if ("duration" in s) == ("until" in s):
+        bad("duration", _('a relay slot needs duration = "30m" or until = "18:30" (one of them)'))
+        return {}
+    if "duration" in s:
+        seconds = parse_duration(s["duration"])
+        if seconds is None or not 1 <= seconds <= 24 * 3600:
+            bad("duration", _('duration must be like "30m", "90s" or "1h" (at most 24 h), not {value}',
+                              value=_show(s["duration"])))
+            return {}
+        return {"source": source, "duration": seconds}
+    until = parse_time(s["until"]) if isinstance(s["until"], str) else None
+    if until is None:
+        bad("until", _('until must be a local time like "18:30", not {value}', value=_show(s["until"])))
+        return {}
+    return {"source": source, "until": until}
 
 
 def parse_daemon(ld: _Loader, data: dict) -> float:
     table = ld.table(data, "daemon")
     ld.unknown_keys(table, ("grace",), ("daemon",), "daemon")
     g = table.get("grace", "10m")
-    m = _DURATION.match(g.strip()) if isinstance(g, str) else None
-    if isinstance(g, (int, float)) and not isinstance(g, bool) and g >= 0:
-        return float(g)
-    if not m:
+    seconds = parse_duration(g)
+    if seconds is None:
         ld.problem(("daemon", "grace"), "daemon", _('grace must be a duration like "10m" or "90s", not {value}',
                                                     value=_show(g)))
         return 600.0
-    return float(m.group(1)) * {"s": 1, None: 1, "m": 60, "min": 60, "h": 3600}[m.group(2)]
+    return seconds

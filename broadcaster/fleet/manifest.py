@@ -35,7 +35,15 @@ def build_manifest(cfg: Config, station: str, audio: dict[str, dict], version: i
         mine = [z for z in s.zones if z in zones]
         if not mine:
             continue
-        slot = {"bulletin": s.bulletin, "zones": mine, "priority": s.priority}
+        slot = {"zones": mine, "priority": s.priority}
+        if s.source:   # a relay: each station carries it from its own [sources.ID]
+            slot["source"] = s.source
+            if s.duration is not None:
+                slot["duration"] = s.duration
+            else:
+                slot["until"] = s.until.strftime("%H:%M:%S")
+        else:
+            slot["bulletin"] = s.bulletin
         if s.cron:
             slot["cron"] = s.cron
         else:
@@ -46,8 +54,9 @@ def build_manifest(cfg: Config, station: str, audio: dict[str, dict], version: i
             if getattr(s, k):
                 slot[k] = getattr(s, k).isoformat()
         slots.append(slot)
-        b = cfg.bulletins[s.bulletin]
-        bulletins[b.id] = {"title": b.title, **audio[b.id]}
+        if not s.source:
+            b = cfg.bulletins[s.bulletin]
+            bulletins[b.id] = {"title": b.title, **audio[b.id]}
     return {
         "kind": KIND, "format": FORMAT, "station": station, "version": version, "published": published,
         "timezone": cfg.timezone,

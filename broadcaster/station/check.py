@@ -41,7 +41,51 @@ def check_project(cfg: Config, now: datetime, lang: str | None = None, each=iter
     findings += check_approvals(cfg, lang)
     findings += _check_bulletins(cfg, lang, each)
     findings += _check_slots(cfg, now, lang)
+    findings += check_sources(cfg, lang)
     return findings
+
+
+STREAM_TYPES = ("audio/", "application/ogg", "application/vnd.apple.mpegurl", "application/x-mpegurl",
+                "application/octet-stream")
+
+
+def check_sources(cfg: Config, lang: str | None = None, timeout: float = 5.0) -> list[Finding]:
+    """Each relayed source tried now: does its address answer with a stream? Warnings only: a PC
+    that is offline now may be online at the relay's hour."""
+    import urllib.error
+    import urllib.request
+    out: list[Finding] = []
+    for s in cfg.sources.values():
+        where = cfg.where("sources", s.id, "url" if s.url else "device")
+        if s.device:
+            try:
+                from broadcaster.audio.player import find_output
+                find_output(s.device, inputs=True)
+            except BroadcasterError as e:
+                out.append(Finding("warning", where, f"{s.id}: {e.message}" + (f" ({e.hint})" if e.hint else "")))
+            continue
+        problem = None
+        try:
+            with urllib.request.urlopen(urllib.request.Request(s.url, headers={"Icy-MetaData": "0"}),
+                                        timeout=timeout) as r:
+                kind = r.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                head = r.read(512)
+            if head.startswith(b"#EXTM3U"):
+                pass
+            elif kind.startswith("text/html") or head.lstrip().lower().startswith((b"<!doctype", b"<html")):
+                problem = _("the address answers with a web page, not an audio stream (find the stream's own "
+                            "address, often ending in .mp3, .aac or .m3u8)", lang)
+            elif not kind.startswith(STREAM_TYPES):
+                problem = _("the address answers with {kind}, not audio", lang, kind=kind or "?")
+        except urllib.error.HTTPError as e:
+            problem = _("the server answered {code} {reason}: check the address", lang, code=e.code, reason=e.reason)
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            problem = _("cannot be reached now ({reason}); relays of it will play the fallback until it answers "
+                        "(no internet here?)", lang, reason=reason)
+        if problem:
+            out.append(Finding("warning", where, f"{s.id}: {problem}"))
+    return out
 
 
 def _check_bulletins(cfg: Config, lang: str | None, each=iter) -> list[Finding]:
@@ -153,14 +197,14 @@ def _check_slots(cfg: Config, now: datetime, lang: str | None) -> list[Finding]:
             p, p_end = prev
             if a.time < p_end and (p.slot, a.slot, a.zone) not in seen:
                 seen.add((p.slot, a.slot, a.zone))
-                length = lengths.get(p.bulletin, 0.0)
+                length = (p.ends - p.time).total_seconds() if p.relay else lengths.get(p.bulletin, 0.0)
                 out.append(Finding("warning", cfg.where("slots", p.slot), _(
                     'zone {zone}: "{first}" and "{second}" (line {other}) overlap on {when}: '
                     '"{first}" lasts {duration}; move one of them', lang, zone=a.zone, first=p.bulletin, second=a.bulletin,
                     other=cfg.where("slots", a.slot).rsplit(":", 1)[-1],
                     when=when(a.time, lang),
                     duration=f"{int(length // 60)}:{int(length % 60):02d}" if length else "?")))
-        end = a.time + timedelta(seconds=lengths.get(a.bulletin, 0.0))
+        end = a.ends or a.time + timedelta(seconds=lengths.get(a.bulletin, 0.0))
         if not prev or end >= prev[1]:
             playing[a.zone] = (a, max(end, a.time + timedelta(microseconds=1)))
     return out

@@ -42,6 +42,8 @@ def zone_states(cfg: Config, journal: Journal, now: datetime) -> list[ZoneState]
         playing = playing_rows.get(zid)
         last = journal.last_of(zid)
         length = lengths.get(playing.bulletin) if playing and playing.bulletin else None
+        if playing and length is None and playing.bulletin in cfg.sources:   # a relay: its slot's length
+            length = _relay_length(cfg, playing)
         progress = None
         if playing and length and playing.started:
             progress = max(0.0, min(1.0, (now - datetime.fromisoformat(playing.started)).total_seconds() / length))
@@ -49,3 +51,11 @@ def zone_states(cfg: Config, journal: Journal, now: datetime) -> list[ZoneState]
                              next((a for a in coming if a.zone == zid), None), last,
                              journal.meta(f"device:{zid}")))
     return out
+
+
+def _relay_length(cfg, row) -> float | None:
+    slot = next((s for s in cfg.slots if s.index == row.slot), None)
+    if slot is None or slot.source is None:
+        return None
+    scheduled = datetime.fromisoformat(row.scheduled)
+    return (slot.relay_end(scheduled) - scheduled).total_seconds()

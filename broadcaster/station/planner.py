@@ -81,8 +81,10 @@ class Planner(Periodic):
                 continue
             note = (_("played {seconds} s late, after the daemon was down", seconds=f"{age:.0f}")
                     if age > LATE_AFTER else None)
-            workers[a.zone].submit(Item(a.time, a.zone, a.priority, bulletin=a.bulletin, slot=a.slot, note=note))
-            renderer.check(a.bulletin)
+            workers[a.zone].submit(Item(a.time, a.zone, a.priority, bulletin=a.bulletin, slot=a.slot, note=note,
+                                        ends=a.ends))
+            if not a.relay:
+                renderer.check(a.bulletin)
         self.planned = {k for k in self.planned if k[2] > now - d.cfg.grace - LOOKAHEAD}
 
     def _missed(self, a, reason: str) -> None:

@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS airings (
     sent INTEGER NOT NULL DEFAULT 0,
     command TEXT,
     start_error_ms REAL,
+    relayed_s REAL,
+    fallback_s REAL,
     UNIQUE (slot, zone, scheduled_ts)
 );
 CREATE INDEX IF NOT EXISTS airings_time ON airings (scheduled_ts);
@@ -87,6 +89,8 @@ CREATE TABLE IF NOT EXISTS station_airings (
     reason TEXT,
     command TEXT,
     start_error_ms REAL,
+    relayed_s REAL,
+    fallback_s REAL,
     received TEXT NOT NULL,
     PRIMARY KEY (station, id)
 );
@@ -96,10 +100,12 @@ CREATE INDEX IF NOT EXISTS station_airings_time ON station_airings (scheduled_ts
 MIGRATIONS = (("airings", "version", "INTEGER NOT NULL DEFAULT 1"), ("airings", "sent", "INTEGER NOT NULL DEFAULT 0"),
               ("airings", "command", "TEXT"), ("requests", "command", "TEXT"),
               ("requests", "label", "TEXT"), ("airings", "start_error_ms", "REAL"),
-              ("station_airings", "start_error_ms", "REAL"))
+              ("station_airings", "start_error_ms", "REAL"), ("airings", "relayed_s", "REAL"),
+              ("airings", "fallback_s", "REAL"), ("station_airings", "relayed_s", "REAL"),
+              ("station_airings", "fallback_s", "REAL"))
 ROW_FIELDS = ("id", "scheduled", "zone", "bulletin", "audio", "audio_sha256", "priority", "slot", "request",
               "started", "ended", "status", "reason")
-SELECT_ROW = f"SELECT {', '.join(ROW_FIELDS)}, command, start_error_ms"   # a Row's columns (without its station)
+SELECT_ROW = f"SELECT {', '.join(ROW_FIELDS)}, command, start_error_ms, relayed_s, fallback_s"   # a Row's columns (without its station)
 
 
 JournalError = StoreError   # the play log's errors are the database's
@@ -122,6 +128,8 @@ class Row:
     reason: str | None
     command: str | None = None
     start_error_ms: float | None = None  # the first sample's measured time out, minus when it was due
+    relayed_s: float | None = None       # a relay: seconds of the source on the air
+    fallback_s: float | None = None      # a relay: seconds of fallback (or silence) while the source was down
     station: str | None = None     # at the district: the station that aired it
 
 
@@ -156,9 +164,13 @@ class Journal:
         self.store.write("UPDATE airings SET started=?, start_error_ms=?, version=version+1 WHERE id=?",
                          (started.isoformat(timespec="milliseconds"), round(error_ms, 1), row))
 
-    def finish(self, row: int, status: str, ended: datetime, reason: str | None = None) -> None:
-        self.store.write("UPDATE airings SET status=?, ended=?, reason=?, version=version+1 WHERE id=?",
-                    (status, ended.isoformat(timespec="milliseconds"), reason, row))
+    def finish(self, row: int, status: str, ended: datetime, reason: str | None = None, *,
+               relayed_s: float | None = None, fallback_s: float | None = None) -> None:
+        self.store.write("UPDATE airings SET status=?, ended=?, reason=?, relayed_s=?, fallback_s=?,"
+                         " version=version+1 WHERE id=?",
+                         (status, ended.isoformat(timespec="milliseconds"), reason,
+                          None if relayed_s is None else round(relayed_s, 1),
+                          None if fallback_s is None else round(fallback_s, 1), row))
 
     def record(self, *, scheduled: datetime, zone: str, bulletin: str | None, priority: str, slot: int | None,
                status: str, reason: str, request: int | None = None, audio: str | None = None,
@@ -306,7 +318,7 @@ class Journal:
     def store_station_rows(self, rows: list[dict], received: datetime) -> int:
         """Keep each station's rows, the newest version of each; returns how many were new or newer."""
         stamp = received.isoformat(timespec="milliseconds")
-        cols = ("station", "version", *ROW_FIELDS, "command", "start_error_ms")
+        cols = ("station", "version", *ROW_FIELDS, "command", "start_error_ms", "relayed_s", "fallback_s")
         sql = (f"INSERT INTO station_airings ({', '.join(cols)}, scheduled_ts, received) VALUES "
                f"({', '.join('?' * (len(cols) + 2))}) ON CONFLICT(station, id) DO UPDATE SET "
                + ", ".join(f"{c}=excluded.{c}" for c in (*cols[1:], "scheduled_ts", "received") if c != "id")

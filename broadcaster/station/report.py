@@ -123,8 +123,9 @@ def build_report(cfg: Config, rows: list[Row], first: date, last: date, now: dat
     marks: list[Mark] = []
     expected = [a for a in airings(cfg, start, end, zones=zones) if wanted(a.zone, a.bulletin)]
     keys = {(a.slot, a.zone, a.time.timestamp()): a for a in expected}
+    resumed = _resumed_relays(expected, logged, keys)
     for key, r in logged.items():  # logged for a slot the schedule no longer has at that time
-        if key not in keys:
+        if key not in keys and key not in resumed.values():
             keys[key] = None
     for key, a in keys.items():
         r = logged.get(key)
@@ -136,6 +137,8 @@ def build_report(cfg: Config, rows: list[Row], first: date, last: date, now: dat
             continue
         c.scheduled += 1
         status = r.status if r else "missed"
+        if status == "interrupted" and key in resumed and logged[resumed[key]].status in AIRED:
+            status = logged[resumed[key]].status   # a relay cut by an urgent airing went on after it
         c.counts[status] = c.counts.get(status, 0) + 1
         c.note_start(r)
         marks.append(_mark(t, key[1], bulletin, r, status, True, lengths))
@@ -150,6 +153,18 @@ def build_report(cfg: Config, rows: list[Row], first: date, last: date, now: dat
     ordered = sorted(cells.values(), key=lambda c: (c.day, _order(cfg.zones, c.zone), c.bulletin))
     marks.sort(key=lambda m: (m.zone, m.day, m.start))
     return Report(first, last, now, cfg.timezone, ordered, marks)
+
+
+def _resumed_relays(expected, logged: dict, keys: dict) -> dict[tuple, tuple]:
+    """A relay's key → the key of the row that carried it on after an urgent airing cut it."""
+    out = {}
+    for a in expected:
+        if a.relay:
+            key = (a.slot, a.zone, a.time.timestamp())
+            for k in logged:
+                if k not in keys and k[:2] == key[:2] and key[2] < k[2] < a.ends.timestamp():
+                    out[key] = k
+    return out
 
 
 def _mark(t: datetime, zone: str, bulletin: str, r: Row | None, status: str, scheduled: bool,

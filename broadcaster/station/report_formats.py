@@ -221,6 +221,5 @@ def _zone_name(cfg: Config, zone: str) -> str:
 
 
 def _title(cfg: Config, bulletin: str) -> str:
-    b = cfg.bulletins.get(bulletin)
-    return b.title if b else bulletin
+    return cfg.title_of(bulletin)
 

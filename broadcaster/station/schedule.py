@@ -28,6 +28,16 @@ class Airing:
     slot: int           # index of the [[slots]] entry
     suppressed: bool = False  # falls in the zone's quiet hours: not played
     origin: str = "local"     # "district": from the district's programme
+    ends: datetime | None = None  # a relay: when it ends (``bulletin`` is then the source's id)
+
+    @property
+    def relay(self) -> bool:
+        return self.ends is not None
+
+
+def length_of(a: Airing, lengths: dict[str, float]) -> float | None:
+    """Seconds an airing lasts: a relay's slot, a bulletin's rendered audio (None if not rendered)."""
+    return (a.ends - a.time).total_seconds() if a.ends is not None else lengths.get(a.bulletin)
 
 
 def slot_triggers(slot: Slot, tz: ZoneInfo) -> list[BaseTrigger]:
@@ -119,7 +129,8 @@ def airings(cfg: Config, start: datetime, end: datetime, *, zones: set[str] | No
                 quiet = slot.priority != "urgent" and cfg.zones[z].is_quiet(local.time())
                 if quiet and not include_suppressed:
                     continue
-                out.append(Airing(local, z, slot.bulletin, slot.priority, slot.index, quiet, slot.origin))
+                out.append(Airing(local, z, slot.bulletin, slot.priority, slot.index, quiet, slot.origin,
+                                  slot.relay_end(local)))
     out.sort(key=lambda a: (a.time, a.zone, -PRIORITY_RANK[a.priority], a.slot))
     return out
 

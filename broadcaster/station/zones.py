@@ -34,6 +34,7 @@ log = logging.getLogger("broadcaster.daemon")
 LEAD = 3.0            # seconds before its time an airing is prepared
 LATE_AFTER = 1.0      # an airing that starts this much after its time is logged late
 ROW_AHEAD = 0.3       # the play log row is committed this long before the first sample (fsync takes time)
+URGENT_FADE = 0.5     # seconds: what an urgent airing cuts into fades out over this, ending on its time
 START_ERROR_WARN_MS = 50  # a first sample further than this from its time is worth a warning in the log
 
 
@@ -50,6 +51,8 @@ class Item:
     request: int | None = field(default=None, compare=False)
     note: str | None = field(default=None, compare=False)     # why it is late, if known
     command: str | None = field(default=None, compare=False)  # the district's command id, if it came so
+    ends: datetime | None = field(default=None, compare=False)  # a relay (``bulletin`` names its source): its end
+    resume: bool = field(default=False, compare=False)        # a relay going on after an urgent airing
 
     def __post_init__(self):
         self.sort_key = (-PRIORITY_RANK[self.priority], self.scheduled.timestamp())
@@ -79,11 +82,20 @@ class ZoneWorker(threading.Thread):
     def submit(self, item: Item) -> None:
         with self.cv:
             heapq.heappush(self.heap, (item.sort_key, next(self.seq), item))
-            if (item.priority == "urgent" and self.current is not None and self.current.priority != "urgent"
-                    and self.playback is not None):
-                self.cut = ("interrupted", _("interrupted by the urgent {item}", item=item.label))
-                self.playback.fade_out()
+            self._cut_for_urgent()
             self.cv.notify_all()
+
+    def _cut_for_urgent(self) -> None:
+        """Fade out what plays when an urgent airing is due (one planned ahead waits for its time)."""
+        with self.cv:
+            if self.current is None or self.current.priority == "urgent" or self.playback is None or self.cut:
+                return
+            now = self.d.clock.wall()
+            due = [e[2] for e in self.heap
+                   if e[2].priority == "urgent" and e[2].scheduled.timestamp() - URGENT_FADE <= now]
+            if due:
+                self.cut = ("interrupted", _("interrupted by the urgent {item}", item=due[0].label))
+                self.playback.fade_out(URGENT_FADE)
 
     def drop_future(self, after: float) -> list[Item]:
         """Take back scheduled airings not yet prepared (for a reload)."""
@@ -143,12 +155,19 @@ class ZoneWorker(threading.Thread):
     def _air(self, item: Item) -> None:
         d = self.d
         try:
-            path, sha = self.renderer.audio_for(item)
-            pb = self.outputs.open(self.zone, path)
+            if item.ends is not None:
+                start = max(item.scheduled.timestamp(), d.clock.wall() + 0.2)
+                source, pb = self._open_relay(item, start)
+                if pb is None:
+                    return
+                path, sha = source.url or source.device, None
+            else:
+                path, sha = self.renderer.audio_for(item)
+                pb = self.outputs.open(self.zone, path)
+                start = max(item.scheduled.timestamp(), d.clock.wall() + 0.2)
         except BroadcasterError as e:
             self._failed(item, e.message + (f" ({e.hint})" if e.hint else ""))
             return
-        start = max(item.scheduled.timestamp(), d.clock.wall() + 0.2)
         with self.cv:
             if self.stopping:
                 pb.close()
@@ -171,15 +190,16 @@ class ZoneWorker(threading.Thread):
             return
         pb.arm()
         # a `play` request has no slot to be late for: its time is when it was asked for
-        late = start - item.scheduled.timestamp() if item.request is None else 0.0
+        late = start - item.scheduled.timestamp() if item.request is None and not item.resume else 0.0
         log.info(_("zone {zone}: playing {item} (scheduled {time})", zone=self.zone, item=item.label,
                    time=item.scheduled.strftime("%H:%M:%S"))
                  + (_(", {seconds} s late", seconds=f"{late:.1f}") if late > LATE_AFTER else ""))
-        limit = pb.feeder.file.frames / pb.rate + 30 if pb.rate else 3600
+        limit = pb.duration + 30 if pb.rate else 3600
         t0 = time.monotonic()
         measured = False
         while not pb.wait(0.1):
             measured = measured or self._measured_start(row, pb, start)
+            self._cut_for_urgent()
             if time.monotonic() - t0 > limit + LEAD:
                 pb.close()
                 self.cut = self.cut or ("failed", _("the sound output stopped playing"))
@@ -188,19 +208,55 @@ class ZoneWorker(threading.Thread):
         if not measured:
             self._measured_start(row, pb, start)
         ended = d.clock.now()
+        relay = self._relay_outcome(item, pb) if item.ends is not None else None
         if self.cut:
             status, reason = self.cut
+            if relay:
+                reason = "; ".join([reason, *relay[2]])
         elif pb.feeder.error or pb.error:
             status, reason = "failed", pb.feeder.error or pb.error
         elif late > LATE_AFTER:
             status, reason = "late", item.note or _("started {seconds} s late: the zone was busy", seconds=f"{late:.1f}")
         else:
             status, reason = "played", None
-        d.journal.finish(row, status, ended, reason)
+        if relay and not self.cut and status != "failed":
+            relayed, fallback, events = relay
+            if relayed <= 0:
+                status = "failed"
+            if events:
+                reason = "; ".join(([reason] if reason else []) + events)
+        d.journal.finish(row, status, ended, reason, relayed_s=relay[0] if relay else None,
+                         fallback_s=relay[1] if relay else None)
         if item.request is not None:
             d.journal.finish_request(item.request, "done" if status in ("played", "late") else status, reason, row)
         log.info(_("zone {zone}: {item} {status}", zone=self.zone, item=item.label, status=_(STATUS_WORDS[status]))
                  + (f" ({reason})" if reason else ""))
+
+    def _open_relay(self, item: Item, start: float):
+        """(source, playback) for a relay item from ``start`` to its end; (source, None) when there
+        is nothing left of it (logged)."""
+        source = self.d.cfg.sources.get(item.bulletin)
+        if source is None:
+            raise BroadcasterError(_('source "{source}" is no longer in the configuration', source=item.bulletin))
+        seconds = item.ends.timestamp() - start
+        if seconds < 1.0:
+            self._failed(item, _("its time was over before the zone was free"), status="missed")
+            return source, None
+        return source, self.outputs.open_relay(self.zone, source, seconds)
+
+    def _relay_outcome(self, item: Item, pb) -> tuple[float, float, list[str]]:
+        """(seconds relayed, seconds of fallback, what happened) of a relay; after an urgent airing
+        cut it, the rest of it is queued to go on."""
+        relayed, fallback = pb.feeder.tally(int(pb.position() * pb.rate))
+        events = list(pb.feeder.events)
+        if fallback > 0.5:
+            events.append(_("fallback for {seconds} s", seconds=f"{fallback:.0f}"))
+        if self.cut and self.cut[0] == "interrupted" and not self.stopping \
+                and item.ends.timestamp() - self.d.clock.wall() > 2.0:
+            self.submit(Item(self.d.clock.now(), self.zone, item.priority, bulletin=item.bulletin, slot=item.slot,
+                             ends=item.ends, resume=True, command=item.command))
+            events.append(_("the relay goes on after it"))
+        return relayed, fallback, events
 
     def _measured_start(self, row: int, pb, due: float) -> bool:
         """The log's ``started`` becomes when the first sample left the output (PortAudio's DAC time of
@@ -214,9 +270,9 @@ class ZoneWorker(threading.Thread):
                           ms=f"{error * 1000:+.0f}"))
         return True
 
-    def _failed(self, item: Item, reason: str) -> None:
+    def _failed(self, item: Item, reason: str, status: str = "failed") -> None:
         row = self.d.journal.record(scheduled=item.scheduled, zone=self.zone, bulletin=item.bulletin,
-                                    priority=item.priority, slot=item.slot, status="failed", reason=reason,
+                                    priority=item.priority, slot=item.slot, status=status, reason=reason,
                                     request=item.request, audio=str(item.audio) if item.audio else None,
                                     command=item.command)
         if item.request is not None:

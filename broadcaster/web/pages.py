@@ -16,7 +16,7 @@ from broadcaster.render.sidecar import durations
 from broadcaster.station.accounts import AccessError
 from broadcaster.station.overview import zone_states
 from broadcaster.station.playlog import STATUS_WORDS, Journal
-from broadcaster.station.schedule import airings
+from broadcaster.station.schedule import airings, length_of
 from broadcaster.web.common import address, render
 
 
@@ -112,7 +112,7 @@ async def schedule(request: Request) -> Response:
                 if a.zone != zid or not day0 <= a.time < day0 + timedelta(days=1):
                     continue
                 minute = (a.time - day0).total_seconds() / 60
-                length = lengths.get(a.bulletin, 60.0)
+                length = length_of(a, lengths) or 60.0
                 spans.append({"a": a, "left": minute / 14.4, "width": max(0.15, length / 60 / 14.4),
                               "end": a.time + timedelta(seconds=length), "clash": False})
             spans.sort(key=lambda s: s["a"].time)
