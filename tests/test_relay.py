@@ -206,3 +206,24 @@ def test_a_line_in_is_relayed(station):
     assert abs(heard[0][2] - 700) < 15, heard
     [row] = station.log()
     assert row["status"] == "played" and row["relayed_s"] == pytest.approx(6, abs=0.5), row
+
+
+def test_a_silent_source_is_taken_off_the_air_for_its_fallback(tmp_path):
+    """A stream that is up but carries silence (a dead studio) counts as down: the fallback plays."""
+    import soundfile as sf
+    from broadcaster.audio.files import StreamDecoder
+    from broadcaster.audio.relay import RelayFeeder
+    sf.write(str(tmp_path / "silent.wav"), np.zeros(RATE * 20, np.float32), RATE)
+    sf.write(str(tmp_path / "music.wav"), (0.3 * np.sin(2 * np.pi * 440 * np.arange(RATE) / RATE)).astype(np.float32),
+             RATE)
+    feeder = RelayFeeder(lambda: StreamDecoder(str(tmp_path / "silent.wav"), RATE, 1, timeout=1),
+                         lambda: StreamDecoder(str(tmp_path / "music.wav"), RATE, 1, loop=True), rate=RATE,
+                         channels=1, seconds=3.0, timeout=1, target_lufs=-16, ceiling_dbtp=-1)
+    feeder.start()
+    blocks = []
+    while (b := feeder.blocks.get(timeout=10)) is not None:
+        blocks.append(b)
+    x = np.concatenate(blocks)[:, 0]
+    assert feeder.tally(len(x)) == (0.0, 3.0)
+    assert any(e.endswith("the source is silent") for e in feeder.events), feeder.events
+    assert float(np.sqrt(np.mean(x[RATE // 2: RATE * 2] ** 2))) > 0.1   # the fallback's tone, not silence

@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 import soundfile as sf
 
+from broadcaster.audio.relay import Upstream
 from broadcaster.errors import AudioError
 from broadcaster.fsutil import atomic_path
 from broadcaster.i18n import N_, _
@@ -251,7 +252,7 @@ _STREAM_REASONS = (
 )
 
 
-class StreamDecoder:
+class StreamDecoder(Upstream):
     """A web stream (Icecast/Shoutcast MP3, AAC or Ogg; HLS .m3u8) or a file, decoded by ffmpeg at
     ``rate`` and ``channels`` into float32 blocks waiting in a queue. ``ended`` says why it stopped."""
 
@@ -261,7 +262,7 @@ class StreamDecoder:
         import threading
         if not shutil.which("ffmpeg"):
             raise AudioError(_("ffmpeg is needed to relay a stream"), hint=_(FFMPEG_HINT))
-        self.rate, self.channels = rate, channels
+        self.rate, self.channels, self.block = rate, channels, STREAM_BLOCK
         self.ended: str | None = None
         self.frames_in = 0
         self.live = not loop
@@ -309,18 +310,6 @@ class StreamDecoder:
         if code and self._said:
             return _("the stream could not be played: {said}", said=self._said[-1])
         return _("the stream ended")
-
-    def read(self, timeout: float) -> np.ndarray | None:
-        """The next block, or None if none came within ``timeout`` seconds (see ``ended``)."""
-        import queue
-        try:
-            return self.blocks.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def buffered(self) -> float:
-        """Seconds of audio waiting."""
-        return self.blocks.qsize() * STREAM_BLOCK / self.rate
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from broadcaster.audio.relay import Upstream, put_until
 from broadcaster.errors import PlaybackError
 from broadcaster.i18n import N_, _
 
@@ -113,24 +114,13 @@ class _Feeder(threading.Thread):
         try:
             block = self._first
             while len(block) and not self.stop_flag.is_set():
-                data = block * self.volume if self.volume != 1.0 else block
-                while not self.stop_flag.is_set():
-                    try:
-                        self.blocks.put(data, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
+                put_until(self.blocks, block * self.volume if self.volume != 1.0 else block, self.stop_flag)
                 block = self.file.read(4096, dtype="float32", always_2d=True)
         except Exception as e:  # a file damaged half-way: end the airing with the reason
             self.error = _("the audio file could not be read to the end: {reason}", reason=e)
         finally:
             self.file.close()
-            while not self.stop_flag.is_set():
-                try:
-                    self.blocks.put(None, timeout=0.2)  # end marker
-                    break
-                except queue.Full:
-                    continue
+            put_until(self.blocks, None, self.stop_flag)  # end marker
 
 
 class Playback:
@@ -274,13 +264,13 @@ class Playback:
             raise CallbackStop
 
 
-class InputUpstream:
+class InputUpstream(Upstream):
     """A sound card input (an FM receiver on the line-in) as a relay's source: blocks as they are
     recorded, at the project's rate and channels."""
 
     def __init__(self, device: int, rate: int, channels: int):
         sd = _sd()
-        self.rate = rate
+        self.rate, self.block = rate, BLOCK
         self.ended: str | None = None
         self.blocks: queue.Queue = queue.Queue(maxsize=int(60 * rate / BLOCK))
         try:
@@ -300,15 +290,6 @@ class InputUpstream:
 
     def _finished(self) -> None:
         self.ended = self.ended or _("the sound input stopped")
-
-    def read(self, timeout: float) -> np.ndarray | None:
-        try:
-            return self.blocks.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
-    def buffered(self) -> float:
-        return self.blocks.qsize() * BLOCK / self.rate
 
     def close(self) -> None:
         self.ended = self.ended or _("closed")

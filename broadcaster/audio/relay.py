@@ -19,7 +19,6 @@ from typing import Callable
 
 import numpy as np
 
-from broadcaster.audio.meter import KFilter
 from broadcaster.i18n import _
 
 BLOCK = 4096                 # frames
@@ -41,6 +40,7 @@ class Leveller:
         self.rate, self.channels = rate, channels
         self.target, self.window, self.slew, self.most = target_lufs, window, slew, most
         self.ceiling = 10 ** (ceiling_dbtp / 20)
+        from broadcaster.audio.meter import KFilter   # scipy: loaded only where a relay plays
         self.k = KFilter(rate)
         self.state = [self.k.zero() for _c in range(channels)]
         self.energy: float | None = None
@@ -85,6 +85,40 @@ class Leveller:
         self.gain_db = new
         g = np.linspace(10 ** (old / 20), 10 ** (new / 20), n, dtype=np.float32)
         return block * g[:, None]
+
+
+def put_until(blocks: queue.Queue, item, stop: threading.Event) -> bool:
+    """Put ``item`` in a bounded queue, waiting for room unless ``stop`` is set; False if it was."""
+    while not stop.is_set():
+        try:
+            blocks.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+class Upstream:
+    """Where a relay's audio comes from: blocks waiting in ``blocks``; ``ended`` says why it stopped."""
+
+    rate: int
+    block: int
+    blocks: queue.Queue
+    ended: str | None = None
+
+    def read(self, timeout: float) -> np.ndarray | None:
+        """The next block, or None if none came within ``timeout`` seconds (see ``ended``)."""
+        try:
+            return self.blocks.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def buffered(self) -> float:
+        """Seconds of audio waiting."""
+        return self.blocks.qsize() * self.block / self.rate
+
+    def close(self) -> None:
+        raise NotImplementedError
 
 
 @dataclass
@@ -149,17 +183,13 @@ class RelayFeeder(threading.Thread):
             for up in (self.upstream, self._fallback):
                 if up is not None:
                     up.close()
-            while not self.stop_flag.is_set():
-                try:
-                    self.blocks.put(None, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
+            put_until(self.blocks, None, self.stop_flag)   # the end marker
 
     def _run(self) -> None:
-        on_air = self.upstream is not None and self._primed(self.upstream, first=True)
+        why = self._primed(self.upstream, first=True) if self.upstream is not None else None
+        on_air = self.upstream is not None and why is None
         if not on_air:
-            self._down(self.upstream, first=True)
+            self._down(self.upstream, reason=why, first=True)
         tries, next_try, tried_at = 0, self.clock() + BACKOFF[0], 0.0
         last_data, silent_since = self.clock(), None
         while self._made < self.frames and not self.stop_flag.is_set():
@@ -187,31 +217,32 @@ class RelayFeeder(threading.Thread):
                 self.upstream, tried_at = self._try(self._connect), now
                 tries += 1
             if self.upstream is not None:
-                if self.upstream.buffered() >= PRIME_SECONDS and self._primed(self.upstream):
+                why = self._primed(self.upstream) if self.upstream.buffered() >= PRIME_SECONDS else None
+                if self.upstream.buffered() >= PRIME_SECONDS and why is None:
                     self._note(_("the source is back: relaying again"))
                     on_air, last_data, silent_since = True, self.clock(), None
                     continue
                 if self.upstream.ended or now - tried_at > self.timeout:
-                    self._down(self.upstream, reason=self.upstream.ended or _(
+                    self._down(self.upstream, reason=self.upstream.ended or why or _(
                         "no sound data for {seconds} s", seconds=f"{self.timeout:g}"))
                     next_try = self.clock() + BACKOFF[min(tries, len(BACKOFF) - 1)]
             self._emit(self._fallback_block(), "fallback")
 
-    def _primed(self, up, first: bool = False) -> bool:
-        """Wait (at the start, up to the timeout) for a second of the source; level from it. False if
-        it did not come or is silent."""
+    def _primed(self, up, first: bool = False) -> str | None:
+        """Wait (at the start, up to the timeout) for a second of the source and level from it: None,
+        or why it cannot go on the air (nothing came, or it is silent)."""
         deadline = self.clock() + (self.timeout if first else 0.0)
         while up.buffered() < PRIME_SECONDS and not up.ended and self.clock() < deadline \
                 and not self.stop_flag.is_set():
             time.sleep(0.05)
         waiting = list(up.blocks.queue)
         if not waiting or sum(len(b) for b in waiting) < PRIME_SECONDS * self.rate * 0.5:
-            return False
+            return up.ended or _("no sound data for {seconds} s", seconds=f"{self.timeout:g}")
         if max(float(np.sqrt(np.mean(b * b))) for b in waiting) < 10 ** (SILENT_DBFS / 20):
-            return False
+            return _("the source is silent")
         self.leveller.prime(waiting)
         self._fade_in = int(FADE_IN * self.rate)
-        return True
+        return None
 
     def _down(self, up, *, reason: str | None = None, first: bool = False) -> None:
         if up is not None:
@@ -252,9 +283,4 @@ class RelayFeeder(threading.Thread):
             gain *= np.clip((self.frames - (self._made + np.arange(n))) / (FADE_OUT * self.rate), 0, 1)
         data = (block * (gain * self.volume)[:, None]).astype(np.float32)
         self._made += n
-        while not self.stop_flag.is_set():
-            try:
-                self.blocks.put(data, timeout=0.2)
-                return
-            except queue.Full:
-                continue
+        put_until(self.blocks, data, self.stop_flag)
