@@ -11,9 +11,11 @@ from broadcaster.audio.player import find_output, list_outputs
 def test_devices_lists_each_zone_sink_by_name(pulse, project):
     r = project.run("devices")
     assert r.code == 0, r.err
-    names = [line.split()[1] for line in r.out.splitlines()[1:-1]]
+    outputs, _sep, inputs = r.out.partition("* = the default output")
+    names = [line.split()[1] for line in outputs.splitlines()[1:]]
     assert "zone_a" in names and "zone_b" in names
-    assert "* = the default output" in r.out
+    # the inputs follow (a line-in to relay): the sinks' monitors are inputs through the pulse plugin
+    assert "Inputs (a line-in to relay" in inputs and "zone_a" in inputs
 
 
 def test_find_output_by_exact_or_partial_name(pulse):

@@ -75,8 +75,10 @@ def find_output(name: str, outputs: list[Output] | None = None, *, inputs: bool 
                                 hint=_("run `broadcaster devices`; inputs here: {names}", names=names))
         raise PlaybackError(_('no sound output is called "{name}"', name=name),
                             hint=_("run `broadcaster devices`; outputs here: {names}", names=names))
-    raise PlaybackError(_('"{name}" matches several sound devices: {names}', name=name,
-                          names=", ".join(f'"{o.name}"' for o in partial)), hint=_("use more of the name"))
+    names = ", ".join(f'"{o.name}"' for o in partial)
+    raise PlaybackError(_('"{name}" matches several sound inputs: {names}', name=name, names=names) if inputs
+                        else _('"{name}" matches several sound outputs: {names}', name=name, names=names),
+                        hint=_("use more of the name"))
 
 
 # --- playback: one output stream per airing, started on the exact sample --------------
