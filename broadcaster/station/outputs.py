@@ -67,14 +67,12 @@ class Outputs(Part):
                              timeout=source.timeout, target_lufs=cfg.audio.loudness, ceiling_dbtp=cfg.audio.true_peak,
                              volume=cfg.zones[zone].volume)
         with self.lock:
-            device = self.resolve(zone)
             try:
-                pb = Playback(device, feeder)
+                pb = Playback(self.resolve(zone), feeder)
             except PlaybackError:
                 self.devices.pop(zone, None)
-                for up in (feeder.upstream,):
-                    if up is not None:
-                        up.close()
+                if feeder.upstream is not None:   # the stream was connected ahead: let it go
+                    feeder.upstream.close()
                 raise
             self.active.add(pb)
             return pb
