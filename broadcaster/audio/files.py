@@ -9,9 +9,11 @@ import contextlib
 import errno
 import io
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -258,13 +260,10 @@ class StreamDecoder(Upstream):
 
     def __init__(self, location: str, rate: int, channels: int, *, timeout: float = 8.0, loop: bool = False):
         """A ``loop``ed file is read as it is taken (it comes round again); a stream as it comes."""
-        import queue
-        import threading
         if not shutil.which("ffmpeg"):
             raise AudioError(_("ffmpeg is needed to relay a stream"), hint=_(FFMPEG_HINT))
         self.rate, self.channels, self.block = rate, channels, STREAM_BLOCK
         self.ended: str | None = None
-        self.frames_in = 0
         self.live = not loop
         self.blocks: queue.Queue = queue.Queue(maxsize=0 if self.live else 16)
         self._said: list[str] = []
@@ -294,7 +293,6 @@ class StreamDecoder(Upstream):
                 continue
             block = np.frombuffer(rest, dtype=np.float32).reshape(-1, self.channels)
             rest = b""
-            self.frames_in += len(block)
             self.blocks.put(block)   # a looped file waits here for its turn
             while self.live and self.blocks.qsize() > keep:   # nobody takes them: drop the oldest
                 self.blocks.get_nowait()

@@ -112,6 +112,11 @@ class _Feeder(threading.Thread):
         self.error: str | None = None
         self._first = self.file.read(4096, dtype="float32", always_2d=True)  # proves it decodes, now
 
+    def discard(self) -> None:
+        """Never started (its output could not be opened): close the file."""
+        self.stop_flag.set()
+        self.file.close()
+
     def run(self) -> None:
         try:
             block = self._first
@@ -155,9 +160,7 @@ class Playback:
                                           dtype="float32", blocksize=BLOCK, latency="high",
                                           callback=self._callback, finished_callback=self.finished.set)
         except (sd.PortAudioError, ValueError) as e:
-            self.feeder.stop_flag.set()
-            if hasattr(self.feeder, "file"):
-                self.feeder.file.close()
+            self.feeder.discard()
             raise PlaybackError(_("the sound output cannot be opened: {reason}", reason=e),
                                 hint=_("check that the sound card is plugged in (broadcaster devices)")) from None
         self.feeder.start()

@@ -3,8 +3,8 @@ it is down, reconnection with back-off, and exactly the slot's length with a fad
 
 ``RelayFeeder`` stands where a file's feeder stands in the player: a thread filling the queue
 the sound card's callback takes from. Where the audio comes from is given as two functions that
-open an upstream (``files.StreamDecoder`` for a web stream or a file, the player's input for a
-line-in): anything with ``read(timeout)``, ``buffered()``, ``ended`` and ``close()``.
+open an ``Upstream`` (``files.StreamDecoder`` for a web stream or a file, ``player.InputUpstream``
+for a line-in).
 """
 
 from __future__ import annotations
@@ -85,6 +85,10 @@ class Leveller:
         self.gain_db = new
         g = np.linspace(10 ** (old / 20), 10 ** (new / 20), n, dtype=np.float32)
         return block * g[:, None]
+
+
+def silent(block: np.ndarray) -> bool:
+    return float(np.sqrt(np.mean(block * block))) < 10 ** (SILENT_DBFS / 20)
 
 
 def put_until(blocks: queue.Queue, item, stop: threading.Event) -> bool:
@@ -169,6 +173,15 @@ class RelayFeeder(threading.Thread):
             self._note(_("the source cannot be opened: {reason}", reason=getattr(e, "message", e)))
             return None
 
+    def discard(self) -> None:
+        """Never started (its output could not be opened): let the source go."""
+        self.stop_flag.set()
+        if self.upstream is not None:
+            self.upstream.close()
+
+    def _no_data(self) -> str:
+        return _("no sound data for {seconds} s", seconds=f"{self.timeout:g}")
+
     def _note(self, text: str) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
         if not self.events or not self.events[-1].endswith(text):
@@ -198,13 +211,11 @@ class RelayFeeder(threading.Thread):
                 block = self.upstream.read(0.1)
                 if block is None:
                     if self.upstream.ended or now - last_data > self.timeout:
-                        self._down(self.upstream, reason=self.upstream.ended or _(
-                            "no sound data for {seconds} s", seconds=f"{self.timeout:g}"))
+                        self._down(self.upstream)
                         on_air, tries, next_try = False, 0, now + BACKOFF[0]
                     continue
                 last_data = now
-                quiet = float(np.sqrt(np.mean(block * block))) < 10 ** (SILENT_DBFS / 20)
-                silent_since = (silent_since or now) if quiet else None
+                silent_since = (silent_since or now) if silent(block) else None
                 if silent_since is not None and now - silent_since > self.timeout:
                     self._down(self.upstream, reason=_("the source has been silent for {seconds} s",
                                                        seconds=f"{self.timeout:g}"))
@@ -223,8 +234,7 @@ class RelayFeeder(threading.Thread):
                     on_air, last_data, silent_since = True, self.clock(), None
                     continue
                 if self.upstream.ended or now - tried_at > self.timeout:
-                    self._down(self.upstream, reason=self.upstream.ended or why or _(
-                        "no sound data for {seconds} s", seconds=f"{self.timeout:g}"))
+                    self._down(self.upstream, reason=self.upstream.ended or why)
                     next_try = self.clock() + BACKOFF[min(tries, len(BACKOFF) - 1)]
             self._emit(self._fallback_block(), "fallback")
 
@@ -237,8 +247,8 @@ class RelayFeeder(threading.Thread):
             time.sleep(0.05)
         waiting = list(up.blocks.queue)
         if not waiting or sum(len(b) for b in waiting) < PRIME_SECONDS * self.rate * 0.5:
-            return up.ended or _("no sound data for {seconds} s", seconds=f"{self.timeout:g}")
-        if max(float(np.sqrt(np.mean(b * b))) for b in waiting) < 10 ** (SILENT_DBFS / 20):
+            return up.ended or self._no_data()
+        if all(silent(b) for b in waiting):
             return _("the source is silent")
         self.leveller.prime(waiting)
         self._fade_in = int(FADE_IN * self.rate)
@@ -247,7 +257,7 @@ class RelayFeeder(threading.Thread):
     def _down(self, up, *, reason: str | None = None, first: bool = False) -> None:
         if up is not None:
             up.close()
-            reason = reason or up.ended or _("no sound data for {seconds} s", seconds=f"{self.timeout:g}")
+            reason = reason or up.ended or self._no_data()
         if reason:
             self._note(reason)
         self.upstream = None
@@ -261,7 +271,6 @@ class RelayFeeder(threading.Thread):
         if block is None:
             if fb is not None and fb.ended:
                 self._fallback = None
-            time.sleep(0.0)
             return np.zeros((BLOCK, self.channels), np.float32)
         return block
 

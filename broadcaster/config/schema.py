@@ -178,6 +178,18 @@ class _Loader:
                 changes["voice"] = str(model) if model else v
         return replace(base, **changes)
 
+    def checked(self, table: dict, checks, key: tuple, section: str) -> dict:
+        """{key: checked value} for each (key, check) of ``checks`` present in ``table``; a value
+        that fails its check is reported (and left out)."""
+        values = {}
+        for k, check in checks:
+            if k in table:
+                try:
+                    values[k] = check(table[k])
+                except _Invalid as e:
+                    self.problem(key + (k,), section, f"{k} {e}")
+        return values
+
     def named_tables(self, data: dict, name: str, kind: str, allowed):
         """The [name.ID] tables: (id, table, key, section) for each, after checking shape and keys."""
         for tid, t in self.table(data, name).items():

@@ -26,13 +26,8 @@ def parse_time(text: str) -> time | None:
 def parse_zones(ld: _Loader, data: dict) -> dict[str, Zone]:
     zones: dict[str, Zone] = {}
     for zid, z, key, section in ld.named_tables(data, "zones", "zone", ZONE_KEYS):
-        values: dict[str, Any] = {}
-        for k, check in (("name", _str), ("device", _str), ("volume", _number(0.0, 1.0)), ("station", _station)):
-            if k in z:
-                try:
-                    values[k] = check(z[k])
-                except _Invalid as e:
-                    ld.problem(key + (k,), section, f"{k} {e}")
+        values: dict[str, Any] = ld.checked(
+            z, (("name", _str), ("device", _str), ("volume", _number(0.0, 1.0)), ("station", _station)), key, section)
         if "quiet" in z:
             parts = z["quiet"].split("-") if isinstance(z["quiet"], str) else []
             times = [parse_time(p) for p in parts]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from broadcaster.config.model import Bulletin, Source
-from broadcaster.config.schema import AUDIO_SUFFIXES, _Invalid, _Loader, _show, _str
+from broadcaster.config.schema import AUDIO_SUFFIXES, _Loader, _show, _str
+from broadcaster.config.slots import parse_duration
 from broadcaster.i18n import _
 
 SOURCE_KEYS = ("title", "url", "device", "timeout", "fallback")
@@ -13,7 +14,6 @@ DEFAULT_TIMEOUT = 8.0
 
 
 def parse_sources(ld: _Loader, data: dict, bulletins: dict[str, Bulletin]) -> dict[str, Source]:
-    from broadcaster.config.slots import parse_duration
     sources: dict[str, Source] = {}
     for sid, t, key, section in ld.named_tables(data, "sources", "source", SOURCE_KEYS):
         values: dict = {}
@@ -31,12 +31,7 @@ def parse_sources(ld: _Loader, data: dict, bulletins: dict[str, Bulletin]) -> di
                                                       value=_show(url)))
             else:
                 values["url"] = url
-        for k in ("title", "device"):
-            if k in t:
-                try:
-                    values[k] = _str(t[k])
-                except _Invalid as e:
-                    ld.problem(key + (k,), section, f"{k} {e}")
+        values.update(ld.checked(t, (("title", _str), ("device", _str)), key, section))
         if "timeout" in t:
             seconds = parse_duration(t["timeout"])
             if seconds is None or not 1 <= seconds <= 300:

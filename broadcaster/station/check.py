@@ -15,7 +15,7 @@ from broadcaster.text.reading import speakability_warnings, spoken_paragraphs
 from broadcaster.config import Config, display_path
 from broadcaster.errors import BroadcasterError
 from broadcaster.fsutil import sha256_file
-from broadcaster.station.schedule import airings
+from broadcaster.station.schedule import airings, length_of
 from broadcaster.text.scripts import read_script
 from broadcaster.render.sidecar import durations, read_sidecar
 from broadcaster.i18n import N_, _, day, when
@@ -197,14 +197,14 @@ def _check_slots(cfg: Config, now: datetime, lang: str | None) -> list[Finding]:
             p, p_end = prev
             if a.time < p_end and (p.slot, a.slot, a.zone) not in seen:
                 seen.add((p.slot, a.slot, a.zone))
-                length = (p.ends - p.time).total_seconds() if p.relay else lengths.get(p.bulletin, 0.0)
+                length = length_of(p, lengths) or 0.0
                 out.append(Finding("warning", cfg.where("slots", p.slot), _(
                     'zone {zone}: "{first}" and "{second}" (line {other}) overlap on {when}: '
                     '"{first}" lasts {duration}; move one of them', lang, zone=a.zone, first=p.bulletin, second=a.bulletin,
                     other=cfg.where("slots", a.slot).rsplit(":", 1)[-1],
                     when=when(a.time, lang),
                     duration=f"{int(length // 60)}:{int(length % 60):02d}" if length else "?")))
-        end = a.ends or a.time + timedelta(seconds=lengths.get(a.bulletin, 0.0))
+        end = a.time + timedelta(seconds=length_of(a, lengths) or 0.0)
         if not prev or end >= prev[1]:
             playing[a.zone] = (a, max(end, a.time + timedelta(microseconds=1)))
     return out

@@ -34,8 +34,9 @@ class Outputs(Part):
         if new != old:
             self.devices.clear()
 
-    def open(self, zone: str, path: Path):
-        """An output stream for ``zone`` playing ``path``; give it back with ``release``."""
+    def open(self, zone: str, path):
+        """An output stream for ``zone`` playing ``path`` (or a feeder's live audio); give it back
+        with ``release``."""
         from broadcaster.audio.player import Playback
         with self.lock:
             device = self.resolve(zone)
@@ -51,7 +52,7 @@ class Outputs(Part):
         """An output stream for ``zone`` relaying ``source`` for ``seconds``, connected now (ahead of its
         start), with its fallback ready; give it back with ``release``."""
         from broadcaster.audio.files import StreamDecoder
-        from broadcaster.audio.player import InputUpstream, Playback, find_output
+        from broadcaster.audio.player import InputUpstream, find_output
         from broadcaster.audio.relay import RelayFeeder
         cfg = self.d.cfg
         rate, channels = cfg.audio.sample_rate, cfg.audio.channels
@@ -66,16 +67,11 @@ class Outputs(Part):
                              if fallback else None, rate=rate, channels=channels, seconds=seconds,
                              timeout=source.timeout, target_lufs=cfg.audio.loudness, ceiling_dbtp=cfg.audio.true_peak,
                              volume=cfg.zones[zone].volume)
-        with self.lock:
-            try:
-                pb = Playback(self.resolve(zone), feeder)
-            except PlaybackError:
-                self.devices.pop(zone, None)
-                if feeder.upstream is not None:   # the stream was connected ahead: let it go
-                    feeder.upstream.close()
-                raise
-            self.active.add(pb)
-            return pb
+        try:
+            return self.open(zone, feeder)
+        except PlaybackError:
+            feeder.discard()   # the stream was connected ahead: let it go
+            raise
 
     def fallback_path(self, source) -> Path | None:
         """The audio a relay plays while its source is down: a bulletin's rendered file or a file."""

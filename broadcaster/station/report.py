@@ -124,8 +124,9 @@ def build_report(cfg: Config, rows: list[Row], first: date, last: date, now: dat
     expected = [a for a in airings(cfg, start, end, zones=zones) if wanted(a.zone, a.bulletin)]
     keys = {(a.slot, a.zone, a.time.timestamp()): a for a in expected}
     resumed = _resumed_relays(expected, logged, keys)
+    continuations = set(resumed.values())
     for key, r in logged.items():  # logged for a slot the schedule no longer has at that time
-        if key not in keys and key not in resumed.values():
+        if key not in keys and key not in continuations:
             keys[key] = None
     for key, a in keys.items():
         r = logged.get(key)
@@ -157,12 +158,16 @@ def build_report(cfg: Config, rows: list[Row], first: date, last: date, now: dat
 
 def _resumed_relays(expected, logged: dict, keys: dict) -> dict[tuple, tuple]:
     """A relay's key → the key of the row that carried it on after an urgent airing cut it."""
+    unscheduled: dict[tuple, list[tuple]] = {}
+    for k in logged:
+        if k not in keys:
+            unscheduled.setdefault(k[:2], []).append(k)
     out = {}
     for a in expected:
         if a.relay:
             key = (a.slot, a.zone, a.time.timestamp())
-            for k in logged:
-                if k not in keys and k[:2] == key[:2] and key[2] < k[2] < a.ends.timestamp():
+            for k in unscheduled.get(key[:2], ()):
+                if key[2] < k[2] < a.ends.timestamp():
                     out[key] = k
     return out
 

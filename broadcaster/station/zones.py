@@ -211,18 +211,16 @@ class ZoneWorker(threading.Thread):
         relay = self._relay_outcome(item, pb) if item.ends is not None else None
         if self.cut:
             status, reason = self.cut
-            if relay:
-                reason = "; ".join([reason, *relay[2]])
         elif pb.feeder.error or pb.error:
             status, reason = "failed", pb.feeder.error or pb.error
         elif late > LATE_AFTER:
             status, reason = "late", item.note or _("started {seconds} s late: the zone was busy", seconds=f"{late:.1f}")
         else:
             status, reason = "played", None
-        if relay and not self.cut and status != "failed":
-            relayed, fallback, events = relay
-            if relayed <= 0:
-                status = "failed"
+        if relay and (self.cut or status != "failed"):
+            relayed, _fallback, events = relay
+            if not self.cut and relayed <= 0:
+                status = "failed"   # nothing of the source reached the air
             if events:
                 reason = "; ".join(([reason] if reason else []) + events)
         d.journal.finish(row, status, ended, reason, relayed_s=relay[0] if relay else None,
