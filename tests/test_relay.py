@@ -227,3 +227,27 @@ def test_a_silent_source_is_taken_off_the_air_for_its_fallback(tmp_path):
     assert feeder.tally(len(x)) == (0.0, 3.0)
     assert any(e.endswith("the source is silent") for e in feeder.events), feeder.events
     assert float(np.sqrt(np.mean(x[RATE // 2: RATE * 2] ** 2))) > 0.1   # the fallback's tone, not silence
+
+
+def test_a_fallback_bulletin_airs_only_as_any_airing_of_it_would(project):
+    """Where approval is required, a relay's fallback is the bulletin's approved audio, never a rendered
+    but unapproved version (the fallback is not a way round approval)."""
+    from types import SimpleNamespace
+    from broadcaster.config import load_config
+    from broadcaster.station.renderer import Renderer
+    project.write("scripts/a.txt", "Xin chào bà con.")
+    text = "\n".join(BASE + ['[tts]', 'engine = "espeak"', '[audio]', 'format = "wav"']
+                     + source_lines("http://127.0.0.1:9/vov1", fallback="a")
+                     + relay_slot("vov1", ["za"], "06:00", "30m")) + "\n"
+    project.write("schedule.toml", text)
+    assert project.run("build").code == 0
+    open_cfg = load_config(project.root / "schedule.toml")
+    rendered = Renderer(SimpleNamespace(cfg=open_cfg)).fallback_for(open_cfg.sources["vov1"])
+    assert rendered == open_cfg.bulletins["a"].output_path(open_cfg.paths) and rendered.is_file()
+    project.write("schedule.toml", text + "[approval]\nrequired = true\n")
+    cfg = load_config(project.root / "schedule.toml")
+    renderer = Renderer(SimpleNamespace(cfg=cfg))
+    try:
+        assert renderer.fallback_for(cfg.sources["vov1"]) is None   # not approved: silence, not the audio
+    finally:
+        renderer.stop()

@@ -48,9 +48,9 @@ class Outputs(Part):
             self.active.add(pb)
             return pb
 
-    def open_relay(self, zone: str, source, seconds: float):
+    def open_relay(self, zone: str, source, seconds: float, fallback: Path | None):
         """An output stream for ``zone`` relaying ``source`` for ``seconds``, connected now (ahead of its
-        start), with its fallback ready; give it back with ``release``."""
+        start), with ``fallback`` ready; give it back with ``release``."""
         from broadcaster.audio.files import StreamDecoder
         from broadcaster.audio.player import InputUpstream, find_output
         from broadcaster.audio.relay import RelayFeeder
@@ -62,7 +62,6 @@ class Outputs(Part):
         else:
             def connect():
                 return InputUpstream(find_output(source.device, inputs=True).index, rate, channels)
-        fallback = self.fallback_path(source)
         feeder = RelayFeeder(connect, (lambda: StreamDecoder(str(fallback), rate, channels, loop=True))
                              if fallback else None, rate=rate, channels=channels, seconds=seconds,
                              timeout=source.timeout, target_lufs=cfg.audio.loudness, ceiling_dbtp=cfg.audio.true_peak,
@@ -72,18 +71,6 @@ class Outputs(Part):
         except PlaybackError:
             feeder.discard()   # the stream was connected ahead: let it go
             raise
-
-    def fallback_path(self, source) -> Path | None:
-        """The audio a relay plays while its source is down: a bulletin's rendered file or a file."""
-        if source.fallback:
-            b = self.d.cfg.bulletins.get(source.fallback)
-            path = b.output_path(self.d.cfg.paths) if b else None
-            if path is not None and path.is_file():
-                return path
-            log.warning(_("source {source}: its fallback {bulletin} has no rendered audio; silence instead "
-                          "(run broadcaster build)", source=source.id, bulletin=source.fallback))
-            return None
-        return source.fallback_file if source.fallback_file and source.fallback_file.is_file() else None
 
     def release(self, pb) -> None:
         with self.lock:

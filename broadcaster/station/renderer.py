@@ -55,24 +55,39 @@ class Renderer(Part):
     def reload(self, old, new) -> None:
         self.queue_stale()   # a script or a jingle may have changed even when the config did not
 
+    def bulletin_audio(self, bulletin: str) -> Path:
+        """The file an airing of ``bulletin`` plays (where approval is required, its approved version);
+        PlaybackError if there is none (a missing render is queued)."""
+        cfg = self.d.cfg
+        b = cfg.bulletins.get(bulletin)
+        if b is None:
+            raise PlaybackError(_('bulletin "{bulletin}" is no longer in the configuration', bulletin=bulletin))
+        if cfg.approval_required and b.rendered:
+            from broadcaster.station.approval import audio_to_air
+            path = audio_to_air(cfg, self.accounts(), b)
+        else:
+            path = b.output_path(cfg.paths)
+        if not path.is_file():
+            self.queue_render(bulletin)
+            raise PlaybackError(_("no rendered audio for {bulletin} ({file} does not exist)",
+                                  bulletin=bulletin, file=path.name), hint=_("run broadcaster build"))
+        return path
+
+    def fallback_for(self, source) -> Path | None:
+        """What a relay plays while its source is down: its fallback bulletin (as any airing of it
+        would be: approved, rendered) or audio file; None (silence, logged) if it has none to play."""
+        if source.fallback:
+            try:
+                return self.bulletin_audio(source.fallback)
+            except PlaybackError as e:
+                log.warning(_("source {source}: its fallback cannot be played ({reason}); silence instead",
+                              source=source.id, reason=e.message))
+                return None
+        return source.fallback_file if source.fallback_file and source.fallback_file.is_file() else None
+
     def audio_for(self, item) -> tuple[Path, str]:
         """The file to play for an item and its SHA-256; PlaybackError if there is none."""
-        cfg = self.d.cfg
-        if item.audio is not None:
-            path = item.audio
-        else:
-            b = cfg.bulletins.get(item.bulletin)
-            if b is None:
-                raise PlaybackError(_('bulletin "{bulletin}" is no longer in the configuration', bulletin=item.bulletin))
-            if cfg.approval_required and b.rendered:
-                from broadcaster.station.approval import audio_to_air
-                path = audio_to_air(cfg, self.accounts(), b)
-            else:
-                path = b.output_path(cfg.paths)
-            if not path.is_file():
-                self.queue_render(item.bulletin)
-                raise PlaybackError(_("no rendered audio for {bulletin} ({file} does not exist)",
-                                      bulletin=item.bulletin, file=path.name), hint=_("run broadcaster build"))
+        path = item.audio if item.audio is not None else self.bulletin_audio(item.bulletin)
         try:
             return path, sha256_unchanged(path)
         except OSError as e:

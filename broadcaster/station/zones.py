@@ -240,7 +240,7 @@ class ZoneWorker(threading.Thread):
         if seconds < 1.0:
             self._failed(item, _("its time was over before the zone was free"), status="missed")
             return source, None
-        return source, self.outputs.open_relay(self.zone, source, seconds)
+        return source, self.outputs.open_relay(self.zone, source, seconds, self.renderer.fallback_for(source))
 
     def _relay_outcome(self, item: Item, pb) -> tuple[float, float, list[str]]:
         """(seconds relayed, seconds of fallback, what happened) of a relay; after an urgent airing
