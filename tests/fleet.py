@@ -23,6 +23,19 @@ from tests.station import FREQS, SCRIPTS, tone
 REPO = Path(__file__).resolve().parent.parent
 
 
+def wait_for_port(port: int, proc: subprocess.Popen, what: str, seconds: float = 15, log: Path | None = None) -> None:
+    """Until a server started as ``proc`` accepts connections on ``port`` (it must not exit first)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            assert proc.poll() is None, log.read_text() if log else f"{what} exited"
+            assert time.monotonic() < deadline, f"{what} did not start"
+            time.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -41,15 +54,7 @@ class NatsServer:
     def start(self) -> None:
         self.proc = subprocess.Popen(["nats-server", "-c", str(self.conf)], stdout=open(self.log, "ab"),
                                      stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                assert self.proc.poll() is None, self.log.read_text()
-                assert time.monotonic() < deadline, "nats-server did not start"
-                time.sleep(0.05)
+        wait_for_port(self.port, self.proc, "nats-server", log=self.log)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

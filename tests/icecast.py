@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -16,13 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.fleet import free_port, wait_for_port
+
 PASSWORD = "source-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Icecast:
@@ -52,14 +47,7 @@ class Icecast:
 """)
         self.proc = subprocess.Popen([exe, "-c", str(folder / "icecast.xml")], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                break
-            except OSError:
-                assert self.proc.poll() is None and time.monotonic() < deadline, "icecast2 did not start"
-                time.sleep(0.1)
+        wait_for_port(self.port, self.proc, "icecast2", seconds=10)
         self.feeds: dict[str, subprocess.Popen] = {}
 
     def url(self, mount: str) -> str:
