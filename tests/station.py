@@ -46,9 +46,10 @@ class Station:
         return datetime.fromtimestamp(self.t0 + seconds, timezone.utc).strftime("%H:%M:%S")
 
     def configure(self, slots: list[tuple[str, list[str], float, str]], *, zones=None, repeat=None,
-                  grace="10m", t0_in: float = 8.0, extra=None) -> None:
+                  grace="10m", t0_in: float = 8.0, extra=None, zone_keys=None) -> None:
         """Bulletins a-d, the zones, and a slot per (bulletin, zones, seconds after t0, priority);
-        ``extra(when)`` gives more lines (sources, relay slots), ``when`` as below."""
+        ``extra(when)`` gives more lines (sources, relay slots), ``when`` as below; ``zone_keys`` more
+        lines for a zone's table."""
         self.t0 = float(int(time.time() + t0_in))
         zones = zones or {"za": "zone_a", "zb": "zone_b"}
         repeat = repeat or {}
@@ -58,7 +59,7 @@ class Station:
             text += [f"[bulletins.{b}]", f'script = "scripts/{b}.txt"', f'jingle_in = "jingles/{b}.wav"',
                      f"repeat = {repeat.get(b, 1)}"]
         for z, dev in zones.items():
-            text += [f"[zones.{z}]", f'device = "{dev}"']
+            text += [f"[zones.{z}]", f'device = "{dev}"', *(zone_keys or {}).get(z, [])]
         for bulletin, zs, offset, priority in slots:
             text += ["[[slots]]", f'bulletin = "{bulletin}"', f"zones = {json.dumps(zs)}",
                      f'at = ["{self.when(offset)}"]', f'priority = "{priority}"']

@@ -154,6 +154,7 @@ class Playback:
         self.error: str | None = None
         self.armed = threading.Event()  # cleared by hold(): the audio waits, in silence, for arm()
         self.armed.set()
+        self.tap = None   # called with (block, wall time of its first sample) for each block sent, from the start
         sd = _sd()
         try:
             self.stream = sd.OutputStream(device=device, samplerate=self.feeder.rate, channels=self.feeder.channels,
@@ -263,10 +264,36 @@ class Playback:
             self._fade_left -= n
             if self._fade_left <= 0:
                 out[offset:offset + n] = data
+                self._tapped(out, block_time)
                 raise CallbackStop
         out[offset:offset + len(data)] = data
+        self._tapped(out, block_time)
         if self._eof and len(self._pending) == 0 and len(data) < frames - offset:
             raise CallbackStop
+
+    def _tapped(self, out: np.ndarray, block_time: float) -> None:
+        if self.tap is not None:
+            self.tap(out.copy(), block_time)
+
+
+def _input_stream(device: int, rate: int, channels: int, callback, finished):
+    sd = _sd()
+    try:
+        stream = sd.InputStream(device=device, samplerate=rate, channels=channels, dtype="float32",
+                                blocksize=BLOCK, latency="high", callback=callback, finished_callback=finished)
+        stream.start()
+    except (sd.PortAudioError, ValueError) as e:
+        raise PlaybackError(_("the sound input cannot be opened: {reason}", reason=e),
+                            hint=_("check that the sound card is plugged in (broadcaster devices)")) from None
+    return stream
+
+
+def _close(stream) -> None:
+    try:
+        stream.abort(ignore_errors=True)
+        stream.close(ignore_errors=True)
+    except Exception:
+        pass
 
 
 class InputUpstream(Upstream):
@@ -274,18 +301,10 @@ class InputUpstream(Upstream):
     recorded, at the project's rate and channels."""
 
     def __init__(self, device: int, rate: int, channels: int):
-        sd = _sd()
         self.rate, self.block = rate, BLOCK
         self.ended: str | None = None
         self.blocks: queue.Queue = queue.Queue(maxsize=int(60 * rate / BLOCK))
-        try:
-            self.stream = sd.InputStream(device=device, samplerate=rate, channels=channels, dtype="float32",
-                                         blocksize=BLOCK, latency="high", callback=self._callback,
-                                         finished_callback=self._finished)
-            self.stream.start()
-        except (sd.PortAudioError, ValueError) as e:
-            raise PlaybackError(_("the sound input cannot be opened: {reason}", reason=e),
-                                hint=_("check that the sound card is plugged in (broadcaster devices)")) from None
+        self.stream = _input_stream(device, rate, channels, self._callback, self._finished)
 
     def _callback(self, indata: np.ndarray, frames: int, t, status) -> None:
         try:
@@ -298,8 +317,47 @@ class InputUpstream(Upstream):
 
     def close(self) -> None:
         self.ended = self.ended or _("closed")
+        _close(self.stream)
+
+
+class MonitorInput:
+    """A zone's monitor (the amplifier's line output, or a microphone by a loudspeaker): mono blocks
+    with the wall-clock time their first sample was heard, for ``take``."""
+
+    def __init__(self, device: int, rate: int):
+        self.rate = rate
+        self.blocks: queue.Queue = queue.Queue(maxsize=int(30 * rate / BLOCK))
+        self.last = _time.monotonic()     # when the last block came (a silent device still sends blocks)
+        self.ended: str | None = None
+        self.dropped = False              # blocks were lost (the queue was full): times start again
+        self.stream = _input_stream(device, rate, 1, self._callback, self._finished)
+
+    def _callback(self, indata: np.ndarray, frames: int, t, status) -> None:
+        adc = t.inputBufferAdcTime
+        # when the block's last sample was recorded, by the PC's clock
+        heard = _time.time() - ((t.currentTime - adc) if adc else 0.0) + (frames / self.rate if adc else 0.0)
+        self.last = _time.monotonic()
+        lost = bool(status.input_overflow) or self.dropped
         try:
-            self.stream.abort(ignore_errors=True)
-            self.stream.close(ignore_errors=True)
-        except Exception:
-            pass
+            self.blocks.put_nowait((indata[:, 0].copy(), heard, lost))
+            self.dropped = False
+        except queue.Full:
+            self.dropped = True
+
+    def _finished(self) -> None:
+        self.ended = self.ended or _("the sound input stopped")
+
+    def take(self, timeout: float) -> list[tuple[np.ndarray, float, bool]]:
+        """The blocks recorded since the last call (waiting up to ``timeout`` for the first): (samples,
+        when its last sample was recorded, whether blocks were lost before it)."""
+        out = []
+        try:
+            out.append(self.blocks.get(timeout=timeout))
+            while True:
+                out.append(self.blocks.get_nowait())
+        except queue.Empty:
+            return out
+
+    def close(self) -> None:
+        self.ended = self.ended or _("closed")
+        _close(self.stream)

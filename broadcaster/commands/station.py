@@ -141,7 +141,9 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
     records = [{"scheduled": r.scheduled, "started": r.started, "ended": r.ended, "zone": r.zone,
                 "bulletin": r.bulletin or (Path(r.audio).name if r.audio else None), "status": r.status,
                 "reason": r.reason, "audio_sha256": r.audio_sha256, "station": r.station, "command": r.command,
-                "start_error_ms": r.start_error_ms, "relayed_s": r.relayed_s, "fallback_s": r.fallback_s}
+                "start_error_ms": r.start_error_ms, "relayed_s": r.relayed_s, "fallback_s": r.fallback_s,
+                "heard": r.heard, "heard_delay_ms": r.heard_delay_ms, "heard_score": r.heard_score,
+                "heard_note": r.heard_note}
                for r in rows]
     if as_json:
         click.echo(json.dumps(records, ensure_ascii=False, indent=1))
@@ -149,7 +151,7 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
         w = csv.DictWriter(click.get_text_stream("stdout"),
                            fieldnames=["scheduled", "started", "ended", "zone", "bulletin", "status", "reason",
                                        "audio_sha256", "station", "command", "start_error_ms", "relayed_s",
-                                       "fallback_s"])
+                                       "fallback_s", "heard", "heard_delay_ms", "heard_score", "heard_note"])
         w.writeheader()
         w.writerows(records)
     elif not records:
@@ -161,7 +163,21 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
             relay = (_("[relayed {relayed} s, fallback {fallback} s] ", relayed=f"{r['relayed_s']:.0f}",
                        fallback=f"{r['fallback_s'] or 0:.0f}") if r["relayed_s"] is not None else "")
             click.echo(f"{shown}  {where + r['zone']:<12} {r['bulletin'] or '-':<24} "
-                       f"{_(STATUS_WORDS.get(r['status'], r['status'])):<11} {relay}{r['reason'] or ''}".rstrip())
+                       f"{_(STATUS_WORDS.get(r['status'], r['status'])):<11} {relay}{heard_words(r)}"
+                       f"{r['reason'] or ''}".rstrip())
+
+
+def heard_words(r: dict) -> str:
+    """What the zone's monitor heard of an airing, for a line of `log`: "[confirmed, heard +840 ms] "."""
+    from broadcaster.station.monitor import VERDICT_WORDS
+    if not r.get("heard"):
+        return ""
+    parts = [_(VERDICT_WORDS.get(r["heard"], r["heard"]))]
+    if r.get("heard_delay_ms") is not None and r["heard"] != "unheard":
+        parts.append(_("heard {ms} ms later", ms=f"{r['heard_delay_ms']:.0f}"))
+    if r.get("heard_note"):
+        parts.append(r["heard_note"])
+    return "[" + ", ".join(parts) + "] "
 
 
 def read_rows(cfg: Config, station: str | None, **filters) -> list:
@@ -228,8 +244,12 @@ def status(obj: Context) -> None:
                                                     time=when(datetime.fromisoformat(last.scheduled)),
                                                     status=_(STATUS_WORDS.get(last.status, last.status)))
                                                  if last else "-"))
+        if last and last.heard:
+            click.echo(f"  {'':<{width}}" + heard_words(last.__dict__).strip())
         if z.device_problem:
             click.secho(f"  {z.device_problem}", fg="red")
+        for a in z.alerts:
+            click.secho(f"  {_('ALERT')}: {a.line()}", fg="red", bold=True)
 
 
 @click.command()
@@ -245,7 +265,7 @@ def devices() -> None:
     ins = list_outputs(inputs=True)
     if ins:
         click.echo()
-        click.echo(_("Inputs (a line-in to relay: [sources.ID] device = \"NAME\"):"))
+        click.echo(_("Inputs (a line-in to relay: [sources.ID] device = \"NAME\"; a zone's monitor = \"NAME\"):"))
         _device_table(ins)
 
 

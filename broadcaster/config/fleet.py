@@ -20,7 +20,7 @@ from broadcaster.config.slots import parse_slots, parse_zones
 from broadcaster.i18n import _
 from broadcaster.tomllines import LineIndex
 
-FLEET_KEYS = ("server", "station", "credentials", "devices")
+FLEET_KEYS = ("server", "station", "credentials", "devices", "monitors")
 PROGRAMME_FILE = "programme.toml"
 _SERVER = re.compile(r"^(nats|tls)://[^\s/:]+(:\d{1,5})?$")
 
@@ -57,18 +57,21 @@ def parse_fleet(ld: _Loader, data: dict) -> FleetSettings | None:
     elif "credentials" in t:
         ld.problem(key + ("credentials",), "fleet", _("credentials goes with station (at the district, "
                                                       "`fleet init` keeps its own in the state folder)"))
-    devices = t.get("devices", {})
-    pairs: list[tuple[str, str]] = []
-    if not isinstance(devices, dict):
-        ld.problem(key + ("devices",), "fleet", _("devices must be a table: district zone = \"device name\""))
-    else:
-        for zone, dev in devices.items():
-            try:
-                pairs.append((zone, _str(dev)))
-            except _Invalid as e:
-                ld.problem(key + ("devices", zone), "fleet.devices", f"{zone} {e}")
-    return FleetSettings(",".join(s.strip() for s in servers) if servers else "", station, creds, tuple(pairs),
-                         ld.index.line(*key))
+    tables = {}
+    for name in ("devices", "monitors"):   # district zone → this PC's output (or monitor input) name
+        table = t.get(name, {})
+        pairs: list[tuple[str, str]] = []
+        if not isinstance(table, dict):
+            ld.problem(key + (name,), "fleet", _("{key} must be a table: district zone = \"device name\"", key=name))
+        else:
+            for zone, dev in table.items():
+                try:
+                    pairs.append((zone, _str(dev)))
+                except _Invalid as e:
+                    ld.problem(key + (name, zone), f"fleet.{name}", f"{zone} {e}")
+        tables[name] = tuple(pairs)
+    return FleetSettings(",".join(s.strip() for s in servers) if servers else "", station, creds, tables["devices"],
+                         ld.index.line(*key), monitors=tables["monitors"])
 
 
 def merge_programme(ld: _Loader, cfg: Config, path: Path) -> Config:
@@ -88,8 +91,8 @@ def merge_programme(ld: _Loader, cfg: Config, path: Path) -> Config:
                         sources=cfg.sources)   # a relay the district orders: each station's own [sources.ID]
     if pld.problems:
         return replace(cfg, programme={"error": pld.problems[0]})
-    devices = dict(cfg.fleet.devices)
-    zones = {z: replace(zone, device=devices.get(z, zone.device)) for z, zone in zones.items()}
+    devices, monitors = dict(cfg.fleet.devices), dict(cfg.fleet.monitors)
+    zones = {z: replace(zone, device=devices.get(z, zone.device), monitor=monitors.get(z)) for z, zone in zones.items()}
     for kind, local, theirs in (("zones", cfg.zones, zones), ("bulletins", cfg.bulletins, bulletins)):
         for clash in sorted(set(local) & set(theirs)):
             ld.problem((kind, clash), f"{kind}.{clash}",

@@ -76,6 +76,7 @@ class Zone:
     line: int | None = None
     station: str | None = None     # the station (PC) that plays it, in a district project
     origin: str = "local"
+    monitor: str | None = None     # a sound input hearing what the loudspeakers got (proof of air)
 
     def is_quiet(self, at: time) -> bool:
         if self.quiet is None:
@@ -129,6 +130,23 @@ class Source:
 
 
 @dataclass(frozen=True)
+class MonitorSettings:
+    """[monitor]: how the zones' monitor inputs are judged."""
+    silence: float = -40.0          # dBFS: quieter than this is silence
+    dead_air: float = 10.0          # seconds of silence during an airing before the alarm
+    unexpected: bool = False        # alarm on sound while nothing is scheduled (off: microphones in noisy yards)
+    unexpected_level: float = -30.0  # dBFS: louder than this counts as sound, for that alarm
+    unexpected_after: float = 5.0   # seconds of such sound before the alarm
+    margin: float = 5.0             # seconds after an airing before sound on the line is unexpected
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """[alerts]: where alerts go besides the log, `status`, the console and the district."""
+    webhook: str | None = None      # JSON POSTed on every alert raised and cleared
+
+
+@dataclass(frozen=True)
 class FleetSettings:
     """[fleet]: the district network. At the district only ``server``; at a station its id too."""
     server: str
@@ -136,6 +154,7 @@ class FleetSettings:
     credentials: Path | None = None       # the file `fleet init` wrote for this station
     devices: tuple[tuple[str, str], ...] = ()   # district zone id → this PC's device name
     line: int | None = None
+    monitors: tuple[tuple[str, str], ...] = ()  # district zone id → this PC's monitor input
 
     @property
     def is_district(self) -> bool:
@@ -162,6 +181,8 @@ class Config:
     allow_outside: bool = False
     fleet: FleetSettings | None = None
     approval_required: bool = False   # [approval] required: only approved script versions air
+    monitor: MonitorSettings = MonitorSettings()
+    alerts: AlertSettings = AlertSettings()
     programme: dict | None = None  # the district programme merged in: {"version": …, "published": …}
     lines: LineIndex | None = field(default=None, compare=False, repr=False)  # where each key was written
 

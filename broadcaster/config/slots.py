@@ -12,7 +12,7 @@ from broadcaster.config.schema import _Invalid, _Loader, _number, _show, _str, _
 from broadcaster.i18n import _
 
 
-ZONE_KEYS = ("name", "device", "volume", "quiet", "station")
+ZONE_KEYS = ("name", "device", "volume", "quiet", "station", "monitor")
 SLOT_KEYS = ("bulletin", "source", "zones", "at", "cron", "days", "start", "end", "priority", "duration", "until")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|min|h)?$")
@@ -27,7 +27,8 @@ def parse_zones(ld: _Loader, data: dict) -> dict[str, Zone]:
     zones: dict[str, Zone] = {}
     for zid, z, key, section in ld.named_tables(data, "zones", "zone", ZONE_KEYS):
         values: dict[str, Any] = ld.checked(
-            z, (("name", _str), ("device", _str), ("volume", _number(0.0, 1.0)), ("station", _station)), key, section)
+            z, (("name", _str), ("device", _str), ("volume", _number(0.0, 1.0)), ("station", _station),
+                ("monitor", _str)), key, section)
         if "quiet" in z:
             parts = z["quiet"].split("-") if isinstance(z["quiet"], str) else []
             times = [parse_time(p) for p in parts]

@@ -26,7 +26,9 @@ from broadcaster.errors import ConfigError
 from broadcaster.fsutil import private_dir, private_file
 from broadcaster.i18n import _
 from broadcaster.station.clock import Clock
+from broadcaster.station.alerts import Alerts
 from broadcaster.station.inbox import Requests
+from broadcaster.station.monitor import Monitors
 from broadcaster.station.outputs import Outputs
 from broadcaster.station.parts import Heartbeat, Part, PlayLog, StateLock, Timer
 from broadcaster.station.planner import Planner
@@ -42,6 +44,8 @@ PARTS: tuple[type[Part], ...] = (
     StateLock,   # one daemon per state folder
     PlayLog,     # the journal; airings cut off by a crash marked interrupted
     Outputs,     # the zones' sound devices
+    Alerts,      # dead air, unexpected sound, a monitor gone: raised, cleared, posted to the webhook
+    Monitors,    # each zone's monitor input, against what the zone sent (proof of air)
     Renderer,    # stale audio rendered ahead in a child process; the file an airing plays
     Zones,       # one worker per zone: prepare, start on time, fade, log
     Timer,       # runs the periodic parts below

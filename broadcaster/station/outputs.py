@@ -25,6 +25,7 @@ class Outputs(Part):
         self.devices: dict[str, int] = {}
         self.lock = threading.RLock()   # PortAudio is re-initialised only while no stream is open
         self.active: set = set()
+        self.inputs: set = set()        # the zones' monitor inputs, open all the time
 
     def start(self) -> None:
         for zone in self.d.served:
@@ -72,6 +73,19 @@ class Outputs(Part):
             feeder.discard()   # the stream was connected ahead: let it go
             raise
 
+    def open_monitor(self, name: str, rate: int):
+        """A zone's monitor input, by name (``audio.player.MonitorInput``); give it back with ``close_monitor``."""
+        from broadcaster.audio.player import MonitorInput, find_output
+        with self.lock:
+            m = MonitorInput(find_output(name, inputs=True).index, rate)
+            self.inputs.add(m)
+            return m
+
+    def close_monitor(self, m) -> None:
+        with self.lock:
+            self.inputs.discard(m)
+        m.close()
+
     def release(self, pb) -> None:
         with self.lock:
             self.active.discard(pb)
@@ -84,7 +98,10 @@ class Outputs(Part):
                 self.devices[zone] = find_output(self.d.cfg.zones[zone].device).index
             except PlaybackError as e:
                 if not self.active:
-                    # PortAudio lists devices once; while nothing plays, look again (a USB card plugged back)
+                    # PortAudio lists devices once; while nothing plays, look again (a USB card plugged back);
+                    # the monitors are closed for it and open themselves again
+                    for m in list(self.inputs):
+                        self.close_monitor(m)
                     refresh_outputs()
                     self.devices.clear()
                     try:

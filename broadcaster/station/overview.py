@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from broadcaster.config import Config
 from broadcaster.render.sidecar import durations
+from broadcaster.station.alerts import AlertLog
 from broadcaster.station.playlog import Journal, Row
 from broadcaster.station.schedule import Airing, airings
 
@@ -23,6 +24,7 @@ class ZoneState:
     coming: Airing | None
     last: Row | None
     device_problem: str | None
+    alerts: list = field(default_factory=list)   # station.alerts.Alert: raised now
 
 
 def zone_states(cfg: Config, journal: Journal, now: datetime) -> list[ZoneState]:
@@ -35,6 +37,7 @@ def zone_states(cfg: Config, journal: Journal, now: datetime) -> list[ZoneState]
         coming += airings(cfg, now + timedelta(days=1), now + timedelta(days=7),
                           zones={z for z in cfg.zones if z not in later})
     lengths = durations(cfg)
+    raised = AlertLog(journal).active()
     out = []
     for zid, z in cfg.zones.items():
         if z.station and cfg.fleet is not None and cfg.fleet.is_district:
@@ -49,7 +52,7 @@ def zone_states(cfg: Config, journal: Journal, now: datetime) -> list[ZoneState]
             progress = max(0.0, min(1.0, (now - datetime.fromisoformat(playing.started)).total_seconds() / length))
         out.append(ZoneState(zid, z.name, z.origin, zid in served, playing, progress, length,
                              next((a for a in coming if a.zone == zid), None), last,
-                             journal.meta(f"device:{zid}")))
+                             journal.meta(f"device:{zid}"), [a for a in raised if a.zone == zid]))
     return out
 
 

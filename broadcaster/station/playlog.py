@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS airings (
     start_error_ms REAL,
     relayed_s REAL,
     fallback_s REAL,
+    heard TEXT,
+    heard_delay_ms REAL,
+    heard_score REAL,
+    heard_note TEXT,
     UNIQUE (slot, zone, scheduled_ts)
 );
 CREATE INDEX IF NOT EXISTS airings_time ON airings (scheduled_ts);
@@ -91,10 +95,26 @@ CREATE TABLE IF NOT EXISTS station_airings (
     start_error_ms REAL,
     relayed_s REAL,
     fallback_s REAL,
+    heard TEXT,
+    heard_delay_ms REAL,
+    heard_score REAL,
+    heard_note TEXT,
     received TEXT NOT NULL,
     PRIMARY KEY (station, id)
 );
 CREATE INDEX IF NOT EXISTS station_airings_time ON station_airings (scheduled_ts);
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY,
+    zone TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    since TEXT NOT NULL,
+    until TEXT,
+    detail TEXT,
+    cleared TEXT,
+    version INTEGER NOT NULL DEFAULT 1,
+    posted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS alerts_open ON alerts (zone, kind, until);
 """
 # columns added since the first play logs: (table, column, definition)
 MIGRATIONS = (("airings", "version", "INTEGER NOT NULL DEFAULT 1"), ("airings", "sent", "INTEGER NOT NULL DEFAULT 0"),
@@ -102,10 +122,15 @@ MIGRATIONS = (("airings", "version", "INTEGER NOT NULL DEFAULT 1"), ("airings", 
               ("requests", "label", "TEXT"), ("airings", "start_error_ms", "REAL"),
               ("station_airings", "start_error_ms", "REAL"), ("airings", "relayed_s", "REAL"),
               ("airings", "fallback_s", "REAL"), ("station_airings", "relayed_s", "REAL"),
-              ("station_airings", "fallback_s", "REAL"))
+              ("station_airings", "fallback_s", "REAL"),
+              *((t, c, d) for t in ("airings", "station_airings")
+                for c, d in (("heard", "TEXT"), ("heard_delay_ms", "REAL"), ("heard_score", "REAL"),
+                             ("heard_note", "TEXT"))))
 ROW_FIELDS = ("id", "scheduled", "zone", "bulletin", "audio", "audio_sha256", "priority", "slot", "request",
               "started", "ended", "status", "reason")
-SELECT_ROW = f"SELECT {', '.join(ROW_FIELDS)}, command, start_error_ms, relayed_s, fallback_s"   # a Row's columns (without its station)
+EXTRA_FIELDS = ("command", "start_error_ms", "relayed_s", "fallback_s", "heard", "heard_delay_ms", "heard_score",
+                "heard_note")
+SELECT_ROW = f"SELECT {', '.join(ROW_FIELDS + EXTRA_FIELDS)}"   # a Row's columns (without its station)
 
 
 JournalError = StoreError   # the play log's errors are the database's
@@ -130,6 +155,10 @@ class Row:
     start_error_ms: float | None = None  # the first sample's measured time out, minus when it was due
     relayed_s: float | None = None       # a relay: seconds of the source on the air
     fallback_s: float | None = None      # a relay: seconds of fallback (or silence) while the source was down
+    heard: str | None = None             # proof of air: confirmed, partial, unheard, unchecked (None: no monitor)
+    heard_delay_ms: float | None = None  # how much later the monitor heard it than it was sent
+    heard_score: float | None = None     # how well what was heard matched what was sent (-1..1)
+    heard_note: str | None = None        # where sound stopped, or why it could not be checked
     station: str | None = None     # at the district: the station that aired it
 
 
@@ -171,6 +200,11 @@ class Journal:
                          (status, ended.isoformat(timespec="milliseconds"), reason,
                           None if relayed_s is None else round(relayed_s, 1),
                           None if fallback_s is None else round(fallback_s, 1), row))
+
+    def heard(self, row: int, verdict: str, delay_ms: float | None, score: float | None, note: str | None) -> None:
+        """What the zone's monitor heard of an airing (proof of air), once it is over."""
+        self.store.write("UPDATE airings SET heard=?, heard_delay_ms=?, heard_score=?, heard_note=?,"
+                         " version=version+1 WHERE id=?", (verdict, delay_ms, score, note, row))
 
     def record(self, *, scheduled: datetime, zone: str, bulletin: str | None, priority: str, slot: int | None,
                status: str, reason: str, request: int | None = None, audio: str | None = None,
@@ -318,7 +352,7 @@ class Journal:
     def store_station_rows(self, rows: list[dict], received: datetime) -> int:
         """Keep each station's rows, the newest version of each; returns how many were new or newer."""
         stamp = received.isoformat(timespec="milliseconds")
-        cols = ("station", "version", *ROW_FIELDS, "command", "start_error_ms", "relayed_s", "fallback_s")
+        cols = ("station", "version", *ROW_FIELDS, *EXTRA_FIELDS)
         sql = (f"INSERT INTO station_airings ({', '.join(cols)}, scheduled_ts, received) VALUES "
                f"({', '.join('?' * (len(cols) + 2))}) ON CONFLICT(station, id) DO UPDATE SET "
                + ", ".join(f"{c}=excluded.{c}" for c in (*cols[1:], "scheduled_ts", "received") if c != "id")

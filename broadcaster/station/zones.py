@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import _
+from broadcaster.station.monitor import Monitors
 from broadcaster.station.outputs import Outputs
 from broadcaster.station.parts import Part
 from broadcaster.station.playlog import STATUS_WORDS
@@ -78,6 +79,8 @@ class ZoneWorker(threading.Thread):
         self.stopping = False
         self.outputs = daemon.get(Outputs)
         self.renderer = daemon.get(Renderer)
+        self.monitors = daemon.get(Monitors)
+        self.watch = None    # the monitor's watch on what plays (proof of air), if the zone has a monitor
 
     def submit(self, item: Item) -> None:
         with self.cv:
@@ -146,6 +149,8 @@ class ZoneWorker(threading.Thread):
             except Exception:  # never let one airing take the zone down
                 log.exception(_("zone {zone}: unexpected error while airing {item}", zone=self.zone, item=item.label))
             finally:
+                self.monitors.end(self.watch)
+                self.watch = None
                 with self.cv:
                     if self.playback is not None:
                         self.outputs.release(self.playback)
@@ -174,6 +179,7 @@ class ZoneWorker(threading.Thread):
                 self.outputs.release(pb)
                 return
             self.playback = pb
+        self.watch = self.monitors.begin(self.zone, pb, item.label)
         pb.hold()  # not a sample before the row is committed: a crash can never make an unlogged airing
         pb.start_at(start + (time.time() - d.clock.wall()))  # the stream runs on the real clock
         delay = start - d.clock.wall() - ROW_AHEAD
@@ -188,6 +194,8 @@ class ZoneWorker(threading.Thread):
             log.warning(_("zone {zone}: {item} at {time} already has a log row; not playing it twice",
                           zone=self.zone, item=item.label, time=item.scheduled.strftime("%H:%M:%S")))
             return
+        if self.watch is not None:
+            self.watch.row = row
         pb.arm()
         # a `play` request has no slot to be late for: its time is when it was asked for
         late = start - item.scheduled.timestamp() if item.request is None and not item.resume else 0.0
