@@ -226,6 +226,18 @@ def test_bad_programmes_from_the_server_are_refused_and_the_last_good_one_kept(f
         assert time.time() < deadline, qa
         time.sleep(1)
     assert qa["online"] and "refused" in qa["alerts"][0] and qa["published"] != qa["programme"], qa
+    # a zone's alert (raised by its monitor: here written where the monitor writes it) reaches the district too
+    from datetime import datetime, timezone
+    from broadcaster.station.alerts import AlertLog
+    from broadcaster.station.playlog import Journal
+    journal = Journal(fleet.stations["qa"] / "state")
+    AlertLog(journal).raise_("qa_zone", "dead_air", "nothing heard on the monitor for 12 s", datetime.now(timezone.utc))
+    journal.close()
+    deadline = time.time() + 20
+    while not any("qa_zone: dead air since" in a and "12 s" in a for a in qa["alerts"]):
+        assert time.time() < deadline, qa
+        time.sleep(1)
+        qa = next(s for s in json.loads(cli(fleet.district, "fleet", "status", "--json").out) if s["station"] == "qa")
     # and the district's next good publish is taken
     (fleet.district / "scripts" / "a.txt").write_text("Bản tin mới.", encoding="utf-8")
     assert cli(fleet.district, "publish").code == 0

@@ -135,6 +135,7 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
     """The play log: every airing, when it started and ended, and how it went."""
     import csv
     import json
+    from broadcaster.station.overview import heard_of
     cfg = obj.config()
     t0 = parse_from(since, cfg, "--since").timestamp() if since else None
     rows = read_rows(cfg, station, since=t0, zone=zone)
@@ -163,21 +164,9 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
             relay = (_("[relayed {relayed} s, fallback {fallback} s] ", relayed=f"{r['relayed_s']:.0f}",
                        fallback=f"{r['fallback_s'] or 0:.0f}") if r["relayed_s"] is not None else "")
             click.echo(f"{shown}  {where + r['zone']:<12} {r['bulletin'] or '-':<24} "
-                       f"{_(STATUS_WORDS.get(r['status'], r['status'])):<11} {relay}{heard_words(r)}"
+                       f"{_(STATUS_WORDS.get(r['status'], r['status'])):<11} {relay}{heard_of(r)}"
                        f"{r['reason'] or ''}".rstrip())
 
-
-def heard_words(r: dict) -> str:
-    """What the zone's monitor heard of an airing, for a line of `log`: "[confirmed, heard +840 ms] "."""
-    from broadcaster.station.monitor import VERDICT_WORDS
-    if not r.get("heard"):
-        return ""
-    parts = [_(VERDICT_WORDS.get(r["heard"], r["heard"]))]
-    if r.get("heard_delay_ms") is not None and r["heard"] != "unheard":
-        parts.append(_("heard {ms} ms later", ms=f"{r['heard_delay_ms']:.0f}"))
-    if r.get("heard_note"):
-        parts.append(r["heard_note"])
-    return "[" + ", ".join(parts) + "] "
 
 
 def read_rows(cfg: Config, station: str | None, **filters) -> list:
@@ -219,7 +208,7 @@ def _collect(cfg: Config, journal) -> None:
 def status(obj: Context) -> None:
     """Per zone: what is playing, what comes next, and the last airing."""
     from broadcaster.station.check import check_approvals
-    from broadcaster.station.overview import zone_states
+    from broadcaster.station.overview import heard_of, zone_states
     from broadcaster.station.playlog import Journal
     cfg = obj.config()
     journal = Journal(cfg.paths.state)
@@ -245,7 +234,7 @@ def status(obj: Context) -> None:
                                                     status=_(STATUS_WORDS.get(last.status, last.status)))
                                                  if last else "-"))
         if last and last.heard:
-            click.echo(f"  {'':<{width}}" + heard_words(last.__dict__).strip())
+            click.echo(f"  {'':<{width}}" + heard_of(last.__dict__).strip())
         if z.device_problem:
             click.secho(f"  {z.device_problem}", fg="red")
         for a in z.alerts:

@@ -22,6 +22,7 @@ from broadcaster.fleet.install import install, installed_version, store_audio, s
 from broadcaster.fleet.manifest import read_manifest
 from broadcaster.fleet.orders import read_command
 from broadcaster.i18n import _
+from broadcaster.station.alerts import AlertLog
 from broadcaster.fleet.background import LoopPart
 
 log = logging.getLogger("broadcaster.fleet")
@@ -180,7 +181,7 @@ class StationLink(LoopPart):
         return {"station": self.station, "time": time.time(), "software": __version__,
                 "programme": (d.cfg.programme or {}).get("version"), "playing": playing,
                 "backlog": journal.backlog(), "disk_free": free, "zones": d.served,
-                "alerts": sorted(self.alerts.values())}
+                "alerts": sorted(self.alerts.values()) + [a.line() for a in AlertLog(journal).active()]}
 
     async def _heartbeats(self, link: Link) -> None:
         while True:

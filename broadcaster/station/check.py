@@ -42,7 +42,24 @@ def check_project(cfg: Config, now: datetime, lang: str | None = None, each=iter
     findings += _check_bulletins(cfg, lang, each)
     findings += _check_slots(cfg, now, lang)
     findings += check_sources(cfg, lang)
+    findings += check_monitors(cfg, lang)
     return findings
+
+
+def check_monitors(cfg: Config, lang: str | None = None) -> list[Finding]:
+    """Each zone's monitor input looked up now (a warning: airings go on without it)."""
+    out: list[Finding] = []
+    for z in cfg.zones.values():
+        if not z.monitor or z.id not in cfg.local_zones():
+            continue
+        try:
+            from broadcaster.audio.player import find_output
+            find_output(z.monitor, inputs=True)
+        except BroadcasterError as e:
+            out.append(Finding("warning", cfg.where("zones", z.id, "monitor"),
+                               _("{zone}: its monitor cannot be used: {reason}; its airings will not be confirmed",
+                                 lang, zone=z.id, reason=e.message) + (f" ({e.hint})" if e.hint else "")))
+    return out
 
 
 STREAM_TYPES = ("audio/", "application/ogg", "application/vnd.apple.mpegurl", "application/x-mpegurl",

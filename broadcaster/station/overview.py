@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from broadcaster.config import Config
+from broadcaster.i18n import _
 from broadcaster.render.sidecar import durations
 from broadcaster.station.alerts import AlertLog
 from broadcaster.station.playlog import Journal, Row
@@ -62,3 +63,16 @@ def _relay_length(cfg, row) -> float | None:
         return None
     scheduled = datetime.fromisoformat(row.scheduled)
     return (slot.relay_end(scheduled) - scheduled).total_seconds()
+
+
+def heard_of(r: dict) -> str:
+    """What the zone's monitor heard of an airing, for a line: "[confirmed, heard 840 ms later] "."""
+    from broadcaster.station.monitor import VERDICT_WORDS
+    if not r.get("heard"):
+        return ""
+    parts = [_(VERDICT_WORDS.get(r["heard"], r["heard"]))]
+    if r.get("heard_delay_ms") is not None and r["heard"] != "unheard":
+        parts.append(_("heard {ms} ms later", ms=f"{r['heard_delay_ms']:.0f}"))
+    if r.get("heard_note"):
+        parts.append(r["heard_note"])
+    return "[" + ", ".join(parts) + "] "

@@ -37,10 +37,17 @@ class Cell:
     on_request: int = 0         # aired with `broadcaster play`, outside the schedule
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES + ("playing",), 0))
     start_error_ms: float | None = None   # the largest measured start error of its airings
+    confirmed: int = 0          # airings the zone's monitor heard in full (proof of air)
+    unconfirmed: int = 0        # airings a monitor heard only in part, or not at all
 
     def note_start(self, r: Row | None) -> None:
         if r is not None and r.start_error_ms is not None:
             self.start_error_ms = max(self.start_error_ms or 0.0, abs(r.start_error_ms))
+        if r is not None and r.heard in ("confirmed", "partial", "unheard"):
+            if r.heard == "confirmed":
+                self.confirmed += 1
+            else:
+                self.unconfirmed += 1
 
     @property
     def aired(self) -> int:
@@ -84,6 +91,8 @@ class Report:
                 t.counts[k] += v
             if c.start_error_ms is not None:
                 t.start_error_ms = max(t.start_error_ms or 0.0, c.start_error_ms)
+            t.confirmed += c.confirmed
+            t.unconfirmed += c.unconfirmed
         return list(out.values())
 
     def short_days(self) -> list[Cell]:

@@ -22,12 +22,13 @@ COLOURS = {"played": "#2e7d32", "late": "#f9a825", "interrupted": "#ef6c00", "mi
            "failed": "#c62828", "playing": "#1565c0"}
 COLUMNS = [("scheduled", N_("scheduled")), ("aired", N_("aired")), ("played", N_("on time")), ("late", N_("late")),
            ("interrupted", N_("interrupted")), ("missed", N_("missed")), ("failed", N_("failed")),
-           ("on_request", N_("on request"))]
+           ("on_request", N_("on request")), ("confirmed", N_("heard on the monitor")),
+           ("unconfirmed", N_("not fully heard"))]
 
 
 def figures(c: Cell) -> dict[str, int]:
     out = {"scheduled": c.scheduled, "aired": c.aired, **{k: c.counts[k] for k in OUTCOMES},
-           "on_request": c.on_request}
+           "on_request": c.on_request, "confirmed": c.confirmed, "unconfirmed": c.unconfirmed}
     return out
 
 

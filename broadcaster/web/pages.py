@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from broadcaster.config import PRIORITY_WORDS
 from broadcaster.render.sidecar import durations
 from broadcaster.station.accounts import AccessError
-from broadcaster.station.overview import zone_states
+from broadcaster.station.overview import heard_of, zone_states
 from broadcaster.station.playlog import STATUS_WORDS, Journal
 from broadcaster.station.schedule import airings, length_of
 from broadcaster.web.common import address, render
@@ -71,7 +71,7 @@ def _overview_context(request: Request) -> dict:
     finally:
         journal.close()
     return dict(zones=zones, stations=stations, now=now, status_word=lambda s: STATUS_WORDS.get(s, s),
-                priority_word=lambda p: PRIORITY_WORDS[p])
+                priority_word=lambda p: PRIORITY_WORDS[p], heard_of=lambda r: heard_of(r.__dict__).strip())
 
 
 def _stations(cfg, journal: Journal) -> list[dict]:
@@ -162,7 +162,8 @@ async def log_page(request: Request) -> Response:
     rows, total = await asyncio.to_thread(_log_rows, request, 500)
     return render(request, "log.html", rows=rows[::-1], total=total, statuses=STATUS_WORDS,
                   status_word=lambda s: STATUS_WORDS.get(s, s), query=request.query_params,
-                  name_of=lambda r: r.bulletin or (Path(r.audio).name if r.audio else "-"))
+                  name_of=lambda r: r.bulletin or (Path(r.audio).name if r.audio else "-"),
+                  heard_of=lambda r: heard_of(r.__dict__).strip()[1:-1])
 
 
 async def log_csv(request: Request) -> Response:
@@ -172,11 +173,12 @@ async def log_csv(request: Request) -> Response:
     out.write("\ufeff")   # Excel opens it as UTF-8
     w = csv.writer(out)
     w.writerow(["scheduled", "started", "ended", "station", "zone", "bulletin", "status", "reason", "audio_sha256",
-                "command"])
+                "command", "heard", "heard_delay_ms", "heard_note"])
     for r in rows:
         w.writerow([r.scheduled, r.started, r.ended, r.station or "", r.zone,
                     r.bulletin or (Path(r.audio).name if r.audio else ""), r.status, r.reason or "",
-                    r.audio_sha256 or "", r.command or ""])
+                    r.audio_sha256 or "", r.command or "", r.heard or "",
+                    "" if r.heard_delay_ms is None else r.heard_delay_ms, r.heard_note or ""])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="playlog.csv"'})
 
