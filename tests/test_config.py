@@ -118,3 +118,22 @@ def test_config_found_through_option_and_environment(project, monkeypatch, tmp_p
     assert run(["build"]) == 0
     monkeypatch.delenv("BROADCASTER_CONFIG")
     assert run(["build"]) == 2  # no schedule.toml in this folder
+
+
+def test_monitor_and_alert_settings_and_their_mistakes(project):
+    text = BASE_CONFIG + ('\n[monitor]\nsilence = -45\ndead_air = "8s"\nunexpected = true\nmargin = 3\n'
+                          '[alerts]\nwebhook = "https://alerts.example.vn/hook"\n')
+    path = project.write("schedule.toml", text)
+    project.chdir()
+    cfg = load_config(path)
+    assert (cfg.monitor.silence, cfg.monitor.dead_air, cfg.monitor.unexpected, cfg.monitor.margin) == (-45, 8, True, 3)
+    assert cfg.monitor.unexpected_after == 5 and cfg.alerts.webhook == "https://alerts.example.vn/hook"
+    bad = BASE_CONFIG + ('\n[monitor]\nsilence = 3\ndead_air = "forever"\nunexpected = "yes"\ndead_ari = 1\n'
+                         '[alerts]\nwebhook = "ftp://x"\n')
+    lines = bad.splitlines()
+    got = problems(project, bad)
+    for key, words in (("silence = 3", "silence must be"), ('dead_air = "forever"', 'a duration from 2 s to 600 s'),
+                       ('unexpected = "yes"', "true or false"), ("dead_ari = 1", 'did you mean "dead_air"'),
+                       ('webhook = "ftp://x"', "http:// or https://")):
+        line = lines.index(key) + 1
+        assert any(p.startswith(f"schedule.toml:{line}:") and words in p for p in got), (key, got)

@@ -25,6 +25,7 @@ PIECE_SCORE = 0.3        # correlation of a piece, for it to count as heard
 PROMINENCE = 2.0         # the best delay must correlate this many times better than any other delay
                          # half a second or more away (speech, noise or another programme stay under 1.5)
 HEARD_FRACTION = 0.9     # pieces heard, of those with sound sent, for `confirmed`
+MIN_LENGTH = 5.0         # seconds: a shorter airing has too little rhythm to tell it from other sound
 
 
 def dbfs(power) -> np.ndarray:
@@ -170,8 +171,8 @@ class Match:
 def match(sent: tuple, heard: tuple, *, max_delay: float = MAX_DELAY) -> Match:
     """Compare the sent frames ``(t, band, full)`` of an airing with what the monitor heard around them."""
     st, sb, _sf = sent
-    if len(st) < FRAME_RATE:
-        return Match("unchecked", 0.0, None, 0.0)
+    if len(st) < MIN_LENGTH * FRAME_RATE:
+        return Match("unchecked", 0.0, None, 0.0, length=len(st) / FRAME_RATE)
     t0 = float(st[0])
     n = int(round((st[-1] - t0) * FRAME_RATE)) + 1
     lo, hi = int(np.floor(MIN_DELAY * FRAME_RATE)), int(np.ceil(max_delay * FRAME_RATE))

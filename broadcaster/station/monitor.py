@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 
-from broadcaster.audio.proof import MAX_DELAY, MIN_DELAY, Envelope, Match, SampleClock, dbfs, match
+from broadcaster.audio.proof import MAX_DELAY, MIN_DELAY, MIN_LENGTH, Envelope, Match, SampleClock, dbfs, match
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import N_, _
 from broadcaster.station.alerts import Alerts
@@ -236,7 +236,11 @@ VERDICT_WORDS = {"confirmed": N_("confirmed"), "partial": N_("partly heard"), "u
 def describe(m: Match, unavailable: str | None) -> str | None:
     """The play log's note on what the monitor heard."""
     if m.verdict == "unchecked":
-        return unavailable or _("the monitor heard nothing to compare (too short, or no monitor input)")
+        if unavailable:
+            return unavailable
+        if m.length < MIN_LENGTH:
+            return _("too short to compare (under {seconds} s)", seconds=f"{MIN_LENGTH:.0f}")
+        return _("the monitor sent nothing while it played")
     if m.verdict == "unheard":
         return _("the monitor did not hear it") + (f" ({unavailable})" if unavailable else "")
     if m.stopped_at is not None:
