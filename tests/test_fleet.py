@@ -137,6 +137,11 @@ def test_a_programme_by_usb_stick_is_verified_and_installed_whole(fleet, tmp_pat
     assert {(a["bulletin"], a["zone"], a["origin"]) for a in coming} == {("a", "qa", "district"), ("b", "qa", "district")}
     table = cli(qa, "next").out
     assert "district" in table.splitlines()[1]
+    # the district's zone plays on this PC's output and is heard on this PC's monitor input
+    from broadcaster.config import load_config
+    fleet.station_config("qa", '[fleet.monitors]\nqa = "qa-line-in"\n')
+    zone = load_config(qa / "schedule.toml").zones["qa"]
+    assert (zone.device, zone.monitor, zone.origin) == (fleet.devices["qa"], "qa-line-in", "district")
     installed = (qa / "state" / "fleet" / "programme.toml").read_text()
     # tampered on the way: a slot moved, the signature no longer matches
     doc = json.loads((stick / "qa.programme.json").read_text())
