@@ -20,7 +20,7 @@ run: system-deps $(VENV)/.installed
 SOAK_SECONDS ?= 60
 
 test: test-system-deps $(VENV)/.test-installed
-	BROADCASTER_SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest -q -p no:cacheprovider tests
+	BROADCASTER_SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest -q -p no:cacheprovider --durations=15 tests
 
 system-deps:
 	@sh tools/system-deps.sh $(RUN_PACKAGES)

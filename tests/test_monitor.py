@@ -100,7 +100,7 @@ def test_proof_of_air_through_the_real_audio_path(station, pulse, tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     station.project.write("scripts/a.txt", LONG)
     station.configure(
-        [("a", ["za", "zb", "zc", "zd"], 0, "normal")], t0_in=12.0,
+        [("a", ["za", "zb", "zc", "zd"], 0, "normal")], t0_in=10.0,
         zones={"za": "mon_a", "zb": "mon_b", "zc": "mon_c", "zd": "zone_a"},
         zone_keys={"za": ['monitor = "mon_a_in"'], "zb": ['monitor = "mon_b_in"'], "zc": ['monitor = "mon_c_in"'],
                    "zd": ['monitor = "no_such_input"']},

@@ -39,7 +39,7 @@ def t(day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
 
 
 def aired(j: Journal, when: datetime, zone: str, status: str, *, late: float = 0.0, slot: int | None = 0,
-          reason: str | None = None, seconds: float = 110.0) -> None:
+          reason: str | None = None, seconds: float = 110.0, heard: str | None = None) -> None:
     """A row as the daemon writes it: started, then finished with its outcome."""
     start = when + timedelta(seconds=late)
     row = j.start(scheduled=when, zone=zone, bulletin="thong-bao", audio="audio_out/thong-bao.wav",
@@ -47,6 +47,8 @@ def aired(j: Journal, when: datetime, zone: str, status: str, *, late: float = 0
                   started=start)
     j.measured_start(row, start + timedelta(milliseconds=late * 10), late * 10)  # as measured at the sound card
     j.finish(row, status, start + timedelta(seconds=seconds), reason)
+    if heard:   # what the zone's monitor heard of it (proof of air)
+        j.heard(row, heard, 840.0, 0.9, "sound stopped at 0:40 of 1:50" if heard == "partial" else None)
 
 
 @pytest.fixture
@@ -55,8 +57,8 @@ def campaign(project):
     project.write("schedule.toml", CAMPAIGN)
     j = Journal(project.root / "state")
     for zone in ("huyen", "xa"):
-        aired(j, t(1, 5, 30), zone, "played")
-        aired(j, t(1, 17), zone, "played")
+        aired(j, t(1, 5, 30), zone, "played", heard="confirmed" if zone == "huyen" else "unchecked")
+        aired(j, t(1, 17), zone, "played", heard="partial" if zone == "huyen" else None)
     aired(j, t(2, 5, 30), "huyen", "played")
     aired(j, t(2, 17), "huyen", "late", late=95, reason="started 95.0 s late: the zone was busy")
     aired(j, t(2, 5, 30), "xa", "interrupted", seconds=40, reason="interrupted by the urgent khan-cap")
@@ -92,6 +94,10 @@ def test_json_figures_match_the_scenario(campaign):
     assert got == EXPECTED
     totals = {d["zone"]: (d["scheduled"], d["aired"], d["missed"]) for d in data["totals"]}
     assert totals == {"huyen": (6, 5, 1), "xa": (6, 3, 1)}
+    heard = {d["zone"]: (d["confirmed"], d["unconfirmed"]) for d in data["totals"]}
+    assert heard == {"huyen": (1, 1), "xa": (0, 0)}   # `unchecked` (no monitor input) counts as neither
+    r = campaign.run("log")
+    assert "[confirmed, heard 840 ms later]" in r.out and "[partly heard, heard 840 ms later, sound stopped at 0:40" in r.out
     assert [(s["date"], s["zone"]) for s in data["short_days"]] == [
         ("2020-08-02", "xa"), ("2020-08-03", "huyen"), ("2020-08-03", "xa")]
 
