@@ -39,7 +39,8 @@ def log_out(tab: Tab) -> None:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it)")
 def test_a_day_at_the_console(station, tmp_path):
-    station.configure([("a", ["za"], 14, "normal")], repeat={"a": 8}, t0_in=0)
+    station.configure([("a", ["za"], 14, "normal")], repeat={"a": 8}, t0_in=0,
+                      zone_keys={"za": ['monitor = "no_such_input"']})   # a monitor input that is not there
     station.project.write("schedule.toml", station.project.read("schedule.toml") + "[approval]\nrequired = true\n")
     station.build()
     root = station.root
@@ -59,6 +60,8 @@ def test_a_day_at_the_console(station, tmp_path):
             tab.wait_for("document.querySelector('[data-zone=za] .playing-name')?.textContent === 'a'", 30)
             width = tab.wait_for("parseFloat(document.querySelector('[data-zone=za] .bar span')?.style.width)")
             assert 0 < width <= 100
+            alert = tab.wait_for("document.querySelector('[data-zone=za] .alert')?.innerText", 10)
+            assert "monitor unavailable" in alert and "no_such_input" in alert, alert
             tab.screenshot(ARTIFACTS / "console-overview.png")
             log_out(tab)
 
@@ -91,11 +94,13 @@ def test_a_day_at_the_console(station, tmp_path):
             assert "b on za" in tab.js("document.getElementById('done').innerText")
             tab.screenshot(ARTIFACTS / "console-play.png")
             deadline = time.time() + 60
-            while not any(r["bulletin"] == "b" and r["status"] == "played" for r in station.log()):
+            while not any(r["bulletin"] == "b" and r["status"] == "played" and r["heard"] for r in station.log()):
                 assert time.time() < deadline, station.daemon_log()[-2000:]
                 time.sleep(0.5)
             tab.go(f"{console.url}/log")
             assert "b" in tab.js("document.querySelector('table.log').innerText")
+            # played, but not confirmed: its monitor was not there (an airing never fails because of it)
+            assert "not checked" in tab.js("document.querySelector('table.log td.heard.unchecked').innerText")
             tab.screenshot(ARTIFACTS / "console-log.png")
             assert not tab.errors, tab.errors
     finally:
