@@ -16,6 +16,8 @@ import queue
 import threading
 import time
 
+import numpy as np
+
 from broadcaster.audio.proof import MAX_DELAY, MIN_DELAY, MIN_LENGTH, Envelope, Match, SampleClock, dbfs, match
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import N_, _
@@ -49,14 +51,18 @@ class Watch:
         self.blocks.put((block, first_sample_time))
 
     def drain(self) -> None:
+        blocks = []
         while True:
             try:
                 block, t = self.blocks.get_nowait()
             except queue.Empty:
-                return
+                break
             self.first = self.first if self.first is not None else t
-            self.sent.feed(block, self.first + self.count / self.sent.rate)   # the output's clock runs evenly
-            self.count += len(block)
+            blocks.append(block)
+        if blocks:
+            data = np.concatenate(blocks)
+            self.sent.feed(data, self.first + self.count / self.sent.rate)   # the output's clock runs evenly
+            self.count += len(data)
 
 
 class ZoneMonitor(threading.Thread):
@@ -119,8 +125,8 @@ class ZoneMonitor(threading.Thread):
         if self.input is None and now >= self.next_try:
             self._open(now)
         if self.input is not None:
-            for block, t, lost in self.input.take(TICK):
-                self.heard.feed(block, self.clock.stamp(len(block), t, lost))
+            self.stopping.wait(TICK)   # a quarter of a second of blocks at a time: numpy's cost is per call
+            self._feed(self.input.take(0))
             if self.input.ended:
                 self._close()
                 self.next_try = time.time() + 1.0   # closed for a device refresh: open it again soon
@@ -136,6 +142,21 @@ class ZoneMonitor(threading.Thread):
                     watch.unavailable = watch.unavailable or self.problem
         self._levels(watch, time.time())
         self._verdicts(time.time())
+
+    def _feed(self, blocks: list) -> None:
+        """The monitor's blocks into its envelope, in runs of unbroken samples."""
+        run: list = []
+        start = 0.0
+        for block, arrived, lost in blocks:
+            t = self.clock.stamp(len(block), arrived, lost)
+            if lost and run:
+                self.heard.feed(np.concatenate(run), start)
+                run = []
+            if not run:
+                start = t
+            run.append(block)
+        if run:
+            self.heard.feed(np.concatenate(run), start)
 
     def _open(self, now: float) -> None:
         try:
