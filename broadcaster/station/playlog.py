@@ -25,6 +25,10 @@ STATUS_WORDS = {"playing": N_("playing"), "played": N_("played"), "late": N_("la
 REQUEST_WORDS = {"done": N_("played"), "failed": N_("failed"), "interrupted": N_("interrupted"),
                  "missing": N_("the request is no longer in the play log")}
 
+# an airing's columns after its first ones, in both tables (the district keeps the stations' rows as they are)
+ADDED_COLUMNS = (("command", "TEXT"), ("start_error_ms", "REAL"), ("relayed_s", "REAL"), ("fallback_s", "REAL"),
+                 ("heard", "TEXT"), ("heard_delay_ms", "REAL"), ("heard_score", "REAL"), ("heard_note", "TEXT"))
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS airings (
     id INTEGER PRIMARY KEY,
@@ -43,14 +47,7 @@ CREATE TABLE IF NOT EXISTS airings (
     reason TEXT,
     version INTEGER NOT NULL DEFAULT 1,
     sent INTEGER NOT NULL DEFAULT 0,
-    command TEXT,
-    start_error_ms REAL,
-    relayed_s REAL,
-    fallback_s REAL,
-    heard TEXT,
-    heard_delay_ms REAL,
-    heard_score REAL,
-    heard_note TEXT,
+{added},
     UNIQUE (slot, zone, scheduled_ts)
 );
 CREATE INDEX IF NOT EXISTS airings_time ON airings (scheduled_ts);
@@ -91,14 +88,7 @@ CREATE TABLE IF NOT EXISTS station_airings (
     ended TEXT,
     status TEXT NOT NULL,
     reason TEXT,
-    command TEXT,
-    start_error_ms REAL,
-    relayed_s REAL,
-    fallback_s REAL,
-    heard TEXT,
-    heard_delay_ms REAL,
-    heard_score REAL,
-    heard_note TEXT,
+{added},
     received TEXT NOT NULL,
     PRIMARY KEY (station, id)
 );
@@ -115,21 +105,14 @@ CREATE TABLE IF NOT EXISTS alerts (
     posted INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS alerts_open ON alerts (zone, kind, until);
-"""
+""".replace("{added}", ",\n".join(f"    {c} {d}" for c, d in ADDED_COLUMNS))
 # columns added since the first play logs: (table, column, definition)
 MIGRATIONS = (("airings", "version", "INTEGER NOT NULL DEFAULT 1"), ("airings", "sent", "INTEGER NOT NULL DEFAULT 0"),
-              ("airings", "command", "TEXT"), ("requests", "command", "TEXT"),
-              ("requests", "label", "TEXT"), ("airings", "start_error_ms", "REAL"),
-              ("station_airings", "start_error_ms", "REAL"), ("airings", "relayed_s", "REAL"),
-              ("airings", "fallback_s", "REAL"), ("station_airings", "relayed_s", "REAL"),
-              ("station_airings", "fallback_s", "REAL"),
-              *((t, c, d) for t in ("airings", "station_airings")
-                for c, d in (("heard", "TEXT"), ("heard_delay_ms", "REAL"), ("heard_score", "REAL"),
-                             ("heard_note", "TEXT"))))
+              ("requests", "command", "TEXT"), ("requests", "label", "TEXT"),
+              *((t, c, d) for t in ("airings", "station_airings") for c, d in ADDED_COLUMNS))
 ROW_FIELDS = ("id", "scheduled", "zone", "bulletin", "audio", "audio_sha256", "priority", "slot", "request",
               "started", "ended", "status", "reason")
-EXTRA_FIELDS = ("command", "start_error_ms", "relayed_s", "fallback_s", "heard", "heard_delay_ms", "heard_score",
-                "heard_note")
+EXTRA_FIELDS = tuple(c for c, _d in ADDED_COLUMNS)
 SELECT_ROW = f"SELECT {', '.join(ROW_FIELDS + EXTRA_FIELDS)}"   # a Row's columns (without its station)
 
 
