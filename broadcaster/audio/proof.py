@@ -128,16 +128,19 @@ class Track:
         return t[keep], self.band[order][keep], self.full[order][keep]
 
 
+def _floor(power: np.ndarray) -> float:
+    """30 dB under the loud part of a stretch: below it is a pause (or silence)."""
+    return float(np.percentile(power, 95)) * 1e-3
+
+
 def _feature(band: np.ndarray) -> np.ndarray:
-    """Log band power with its 1-second trend removed: the rhythm of the sound, not its level."""
-    loud = np.percentile(band, 95) if len(band) else 0.0
-    x = np.log10(band + max(loud, 1e-10) * 1e-3)
+    """Log band power with its 1-second trend removed: the rhythm of the sound, not its level.
+    (``match`` calls it with at least MIN_LENGTH seconds of frames.)"""
+    x = np.log10(band + max(_floor(band), 1e-13))
     k = FRAME_RATE
-    if len(x) > k:
-        kernel = np.ones(k) / k
-        pad = np.pad(x, (k // 2, k - k // 2 - 1), mode="edge")
-        x = x - np.convolve(pad, kernel, mode="valid")
-    return x - x.mean() if len(x) else x
+    pad = np.pad(x, (k // 2, k - k // 2 - 1), mode="edge")
+    x = x - np.convolve(pad, np.ones(k) / k, mode="valid")
+    return x - x.mean()
 
 
 def _grid(t: np.ndarray, v: np.ndarray, start: float, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -191,8 +194,9 @@ def match(sent: tuple, heard: tuple, *, max_delay: float = MAX_DELAY) -> Match:
     rival = float(others.max()) if len(others) else 0.0
     frac = _parabola(scores, best)
     delay_ms = (lags[best] + frac) * 1000.0 / FRAME_RATE
-    aligned = y[lags[best] - lo:lags[best] - lo + n]
-    sounding = s > np.percentile(s, 95) * 1e-3 if len(s) else s
+    at = lags[best] - lo   # the heard frames, aligned with the sent ones
+    aligned = y[at:at + n]
+    sounding = s > _floor(s)
     heard_flags, pieces = [], []
     step = int(WINDOW * FRAME_RATE)
     for a in range(0, n, step):
@@ -205,8 +209,8 @@ def match(sent: tuple, heard: tuple, *, max_delay: float = MAX_DELAY) -> Match:
     fraction = float(np.mean(heard_flags)) if heard_flags else (1.0 if found else 0.0)
     missing = _runs([p for p, ok in zip(pieces, heard_flags) if not ok])
     if missing:   # a stretch the monitor heard nothing at all in began when its last sound did
-        raw = _grid(ht, hb, t0 + delay_ms / 1000.0, n)[0]
-        quiet = raw <= np.percentile(raw, 95) * 1e-3
+        raw = h[at:at + n]
+        quiet = raw <= _floor(raw)
         missing = [(_back_to_sound(quiet, int(a * FRAME_RATE), int(b * FRAME_RATE)) / FRAME_RATE, b)
                    for a, b in missing]
     if found and score >= CONFIRM_SCORE and fraction >= HEARD_FRACTION:
