@@ -124,16 +124,14 @@ class ZoneMonitor(threading.Thread):
         now = time.time()
         if self.input is None and now >= self.next_try:
             self._open(now)
+        self.stopping.wait(TICK)   # a quarter of a second of blocks at a time: numpy's cost is per call
         if self.input is not None:
-            self.stopping.wait(TICK)   # a quarter of a second of blocks at a time: numpy's cost is per call
             self._feed(self.input.take(0))
             if self.input.ended:
                 self._close()
                 self.next_try = time.time() + 1.0   # closed for a device refresh: open it again soon
             elif time.monotonic() - self.input.last > STALLED:
                 self._lost(_("the monitor input sends nothing (suspended, unplugged or in use?)"))
-        else:
-            self.stopping.wait(TICK)
         with self.lock:
             watch = self.watch
             if watch is not None:
@@ -202,7 +200,7 @@ class ZoneMonitor(threading.Thread):
         since = max(self.last_sound or 0.0, watch.first)
         if now - since <= s.dead_air:
             self._clear("dead_air", _("sound is heard again"))
-        elif self.input is not None:
+        elif self.input is not None and "dead_air" not in self.raised:   # raised once, with its `since`
             st, _band, sent_full = watch.sent.track.span(since, now - MAX_DELAY)
             if len(st) and (dbfs(sent_full) > s.silence).mean() >= 0.3:   # it sent sound that should have been heard
                 self._raise("dead_air", _("nothing heard on the monitor for {seconds} s while {item} plays",
@@ -226,8 +224,9 @@ class ZoneMonitor(threading.Thread):
             elif self.loud_since is not None and ti - (self.last_loud or ti) > 1.0:
                 self.loud_since = None
         if self.loud_since is not None and now - self.loud_since > s.unexpected_after:
-            self._raise("unexpected", _("sound on the line for {seconds} s while nothing is scheduled",
-                                        seconds=f"{now - self.loud_since:.0f}"))
+            if "unexpected" not in self.raised:   # raised once, with its `since`
+                self._raise("unexpected", _("sound on the line for {seconds} s while nothing is scheduled",
+                                            seconds=f"{now - self.loud_since:.0f}"))
         elif self.loud_since is None:
             self._clear("unexpected", _("the line is quiet again"))
 
