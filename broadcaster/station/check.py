@@ -52,14 +52,22 @@ def check_monitors(cfg: Config, lang: str | None = None) -> list[Finding]:
     for z in cfg.zones.values():
         if not z.monitor or z.id not in cfg.local_zones():
             continue
-        try:
-            from broadcaster.audio.player import find_output
-            find_output(z.monitor, inputs=True)
-        except BroadcasterError as e:
+        e = _missing_input(z.monitor)
+        if e is not None:
             out.append(Finding("warning", cfg.where("zones", z.id, "monitor"),
                                _("{zone}: its monitor cannot be used: {reason}; its airings will not be confirmed",
                                  lang, zone=z.id, reason=e.message) + (f" ({e.hint})" if e.hint else "")))
     return out
+
+
+def _missing_input(name: str) -> BroadcasterError | None:
+    """Why the sound input ``name`` cannot be found now; None when it can."""
+    from broadcaster.audio.player import find_output
+    try:
+        find_output(name, inputs=True)
+    except BroadcasterError as e:
+        return e
+    return None
 
 
 STREAM_TYPES = ("audio/", "application/ogg", "application/vnd.apple.mpegurl", "application/x-mpegurl",
@@ -75,10 +83,8 @@ def check_sources(cfg: Config, lang: str | None = None, timeout: float = 5.0) ->
     for s in cfg.sources.values():
         where = cfg.where("sources", s.id, "url" if s.url else "device")
         if s.device:
-            try:
-                from broadcaster.audio.player import find_output
-                find_output(s.device, inputs=True)
-            except BroadcasterError as e:
+            e = _missing_input(s.device)
+            if e is not None:
                 out.append(Finding("warning", where, f"{s.id}: {e.message}" + (f" ({e.hint})" if e.hint else "")))
             continue
         problem = None
