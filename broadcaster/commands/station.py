@@ -163,8 +163,9 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
             where = f"{r['station']}/" if r["station"] else ""
             relay = (_("[relayed {relayed} s, fallback {fallback} s] ", relayed=f"{r['relayed_s']:.0f}",
                        fallback=f"{r['fallback_s'] or 0:.0f}") if r["relayed_s"] is not None else "")
+            heard = f"[{heard_of(r)}] " if r["heard"] else ""
             click.echo(f"{shown}  {where + r['zone']:<12} {r['bulletin'] or '-':<24} "
-                       f"{_(STATUS_WORDS.get(r['status'], r['status'])):<11} {relay}{heard_of(r)}"
+                       f"{_(STATUS_WORDS.get(r['status'], r['status'])):<11} {relay}{heard}"
                        f"{r['reason'] or ''}".rstrip())
 
 
@@ -234,7 +235,7 @@ def status(obj: Context) -> None:
                                                     status=_(STATUS_WORDS.get(last.status, last.status)))
                                                  if last else "-"))
         if last and last.heard:
-            click.echo(f"  {'':<{width}}" + heard_of(last.__dict__).strip())
+            click.echo(f"  {'':<{width}}[{heard_of(last.__dict__)}]")
         if z.device_problem:
             click.secho(f"  {z.device_problem}", fg="red")
         for a in z.alerts:

@@ -24,6 +24,7 @@ from broadcaster.i18n import N_, _
 from broadcaster.station.alerts import Alerts
 from broadcaster.station.outputs import Outputs
 from broadcaster.station.parts import Part
+from broadcaster.station.playlog import HEARD_WORDS
 
 log = logging.getLogger("broadcaster.daemon")
 
@@ -245,12 +246,8 @@ class ZoneMonitor(threading.Thread):
             self.d.journal.heard(w.row, m.verdict, m.delay_ms, m.score, note)
             (log.info if m.verdict == "confirmed" else log.warning)(
                 _("zone {zone}: {item} {verdict} on the monitor", zone=self.zone, item=w.label,
-                  verdict=_(VERDICT_WORDS[m.verdict])) + (f" ({note})" if note else "")
+                  verdict=_(HEARD_WORDS[m.verdict])) + (f" ({note})" if note else "")
                 + (_(", heard {ms} ms later", ms=f"{m.delay_ms:.0f}") if m.delay_ms is not None else ""))
-
-
-VERDICT_WORDS = {"confirmed": N_("confirmed"), "partial": N_("partly heard"), "unheard": N_("not heard"),
-                 "unchecked": N_("not checked")}
 
 
 def describe(m: Match, unavailable: str | None) -> str | None:

@@ -9,7 +9,7 @@ from broadcaster.config import Config
 from broadcaster.i18n import _
 from broadcaster.render.sidecar import durations
 from broadcaster.station.alerts import AlertLog
-from broadcaster.station.playlog import Journal, Row
+from broadcaster.station.playlog import HEARD_WORDS, Journal, Row
 from broadcaster.station.schedule import Airing, airings
 
 
@@ -66,13 +66,13 @@ def _relay_length(cfg, row) -> float | None:
 
 
 def heard_of(r: dict) -> str:
-    """What the zone's monitor heard of an airing, for a line: "[confirmed, heard 840 ms later] "."""
-    from broadcaster.station.monitor import VERDICT_WORDS
+    """What the zone's monitor heard of an airing (a row's fields): "confirmed, heard 840 ms later"; "" if
+    the zone has no monitor."""
     if not r.get("heard"):
         return ""
-    parts = [_(VERDICT_WORDS.get(r["heard"], r["heard"]))]
+    parts = [_(HEARD_WORDS.get(r["heard"], r["heard"]))]
     if r.get("heard_delay_ms") is not None and r["heard"] != "unheard":
         parts.append(_("heard {ms} ms later", ms=f"{r['heard_delay_ms']:.0f}"))
     if r.get("heard_note"):
         parts.append(r["heard_note"])
-    return "[" + ", ".join(parts) + "] "
+    return ", ".join(parts)

@@ -22,6 +22,8 @@ DB_NAME = "playlog.sqlite3"
 STATUSES = ("playing", "played", "late", "interrupted", "missed", "failed")
 STATUS_WORDS = {"playing": N_("playing"), "played": N_("played"), "late": N_("late"),
                 "interrupted": N_("interrupted"), "missed": N_("missed"), "failed": N_("failed")}
+HEARD_WORDS = {"confirmed": N_("confirmed"), "partial": N_("partly heard"), "unheard": N_("not heard"),
+               "unchecked": N_("not checked")}   # what the zone's monitor heard of an airing (proof of air)
 REQUEST_WORDS = {"done": N_("played"), "failed": N_("failed"), "interrupted": N_("interrupted"),
                  "missing": N_("the request is no longer in the play log")}
 

@@ -40,7 +40,8 @@ class Cell:
     confirmed: int = 0          # airings the zone's monitor heard in full (proof of air)
     unconfirmed: int = 0        # airings a monitor heard only in part, or not at all
 
-    def note_start(self, r: Row | None) -> None:
+    def note(self, r: Row | None) -> None:
+        """What the airing's row adds: its start error, and what the monitor heard of it."""
         if r is not None and r.start_error_ms is not None:
             self.start_error_ms = max(self.start_error_ms or 0.0, abs(r.start_error_ms))
         if r is not None and r.heard in ("confirmed", "partial", "unheard"):
@@ -150,7 +151,7 @@ def build_report(cfg: Config, rows: list[Row], first: date, last: date, now: dat
         if status == "interrupted" and key in resumed and logged[resumed[key]].status in AIRED:
             status = logged[resumed[key]].status   # a relay cut by an urgent airing went on after it
         c.counts[status] = c.counts.get(status, 0) + 1
-        c.note_start(r)
+        c.note(r)
         marks.append(_mark(t, key[1], bulletin, r, status, True, lengths))
     for r in extra:
         t = datetime.fromisoformat(r.scheduled).astimezone(tz)
@@ -158,7 +159,7 @@ def build_report(cfg: Config, rows: list[Row], first: date, last: date, now: dat
         c = cell(t.date(), r.zone, bulletin)
         if r.status in AIRED:
             c.on_request += 1
-            c.note_start(r)
+            c.note(r)
         marks.append(_mark(t, r.zone, bulletin, r, r.status, False, lengths))
     ordered = sorted(cells.values(), key=lambda c: (c.day, _order(cfg.zones, c.zone), c.bulletin))
     marks.sort(key=lambda m: (m.zone, m.day, m.start))

@@ -71,7 +71,7 @@ def _overview_context(request: Request) -> dict:
     finally:
         journal.close()
     return dict(zones=zones, stations=stations, now=now, status_word=lambda s: STATUS_WORDS.get(s, s),
-                priority_word=lambda p: PRIORITY_WORDS[p], heard_of=lambda r: heard_of(r.__dict__).strip())
+                priority_word=lambda p: PRIORITY_WORDS[p], heard_of=lambda r: heard_of(r.__dict__))
 
 
 def _stations(cfg, journal: Journal) -> list[dict]:
@@ -163,7 +163,7 @@ async def log_page(request: Request) -> Response:
     return render(request, "log.html", rows=rows[::-1], total=total, statuses=STATUS_WORDS,
                   status_word=lambda s: STATUS_WORDS.get(s, s), query=request.query_params,
                   name_of=lambda r: r.bulletin or (Path(r.audio).name if r.audio else "-"),
-                  heard_of=lambda r: heard_of(r.__dict__).strip()[1:-1])
+                  heard_of=lambda r: heard_of(r.__dict__))
 
 
 async def log_csv(request: Request) -> Response:
