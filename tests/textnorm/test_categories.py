@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from broadcaster.text.textnorm import Normalizer, unspeakable
@@ -69,6 +71,9 @@ def test_ambiguous_tokens_decided_by_context(text, spoken):
     ("0h", "không giờ"), ("00:00", "không giờ"),
     ("từ 7h30 - 11h00", "từ bảy giờ ba mươi đến mười một giờ"),
     ("5 g đường", "năm gam đường"),  # g after a number without minutes is grams
+    ("lúc 8 giờ 30 phút", "lúc tám giờ ba mươi phút"),  # "phút" written is said
+    ("từ 7h30p - 11h15 phút", "từ bảy giờ ba mươi phút đến mười một giờ mười lăm phút"),
+    ("17 giờ 00 phút", "mười bảy giờ"), ("trong 30 phút", "trong ba mươi phút"),
 ])
 def test_times(text, spoken):
     assert say(text) == spoken
@@ -92,6 +97,10 @@ def test_phone_numbers(text, spoken):
     ("1.500.000 đồng/người", "một triệu năm trăm nghìn đồng mỗi người"),
     ("20.000đ/lượt", "hai mươi nghìn đồng mỗi lượt"), ("02 lần/ngày", "hai lần mỗi ngày"),
     ("2,35 tỷ đồng", "hai phẩy ba mươi lăm tỷ đồng"),
+    # a unit after the slash is read as a unit, whatever came before it
+    ("12.000 đ/lít", "mười hai nghìn đồng mỗi lít"), ("30.000đ/kg", "ba mươi nghìn đồng mỗi ki lô gam"),
+    ("20 nghìn/m2", "hai mươi nghìn mỗi mét vuông"), ("3 tấn/ha", "ba tấn mỗi héc ta"),
+    ("2 m3/s", "hai mét khối trên giây"), ("A/V", "A vê"),
 ])
 def test_units_money_percent(text, spoken):
     assert say(text) == spoken
@@ -119,6 +128,13 @@ def test_covid_words(text, spoken):
     ("BCĐ", "Ban Chỉ đạo"), ("TP. Huế", "thành phố Huế"), ("TT. Sịa", "thị trấn Sịa"),
     ("V/v tăng cường", "về việc tăng cường"), ("Sở TT&TT", "Sở Thông tin và Truyền thông"),
     ("XYZ", "ích i dét"), ("KÍNH THƯA", "KÍNH THƯA"), ("Y tế", "Y tế"), ("Ở đây", "Ở đây"),
+    ("Hội LHPN", "Hội Liên hiệp Phụ nữ"), ("Hội CCB", "Hội cựu chiến binh"), ("VKSND", "Viện Kiểm sát nhân dân"),
+    ("HIV/AIDS", "hát i vê ết"), ("theo QĐ", "theo quyết định"),
+    # long acronyms written as known ones run together are read from their parts, never spelt
+    ("UBMTTQVN tỉnh", "Ủy ban Mặt trận Tổ quốc Việt Nam tỉnh"),
+    ("BTT UBMTTQVN", "Ban Thường trực Ủy ban Mặt trận Tổ quốc Việt Nam"),
+    ("ĐTNCSHCM", "Đoàn Thanh niên Cộng sản Hồ Chí Minh"), ("BCĐPCTT", "Ban Chỉ đạo phòng chống thiên tai"),
+    ("ABCD", "a bê xê dê"),  # not made of known acronyms: spelt
 ])
 def test_acronyms_and_capitals(text, spoken):
     assert say(text) == spoken
@@ -161,6 +177,15 @@ def test_project_lexicon_wins_over_the_built_in(tmp_path):
                     encoding="utf-8")
     n = Normalizer(load_lexicon(path))
     assert n.normalize("UBND cài Bluezone") == "Ủy ban cài Blu dôn"
+
+
+def test_every_lexicon_entry_is_speakable():
+    """Each spoken form is words a voice can say: Vietnamese syllables, no capitals to spell, no digits."""
+    from broadcaster.text.textnorm.lexicon import builtin
+    bad = [(section, e.key, e.spoken, unspeakable(e.spoken)) for section, table in builtin().tables.items()
+           for e in table.values() if unspeakable(e.spoken) or re.search(r"\d", e.spoken)]
+    assert bad == []
+    assert len(builtin().tables["acronyms"]) > 250  # state bodies, mass organisations, documents, health
 
 
 def test_every_lexicon_entry_is_already_spoken():

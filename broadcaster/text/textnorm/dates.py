@@ -84,22 +84,23 @@ def month(m: Match) -> str | None:
     return f"{m.group(1)} {month_words(mo)}" if 1 <= mo <= 12 else None
 
 
-_TIME = r"(\d{1,2})\s?(?:h|giờ|(?=[g:]\d{2})[g:])\s?(\d{2})?(?:\s?(?:phút|p))?(?![\w:])"
+_TIME = r"(\d{1,2})\s?(?:h|giờ|(?=[g:]\d{2})[g:])\s?(\d{2})?(?:\s?(phút|p))?(?![\w:])"
 
 
-def _time(h: str, mi: str | None) -> str | None:
+def _time(h: str, mi: str | None, unit: str | None = None) -> str | None:
+    """14h30 → mười bốn giờ ba mươi; "phút" is said when the text has it (8 giờ 30 phút)."""
     hour, minute = int(h), int(mi or 0)
     if hour > 24 or minute > 59:
         return None
-    return f"{number_words(hour)} giờ" + (f" {number_words(minute)}" if minute else "")
+    return f"{number_words(hour)} giờ" + (f" {number_words(minute)}" + (" phút" if unit else "") if minute else "")
 
 
 @rule("time", rf"(?<![\d/.,:]){_TIME}(?:\s?[-–]\s?{_TIME})?")
 def time_of_day(m: Match) -> str | None:
-    first = _time(m.group(1), m.group(2))
+    first = _time(m.group(1), m.group(2), m.group(3))
     if first is None:
         return None
-    if m.group(3) is None:
+    if m.group(4) is None:
         return first
-    second = _time(m.group(3), m.group(4))
+    second = _time(m.group(4), m.group(5), m.group(6))
     return f"{first} đến {second}" if second else None

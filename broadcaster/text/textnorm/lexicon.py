@@ -64,6 +64,21 @@ class Lexicon:
     def phrase(self, matched: str) -> Entry | None:
         return self.get("acronyms", matched) or self.get("words", matched)
 
+    def compound(self, token: str, most: int = 3) -> list[Entry] | None:
+        """An acronym written as known ones run together (UBMTTQVN = UB + MTTQVN): the fewest
+        parts of two or more letters each, at most ``most`` of them; None when there is no such reading."""
+        parts = self.__dict__.setdefault("_parts", {})
+        if not parts:
+            parts.update({k: e for k, e in self.tables["acronyms"].items() if len(k) >= 2 and k.isalpha() and _all_caps(k)})
+        best: list[list[Entry] | None] = [[]] + [None] * len(token)
+        for end in range(2, len(token) + 1):
+            for start in range(end - 2, -1, -1):
+                head, entry = best[start], parts.get(token[start:end])
+                if head is not None and entry is not None and (best[end] is None or len(head) + 1 < len(best[end])):
+                    best[end] = head + [entry]
+        found = best[len(token)]
+        return found if found and 2 <= len(found) <= most else None
+
 
 def _all_caps(key: str) -> bool:
     letters = [c for c in key if c.isalpha()]

@@ -43,10 +43,13 @@ def ordinal(m: Match) -> str:
     return f"{m.group(1)} {ordinal_words(int(m.group(2)))}"
 
 
+def _unit_alternatives(lexicon, keep=lambda unit: True) -> str:
+    units = sorted((u for u in lexicon.tables["units"] if keep(u)), key=len, reverse=True)
+    return "|".join(re.escape(u).replace(r"\ ", r"\s") for u in units)
+
+
 def _unit_pattern(lexicon) -> re.Pattern:
-    units = sorted(lexicon.tables["units"], key=len, reverse=True)
-    alts = "|".join(re.escape(u).replace(r"\ ", r"\s") for u in units)
-    return re.compile(rf"(?<![\w.,])({NUM})(?:\s?[-–]\s?({NUM}))?\s?({alts})(?![^\W\d_])")
+    return re.compile(rf"(?<![\w.,])({NUM})(?:\s?[-–]\s?({NUM}))?\s?({_unit_alternatives(lexicon)})(?![^\W\d_])")
 
 
 @lexicon_rule("quantity with unit", _unit_pattern)
@@ -60,13 +63,23 @@ def quantity(m: Match) -> str | None:
     return f"{amount} {unit.spoken}"
 
 
-PER_UNITS = ("người|lượt|ngày|đêm|tháng|năm|tuần|giờ|phút|lần|hộ|xe|chiếc|con|kg|ki lô gam|tấn|suất|ca|"
-             "buổi|km|ki lô mét|m2|mét vuông|ha|héc ta|sào|lít|gói|hộp|liều|mũi|trẻ|học sinh|em|thôn|xã|huyện")
+PER_UNITS = ("người|lượt|ngày|đêm|tháng|năm|tuần|giờ|phút|lần|hộ|xe|chiếc|con|tấn|suất|ca|"
+             "buổi|ki lô gam|ki lô mét|mét vuông|héc ta|sào|lít|gói|hộp|liều|mũi|trẻ|học sinh|em|thôn|xã|huyện")
 
 
-@rule("per unit", rf"(?<=[^\W\d_])\s?/\s?(?=(?:{PER_UNITS})(?![^\W\d_]))")
+def _per_unit_pattern(lexicon) -> re.Pattern:
+    # any written unit of the lexicon but a lone capital (A/V is not "per volt")
+    written = _unit_alternatives(lexicon, lambda u: not (len(u) == 1 and u.isupper()))
+    return re.compile(rf"(?<=[^\W\d_])\s?/\s?(?:({written})|({PER_UNITS}))(?![^\W\d_])")
+
+
+@lexicon_rule("per unit", _per_unit_pattern)
 def per_unit(m: Match) -> str:
-    return " mỗi "
+    """đ/người → đồng mỗi người; 30.000đ/kg → … mỗi ki lô gam (a unit after the slash is read as a unit)."""
+    if m.group(1):
+        unit = m.lexicon.get("units", re.sub(r"\s+", " ", m.group(1)))
+        return f" mỗi {unit.spoken if unit else m.group(1)} "
+    return f" mỗi {m.group(2)} "
 
 
 @rule("fraction or ratio", r"(?<![\d/.,])(\d+)\s?/\s?(\d+)(?![\d/]|,\d)")

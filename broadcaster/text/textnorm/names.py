@@ -191,6 +191,10 @@ def capitals(m: Match) -> str | None:
         return None  # KÍNH THƯA: an ordinary word in capitals
     if len(token) == 1 and is_syllable(token):
         return None  # Ở, Ý, Y (tế): a one-letter word, or a vowel whose name is its sound
+    parts = m.lexicon.compound(token) if len(token) >= 4 else None
+    if parts:  # UBMTTQVN: Ủy ban + Mặt trận Tổ quốc Việt Nam
+        m.rule_note = "lexicon: " + " + ".join(f"{e.key} ({e.source})" for e in parts)
+        return " ".join(e.spoken for e in parts)
     return spell(token, m)
 
 
