@@ -194,3 +194,23 @@ def test_say_output_outside_the_project_is_refused(project):
     r = project.run("say", "Xin chào.", "-o", "../ngoai.wav")
     assert r.code == 2 and "outside the project folder" in r.err
     assert not (project.root.parent / "ngoai.wav").exists()
+
+
+def test_say_uses_the_voice_settings_of_a_schedule_with_mistakes(tmp_path, monkeypatch, capsys):
+    """A schedule.toml holding only [tts] (no bulletins yet) still sets the rate; `say` says so."""
+    from broadcaster.cli import run
+    monkeypatch.chdir(tmp_path)
+    text = "Kính thưa bà con, xã sẽ phun thuốc diệt muỗi vào sáng mai."
+    assert run(["say", text, "-o", "plain.wav", "--no-jingles", "--engine", "espeak"]) == 0
+    assert "warning" not in capsys.readouterr().err  # no file: the defaults, silently
+    (tmp_path / "schedule.toml").write_text('[tts]\nrate = 0.65\npitch = "cao"\n', encoding="utf-8")
+    assert run(["say", text, "-o", "slow.wav", "--no-jingles", "--engine", "espeak"]) == 0
+    err = capsys.readouterr().err
+    assert "schedule.toml does not load" in err and "still uses its [tts] and [audio] settings" in err
+    assert 'schedule.toml:3: tts: pitch must be a number, not "cao"' in err  # the one it ignores, by line
+    assert duration(tmp_path / "slow.wav") > 1.3 * duration(tmp_path / "plain.wav")
+    (tmp_path / "schedule.toml").write_text('[tts\nrate = 0.65\n', encoding="utf-8")
+    assert run(["say", text, "-o", "broken.wav", "--no-jingles", "--engine", "espeak"]) == 0
+    err = capsys.readouterr().err
+    assert "schedule.toml cannot be read" in err and "default voice" in err
+    assert abs(duration(tmp_path / "broken.wav") - duration(tmp_path / "plain.wav")) < 0.3

@@ -85,16 +85,16 @@ def say(obj: Context, text: str | None, text_file: str | None, output: str, engi
     """Render a one-off announcement (TEXT, or --file) to an audio file, e.g. for an urgent notice."""
     from broadcaster.audio.files import audio_duration
     from broadcaster.render.build import Jingles, render_audio
-    from broadcaster.config import AudioSettings
     from broadcaster.text.scripts import read_script, split_paragraphs
     if (text is None) == (text_file is None):
         raise click.UsageError(_("give the announcement as TEXT or with --file, not both and not neither"))
     try:
         cfg: Config | None = obj.config()
-    except ConfigError:
+    except ConfigError as e:
         if obj.config_option:
             raise
-        cfg = None  # no project here: defaults, so an urgent notice never waits for a config
+        cfg = None  # no project here, or one with mistakes: an urgent notice never waits for a config
+        project_voice = _voice_settings_despite(e)
     root = cfg.root if cfg else Path.cwd().resolve()
     out = project_path(obj, output, "-o/--output", root)
     fmt = out.suffix.lower().lstrip(".")
@@ -107,8 +107,7 @@ def say(obj: Context, text: str | None, text_file: str | None, output: str, engi
         paragraphs = split_paragraphs(text or "")
         if not paragraphs:
             raise click.BadParameter(_("there is nothing to read in TEXT"), param_hint="TEXT")
-    tts = cfg.tts if cfg else TTSSettings()
-    audio = cfg.audio if cfg else AudioSettings()
+    tts, audio = (cfg.tts, cfg.audio) if cfg else project_voice
     if engine:
         tts = dataclasses.replace(tts, engines=engines_option(engine))
     audio = dataclasses.replace(audio, format=fmt, repeat=repeat or audio.repeat)
@@ -128,3 +127,26 @@ def say(obj: Context, text: str | None, text_file: str | None, output: str, engi
     click.echo(_("wrote {path}: {duration}, {lufs} LUFS, {peak} dBTP, spoken by {engine} ({label})",
                  path=display_path(out), duration=fmt_duration(audio_duration(out)), lufs=f"{r.loudness_lufs:.1f}",
                  peak=f"{r.true_peak_dbtp:.1f}", engine=r.engine, label=engine_label(r.engine)))
+
+
+def _voice_settings_despite(error: ConfigError):
+    """The [tts] and [audio] settings `say` can use from a schedule.toml that does not load as a
+    whole, saying plainly what it uses and what it ignores; the defaults where there is no file."""
+    from broadcaster.config import AudioSettings, find_config, load_voice_settings
+    try:
+        path = find_config(None)
+    except ConfigError:
+        return TTSSettings(), AudioSettings()  # no project here: the defaults, silently
+    shown = display_path(path)
+    try:
+        tts, audio, ignored = load_voice_settings(path)
+    except ConfigError as e:
+        warn(_("{file} cannot be read ({error}), so this announcement uses the default voice and sound "
+               "settings; fix the file to use its own", file=shown, error=e.message))
+        return TTSSettings(), AudioSettings()
+    count = max(1, len(error.problems or ()))
+    warn(_("{file} does not load ({count} mistakes; run `broadcaster check` to see them), but `say` still uses "
+           "its [tts] and [audio] settings", file=shown, count=count))
+    for problem in ignored:
+        warn(_("ignored, the default is used instead: {problem}", problem=problem))
+    return tts, audio

@@ -70,6 +70,35 @@ def load_config(path: str | os.PathLike, *, allow_outside: bool = False, program
     return cfg
 
 
+def load_voice_settings(path: str | os.PathLike) -> tuple[TTSSettings, AudioSettings, list[str]]:
+    """Only the [tts] and [audio] settings of a schedule.toml that may have mistakes elsewhere
+    (for `say`): the valid values, and the mistakes in those two sections (their values are left
+    at the defaults). Raises ConfigError when the file cannot be read as TOML at all."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as e:
+        raise ConfigError(_("cannot read the configuration: {reason}", reason=e.strerror), where=display_path(path))
+    except UnicodeDecodeError:
+        raise ConfigError(_("is not UTF-8 text"), where=display_path(path), hint=_("save it as UTF-8 in your editor"))
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise _syntax_error(path, e) from None
+    ld = _Loader(path, LineIndex(text), False)
+    tts, audio = _voice_sections(ld, data)
+    return tts, audio, ld.problems
+
+
+def _voice_sections(ld: _Loader, data: dict) -> tuple[TTSSettings, AudioSettings]:
+    ttable, atable = ld.table(data, "tts"), ld.table(data, "audio")
+    ld.unknown_keys(ttable, TTS_KEYS, ("tts",), "tts")
+    ld.unknown_keys(atable, AUDIO_KEYS, ("audio",), "audio")
+    tts = ld.settings(ttable, TTS_KEYS, TTSSettings(), ("tts",), "tts")
+    audio = ld.settings(atable, AUDIO_KEYS, AudioSettings(), ("audio",), "audio")
+    return tts, audio
+
+
 def _syntax_error(path: Path, e: tomllib.TOMLDecodeError) -> ConfigError:
     # tomllib says "... (at line 3, column 7)"; keep its position in our format
     msg = str(e)
@@ -103,11 +132,7 @@ def _build(ld: _Loader, data: dict, programme: Path | None = None) -> Config:
         dirs[k] = p if p is not None else ld.root / default
     paths = Paths(**dirs)
 
-    ttable, atable = ld.table(data, "tts"), ld.table(data, "audio")
-    ld.unknown_keys(ttable, TTS_KEYS, ("tts",), "tts")
-    ld.unknown_keys(atable, AUDIO_KEYS, ("audio",), "audio")
-    tts = ld.settings(ttable, TTS_KEYS, TTSSettings(), ("tts",), "tts")
-    audio = ld.settings(atable, AUDIO_KEYS, AudioSettings(), ("audio",), "audio")
+    tts, audio = _voice_sections(ld, data)
 
     btable = ld.table(data, "bulletins")
     bulletins = parse_bulletins(ld, data, tts, audio)
