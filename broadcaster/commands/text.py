@@ -50,18 +50,25 @@ def normalize(obj: Context, file: str | None, explain: bool, lexicon: str | None
             out.write(f"    {r.original}  →  {r.spoken}   [{r.rule}]\n")
 
 
-@click.command()
-@click.pass_obj
-def voices(obj: Context) -> None:
-    """Every TTS engine: whether it can be used here (and why not), and its Vietnamese voices."""
-    from broadcaster.engines import create_engine, engine_names
-    from broadcaster.errors import BroadcasterError as _Err
+def _root(obj: Context) -> Path:
     try:
-        root = obj.config().root
+        return obj.config().root
     except ConfigError:
         if obj.config_option:
             raise
-        root = Path.cwd()
+        return Path.cwd()
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def voices(ctx: click.Context) -> None:
+    """Every TTS engine: whether it can be used here (and why not), its Vietnamese voices, and the
+    Piper voices that can be installed (`voices install NAME`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from broadcaster.engines import create_engine, engine_names
+    from broadcaster.errors import BroadcasterError as _Err
+    root = _root(ctx.obj)
     options = {"piper": {"voices_dir": root / "voices"}}
     for name in sorted(engine_names()):
         try:
@@ -78,6 +85,79 @@ def voices(obj: Context) -> None:
             shown = display_path(Path(v.id)) if v.id.endswith(".onnx") else v.id
             click.echo(f"    {shown:<36} " + _("accent: {accent}  voice: {gender}", accent=f"{_(v.accent):<10}",
                                                   gender=_(v.gender)))
-        if name == "piper" and not found:
-            click.echo("    " + _("(put NAME.onnx and NAME.onnx.json in {folder}; see README)",
-                                      folder=display_path(root / "voices")))
+    _list_installable(root / "voices")
+
+
+def _list_installable(folder: Path) -> None:
+    from broadcaster.engines.piper_catalog import VoiceInstallError, base_url, catalogue
+    click.echo()
+    try:
+        published, saved_at, why = catalogue(folder)
+    except VoiceInstallError as e:
+        click.echo(_("Piper voices to install: {reason}.", reason=e.message))
+        click.echo("    " + _("With the internet: broadcaster voices install NAME. Without: copy NAME.onnx and "
+                              "NAME.onnx.json from a USB stick with broadcaster voices install FILE.onnx"))
+        return
+    if saved_at:
+        click.echo(_("Piper voices to install (the list saved on {date}; it cannot be fetched now: {reason}):",
+                     date=saved_at[:10], reason=why))
+    else:
+        click.echo(_("Piper voices to install (from {url}):", url=base_url()))
+    for v in published:
+        installed = (folder / f"{v.name}.onnx").is_file()
+        notes = "; ".join(v.restrictions())
+        click.echo(f"    {v.name:<28} {v.size / 1e6:6.1f} MB  {v.quality:<7} "
+                   + _("licence of its data: {licence}", licence=v.licence or "?")
+                   + (click.style(f" ({notes})", fg="yellow") if notes else "")
+                   + (click.style("  [" + _("installed") + "]", fg="green") if installed else ""))
+    click.echo("    " + _("install one: broadcaster voices install NAME (it is then used offline before espeak-ng)"))
+
+
+@voices.command("install")
+@click.argument("voice")
+@click.option("--accept-licence", is_flag=True,
+              help=N_("accept a licence that restricts use (non-commercial, share-alike) without asking"))
+@click.pass_obj
+def voices_install(obj: Context, voice: str, accept_licence: bool) -> None:
+    """Install a Vietnamese Piper voice: VOICE is a name from `broadcaster voices` (downloaded, its size
+    and SHA-256 checked, resumed when run again) or a FILE.onnx with its .json beside it (from a USB stick)."""
+    from broadcaster.engines import piper_catalog as pc
+    folder = _root(obj) / "voices"
+    if voice.endswith(".onnx") and Path(voice).exists():
+        saved = pc.saved_catalogue(folder)
+        model, entry = pc.install_file(Path(voice), folder, saved[0] if saved else [])
+        if entry is not None:
+            _confirm_licence(entry, accept_licence)
+        checked = _(" (size and SHA-256 checked)") if entry else ""
+    else:
+        published, _saved_at, _why = pc.catalogue(folder)
+        entry = pc.find(published, voice)
+        _confirm_licence(entry, accept_licence)
+        click.echo(_("downloading {name} ({size} MB) from {url}", name=entry.name, size=f"{entry.size / 1e6:.1f}",
+                     url=pc.base_url()))
+        with click.progressbar(length=entry.size, label=entry.name, file=sys.stderr) as bar:
+            def progress(have: int, total: int, _last=[0]) -> None:
+                bar.update(have - _last[0])
+                _last[0] = have
+            model = pc.download(entry, folder, progress)
+        checked = _(" (size and SHA-256 checked)")
+    click.echo(_("installed {path}{checked}. `auto` now speaks with it offline before espeak-ng; to choose it "
+                 'yourself: voice = "{voice}" under [tts]', path=display_path(model), checked=checked,
+                 voice=f"voices/{model.name}"))
+
+
+def _confirm_licence(entry, accept: bool) -> None:
+    from broadcaster.engines.piper_catalog import VoiceInstallError
+    limits = entry.restrictions()
+    if not limits:
+        return
+    click.echo(click.style(_("{name} was trained on data under the licence {licence}: {limits}.",
+                             name=entry.name, licence=entry.licence or "?", limits="; ".join(limits)), fg="yellow"))
+    if accept:
+        return
+    if not sys.stdin.isatty():
+        raise VoiceInstallError(_("{name} was not installed: its licence must be accepted first", name=entry.name),
+                                hint=_("read the licence, then run the command again with --accept-licence"))
+    if not click.confirm(_("Is your use of it allowed by that licence?"), default=False):
+        raise VoiceInstallError(_("{name} was not installed", name=entry.name),
+                                hint=_("choose a voice whose licence allows your use: broadcaster voices"))
