@@ -15,6 +15,20 @@ from broadcaster.engines import Engine, EngineUnavailable, Speech, SynthesisErro
 from broadcaster.i18n import N_, _
 
 BASE_WPM = 150  # words per minute at rate 1.0: calm announcer pace for Vietnamese syllables
+# Reading styles, measured by bench/intelligibility.py: a voice variant (espeak-ng's voices/!v),
+# the gap added between words (-g, in 10 ms) and the base pitch (-p, 0-99, 50 is espeak-ng's own).
+STYLES: dict[str, dict] = {
+    "plain": {"variant": "", "gap": 0, "pitch": 50},     # espeak-ng's own reading (the default until 2026-11)
+    "gap1": {"variant": "", "gap": 1, "pitch": 50},
+    "gap2": {"variant": "", "gap": 2, "pitch": 50},
+    "gap4": {"variant": "", "gap": 4, "pitch": 50},
+    "low": {"variant": "", "gap": 0, "pitch": 40},
+    "m3": {"variant": "m3", "gap": 0, "pitch": 50},
+    "m7": {"variant": "m7", "gap": 0, "pitch": 50},
+    "klatt": {"variant": "klatt", "gap": 0, "pitch": 50},
+    "f2": {"variant": "f2", "gap": 0, "pitch": 50},
+}
+DEFAULT_STYLE = "plain"
 INSTALL_HINT = N_("install it: apt-get install espeak-ng (Windows: the espeak-ng .msi from its releases page)")
 
 
@@ -22,8 +36,10 @@ class EspeakEngine(Engine):
     name = "espeak"
     online = False
 
-    def __init__(self, program: str | None = None, timeout: float = 120.0):
+    def __init__(self, program: str | None = None, timeout: float = 120.0, style: str = "default"):
         self.program = program or shutil.which("espeak-ng") or shutil.which("espeak-ng.exe")
+        self.style_name = DEFAULT_STYLE if style == "default" else style
+        self.style = STYLES[self.style_name]
         self.timeout = timeout
         self._version: str | None = None
 
@@ -50,12 +66,17 @@ class EspeakEngine(Engine):
                 Voice("vi-vn-x-central", "Central", "male"),
                 Voice("vi-vn-x-south", "Southern", "male")]
 
+    def cache_tag(self, voice: str) -> str:
+        s = self.style
+        return voice if self.style_name == "plain" else f"{voice}+{s['variant']} g{s['gap']} p{s['pitch']}"
+
     def synthesize(self, text: str, voice: str, rate: float, pitch: float = 0.0) -> Speech:
         voice = self.voice_for(voice)
+        s = self.style
         wpm = max(80, min(450, round(BASE_WPM * rate)))
-        level = max(0, min(99, round(50 + pitch / 2)))  # espeak-ng pitch 0-99, 50 is its normal
-        wav = self._run(["-v", voice, "-s", str(wpm), "-p", str(level), "-b", "1", "--stdout"],
-                        text.encode("utf-8"))
+        level = max(0, min(99, round(s["pitch"] + pitch / 2)))  # espeak-ng pitch 0-99
+        wav = self._run(["-v", f"{voice}+{s['variant']}" if s["variant"] else voice, "-s", str(wpm),
+                         "-p", str(level), "-g", str(s["gap"]), "-b", "1", "--stdout"], text.encode("utf-8"))
         samples, sr = decode_bytes(wav, what=_("espeak-ng output"))
         return Speech(mono(samples), sr)
 
