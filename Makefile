@@ -17,7 +17,7 @@ run: system-deps $(VENV)/.installed
 	@echo "Rendered bulletins are in audio_out/. Everyday commands: $(BIN)/broadcaster --help"
 
 # the soak test's length in seconds; `make test SOAK_SECONDS=600` for the full ten minutes
-SOAK_SECONDS ?= 60
+SOAK_SECONDS ?= 45
 
 test: test-system-deps $(VENV)/.test-installed
 	BROADCASTER_SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest -q -p no:cacheprovider --durations=15 tests

@@ -71,6 +71,16 @@ def test_espeak_rate_changes_duration():
     assert slow.duration > fast.duration * 1.5
 
 
+def test_espeak_reads_in_its_measured_style_with_gaps_between_words():
+    """The default style (chosen by bench/intelligibility.py) adds 20 ms between words: slower, never
+    faster than espeak-ng's own reading; the cache tells the two apart."""
+    text = "Kính thưa toàn thể nhân dân trong xã, mời bà con đến họp."
+    plain, calm = create_engine("espeak", style="plain"), create_engine("espeak")
+    assert calm.style_name == "gap2" and calm.style["gap"] == 2
+    assert calm.synthesize(text, "vi", 1.0).duration > plain.synthesize(text, "vi", 1.0).duration + 0.15
+    assert calm.cache_tag("vi") != plain.cache_tag("vi")
+
+
 def test_espeak_missing_from_path_names_the_package(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     e = create_engine("espeak")

@@ -28,7 +28,9 @@ STYLES: dict[str, dict] = {
     "klatt": {"variant": "klatt", "gap": 0, "pitch": 50},
     "f2": {"variant": "f2", "gap": 0, "pitch": 50},
 }
-DEFAULT_STYLE = "plain"
+# gap2 was the one style that lowered the recogniser's word error rate both clean and through the
+# horn (Northern, rate 1.0: 0.883 → 0.875 clean, 0.954 → 0.926 horn) while reading slower, not faster
+DEFAULT_STYLE = "gap2"
 INSTALL_HINT = N_("install it: apt-get install espeak-ng (Windows: the espeak-ng .msi from its releases page)")
 
 
