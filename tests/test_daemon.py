@@ -196,17 +196,21 @@ def test_sigterm_fades_out_logs_interrupted_and_exits_0(station):
 
 
 def test_stale_and_missing_audio_are_rendered_ahead_of_their_airing(station):
-    station.configure([("a", ["za"], 9, "normal"), ("c", ["za"], 12, "normal")], t0_in=4)
+    # c 4 s after a: enough for a to end and c's stream to open (back to back is another test's subject)
+    station.configure([("a", ["za"], 9, "normal"), ("c", ["za"], 13, "normal")], t0_in=4)
     station.build()
     old_a = station.project.sidecar("a")["audio_sha256"]
     (station.root / "audio_out" / "c.wav").unlink()           # missing
     station.project.write("scripts/a.txt", "Xin chào toàn thể bà con.")  # stale
     station.start()
-    station.wait_until(12.5)  # rendered by now: its length tells how long to wait
-    station.wait_until(12 + station.file_segments("c")[-1][1] + 1.5)
+    station.wait_until(13.5)  # rendered by now: their lengths tell how long to wait
+
+    def length(b):
+        return station.file_segments(b)[-1][1]  # where its last sound ends
+    station.wait_until(max(13, 9 + length("a")) + length("c") + 1.5)  # c waits while a is on air
     assert station.stop() == 0
     rows = {x["bulletin"]: x for x in station.log()}
-    assert rows["a"]["status"] == "played" and rows["c"]["status"] == "played"
+    assert rows["a"]["status"] == "played" and rows["c"]["status"] == "played", rows
     new_a = station.project.sidecar("a")["audio_sha256"]
     assert new_a != old_a
     journal = station.project.run("log", "--json")

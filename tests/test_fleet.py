@@ -156,7 +156,8 @@ def test_audio_with_another_hash_or_cut_short_is_refused_and_the_old_programme_k
     stick = tmp_path / "usb"
     assert cli(fleet.district, "publish", "--to-dir", str(stick)).code == 0
     qb = fleet.stations["qb"]
-    audio = next((stick / "audio").glob("*.wav"))
+    wanted = json.loads((stick / "qb.programme.json").read_text())["bulletins"]  # the audio qb's programme needs
+    audio = next(stick / "audio" / f"{b['sha256']}.{b['format']}" for b in wanted.values())
     good = audio.read_bytes()
     for damaged, reason in ((good[:-1000], "truncated transfer"), (good[:-4] + b"XXXX", "another SHA-256")):
         audio.write_bytes(damaged)
