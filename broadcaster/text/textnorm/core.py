@@ -71,7 +71,7 @@ def rule(name: str, pattern: str, flags: int = 0):
 
 
 def lexicon_rule(name: str, make_pattern: Callable[[Lexicon], "re.Pattern | None"]):
-    """Like ``rule``, for a pattern built from the lexicon (units, phrases)."""
+    """Like ``rule``, for a pattern built from the lexicon (units, phrases); built once per lexicon."""
     def wrap(fn: Handler) -> Rule:
         return Rule(name, make_pattern, fn)  # type: ignore[arg-type]
     return wrap
@@ -80,7 +80,7 @@ def lexicon_rule(name: str, make_pattern: Callable[[Lexicon], "re.Pattern | None
 def apply(rules: list[Rule], text: str, lexicon: Lexicon, log: list[Rewrite] | None) -> str:
     """Run ``rules`` in order over ``text``; append each rewrite to ``log``."""
     for r in rules:
-        pattern = r.pattern if isinstance(r.pattern, re.Pattern) else r.pattern(lexicon)
+        pattern = r.pattern if isinstance(r.pattern, re.Pattern) else lexicon.made(r.name, r.pattern)
         if pattern is None:
             continue
 

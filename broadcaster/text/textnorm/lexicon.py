@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any, Callable
 
 from broadcaster.errors import ConfigError
 from broadcaster.text.textnorm.unicode import repair
@@ -43,23 +44,23 @@ class Lexicon:
         return hit
 
     def _folded(self, section: str) -> dict[str, Entry]:
-        cache = self.__dict__.setdefault("_folded_cache", {})
-        if section not in cache:
-            cache[section] = {k.lower(): e for k, e in self.tables[section].items() if not _all_caps(k)}
-        return cache[section]
+        return self.made(f"folded {section}", lambda lex: {k.lower(): e for k, e in lex.tables[section].items()
+                                                          if not _all_caps(k)})
+
+    def made(self, key: str, make: Callable[["Lexicon"], Any]) -> Any:
+        """``make(self)``, once per lexicon: patterns and tables built from its entries."""
+        cache = self.__dict__.setdefault("_made", {})
+        if key not in cache:
+            cache[key] = make(self)
+        return cache[key]
 
     def phrase_pattern(self) -> re.Pattern | None:
-        """One regex for every multi-character acronym and word entry, longest first."""
-        cache = self.__dict__.setdefault("_pattern", [])
-        if not cache:
-            keys = [k for s in ("acronyms", "words") for k in self.tables[s]]
-            keys.sort(key=len, reverse=True)
-            if not keys:
-                cache.append(None)
-            else:
-                alts = "|".join(_key_regex(k) for k in keys)
-                cache.append(re.compile(rf"(?<![\w@./-])(?:{alts})(?![\w@]|[./-]\w)"))
-        return cache[0]
+        """One regex for every multi-character acronym and word entry, longest first (built once
+        per lexicon by the rule engine, as every pattern made from the lexicon is)."""
+        keys = sorted((k for s in ("acronyms", "words") for k in self.tables[s]), key=len, reverse=True)
+        if not keys:
+            return None
+        return re.compile(rf"(?<![\w@./-])(?:{'|'.join(_key_regex(k) for k in keys)})(?![\w@]|[./-]\w)")
 
     def phrase(self, matched: str) -> Entry | None:
         return self.get("acronyms", matched) or self.get("words", matched)
@@ -67,9 +68,8 @@ class Lexicon:
     def compound(self, token: str, most: int = 3) -> list[Entry] | None:
         """An acronym written as known ones run together (UBMTTQVN = UB + MTTQVN): the fewest
         parts of two or more letters each, at most ``most`` of them; None when there is no such reading."""
-        parts = self.__dict__.setdefault("_parts", {})
-        if not parts:
-            parts.update({k: e for k, e in self.tables["acronyms"].items() if len(k) >= 2 and k.isalpha() and _all_caps(k)})
+        parts = self.made("acronym parts", lambda lex: {k: e for k, e in lex.tables["acronyms"].items()
+                                                         if len(k) >= 2 and k.isalpha() and _all_caps(k)})
         best: list[list[Entry] | None] = [[]] + [None] * len(token)
         for end in range(2, len(token) + 1):
             for start in range(end - 2, -1, -1):
