@@ -144,9 +144,8 @@ def _voice_settings_despite(error: ConfigError):
         warn(_("{file} cannot be read ({error}), so this announcement uses the default voice and sound "
                "settings; fix the file to use its own", file=shown, error=e.message))
         return TTSSettings(), AudioSettings()
-    count = max(1, len(error.problems or ()))
     warn(_("{file} does not load ({count} mistakes; run `broadcaster check` to see them), but `say` still uses "
-           "its [tts] and [audio] settings", file=shown, count=count))
+           "its [tts] and [audio] settings", file=shown, count=len(error.problems)))
     for problem in ignored:
         warn(_("ignored, the default is used instead: {problem}", problem=problem))
     return tts, audio

@@ -50,19 +50,7 @@ def load_config(path: str | os.PathLike, *, allow_outside: bool = False, program
     At a station, the district's installed programme is merged in (``programme`` reads another
     file in its place: a new programme is checked so before it is installed)."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise ConfigError(_("cannot read the configuration: {reason}", reason=e.strerror), where=display_path(path))
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError(_("is not UTF-8 text"), where=display_path(path),
-                          hint=_("save it as UTF-8 in your editor"))
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise _syntax_error(path, e) from None
+    text, data = _read(path)
     loader = _Loader(path, LineIndex(text), allow_outside)
     cfg = _build(loader, data, programme)
     if loader.problems:
@@ -75,16 +63,7 @@ def load_voice_settings(path: str | os.PathLike) -> tuple[TTSSettings, AudioSett
     (for `say`): the valid values, and the mistakes in those two sections (their values are left
     at the defaults). Raises ConfigError when the file cannot be read as TOML at all."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as e:
-        raise ConfigError(_("cannot read the configuration: {reason}", reason=e.strerror), where=display_path(path))
-    except UnicodeDecodeError:
-        raise ConfigError(_("is not UTF-8 text"), where=display_path(path), hint=_("save it as UTF-8 in your editor"))
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise _syntax_error(path, e) from None
+    text, data = _read(path)
     ld = _Loader(path, LineIndex(text), False)
     tts, audio = _voice_sections(ld, data)
     return tts, audio, ld.problems
@@ -97,6 +76,23 @@ def _voice_sections(ld: _Loader, data: dict) -> tuple[TTSSettings, AudioSettings
     tts = ld.settings(ttable, TTS_KEYS, TTSSettings(), ("tts",), "tts")
     audio = ld.settings(atable, AUDIO_KEYS, AudioSettings(), ("audio",), "audio")
     return tts, audio
+
+
+def _read(path: Path) -> tuple[str, dict]:
+    """The file's text and its TOML, or a ConfigError saying why it cannot be read."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(_("cannot read the configuration: {reason}", reason=e.strerror), where=display_path(path))
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(_("is not UTF-8 text"), where=display_path(path),
+                          hint=_("save it as UTF-8 in your editor"))
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise _syntax_error(path, e) from None
 
 
 def _syntax_error(path: Path, e: tomllib.TOMLDecodeError) -> ConfigError:
