@@ -127,6 +127,13 @@ def test_install_from_a_usb_stick(project, hub, tmp_path):
     assert r.code == 1 and "is not the published voice of that name" in r.err
     assert not (project.root / "voices" / f"{FREE}.onnx").exists()
 
+    (usb / f"{RESTRICTED}.onnx").write_bytes(hub.voices[RESTRICTED].model)  # a known voice whose licence
+    (usb / f"{RESTRICTED}.onnx.json").write_bytes(hub.voices[RESTRICTED].config)  # restricts use
+    r = project.run("voices", "install", str(usb / f"{RESTRICTED}.onnx"))
+    assert r.code == 1 and "--accept-licence" in r.err
+    assert not (project.root / "voices" / f"{RESTRICTED}.onnx").exists()  # asked before anything is copied
+    assert project.run("voices", "install", str(usb / f"{RESTRICTED}.onnx"), "--accept-licence").code == 0
+
     other = usb / "en_US-x-low.onnx"
     other.write_bytes(hub.voices[FREE].model)
     (usb / "en_US-x-low.onnx.json").write_text('{"language": {"code": "en_US"}}')

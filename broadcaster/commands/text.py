@@ -125,9 +125,8 @@ def voices_install(obj: Context, voice: str, accept_licence: bool) -> None:
     folder = _root(obj) / "voices"
     if voice.endswith(".onnx") and Path(voice).exists():
         saved = pc.saved_catalogue(folder)
-        model, entry = pc.install_file(Path(voice), folder, saved[0] if saved else [])
-        if entry is not None:
-            _confirm_licence(entry, accept_licence)
+        model, entry = pc.install_file(Path(voice), folder, saved[0] if saved else [],
+                                       confirm=lambda e: _confirm_licence(e, accept_licence))
         checked = _(" (size and SHA-256 checked)") if entry else ""
     else:
         published, _saved_at, _why = pc.catalogue(folder)
@@ -136,10 +135,7 @@ def voices_install(obj: Context, voice: str, accept_licence: bool) -> None:
         click.echo(_("downloading {name} ({size} MB) from {url}", name=entry.name, size=f"{entry.size / 1e6:.1f}",
                      url=pc.base_url()))
         with click.progressbar(length=entry.size, label=entry.name, file=sys.stderr) as bar:
-            def progress(have: int, total: int, _last=[0]) -> None:
-                bar.update(have - _last[0])
-                _last[0] = have
-            model = pc.download(entry, folder, progress)
+            model = pc.download(entry, folder, lambda have, _total: bar.update(have - bar.pos))
         checked = _(" (size and SHA-256 checked)")
     click.echo(_("installed {path}{checked}. `auto` now speaks with it offline before espeak-ng; to choose it "
                  'yourself: voice = "{voice}" under [tts]', path=display_path(model), checked=checked,

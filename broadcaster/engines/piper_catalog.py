@@ -99,6 +99,14 @@ def _get(session, url: str, what: str, **kw):
     return r
 
 
+def _get_json(session, url: str, what: str):
+    try:
+        return _get(session, url, what).json()
+    except ValueError:
+        raise VoiceInstallError(_("{what} from {url} is not valid JSON", what=what, url=url),
+                                hint=_("try again later")) from None
+
+
 def _reason(e: Exception, started: bool = False) -> str:
     import requests
     if isinstance(e, requests.Timeout):
@@ -114,11 +122,7 @@ def _reason(e: Exception, started: bool = False) -> str:
 def fetch_catalogue(voices_dir: Path, session=None) -> list[Published]:
     """The Vietnamese voices as published now (three small downloads per voice); saved for offline use."""
     session = session or _session()
-    try:
-        index = _get(session, _file_url("voices.json"), _("the list of Piper voices")).json()
-    except ValueError:
-        raise VoiceInstallError(_("the list of Piper voices from {url} is not valid JSON", url=base_url()),
-                                hint=_("try again later")) from None
+    index = _get_json(session, _file_url("voices.json"), _("the list of Piper voices"))
     found = []
     for key, v in sorted(index.items()):
         if not isinstance(v, dict) or (v.get("language") or {}).get("family") != "vi":
@@ -128,8 +132,8 @@ def fetch_catalogue(voices_dir: Path, session=None) -> list[Published]:
         if model is None or f"{model}.json" not in files:
             continue
         folder = model.rsplit("/", 1)[0]
-        listing = _get(session, f"{base_url()}/api/models/{REPO}/tree/{REVISION}/{folder}",
-                       _("the file list of {voice}", voice=key)).json()
+        listing = _get_json(session, f"{base_url()}/api/models/{REPO}/tree/{REVISION}/{folder}",
+                            _("the file list of {voice}", voice=key))
         lfs = next((f.get("lfs") or {} for f in listing if f.get("path") == model), {})
         card = _get(session, _file_url(f"{folder}/MODEL_CARD"), _("the model card of {voice}", voice=key)).text
         licence, dataset = _card(card)
@@ -271,9 +275,11 @@ def _write_pair(model: Path, config: bytes, place_model: Callable[[Path], None])
                            hint=_("free some disk space, or check that the voices folder is writable")) from None
 
 
-def install_file(source: Path, voices_dir: Path, known: list[Published]) -> tuple[Path, Published | None]:
+def install_file(source: Path, voices_dir: Path, known: list[Published],
+                 confirm: Callable[[Published], None] = lambda entry: None) -> tuple[Path, Published | None]:
     """Copy a model and its .json (from a USB stick) into ``voices_dir``, checked like a download
-    when the saved catalogue knows it; returns the installed model and its catalogue entry."""
+    when the saved catalogue knows it (``confirm`` is shown its entry before anything is written);
+    returns the installed model and its catalogue entry."""
     config_path = Path(f"{source}.json")
     if not source.is_file():
         raise VoiceInstallError(_("{path} does not exist", path=source), hint=_("check the path to the .onnx file"))
@@ -296,6 +302,8 @@ def install_file(source: Path, voices_dir: Path, known: list[Published]) -> tupl
                                   "differs); nothing was installed", name=source.name),
                                 hint=_("copy it again from a good source, or download it: broadcaster voices "
                                        "install {voice}", voice=entry.name))
+    if entry is not None:
+        confirm(entry)
     model = voices_dir / source.name
     if model.resolve() == source.resolve():
         return model, entry
