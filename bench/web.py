@@ -9,11 +9,9 @@ client over loopback (p50/p95; goal p95 ≤ 100 ms) and the console's peak memor
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time

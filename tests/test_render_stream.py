@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from broadcaster.audio import loudness
 from broadcaster.audio import mix
 from broadcaster.audio.master import CHUNK, Master, Timeline, measure_file
-from broadcaster.audio.meter import Meter, PeakFinder, screened_envelope
+from broadcaster.audio.meter import FINE, Meter, PeakFinder, block_envelopes, block_peaks, near_bound
 from tests.test_loudness import RATE, speechlike
 
 
@@ -45,10 +45,13 @@ def test_streaming_master_matches_the_whole_signal_master(tmp_path_factory, seco
         t.dispose()
     y = out.samples()
     assert len(y) == len(x)
-    assert loudness.integrated_loudness(y, RATE) == pytest.approx(loudness.integrated_loudness(whole, RATE), abs=0.01)
-    assert loudness.true_peak_dbtp(y) == pytest.approx(loudness.true_peak_dbtp(whole), abs=0.01)
+    # the same limiter; the streaming search estimates each step's loudness from per-block energies
+    # (within 0.002 LU), so the two searches may stop at different points within their 0.05 LU
+    assert loudness.integrated_loudness(y, RATE) == pytest.approx(target, abs=0.06)
+    assert loudness.integrated_loudness(y, RATE) == pytest.approx(loudness.integrated_loudness(whole, RATE), abs=0.1)
+    assert loudness.true_peak_dbtp(y) == pytest.approx(loudness.true_peak_dbtp(whole), abs=0.1)
     assert loudness.true_peak_dbtp(y) <= ceiling + 1e-3
-    assert np.abs(y - whole).max() < 1e-3
+    assert (np.abs(y - whole) <= 0.012 * np.abs(whole) + 1e-5).all()    # sample by sample within 0.1 dB
 
 
 @settings(max_examples=15, deadline=None)
@@ -70,15 +73,19 @@ def test_block_meters_match_the_whole_signal_meters(seconds, seed, block, channe
     assert peaks.finish() == pytest.approx(loudness.true_peak_dbtp(x), abs=1e-5)
 
 
-def test_screened_envelope_is_exact_wherever_it_can_pass_the_threshold():
-    x = speechlike(20, 0.9, 3)
+@settings(max_examples=10, deadline=None)
+@given(seconds=st.floats(0.01, 5), seed=st.integers(0, 1000))
+def test_block_envelopes_are_the_true_peak_envelope_and_the_bound_holds(seconds, seed):
+    x = speechlike(seconds, 0.9, seed)
     full = loudness.peak_envelope(x)
-    for threshold in (0.05, 0.3, 0.8):
-        env = screened_envelope(x, threshold)
-        kept = env > 0
-        assert np.abs(env[kept] - full[kept]).max() < 1e-6
-        assert not (full[~kept] > threshold).any()      # nothing that passes it was skipped
-        assert kept.mean() < (full > threshold / 3).mean() + 0.5
+    blocks = -(-len(x) // FINE)
+    padded = np.zeros(9 + blocks * FINE + 10, np.float32)
+    padded[9: 9 + len(x)] = x
+    padded_full = np.zeros(blocks * FINE, np.float32)
+    padded_full[:len(x)] = full
+    env = block_envelopes(padded, 9 + np.arange(blocks) * FINE)
+    assert np.abs(env.ravel()[:len(x)] - full).max() < 1e-6
+    assert (near_bound(block_peaks(x)) >= padded_full.reshape(blocks, FINE).max(axis=1)).all()
 
 
 def test_a_bulletin_streamed_to_disk_sounds_as_the_in_memory_pipeline(tmp_path):

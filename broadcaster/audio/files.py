@@ -114,13 +114,15 @@ class Encoder:
     encoder runs on another core while the next blocks are computed.
     """
 
-    def __init__(self, target: Path, rate: int, channels: int, fmt: str, tags: dict[str, str]):
+    def __init__(self, target: Path, rate: int, channels: int, fmt: str, tags: dict[str, str],
+                 header: bool = True):
         if fmt not in ("wav", "mp3"):
             raise AudioError(_("unknown output format {format}", format=fmt))
         if fmt == "mp3" and not shutil.which("ffmpeg"):
             raise AudioError(_("ffmpeg is needed to write MP3 files"),
                              hint=_(FFMPEG_HINT) + _(', or set format = "wav"'))
         self.target, self.rate, self.channels, self.fmt, self.tags = target, rate, channels, fmt, tags
+        self.header = header          # MP3: the Xing/LAME frame (off for the second part of a join)
         self._atomic = atomic_path(target, suffix=f".tmp.{fmt}")
         self._file: sf.SoundFile | None = None
         self._proc: subprocess.Popen | None = None
@@ -141,7 +143,8 @@ class Encoder:
                 self._proc = subprocess.Popen(
                     ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
                      "-f", "s16le", "-ar", str(self.rate), "-ac", str(self.channels), "-i", "pipe:0",
-                     "-q:a", "2", *meta, "-id3v2_version", "3", "-f", "mp3", str(tmp)],
+                     "-q:a", "2", *meta, "-id3v2_version", "3", *([] if self.header else ["-write_xing", "0"]),
+                     "-f", "mp3", str(tmp)],
                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._errors)
         except (sf.LibsndfileError, RuntimeError, OSError) as e:
             self._atomic.__exit__(type(e), e, None)
@@ -195,6 +198,36 @@ class Encoder:
             said = self._errors.read().decode("utf-8", "replace").strip().splitlines() or ["?"]
             return AudioError(_("ffmpeg could not write the MP3: {reason}", reason=said[-1]))
         return AudioError(_("cannot write {what}: {reason}", what=self.target.name, reason=_("the encoder failed")))
+
+
+def join_mp3(parts: list[Path], target: Path, tags: dict[str, str]) -> None:
+    """One MP3 from ``parts`` encoded alike (all but the first without a Xing frame), frames copied
+    (no re-encoding), tagged and written atomically. At each join the encoder's padding adds about
+    50 ms of silence, so parts are cut where there is silence."""
+    def quoted(p: Path) -> str:
+        return "file '" + str(p.resolve()).replace("'", "'\\''") + "'\n"
+    meta = [a for k, v in tags.items() if v for a in ("-metadata", f"{k}={v}")]
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", dir=target.parent, prefix=".join-",
+                                     encoding="utf-8") as listing, atomic_path(target, suffix=".tmp.mp3") as tmp:
+        listing.write("".join(quoted(p) for p in parts))
+        listing.flush()
+        run = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "concat",
+                              "-safe", "0", "-i", listing.name, "-map", "0:a", "-c", "copy", *meta,
+                              "-id3v2_version", "3", "-f", "mp3", str(tmp)], capture_output=True)
+        if run.returncode:
+            said = run.stderr.decode("utf-8", "replace").strip().splitlines() or ["?"]
+            if shutil.disk_usage(target.parent).free < (1 << 20):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            raise AudioError(_("ffmpeg could not write the MP3: {reason}", reason=said[-1]))
+
+
+def frames_of(path: Path) -> int:
+    """How many frames the audio file holds (an MP3's Xing frame says it; libsndfile reads it)."""
+    try:
+        return sf.info(str(path)).frames
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise AudioError(_("{what} is not audio that can be decoded ({reason})", what=path.name, reason=e),
+                         where=str(path)) from None
 
 
 class BlockReader(sf.SoundFile):

@@ -53,24 +53,54 @@ def true_peak_dbtp(samples: np.ndarray) -> float:
     return 20 * math.log10(peak) if peak > 0 else -math.inf
 
 
+LIMITER_BLOCK = 64  # samples: the limiter decides its gain per block, from the block's true peak
+
+
+def limiter_curve(block_peaks: np.ndarray, gain: float, ceiling: float, rate: int) -> np.ndarray | None:
+    """The limiter's gain at each block boundary (one more value than blocks; linear in between),
+    for blocks whose true peaks (linear, before ``gain``) are ``block_peaks``; None if no block
+    passes the linear ``ceiling``.
+
+    Each block needs ``ceiling / (peak × gain)``; the curve is a moving minimum of that over the
+    blocks within ``LIMITER_WINDOW_S`` either side, then a moving average over the same reach. Every
+    average that covers a sample is of minima that include its block, so no sample gets more gain
+    than its block needs, while the gain changes slowly enough not to be heard as distortion.
+    """
+    need = np.asarray(block_peaks, np.float32) * np.float32(gain)     # (memory: a few arrays of blocks)
+    np.maximum(need, 1e-30, out=need)
+    np.divide(np.float32(ceiling), need, out=need)
+    np.minimum(need, 1.0, out=need)
+    n = len(need)
+    if n == 0 or need.min() >= 1.0:
+        return None
+    h = max(1, round(LIMITER_WINDOW_S * rate / LIMITER_BLOCK))
+    least = minimum_filter1d(need, 2 * h + 1, mode="nearest")
+    del need
+    least = np.append(least, least[-1])     # boundary b averages blocks b - h … b + h - 1
+    return np.minimum(uniform_filter1d(least, 2 * h, mode="nearest"), 1.0)   # running sums in double
+
+
+def curve_samples(curve: np.ndarray, first_block: int, frames: int) -> np.ndarray:
+    """The limiter's gain for each of ``frames`` samples from the start of block ``first_block``."""
+    blocks = -(-frames // LIMITER_BLOCK)
+    a = curve[first_block: first_block + blocks]
+    b = curve[first_block + 1: first_block + blocks + 1]
+    ramp = np.arange(LIMITER_BLOCK, dtype=np.float32) / LIMITER_BLOCK
+    return (a[:, None] + (b - a)[:, None] * ramp).ravel()[:frames]
+
+
 def limit(samples: np.ndarray, rate: int, ceiling_dbtp: float,
           envelope: np.ndarray | None = None) -> np.ndarray:
-    """Smoothly reduce gain wherever the true peak would pass the ceiling.
-
-    The gain curve is a moving minimum of the gain each sample needs, then a moving
-    average over the same window: the average of minima that each include a sample
-    is never above what that sample needs, so the ceiling holds while the gain
-    changes slowly enough not to be heard as distortion. ``envelope`` is
-    ``peak_envelope(samples)`` when the caller already has it.
-    """
-    ceiling = db_to_gain(ceiling_dbtp)
+    """Smoothly reduce gain wherever the true peak would pass the ceiling (``limiter_curve``).
+    ``envelope`` is ``peak_envelope(samples)`` when the caller already has it."""
     env = peak_envelope(samples) if envelope is None else envelope
-    need = np.minimum(1.0, ceiling / np.maximum(env, 1e-12))
-    if need.min() >= 1.0:
+    blocks = -(-len(env) // LIMITER_BLOCK)
+    padded = np.zeros(blocks * LIMITER_BLOCK, np.float32)
+    padded[:len(env)] = env
+    curve = limiter_curve(padded.reshape(blocks, LIMITER_BLOCK).max(axis=1), 1.0, db_to_gain(ceiling_dbtp), rate)
+    if curve is None:
         return samples
-    size = 2 * int(LIMITER_WINDOW_S * rate) + 1
-    gain = uniform_filter1d(minimum_filter1d(need, size, mode="nearest"), size, mode="nearest")
-    gain = np.minimum(gain, 1.0)
+    gain = curve_samples(curve, 0, len(samples))
     out = samples * (gain if samples.ndim == 1 else gain[:, None])
     return out.astype(np.float32)
 

@@ -1,36 +1,39 @@
-"""Mastering a bulletin of any length in constant memory.
+"""Mastering a bulletin of any length in constant memory, at a few seconds per hour of audio.
 
 1. ``Timeline``: the assembled mono speech is written in chunks to an unnamed temporary file
-   while the K-weighted energy of every 100 ms, the filter's state at every chunk and every
-   chunk's sample peak are kept (a few numbers a chunk).
-2. ``Master.solve``: the gain that brings the limited output to the target. The limiter can act
-   only on chunks whose sample peak, times the gain and ``PEAK_BOUND``, passes the ceiling; the
-   K-weighting filter is linear, so the loudness at a gain is the measured energy scaled, plus
-   what the limiter takes away, computed on those chunks alone. The same secant search as
-   ``loudness.normalize``, each step costing only the loud chunks.
-3. ``Master.write``: chunk by chunk, gain and limiter applied, straight into the encoder.
-
-The result matches ``loudness.normalize`` on the whole signal (same envelope, same gain curve:
-every chunk is computed with enough of its neighbours around it).
+   while, for every 64-sample block, its K-weighted energy and its sample peak are kept (two
+   numbers a block), and BS.1770's energy of every 100 ms step.
+2. ``Master``: the limiter works per block (``loudness.limiter_curve``), so what it needs is each
+   block's true peak, computed exactly (``meter.block_envelopes``) only for the blocks a proven
+   bound says could pass the ceiling at the gains tried. The loudness at a gain is then the
+   measured energy scaled, minus what the limiter takes from each block it touches: the block's
+   K-weighted energy × the mean square of the limiter's gain over it (the gain changes over 40 ms,
+   slowly enough against the K filter that this is within 0.002 LU of filtering the limited
+   signal). Each step of the gain search costs a few operations per block, not per sample.
+3. ``Master.peak_dbtp`` computes the limited signal's exact true peak on the blocks that can come
+   near the ceiling; ``Master.write`` applies gain and limiter chunk by chunk, into the encoder.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from broadcaster.audio.files import read_blocks
-from broadcaster.audio.loudness import LIMITER_WINDOW_S, db_to_gain, solve_gain
-from broadcaster.audio.meter import (PAD, PEAK_BOUND, Meter, PeakFinder, add_energy, gated_loudness,
-                                     screened_envelope)
+from broadcaster.audio.loudness import (LIMITER_BLOCK, curve_samples, db_to_gain, limiter_curve,
+                                        solve_gain)
+from broadcaster.audio.meter import (FINE, GATE_BLOCK, GATE_STEP, Meter, PeakFinder, block_envelopes,
+                                     block_peaks, gated_loudness, near_bound)
 
-CHUNK = 8192                 # frames; more than the limiter's reach (2 × 20 ms + PAD) at 48 kHz
-SCREEN_MARGIN_DB = 3.0       # the envelope is kept for gains up to this much above the first asked for
+CHUNK = 1 << 16              # frames per step through the timeline; a whole number of blocks
+SEGMENT = 4096               # blocks oversampled together
+SCREEN_MARGIN_DB = 3.0       # true peaks are computed for gains up to this much above the one asked for
+assert FINE == LIMITER_BLOCK and CHUNK % FINE == 0
 
 
 class Timeline:
@@ -40,11 +43,10 @@ class Timeline:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.file = tempfile.TemporaryFile(dir=folder, prefix=".render-")  # gone even after a crash
-        self._scratch = [self.file]
         self.rate = rate
         self.meter = Meter(rate, weight)
-        self.peaks: list[float] = []
-        self.states: list[np.ndarray | None] = []
+        self.energies: list[np.ndarray] = []   # K-weighted energy of each block, a chunk at a time
+        self.peaks: list[np.ndarray] = []      # largest |sample| of each block
         self.frames = 0                      # frames appended so far (flushed or not)
         self._pending: list[np.ndarray] = []
         self._pending_frames = 0
@@ -72,11 +74,15 @@ class Timeline:
         chunk, rest = joined[:n], joined[n:]
         self._pending = [rest] if len(rest) else []
         self._pending_frames = len(rest)
-        self.states.append(self.meter.state())
-        self.meter.add(chunk)
-        self.peaks.append(float(np.abs(chunk).max()))
+        squares = self.meter.add(chunk)
+        blocks = -(-n // FINE)
+        if n % FINE:
+            squares = np.concatenate([squares, np.zeros(blocks * FINE - n)])
+        self.energies.append(squares.reshape(blocks, FINE).sum(axis=1).astype(np.float32))
+        self.peaks.append(block_peaks(chunk))
         self.file.seek(0, 2)
         self.file.write(chunk.tobytes())
+        self.file.flush()                    # read back with pread, from any thread
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Frames [start, stop) clipped to what was appended; unflushed frames included."""
@@ -86,133 +92,89 @@ class Timeline:
             return np.zeros(0, np.float32)
         parts = []
         if start < flushed:
-            self.file.seek(start * 4)
-            parts.append(np.frombuffer(self.file.read((min(stop, flushed) - start) * 4), dtype=np.float32))
+            parts.append(np.frombuffer(os.pread(self.file.fileno(), (min(stop, flushed) - start) * 4, start * 4),
+                                       dtype=np.float32))
         if stop > flushed:
             pending = np.concatenate(self._pending)
             parts.append(pending[max(0, start - flushed): stop - flushed])
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
-    @property
-    def chunks(self) -> int:
-        return len(self.peaks)
-
-    def scratch(self):
-        """Another unnamed temporary file beside this one, closed with it."""
-        f = tempfile.TemporaryFile(dir=self.folder, prefix=".render-")
-        self._scratch.append(f)
-        return f
+    def around(self, first: int, last: int) -> np.ndarray:
+        """Blocks [first, last) with the 9 samples before and 10 after that oversampling reaches,
+        zeros outside the timeline: what ``meter.block_envelopes`` takes (block k starts at 9 + 64 k)."""
+        start, stop = first * FINE - 9, last * FINE + 10
+        out = np.zeros(stop - start, np.float32)
+        x = self.read(start, stop)
+        lo = max(0, start) - start
+        out[lo: lo + len(x)] = x
+        return out
 
     def dispose(self) -> None:
-        for f in self._scratch:
-            f.close()
+        self.file.close()
 
 
 class Master:
-    """Gain and limiter for a closed ``Timeline``, found and applied chunk by chunk."""
+    """Gain and limiter for a closed ``Timeline``."""
 
     def __init__(self, timeline: Timeline, ceiling_dbtp: float):
         self.t = timeline
         self.rate = timeline.rate
         self.ceiling = db_to_gain(ceiling_dbtp)
-        self.half = int(LIMITER_WINDOW_S * self.rate)
-        self.size = 2 * self.half + 1
-        assert 2 * self.half + PAD < CHUNK
-        peaks = np.asarray(timeline.peaks, dtype=np.float64)
-        near = np.pad(peaks, 1)
-        self.reach = np.maximum(np.maximum(near[:-2], near[1:-1]), near[2:]) * PEAK_BOUND
         self.measured = timeline.meter.loudness()
-        self.chunk_peak = np.zeros(timeline.chunks)   # each chunk's true peak, where it can matter
-        self._screened_to = 0.0                       # the envelope file holds what matters up to this gain
-        self._envfile = None
-        self._needs: dict[tuple[int, float], np.ndarray] = {}
+        self.energy = np.concatenate(timeline.energies) if timeline.energies else np.zeros(0, np.float32)
+        self.blocks = len(self.energy)
+        # a block's true peak: exact where ``exact``, else an upper bound
+        self.true_peak = near_bound(np.concatenate(timeline.peaks) if timeline.peaks else np.zeros(0, np.float32))
+        timeline.energies, timeline.peaks = [self.energy], [self.true_peak[:0]]   # no second copy
+        self.exact = np.zeros(self.blocks, bool)
+        steps = len(timeline.meter.energy)
+        self.starts = (GATE_BLOCK * (np.arange(steps + 1) * GATE_STEP) * self.rate).astype(np.int64)  # as Steps
+        self._curves: dict[float, np.ndarray | None] = {}
 
     def _screen(self, gain: float) -> None:
-        """Write the oversampled envelope of every chunk where it could pass the ceiling at up to
-        ``gain`` (× a margin for the search) to a second temporary file; zero elsewhere."""
-        if gain <= self._screened_to:
-            return
-        self._screened_to = gain * db_to_gain(SCREEN_MARGIN_DB)
-        threshold = self.ceiling / self._screened_to
-        if self._envfile is None:
-            self._envfile = self.t.scratch()
-        self._envfile.seek(0)
-        for c in range(self.t.chunks):
-            s, e = c * CHUNK, min(self.t.frames, (c + 1) * CHUNK)
-            if self.reach[c] * self._screened_to <= self.ceiling:
-                env = np.zeros(e - s, np.float32)
-            else:
-                lo = max(0, s - PAD)
-                env = screened_envelope(self.t.read(lo, e + PAD), threshold)[s - lo: s - lo + (e - s)]
-            self.chunk_peak[c] = float(env.max()) if len(env) else 0.0
-            self._envfile.write(env.tobytes())
+        """Compute the exact true peak of every block that could pass the ceiling at up to ``gain``
+        (× a margin, so that the search rarely comes back for more)."""
+        todo = np.flatnonzero(~self.exact & (self.true_peak * (gain * db_to_gain(SCREEN_MARGIN_DB)) > self.ceiling))
+        frames = self.t.frames
+        for first, last, batch in _windows(todo):
+            env = block_envelopes(self.t.around(first, last), 9 + (batch - first) * FINE)
+            if last * FINE > frames and batch[-1] == self.blocks - 1:
+                env[-1, frames - (last - 1) * FINE:] = 0.0        # past the end
+            self.true_peak[batch] = env.max(axis=1)
+            self.exact[batch] = True
 
-    # --- which chunks the limiter can touch at a gain ---------------------------------
-    def _limited(self, gain: float) -> tuple[np.ndarray, np.ndarray]:
-        """(flagged, touched) chunks at ``gain``: flagged where the true peak passes the ceiling (the
-        limiter acts there), touched where its gain curve reaches (those and their neighbours)."""
-        self._screen(gain)
-        flagged = self.chunk_peak * gain > self.ceiling
-        f = np.pad(flagged, 1)
-        return flagged, f[:-2] | f[1:-1] | f[2:]
-
-    def _envelope(self, c: int) -> np.ndarray:
-        n = min(self.t.frames, (c + 1) * CHUNK) - c * CHUNK
-        self._envfile.seek(c * CHUNK * 4)
-        return np.frombuffer(self._envfile.read(n * 4), dtype=np.float32)
-
-    def _need(self, c: int, gain: float, flagged: np.ndarray) -> np.ndarray:
-        n = min(self.t.frames, (c + 1) * CHUNK) - c * CHUNK
-        if not flagged[c]:
-            return np.ones(n, np.float32)
-        need = self._needs.get((c, gain))
-        if need is None:
-            need = np.minimum(1.0, self.ceiling / np.maximum(self._envelope(c) * gain, 1e-12)).astype(np.float32)
-            if len(self._needs) > 4:
-                self._needs.pop(next(iter(self._needs)))
-            self._needs[(c, gain)] = need
-        return need
-
-    def gain_curve(self, c: int, gain: float, flagged: np.ndarray) -> np.ndarray:
-        """The limiter's gain over chunk ``c``, as ``loudness.limit`` computes it on the whole."""
-        s, e = c * CHUNK, min(self.t.frames, (c + 1) * CHUNK)
-        around = [k for k in (c - 1, c, c + 1) if 0 <= k < self.t.chunks]
-        need = np.concatenate([self._need(k, gain, flagged) for k in around])
-        first = around[0] * CHUNK
-        lo, hi = max(first, s - 2 * self.half), min(self.t.frames, e + 2 * self.half)
-        need = need[lo - first: hi - first]
-        curve = uniform_filter1d(minimum_filter1d(need, self.size, mode="nearest"), self.size, mode="nearest")
-        return np.minimum(curve[s - lo: e - lo], 1.0)
-
-    def _runs(self, touched: np.ndarray) -> list[tuple[int, int]]:
-        """Consecutive chunks to recompute: touched ones and the one after each (the filter's tail)."""
-        wanted = touched | np.concatenate([[False], touched[:-1]])
-        idx = np.flatnonzero(wanted)
-        if len(idx) == 0:
-            return []
-        breaks = np.flatnonzero(np.diff(idx) > 1)
-        starts = np.concatenate([[idx[0]], idx[breaks + 1]])
-        ends = np.concatenate([idx[breaks], [idx[-1]]])
-        return list(zip(starts.tolist(), ends.tolist()))
+    def curve(self, gain: float) -> np.ndarray | None:
+        """The limiter's gain at every block boundary at ``gain`` (None: it does nothing)."""
+        if gain not in self._curves:
+            self._screen(gain)
+            if len(self._curves) > 1:
+                self._curves.pop(next(iter(self._curves)))
+            self._curves[gain] = limiter_curve(self.true_peak, gain, self.ceiling, self.rate)
+        return self._curves[gain]
 
     # --- the gain ---------------------------------------------------------------------
     def loudness_at(self, gain_db: float) -> float:
-        """Integrated loudness of the limited output at ``gain_db``, computing the loud chunks only."""
+        """Integrated loudness of the limited output at ``gain_db``."""
         g = db_to_gain(gain_db)
-        meter = self.t.meter
-        energy = np.asarray(meter.energy, dtype=np.float64) * g * g
-        flagged, touched = self._limited(g)
-        for c0, c1 in self._runs(touched):
-            state = self.t.states[c0]
-            zx = meter.k.zero() if state is None else state[0].copy()
-            zr = meter.k.zero()
-            for c in range(c0, c1 + 1):
-                x = self.t.read(c * CHUNK, (c + 1) * CHUNK).astype(np.float64)
-                kx, zx = meter.k(x, zx)
-                r = (self.gain_curve(c, g, flagged) - 1.0) * g * x if touched[c] else np.zeros_like(x)
-                kr, zr = meter.k(r, zr)
-                add_energy(energy, meter.steps, c * CHUNK, meter.weight * (2 * g * kx * kr + kr * kr))
-        return gated_loudness(energy, self.t.frames, self.rate)
+        energy = np.asarray(self.t.meter.energy, dtype=np.float64)
+        curve = self.curve(g)
+        if curve is not None:
+            steps = len(energy)
+            lost = np.zeros(steps + 1)
+            for lo in range(0, self.blocks, 1 << 20):       # a million blocks at a time: bounded memory
+                part = curve[lo: lo + (1 << 20) + 1]
+                touched = np.flatnonzero(np.minimum(part[:-1], part[1:]) < 1.0)
+                a, b = part[touched].astype(np.float64), part[touched + 1].astype(np.float64)
+                loss = self.energy[lo + touched] * ((a * a + a * b + b * b) / 3.0 - 1.0)
+                # the 100 ms step each block begins in, and the share of the block there (the rest: the next)
+                begins = (lo + touched) * FINE
+                step = np.clip(np.searchsorted(self.starts, begins, side="right") - 1, 0, steps - 1)
+                share = np.clip((self.starts[step + 1] - begins) / FINE, 0.0, 1.0)
+                lost += np.bincount(step, weights=loss * share, minlength=steps + 1)
+                lost += np.bincount(step + 1, weights=loss * (1.0 - share), minlength=steps + 1)
+            lost[steps - 1] += lost[steps]
+            energy = np.maximum(energy + lost[:steps], 0.0)   # the shares are by samples, not by energy
+        return gated_loudness(energy * g * g, self.t.frames, self.rate)
 
     def solve(self, target_lufs: float, tolerance: float = 0.05) -> tuple[float, float]:
         """(gain in dB, a last uniform trim in dB) for ``target_lufs`` under the ceiling."""
@@ -222,36 +184,90 @@ class Master:
         return gain_db, -over if over > 0 else 0.0
 
     def peak_dbtp(self, gain_db: float) -> float:
-        """True peak of the limited output where the limiter acted (elsewhere it is under the ceiling)."""
+        """True peak of the limited output. Only blocks that can come near the ceiling are
+        oversampled: elsewhere the bound (× gain, the limiter's gain being ≤ 1) is under it."""
         g = db_to_gain(gain_db)
-        flagged, touched = self._limited(g)
-        peak = -math.inf
-        for c0, c1 in self._runs(touched):
-            finder = PeakFinder()
-            for c in range(max(0, c0 - 1), min(self.t.chunks - 1, c1 + 1) + 1):
-                x = self.t.read(c * CHUNK, (c + 1) * CHUNK)
-                finder.add(x * g * (self.gain_curve(c, g, flagged) if touched[c] else 1.0))
-            peak = max(peak, finder.finish())
-        return peak
+        curve = self.curve(g)
+        most = np.ones(self.blocks + 1, np.float32) if curve is None else np.maximum(curve[:-1], curve[1:])
+        near = self.true_peak * g * most[: self.blocks]
+        wanted = np.flatnonzero(near > 0.9 * self.ceiling)
+        peak = float(near[~self.exact].max()) if (~self.exact).any() else 0.0   # bounds, all under it
+        padded = None if curve is None else np.pad(curve, (1, 1), mode="edge")   # the block before and after, too
+        for first, last, batch in _windows(wanted):
+            y = self.t.around(first, last) * np.float32(g)
+            if padded is not None:
+                y *= curve_samples(padded, first, (last - first + 2) * FINE)[FINE - 9: FINE - 9 + len(y)]
+            env = block_envelopes(y, 9 + (batch - first) * FINE)
+            if batch[-1] == self.blocks - 1:
+                env[-1, self.t.frames - (self.blocks - 1) * FINE:] = 0.0
+            peak = max(peak, float(env.max()))
+        return 20 * math.log10(peak) if peak > 0 else -math.inf
 
-    def write(self, sink: Callable[[np.ndarray], None], gain_db: float, trim_db: float = 0.0) -> None:
-        """Every chunk, gain and limiter applied, to ``sink`` (mono float32)."""
-        g = db_to_gain(gain_db)
-        trim = db_to_gain(trim_db)
-        flagged, touched = self._limited(g)
-        for c in range(self.t.chunks):
-            x = self.t.read(c * CHUNK, (c + 1) * CHUNK)
-            y = x * np.float32(g * trim)
-            if touched[c]:
-                y = y * self.gain_curve(c, g, flagged)
-            sink(y.astype(np.float32))
+    def write(self, sink: Callable[[np.ndarray], None], gain_db: float, trim_db: float = 0.0,
+              start: int = 0, stop: int | None = None) -> None:
+        """Frames [start, stop) (start a whole number of blocks in), chunk by chunk, gain and limiter
+        applied, to ``sink`` (mono float32). Two ranges can be written at once from two threads."""
+        g = db_to_gain(gain_db) * db_to_gain(trim_db)
+        curve = self.curve(db_to_gain(gain_db))
+        stop = self.t.frames if stop is None else stop
+        assert start % FINE == 0
+        for s in range(start, stop, CHUNK):
+            y = self.t.read(s, min(stop, s + CHUNK)) * np.float32(g)
+            b = s // FINE
+            if curve is not None and curve[b: b + CHUNK // FINE + 1].min() < 1.0:
+                y *= curve_samples(curve, b, len(y))
+            sink(y)
 
 
-def measure_file(path: Path, *, what: str) -> tuple[float, float, float]:
-    """(integrated loudness in LUFS, true peak in dBTP, seconds) of an audio file, read in blocks."""
+def quiet_split(t: Timeline, least_seconds: float) -> int | None:
+    """The frame in the middle of the silence (300 ms under -70 LUFS) nearest the middle of the
+    timeline, where it can be cut in two and each half encoded on its own core; None when it is
+    shorter than ``least_seconds`` or has no silence in its middle third."""
+    energy = np.asarray(t.meter.energy)
+    if t.frames < least_seconds * t.rate or len(energy) < 9:
+        return None
+    step = GATE_BLOCK * GATE_STEP * t.rate
+    three = (energy[:-2] + energy[1:-1] + energy[2:]) / (3 * step)
+    silent = np.flatnonzero(three < 10 ** ((-70.0 + 0.691) / 10))
+    middle = len(three) / 2
+    silent = silent[np.abs(silent - middle) < len(three) / 6]
+    if not len(silent):
+        return None
+    k = int(silent[np.argmin(np.abs(silent - middle))])
+    return int((k + 1.5) * step) // FINE * FINE
+
+
+def _windows(blocks: np.ndarray):
+    """(first, last, the blocks in [first, last)) for sorted ``blocks``, at most SEGMENT blocks apart."""
+    lo = 0
+    while lo < len(blocks):
+        first = int(blocks[lo])
+        hi = int(np.searchsorted(blocks, first + SEGMENT))
+        yield first, int(blocks[hi - 1]) + 1, blocks[lo:hi]
+        lo = hi
+
+
+def measure(path: Path, *, what: str) -> tuple[Meter, float]:
+    """An audio file read in blocks: its ``Meter`` and its true peak (linear)."""
     rate, blocks = read_blocks(path, 1 << 16, what=what)
     meter, peaks = Meter(rate), PeakFinder()
     for block in blocks:
         meter.add(block)
         peaks.add(block)
-    return meter.loudness(), peaks.finish(), meter.frames / rate
+    peaks.finish()
+    return meter, peaks.peak
+
+
+def summed(parts: list[tuple[Meter, float]]) -> tuple[float, float, float]:
+    """(integrated loudness in LUFS, true peak in dBTP, seconds) of measured parts one after another
+    (their 100 ms steps joined end to end: exact for one part, within a step at each join)."""
+    rate = parts[0][0].rate
+    energy = np.concatenate([np.asarray(m.energy, dtype=np.float64) for m, _p in parts])
+    frames = sum(m.frames for m, _p in parts)
+    peak = max(p for _m, p in parts)
+    return gated_loudness(energy, frames, rate), 20 * math.log10(peak) if peak > 0 else -math.inf, frames / rate
+
+
+def measure_file(path: Path, *, what: str) -> tuple[float, float, float]:
+    """(integrated loudness in LUFS, true peak in dBTP, seconds) of an audio file, read in blocks."""
+    return summed([measure(path, what=what)])

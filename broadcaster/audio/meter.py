@@ -36,34 +36,57 @@ def _impulse_response() -> np.ndarray:
 _RESPONSE = _impulse_response()
 # |oversampled| ≤ PEAK_BOUND × the largest |sample| within PAD: the largest sum of |taps| of a phase
 PEAK_BOUND = float(np.abs(_RESPONSE).reshape(-1, OVERSAMPLE).sum(axis=0).max()) * (1 + 1e-6)
-FINE = 64                   # samples screened together by the bound
+FINE = 64                   # samples screened together by the bound (the limiter's block, too)
 # (20, 4): the oversampled values after sample i are x[i-9 .. i+10] @ _PHASES
 _PHASES = np.array([[_RESPONSE[OVERSAMPLE * (128 + d) + p] for d in range(-10, 10)]
                     for p in range(OVERSAMPLE)])[:, ::-1].T.astype(np.float32).copy()
+_WIDTH = FINE + 19          # a block of samples with the filter's reach: 9 before, 10 after
 
 
-def screened_envelope(x: np.ndarray, threshold: float) -> np.ndarray:
-    """``peak_envelope(x)`` where it can pass ``threshold``, 0 where it cannot: only the samples
-    of 64-sample blocks near a loud one (about 15–30 % of speech) are oversampled."""
-    x = x.reshape(len(x), -1)
-    env = np.zeros(len(x), np.float32)
-    if len(x) == 0:
-        return env
-    blocks = -(-len(x) // FINE)
-    for c in range(x.shape[1]):
-        mag = np.zeros(blocks * FINE, np.float32)
-        mag[:len(x)] = np.abs(x[:, c])
-        peak = mag.reshape(blocks, FINE).max(axis=1)
-        near = np.maximum(peak, np.maximum(np.pad(peak[1:], (0, 1)), np.pad(peak[:-1], (1, 0))))
-        loud = np.flatnonzero(near * PEAK_BOUND > threshold)
-        if not len(loud):
-            continue
-        idx = (loud[:, None] * FINE + np.arange(FINE)).ravel()
-        idx = idx[idx < len(x)]
-        padded = np.pad(x[:, c].astype(np.float32), (9, 10))
-        windows = padded[idx[:, None] + np.arange(20)]
-        env[idx] = np.maximum(env[idx], np.abs(windows @ _PHASES).max(axis=1))   # the loudest channel
-    return env
+def _block_phases() -> np.ndarray:
+    """(83, 4 × 64): a block's window of samples @ this = its 256 oversampled values, phase by phase."""
+    m = np.zeros((_WIDTH, OVERSAMPLE * FINE), np.float32)
+    for p in range(OVERSAMPLE):
+        for j in range(FINE):
+            m[j: j + 20, p * FINE + j] = _PHASES[:, p]
+    return m
+
+
+_BLOCK_PHASES = _block_phases()
+
+
+def block_envelopes(x: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """(blocks, 64): ``peak_envelope`` of the 64 samples from each of ``starts`` in mono ``x``, which
+    must hold 9 samples before and 10 after each block (zeros where the signal has none). One matrix
+    product per batch of blocks, so it costs about as much per sample as a copy."""
+    out = np.empty((len(starts), FINE), np.float32)
+    reach = np.arange(_WIDTH) - 9
+    for i in range(0, len(starts), 2048):
+        windows = x[starts[i: i + 2048, None] + reach]
+        phases = np.abs(windows @ _BLOCK_PHASES).reshape(len(windows), OVERSAMPLE, FINE)
+        out[i: i + len(windows)] = phases.max(axis=1)
+    return out
+
+
+def block_peaks(x: np.ndarray) -> np.ndarray:
+    """The largest |sample| of each 64-sample block of ``x`` (frames,) or (frames, channels)."""
+    mag = np.abs(x) if x.ndim == 1 else np.abs(x).max(axis=1)
+    blocks = -(-len(mag) // FINE)
+    if len(mag) % FINE:
+        mag = np.concatenate([mag, np.zeros(blocks * FINE - len(mag), mag.dtype)])
+    return mag.reshape(blocks, FINE).max(axis=1)
+
+
+def near_bound(peaks: np.ndarray, before: float = 0.0, after: float = 0.0) -> np.ndarray:
+    """No oversampled value in a block exceeds this: ``PEAK_BOUND`` × the largest sample of the block
+    and its neighbours (the filter reaches 10 samples); ``before``/``after``: the samples around."""
+    out = np.asarray(peaks, dtype=np.float32).copy()
+    if len(out):
+        np.maximum(out[1:], peaks[:-1], out=out[1:])
+        np.maximum(out[:-1], peaks[1:], out=out[:-1])
+        out[0], out[-1] = max(out[0], before), max(out[-1], after)
+    out *= np.float32(PEAK_BOUND)
+    return out
 
 
 class KFilter:
@@ -101,17 +124,19 @@ class Steps:
         return k
 
 
-def add_energy(energy: list[float] | np.ndarray, steps: Steps, start: int, squares: np.ndarray) -> None:
+def add_energy(energy: list[float], steps: Steps, start: int, squares: np.ndarray) -> None:
     """Add ``squares`` (samples from ``start`` on) into the 100 ms steps they fall in."""
-    pos, end = start, start + len(squares)
-    k = steps.index(start)
-    while pos < end:
-        stop = min(end, steps.start(k + 1))
-        if isinstance(energy, list):
-            while len(energy) <= k:
-                energy.append(0.0)
-        energy[k] += float(squares[pos - start: stop - start].sum())
-        pos, k = stop, k + 1
+    if not len(squares):
+        return
+    first, last = steps.index(start), steps.index(start + len(squares) - 1)
+    ks = np.arange(first, last + 1)
+    bounds = (GATE_BLOCK * (ks * GATE_STEP) * steps.rate).astype(np.int64) - start   # as Steps.start
+    bounds[0] = 0
+    sums = np.add.reduceat(squares, bounds)
+    while len(energy) <= last:
+        energy.append(0.0)
+    for k, value in zip(range(first, last + 1), sums.tolist()):
+        energy[k] += value
 
 
 def gated_loudness(energy: np.ndarray, frames: int, rate: int) -> float:
@@ -152,7 +177,8 @@ class Meter:
         """The filter's state now (to restart it here later), None before the first block."""
         return None if self._zi is None else self._zi.copy()
 
-    def add(self, block: np.ndarray) -> None:
+    def add(self, block: np.ndarray) -> np.ndarray:
+        """Measure ``block``; returns its K-weighted squares (channels summed, weighted) per frame."""
         x = block.reshape(len(block), -1)
         if self._zi is None:
             self._zi = np.zeros((x.shape[1], len(self.k.a) - 1))
@@ -160,8 +186,11 @@ class Meter:
         for c in range(x.shape[1]):
             y, self._zi[c] = self.k(np.ascontiguousarray(x[:, c], dtype=np.float64), self._zi[c])
             squares += y * y
-        add_energy(self.energy, self.steps, self.frames, self.weight * squares)
+        if self.weight != 1.0:
+            squares *= self.weight
+        add_energy(self.energy, self.steps, self.frames, squares)
         self.frames += len(x)
+        return squares
 
     def loudness(self) -> float:
         return gated_loudness(np.asarray(self.energy), self.frames, self.rate)
@@ -190,9 +219,28 @@ class PeakFinder:
         return 20 * math.log10(self.peak) if self.peak > 0 else -math.inf
 
     def _check(self, block: np.ndarray, after: np.ndarray) -> None:
+        """Oversample the blocks that could beat the peak so far, loudest first (a high peak found
+        early rules out more of the rest)."""
         before = self._tail if self._tail is not None else block[:0]
-        context = np.concatenate([before, block, after])
-        if len(context) == 0 or float(np.abs(context).max()) * PEAK_BOUND <= self.peak:
+        n = len(block)
+        if n == 0:
             return
-        env = screened_envelope(context, self.peak)[len(before): len(before) + len(block)]
-        self.peak = max(self.peak, float(env.max()) if len(env) else 0.0)
+        peaks = block_peaks(block)
+        bound = near_bound(peaks, float(np.abs(before).max()) if len(before) else 0.0,
+                           float(np.abs(after).max()) if len(after) else 0.0)
+        wanted = np.flatnonzero(bound > self.peak)
+        if not len(wanted):
+            return
+        wanted = wanted[np.argsort(-bound[wanted], kind="stable")]
+        context = np.zeros((9 + len(peaks) * FINE + 10, block.shape[1]), np.float32)
+        context[9 - len(before[-9:]): 9] = before[-9:]
+        context[9: 9 + n] = block
+        context[9 + n: 9 + n + len(after[:10])] = after[:10]
+        for batch in (wanted[:16], wanted[16:]):
+            batch = batch[bound[batch] > self.peak]
+            if not len(batch):
+                continue
+            for c in range(block.shape[1]):
+                env = block_envelopes(context[:, c], 9 + batch * FINE)
+                env[batch == len(peaks) - 1, n - (len(peaks) - 1) * FINE:] = 0.0   # past the block's end
+                self.peak = max(self.peak, float(env.max()))

@@ -57,6 +57,7 @@ class Engine(ABC):
 
     name: str = ""
     online: bool = False
+    parallel: bool = False   # synthesize may run in several threads at once (a process per call)
 
     @abstractmethod
     def version(self) -> str:

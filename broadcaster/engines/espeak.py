@@ -37,6 +37,7 @@ INSTALL_HINT = N_("install it: apt-get install espeak-ng (Windows: the espeak-ng
 class EspeakEngine(Engine):
     name = "espeak"
     online = False
+    parallel = True
 
     def __init__(self, program: str | None = None, timeout: float = 120.0, style: str = "default"):
         self.program = program or shutil.which("espeak-ng") or shutil.which("espeak-ng.exe")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -162,6 +164,29 @@ class Speaker:
         return SynthesisError(_("no text-to-speech engine could speak ({reasons})", reasons=reasons),
                               hint=_("install espeak-ng for offline speech: apt-get install espeak-ng"))
 
+    def _synthesize(self, eng: Engine, voice: str, tts: TTSSettings, texts: list[str], keys: list[str],
+                    cached: list[bool]) -> None:
+        """Put what is missing into the cache, in order; an engine that runs a process per sentence
+        runs one on every core."""
+        def make(i: int) -> None:
+            self.cache.put(keys[i], eng.synthesize(texts[i], voice, tts.rate, tts.pitch))
+
+        missing = [i for i, hit in enumerate(cached) if not hit]
+        pool = ThreadPoolExecutor(cores()) if eng.parallel and cores() > 1 and len(missing) > 1 else None
+        try:
+            jobs = {i: pool.submit(make, i) for i in missing} if pool else {}
+            for done, hit in enumerate(cached, 1):
+                if not hit:
+                    jobs[done - 1].result() if pool else make(done - 1)
+                    self.synthesized += 1
+                else:
+                    self.from_cache += 1
+                if self.on_sentence:
+                    self.on_sentence(done, len(texts))
+        finally:
+            if pool:
+                pool.shutdown(wait=True, cancel_futures=True)
+
     def speak(self, tts: TTSSettings, texts: list[str]) -> Spoken:
         """Speech for each text, from the first engine in the preference list that manages all."""
         last: Exception | None = None
@@ -172,14 +197,7 @@ class Speaker:
                 cached = [self.cache.has(k) for k in keys]
                 if not all(cached) and not self._usable(eng, tts):
                     continue
-                for done, (text, key, hit) in enumerate(zip(texts, keys, cached), 1):
-                    if not hit:
-                        self.cache.put(key, eng.synthesize(text, voice, tts.rate, tts.pitch))
-                        self.synthesized += 1
-                    else:
-                        self.from_cache += 1
-                    if self.on_sentence:
-                        self.on_sentence(done, len(texts))
+                self._synthesize(eng, voice, tts, texts, keys, cached)
                 return Spoken(name, version, voice, Sentences(self.cache, eng, voice, tts, texts, keys),
                               voice_tag=identity)
             except SynthesisError as e:
@@ -187,3 +205,8 @@ class Speaker:
                 if name != tts.engines[-1]:
                     self._mark_down(name, e.message, tts)
         raise self._none_left(tts, last)
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -20,7 +20,7 @@ import numpy as np
 
 from broadcaster.audio.proof import MAX_DELAY, MIN_DELAY, MIN_LENGTH, Envelope, Match, SampleClock, dbfs, match
 from broadcaster.errors import BroadcasterError
-from broadcaster.i18n import N_, _
+from broadcaster.i18n import _
 from broadcaster.station.alerts import Alerts
 from broadcaster.station.outputs import Outputs
 from broadcaster.station.parts import Part

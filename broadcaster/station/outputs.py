@@ -96,7 +96,7 @@ class Outputs(Part):
         if zone not in self.devices:
             try:
                 self.devices[zone] = find_output(self.d.cfg.zones[zone].device).index
-            except PlaybackError as e:
+            except PlaybackError:
                 if not self.active:
                     # PortAudio lists devices once; while nothing plays, look again (a USB card plugged back);
                     # the monitors are closed for it and open themselves again
