@@ -47,8 +47,10 @@ def test_streaming_master_matches_the_whole_signal_master(tmp_path_factory, seco
     assert len(y) == len(x)
     # the same limiter; the streaming search estimates each step's loudness from per-block energies
     # (within 0.002 LU), so the two searches may stop at different points within their 0.05 LU
-    assert loudness.integrated_loudness(y, RATE) == pytest.approx(target, abs=0.06)
-    assert loudness.integrated_loudness(y, RATE) == pytest.approx(loudness.integrated_loudness(whole, RATE), abs=0.1)
+    reached = loudness.integrated_loudness(whole, RATE)
+    if abs(reached - target) <= 0.05:      # else the limiter holds it under the target whatever the gain
+        assert loudness.integrated_loudness(y, RATE) == pytest.approx(target, abs=0.06)
+    assert loudness.integrated_loudness(y, RATE) == pytest.approx(reached, abs=0.1)
     assert loudness.true_peak_dbtp(y) == pytest.approx(loudness.true_peak_dbtp(whole), abs=0.1)
     assert loudness.true_peak_dbtp(y) <= ceiling + 1e-3
     assert (np.abs(y - whole) <= 0.012 * np.abs(whole) + 1e-5).all()    # sample by sample within 0.1 dB
@@ -143,7 +145,8 @@ def test_a_long_bulletin_renders_within_a_memory_cap(project):
     p.write("scripts/long.txt", "\n\n".join(sentences))
     p.write("schedule.toml", '[tts]\nengine = "espeak"\n[audio]\nformat = "mp3"\nrepeat = 4\ngap = 1.0\n'
                              '[bulletins.long]\nscript = "scripts/long.txt"\n')
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    # RLIMIT_AS counts address space: glibc reserves 64 MB of it for each thread that allocates
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
     run = subprocess.run([sys.executable, "-m", "broadcaster", "build"], cwd=p.root, env=env,
                          preexec_fn=_cap_memory, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
@@ -153,3 +156,55 @@ def test_a_long_bulletin_renders_within_a_memory_cap(project):
     lufs, tp, seconds = measure_file(p.root / "audio_out" / "long.mp3", what="the bulletin")
     assert seconds == pytest.approx(side["duration_s"], abs=0.1) and lufs == pytest.approx(-16.0, abs=0.2)
     assert seconds * 44100 > 20 * CHUNK
+
+
+def test_a_long_mp3_is_encoded_in_two_halves_joined_in_a_silence(tmp_path):
+    """Two encoders on two cores, joined by frame copy: the file measures as one encoded whole does,
+    the join falls in a silence (it adds the encoder's padding there, tens of milliseconds), the
+    reported duration is the joined file's, the tags are on it and no part file is left behind."""
+    import json
+    from broadcaster.audio.master import quiet_split
+    from broadcaster.config import AudioSettings
+    from broadcaster.render.build import _encode
+    rate = 44100
+    rng = np.random.default_rng(7)
+    t = Timeline(tmp_path, rate)
+    for _i in range(75):                       # ~150 s: tones of 1–2 s, silences of 0.4–0.6 s
+        n = int(rng.uniform(1.0, 2.0) * rate)
+        t.write((rng.uniform(0.1, 0.4) * np.sin(2 * np.pi * rng.uniform(200, 900) * np.arange(n) / rate))
+                .astype(np.float32))
+        t.write(np.zeros(int(rng.uniform(0.4, 0.6) * rate), np.float32))
+    t.close()
+    try:
+        m = Master(t, -1.5)
+        gain_db, trim_db = m.solve(-16.0)
+        split = quiet_split(t, 120.0)
+        assert split is not None and abs(split - t.frames / 2) < 2 * rate
+        assert t.read(split - 2000, split + 2000).max() == 0.0          # in a silence
+        assert quiet_split(t, 200.0) is None                            # shorter than asked: one encoder
+        audio = AudioSettings(format="mp3")
+        one = _encode(m, None, tmp_path / "one.mp3", audio, {"title": "Một"}, gain_db, trim_db)
+        two = _encode(m, split, tmp_path / "two.mp3", audio, {"title": "Bản tin hai"}, gain_db, trim_db)
+    finally:
+        t.dispose()
+    for path, (lufs, tp, seconds) in ((tmp_path / "one.mp3", one), (tmp_path / "two.mp3", two)):
+        real = measure_file(path, what="test")
+        assert real[0] == pytest.approx(lufs, abs=0.02) and real[1] == pytest.approx(tp, abs=0.05)
+        assert real[2] == pytest.approx(seconds, abs=1e-3)
+    assert two[0] == pytest.approx(one[0], abs=0.05) and two[1] == pytest.approx(one[1], abs=0.2)
+    assert 0.0 <= two[2] - one[2] < 0.1                                  # the join's padding, no more
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format_tags=title", "-of", "json",
+                            str(tmp_path / "two.mp3")], capture_output=True, text=True, check=True)
+    assert json.loads(probe.stdout)["format"]["tags"]["title"] == "Bản tin hai"
+    from broadcaster.audio.files import decode_file
+    a, _r = decode_file(tmp_path / "one.mp3")
+    b, _r = decode_file(tmp_path / "two.mp3")
+    on_a = np.flatnonzero(np.diff((np.abs(a[:, 0] if a.ndim > 1 else a) > 0.02).astype(int)) == 1)
+    on_b = np.flatnonzero(np.diff((np.abs(b[:, 0] if b.ndim > 1 else b) > 0.02).astype(int)) == 1)
+    bursts_a = on_a[np.diff(np.concatenate([[-rate], on_a])) > rate // 4]   # the first rise of each tone
+    bursts_b = on_b[np.diff(np.concatenate([[-rate], on_b])) > rate // 4]
+    assert len(bursts_a) == len(bursts_b) == 75
+    shift = (bursts_b - bursts_a) / rate
+    assert np.abs(shift[bursts_a < split]).max() < 0.002               # before the join: where they were
+    assert 0.0 <= shift[bursts_a > split].min() and shift.max() < 0.1    # after it: later by the padding
+    assert not list(tmp_path.glob(".*part*")) and not list(tmp_path.glob(".render-*"))

@@ -114,15 +114,13 @@ class Encoder:
     encoder runs on another core while the next blocks are computed.
     """
 
-    def __init__(self, target: Path, rate: int, channels: int, fmt: str, tags: dict[str, str],
-                 header: bool = True):
+    def __init__(self, target: Path, rate: int, channels: int, fmt: str, tags: dict[str, str]):
         if fmt not in ("wav", "mp3"):
             raise AudioError(_("unknown output format {format}", format=fmt))
         if fmt == "mp3" and not shutil.which("ffmpeg"):
             raise AudioError(_("ffmpeg is needed to write MP3 files"),
                              hint=_(FFMPEG_HINT) + _(', or set format = "wav"'))
         self.target, self.rate, self.channels, self.fmt, self.tags = target, rate, channels, fmt, tags
-        self.header = header          # MP3: the Xing/LAME frame (off for the second part of a join)
         self._atomic = atomic_path(target, suffix=f".tmp.{fmt}")
         self._file: sf.SoundFile | None = None
         self._proc: subprocess.Popen | None = None
@@ -143,8 +141,7 @@ class Encoder:
                 self._proc = subprocess.Popen(
                     ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
                      "-f", "s16le", "-ar", str(self.rate), "-ac", str(self.channels), "-i", "pipe:0",
-                     "-q:a", "2", *meta, "-id3v2_version", "3", *([] if self.header else ["-write_xing", "0"]),
-                     "-f", "mp3", str(tmp)],
+                     "-q:a", "2", *meta, "-id3v2_version", "3", "-f", "mp3", str(tmp)],
                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._errors)
         except (sf.LibsndfileError, RuntimeError, OSError) as e:
             self._atomic.__exit__(type(e), e, None)
@@ -201,9 +198,11 @@ class Encoder:
 
 
 def join_mp3(parts: list[Path], target: Path, tags: dict[str, str]) -> None:
-    """One MP3 from ``parts`` encoded alike (all but the first without a Xing frame), frames copied
-    (no re-encoding), tagged and written atomically. At each join the encoder's padding adds about
-    50 ms of silence, so parts are cut where there is silence."""
+    """One MP3 from ``parts`` encoded alike, frames copied (no re-encoding), tagged and written
+    atomically. Each part's Xing frame is read as its header, not copied; a part after the first
+    keeps its encoder delay, and the one before it its padding: about 30 ms of silence at each join,
+    so parts are cut where there is silence. A part's decoded frames end where the next part's
+    (or the file's) begin."""
     def quoted(p: Path) -> str:
         return "file '" + str(p.resolve()).replace("'", "'\\''") + "'\n"
     meta = [a for k, v in tags.items() if v for a in ("-metadata", f"{k}={v}")]

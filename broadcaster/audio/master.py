@@ -9,7 +9,8 @@
    measured energy scaled, minus what the limiter takes from each block it touches: the block's
    K-weighted energy × the mean square of the limiter's gain over it (the gain changes over 40 ms,
    slowly enough against the K filter that this is within 0.002 LU of filtering the limited
-   signal). Each step of the gain search costs a few operations per block, not per sample.
+   signal while the limiter takes a few dB; taking 20 dB and more, it can be tenths off, where the
+   target cannot be reached anyway). Each step of the search costs a few operations per block.
 3. ``Master.peak_dbtp`` computes the limited signal's exact true peak on the blocks that can come
    near the ceiling; ``Master.write`` applies gain and limiter chunk by chunk, into the encoder.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -136,12 +138,21 @@ class Master:
         (× a margin, so that the search rarely comes back for more)."""
         todo = np.flatnonzero(~self.exact & (self.true_peak * (gain * db_to_gain(SCREEN_MARGIN_DB)) > self.ceiling))
         frames = self.t.frames
-        for first, last, batch in _windows(todo):
+
+        def screen(window: tuple[int, int, np.ndarray]) -> None:
+            first, last, batch = window
             env = block_envelopes(self.t.around(first, last), 9 + (batch - first) * FINE)
             if last * FINE > frames and batch[-1] == self.blocks - 1:
                 env[-1, frames - (last - 1) * FINE:] = 0.0        # past the end
             self.true_peak[batch] = env.max(axis=1)
             self.exact[batch] = True
+
+        if len(todo) < 4 * SEGMENT:
+            for window in _windows(todo):
+                screen(window)
+        else:               # reading, products and maxima let go of the interpreter: use two cores
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(screen, _windows(todo)))
 
     def curve(self, gain: float) -> np.ndarray | None:
         """The limiter's gain at every block boundary at ``gain`` (None: it does nothing)."""
@@ -247,10 +258,12 @@ def _windows(blocks: np.ndarray):
         lo = hi
 
 
-def measure(path: Path, *, what: str) -> tuple[Meter, float]:
-    """An audio file read in blocks: its ``Meter`` and its true peak (linear)."""
+def measure(path: Path, *, what: str, at: int = 0) -> tuple[Meter, float]:
+    """An audio file read in blocks: its ``Meter`` and its true peak (linear). ``at``: where the file
+    begins in a longer one (the meter's 100 ms steps are then that one's, to add up with ``summed``)."""
     rate, blocks = read_blocks(path, 1 << 16, what=what)
     meter, peaks = Meter(rate), PeakFinder()
+    meter.frames = at
     for block in blocks:
         meter.add(block)
         peaks.add(block)
@@ -259,11 +272,13 @@ def measure(path: Path, *, what: str) -> tuple[Meter, float]:
 
 
 def summed(parts: list[tuple[Meter, float]]) -> tuple[float, float, float]:
-    """(integrated loudness in LUFS, true peak in dBTP, seconds) of measured parts one after another
-    (their 100 ms steps joined end to end: exact for one part, within a step at each join)."""
+    """(integrated loudness in LUFS, true peak in dBTP, seconds) of a file measured in parts
+    (``measure`` with ``at``: each part's steps are the file's, so they add up)."""
     rate = parts[0][0].rate
-    energy = np.concatenate([np.asarray(m.energy, dtype=np.float64) for m, _p in parts])
-    frames = sum(m.frames for m, _p in parts)
+    energy = np.zeros(max(len(m.energy) for m, _p in parts))
+    for m, _p in parts:
+        energy[:len(m.energy)] += m.energy
+    frames = max(m.frames for m, _p in parts)
     peak = max(p for _m, p in parts)
     return gated_loudness(energy, frames, rate), 20 * math.log10(peak) if peak > 0 else -math.inf, frames / rate
 

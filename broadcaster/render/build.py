@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -143,30 +144,47 @@ class _Ahead:
 def _encode(mastering: master.Master, split: int | None, target: Path, audio: AudioSettings,
             tags: dict[str, str], gain_db: float, trim_db: float) -> tuple[float, float, float]:
     """Write the mastered timeline to ``target`` and measure it: (LUFS, dBTP, seconds). With a
-    ``split``, the two halves are encoded and measured at once by two threads (an MP3 encoder is
-    one core's work: a 60-minute bulletin takes 20 s), then joined without re-encoding."""
+    ``split``, two threads encode a half each at once (an MP3 encoder is one core's work: a 60-minute
+    bulletin takes 20 s); the first then measures its half, the second joins the halves (frames
+    copied) and measures its half where it lies in the joined file.""" 
     what = _("the rendered bulletin")
 
-    def part(path: Path, start: int, stop: int | None, header: bool, part_tags: dict[str, str]):
-        with Encoder(path, audio.sample_rate, audio.channels, audio.format, part_tags, header=header) as enc:
+    def encode(path: Path, start: int, stop: int | None, part_tags: dict[str, str]) -> None:
+        with Encoder(path, audio.sample_rate, audio.channels, audio.format, part_tags) as enc:
             mastering.write(lambda block: enc.write(render.with_channels(block, audio.channels)),
                             gain_db, trim_db, start, stop)
-        return master.measure(path, what=what)
 
     if split is None:
-        return master.summed([part(target, 0, None, True, tags)])
+        encode(target, 0, None, tags)
+        return master.summed([master.measure(target, what=what)])
     mastering.curve(loudness.db_to_gain(gain_db))       # computed once, before the threads share it
     paths = [target.with_name(f".{target.name}.part{i}.mp3") for i in (1, 2)]
+    first_done = threading.Event()
+
+    def first():
+        try:
+            encode(paths[0], 0, split, {})
+        finally:
+            first_done.set()
+        return master.measure(paths[0], what=what)
+
+    def second():
+        encode(paths[1], split, None, {})
+        first_done.wait()
+        if not paths[0].is_file():
+            return None                                  # the first half failed: its thread says why
+        join_mp3(paths, target, tags)
+        # in the joined file the second half's decoded frames end where the file ends
+        return master.measure(paths[1], what=what, at=frames_of(target) - frames_of(paths[1]))
+
     try:
         with ThreadPoolExecutor(2) as pool:
-            jobs = [pool.submit(part, paths[0], 0, split, True, {}), pool.submit(part, paths[1], split, None, False, {})]
+            jobs = [pool.submit(first), pool.submit(second)]
             measured = [j.result() for j in jobs]
-        join_mp3(paths, target, tags)
     finally:
         for p in paths:
             p.unlink(missing_ok=True)
-    lufs, tp, _seconds = master.summed(measured)
-    return lufs, tp, frames_of(target) / audio.sample_rate    # the join's padding included
+    return master.summed(measured)
 
 
 def _at_rate(speech, rate: int) -> np.ndarray:
