@@ -130,5 +130,8 @@ def _main(argv: list[str] | None) -> int:
 
 
 def main() -> None:
+    nice = os.environ.get("BROADCASTER_NICE", "")
+    if nice.isdigit() and hasattr(os, "nice"):      # a render the daemon started: airings first
+        os.nice(int(nice))
     sys.exit(run())
 

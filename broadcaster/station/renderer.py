@@ -8,6 +8,7 @@ the child) and a voice that crashes takes only the child with it.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from broadcaster.station.parts import Part
 log = logging.getLogger("broadcaster.daemon")
 
 RENDER_TIMEOUT = 1800  # seconds for a child `broadcaster build` of one bulletin
+RENDER_NICENESS = 10   # the child runs this much nicer than the daemon (POSIX; ignored elsewhere)
 
 
 class Renderer(Part):
@@ -150,8 +152,10 @@ class Renderer(Part):
 
 
 def render_in_child(config_path: Path, root: Path, allow_outside: bool, bulletin: str) -> subprocess.CompletedProcess:
-    """`broadcaster build BULLETIN` in a child process (the daemon's renderer and the console's editor)."""
+    """`broadcaster build BULLETIN` in a child process (the daemon's renderer and the console's editor),
+    at a lower priority: a render keeps both cores busy, and the airings on this PC come first."""
     return subprocess.run([sys.executable, "-m", "broadcaster", "--lang", language(), "-c", str(config_path),
                            *(["--allow-outside"] if allow_outside else []), "build", bulletin],
                           cwd=root, stdin=subprocess.DEVNULL, capture_output=True, text=True, encoding="utf-8",
-                          errors="replace", timeout=RENDER_TIMEOUT)
+                          errors="replace", timeout=RENDER_TIMEOUT,
+                          env={**os.environ, "BROADCASTER_NICE": str(RENDER_NICENESS)})
