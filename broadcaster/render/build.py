@@ -146,7 +146,7 @@ def _encode(mastering: master.Master, split: int | None, target: Path, audio: Au
     """Write the mastered timeline to ``target`` and measure it: (LUFS, dBTP, seconds). With a
     ``split``, two threads encode a half each at once (an MP3 encoder is one core's work: a 60-minute
     bulletin takes 20 s); the first then measures its half, the second joins the halves (frames
-    copied) and measures its half where it lies in the joined file.""" 
+    copied) and measures its half where it lies in the joined file."""
     what = _("the rendered bulletin")
 
     def encode(path: Path, start: int, stop: int | None, part_tags: dict[str, str]) -> None:
