@@ -34,10 +34,15 @@ def decode_bytes(data: bytes, *, what: str) -> tuple[np.ndarray, int]:
     try:
         samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
-        raise AudioError(_("{what} is not audio that can be decoded ({reason})", what=what, reason=e)) from None
+        raise _undecodable(what, e) from None
     if len(samples) == 0:
         raise AudioError(_("{what} contains no sound", what=what))
     return samples, rate
+
+
+def _undecodable(what: str, reason: Exception, path: Path | None = None) -> AudioError:
+    return AudioError(_("{what} is not audio that can be decoded ({reason})", what=what, reason=reason),
+                      where=None if path is None else str(path))
 
 
 def decode_file(path: Path, *, what: str | None = None, longest: float | None = None) -> tuple[np.ndarray, int]:
@@ -185,15 +190,14 @@ class Encoder:
     def _failed(self) -> Exception:
         """The error for an encoder that failed: a full disk when it is one (libsndfile says only
         "System error" and ffmpeg exits 1), else what the encoder said."""
-        if shutil.disk_usage(self._tmp.parent).free < (1 << 20):
-            return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         if self._proc is not None:
             with contextlib.suppress(OSError, subprocess.TimeoutExpired):
                 self._proc.kill()
                 self._proc.wait(5)
             self._errors.seek(0)
-            said = self._errors.read().decode("utf-8", "replace").strip().splitlines() or ["?"]
-            return AudioError(_("ffmpeg could not write the MP3: {reason}", reason=said[-1]))
+            return _mp3_failed(self._tmp.parent, self._errors.read())
+        if _disk_full(self._tmp.parent):
+            return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return AudioError(_("cannot write {what}: {reason}", what=self.target.name, reason=_("the encoder failed")))
 
 
@@ -214,10 +218,19 @@ def join_mp3(parts: list[Path], target: Path, tags: dict[str, str]) -> None:
                               "-safe", "0", "-i", listing.name, "-map", "0:a", "-c", "copy", *meta,
                               "-id3v2_version", "3", "-f", "mp3", str(tmp)], capture_output=True)
         if run.returncode:
-            said = run.stderr.decode("utf-8", "replace").strip().splitlines() or ["?"]
-            if shutil.disk_usage(target.parent).free < (1 << 20):
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            raise AudioError(_("ffmpeg could not write the MP3: {reason}", reason=said[-1]))
+            raise _mp3_failed(target.parent, run.stderr)
+
+
+def _disk_full(folder: Path) -> bool:
+    return shutil.disk_usage(folder).free < (1 << 20)
+
+
+def _mp3_failed(folder: Path, stderr: bytes) -> Exception:
+    """A full disk when it is one (ffmpeg then says only that a write failed), else what ffmpeg said."""
+    if _disk_full(folder):
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    said = stderr.decode("utf-8", "replace").strip().splitlines() or ["?"]
+    return AudioError(_("ffmpeg could not write the MP3: {reason}", reason=said[-1]))
 
 
 def frames_of(path: Path) -> int:
@@ -225,8 +238,7 @@ def frames_of(path: Path) -> int:
     try:
         return sf.info(str(path)).frames
     except (sf.LibsndfileError, RuntimeError) as e:
-        raise AudioError(_("{what} is not audio that can be decoded ({reason})", what=path.name, reason=e),
-                         where=str(path)) from None
+        raise _undecodable(path.name, e, path) from None
 
 
 class BlockReader(sf.SoundFile):
@@ -243,13 +255,10 @@ class BlockReader(sf.SoundFile):
 
 def read_blocks(path: Path, frames: int, *, what: str) -> tuple[int, Iterator[np.ndarray]]:
     """(sample rate, the file's samples ``frames`` at a time as (frames, channels) float32)."""
-    def failed(e: Exception) -> AudioError:
-        return AudioError(_("{what} is not audio that can be decoded ({reason})", what=what, reason=e),
-                          where=str(path))
     try:
         f = BlockReader(str(path))
     except (sf.LibsndfileError, RuntimeError) as e:
-        raise failed(e) from None
+        raise _undecodable(what, e, path) from None
 
     def blocks() -> Iterator[np.ndarray]:
         with f:
@@ -257,7 +266,7 @@ def read_blocks(path: Path, frames: int, *, what: str) -> tuple[int, Iterator[np
                 try:
                     block = f.read(frames, dtype="float32", always_2d=True)
                 except (sf.LibsndfileError, RuntimeError) as e:
-                    raise failed(e) from None
+                    raise _undecodable(what, e, path) from None
                 if not len(block):
                     return
                 yield block

@@ -56,6 +56,14 @@ def true_peak_dbtp(samples: np.ndarray) -> float:
 LIMITER_BLOCK = 64  # samples: the limiter decides its gain per block, from the block's true peak
 
 
+def block_max(values: np.ndarray) -> np.ndarray:
+    """The largest of each block of ``LIMITER_BLOCK`` non-negative values (the last block may be short)."""
+    blocks = -(-len(values) // LIMITER_BLOCK)
+    if len(values) % LIMITER_BLOCK:
+        values = np.concatenate([values, np.zeros(blocks * LIMITER_BLOCK - len(values), values.dtype)])
+    return values.reshape(blocks, LIMITER_BLOCK).max(axis=1)
+
+
 def limiter_curve(block_peaks: np.ndarray, gain: float, ceiling: float, rate: int) -> np.ndarray | None:
     """The limiter's gain at each block boundary (one more value than blocks; linear in between),
     for blocks whose true peaks (linear, before ``gain``) are ``block_peaks``; None if no block
@@ -94,10 +102,7 @@ def limit(samples: np.ndarray, rate: int, ceiling_dbtp: float,
     """Smoothly reduce gain wherever the true peak would pass the ceiling (``limiter_curve``).
     ``envelope`` is ``peak_envelope(samples)`` when the caller already has it."""
     env = peak_envelope(samples) if envelope is None else envelope
-    blocks = -(-len(env) // LIMITER_BLOCK)
-    padded = np.zeros(blocks * LIMITER_BLOCK, np.float32)
-    padded[:len(env)] = env
-    curve = limiter_curve(padded.reshape(blocks, LIMITER_BLOCK).max(axis=1), 1.0, db_to_gain(ceiling_dbtp), rate)
+    curve = limiter_curve(block_max(env), 1.0, db_to_gain(ceiling_dbtp), rate)
     if curve is None:
         return samples
     gain = curve_samples(curve, 0, len(samples))

@@ -27,15 +27,14 @@ from typing import Callable
 import numpy as np
 
 from broadcaster.audio.files import read_blocks
-from broadcaster.audio.loudness import (LIMITER_BLOCK, curve_samples, db_to_gain, limiter_curve,
-                                        solve_gain)
-from broadcaster.audio.meter import (FINE, GATE_BLOCK, GATE_STEP, Meter, PeakFinder, block_envelopes,
-                                     block_peaks, gated_loudness, near_bound)
+from broadcaster.audio.loudness import curve_samples, db_to_gain, limiter_curve, solve_gain
+from broadcaster.audio.meter import (ABSOLUTE_GATE, FINE, GATE_BLOCK, GATE_STEP, LEAD, Meter, PeakFinder,
+                                     block_envelopes, block_peaks, gated_loudness, near_bound)
 
 CHUNK = 1 << 16              # frames per step through the timeline; a whole number of blocks
 SEGMENT = 4096               # blocks oversampled together
 SCREEN_MARGIN_DB = 3.0       # true peaks are computed for gains up to this much above the one asked for
-assert FINE == LIMITER_BLOCK and CHUNK % FINE == 0
+assert CHUNK % FINE == 0
 
 
 class Timeline:
@@ -101,10 +100,17 @@ class Timeline:
             parts.append(pending[max(0, start - flushed): stop - flushed])
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
+    def take_blocks(self) -> tuple[np.ndarray, np.ndarray]:
+        """(K-weighted energy, largest |sample|) of every block, handed over once, not kept twice."""
+        energies = np.concatenate(self.energies) if self.energies else np.zeros(0, np.float32)
+        peaks = np.concatenate(self.peaks) if self.peaks else np.zeros(0, np.float32)
+        self.energies = self.peaks = None
+        return energies, peaks
+
     def around(self, first: int, last: int) -> np.ndarray:
-        """Blocks [first, last) with the 9 samples before and 10 after that oversampling reaches,
-        zeros outside the timeline: what ``meter.block_envelopes`` takes (block k starts at 9 + 64 k)."""
-        start, stop = first * FINE - 9, last * FINE + 10
+        """Blocks [first, last) with the LEAD samples before and 10 after that oversampling reaches,
+        zeros outside the timeline: what ``meter.block_envelopes`` takes (block k starts at LEAD + 64 k)."""
+        start, stop = first * FINE - LEAD, last * FINE + 10
         out = np.zeros(stop - start, np.float32)
         x = self.read(start, stop)
         lo = max(0, start) - start
@@ -123,14 +129,14 @@ class Master:
         self.rate = timeline.rate
         self.ceiling = db_to_gain(ceiling_dbtp)
         self.measured = timeline.meter.loudness()
-        self.energy = np.concatenate(timeline.energies) if timeline.energies else np.zeros(0, np.float32)
+        self.energy, peaks = timeline.take_blocks()
         self.blocks = len(self.energy)
         # a block's true peak: exact where ``exact``, else an upper bound
-        self.true_peak = near_bound(np.concatenate(timeline.peaks) if timeline.peaks else np.zeros(0, np.float32))
-        timeline.energies, timeline.peaks = [self.energy], [self.true_peak[:0]]   # no second copy
+        self.true_peak = near_bound(peaks)
+        del peaks
         self.exact = np.zeros(self.blocks, bool)
-        steps = len(timeline.meter.energy)
-        self.starts = (GATE_BLOCK * (np.arange(steps + 1) * GATE_STEP) * self.rate).astype(np.int64)  # as Steps
+        meter = timeline.meter
+        self.starts = meter.steps.starts(np.arange(len(meter.energy) + 1))
         self._curves: dict[float, np.ndarray | None] = {}
 
     def _screen(self, gain: float) -> None:
@@ -141,9 +147,8 @@ class Master:
 
         def screen(window: tuple[int, int, np.ndarray]) -> None:
             first, last, batch = window
-            env = block_envelopes(self.t.around(first, last), 9 + (batch - first) * FINE)
-            if last * FINE > frames and batch[-1] == self.blocks - 1:
-                env[-1, frames - (last - 1) * FINE:] = 0.0        # past the end
+            env = block_envelopes(self.t.around(first, last), LEAD + (batch - first) * FINE,
+                                  end=LEAD + frames - first * FINE)
             self.true_peak[batch] = env.max(axis=1)
             self.exact[batch] = True
 
@@ -199,18 +204,16 @@ class Master:
         oversampled: elsewhere the bound (× gain, the limiter's gain being ≤ 1) is under it."""
         g = db_to_gain(gain_db)
         curve = self.curve(g)
-        most = np.ones(self.blocks + 1, np.float32) if curve is None else np.maximum(curve[:-1], curve[1:])
-        near = self.true_peak * g * most[: self.blocks]
+        most = np.ones(self.blocks, np.float32) if curve is None else np.maximum(curve[:-1], curve[1:])
+        near = self.true_peak * g * most
         wanted = np.flatnonzero(near > 0.9 * self.ceiling)
         peak = float(near[~self.exact].max()) if (~self.exact).any() else 0.0   # bounds, all under it
         padded = None if curve is None else np.pad(curve, (1, 1), mode="edge")   # the block before and after, too
         for first, last, batch in _windows(wanted):
             y = self.t.around(first, last) * np.float32(g)
             if padded is not None:
-                y *= curve_samples(padded, first, (last - first + 2) * FINE)[FINE - 9: FINE - 9 + len(y)]
-            env = block_envelopes(y, 9 + (batch - first) * FINE)
-            if batch[-1] == self.blocks - 1:
-                env[-1, self.t.frames - (self.blocks - 1) * FINE:] = 0.0
+                y *= curve_samples(padded, first, (last - first + 2) * FINE)[FINE - LEAD: FINE - LEAD + len(y)]
+            env = block_envelopes(y, LEAD + (batch - first) * FINE, end=LEAD + self.t.frames - first * FINE)
             peak = max(peak, float(env.max()))
         return 20 * math.log10(peak) if peak > 0 else -math.inf
 
@@ -231,7 +234,7 @@ class Master:
 
 
 def quiet_split(t: Timeline, least_seconds: float) -> int | None:
-    """The frame in the middle of the silence (300 ms under -70 LUFS) nearest the middle of the
+    """The frame in the middle of the silence (300 ms under BS.1770's absolute gate) nearest the middle of the
     timeline, where it can be cut in two and each half encoded on its own core; None when it is
     shorter than ``least_seconds`` or has no silence in its middle third."""
     energy = np.asarray(t.meter.energy)
@@ -239,7 +242,7 @@ def quiet_split(t: Timeline, least_seconds: float) -> int | None:
         return None
     step = GATE_BLOCK * GATE_STEP * t.rate
     three = (energy[:-2] + energy[1:-1] + energy[2:]) / (3 * step)
-    silent = np.flatnonzero(three < 10 ** ((-70.0 + 0.691) / 10))
+    silent = np.flatnonzero(three < 10 ** ((ABSOLUTE_GATE + 0.691) / 10))
     middle = len(three) / 2
     silent = silent[np.abs(silent - middle) < len(three) / 6]
     if not len(silent):

@@ -17,7 +17,7 @@ import numpy as np
 from pyloudnorm.iirfilter import IIRfilter
 from scipy.signal import lfilter, resample_poly
 
-from broadcaster.audio.loudness import OVERSAMPLE
+from broadcaster.audio.loudness import LIMITER_BLOCK, OVERSAMPLE, block_max
 
 GATE_BLOCK = 0.4        # seconds (BS.1770)
 GATE_STEP = 0.25        # of a block: 75 % overlap, so steps of 100 ms
@@ -36,7 +36,8 @@ def _impulse_response() -> np.ndarray:
 _RESPONSE = _impulse_response()
 # |oversampled| ≤ PEAK_BOUND × the largest |sample| within PAD: the largest sum of |taps| of a phase
 PEAK_BOUND = float(np.abs(_RESPONSE).reshape(-1, OVERSAMPLE).sum(axis=0).max()) * (1 + 1e-6)
-FINE = 64                   # samples screened together by the bound (the limiter's block, too)
+FINE = LIMITER_BLOCK        # samples screened together by the bound: the limiter's block
+LEAD = 9                    # samples before one that its oversampled values reach (and 10 after)
 # (20, 4): the oversampled values after sample i are x[i-9 .. i+10] @ _PHASES
 _PHASES = np.array([[_RESPONSE[OVERSAMPLE * (128 + d) + p] for d in range(-10, 10)]
                     for p in range(OVERSAMPLE)])[:, ::-1].T.astype(np.float32).copy()
@@ -55,26 +56,26 @@ def _block_phases() -> np.ndarray:
 _BLOCK_PHASES = _block_phases()
 
 
-def block_envelopes(x: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def block_envelopes(x: np.ndarray, starts: np.ndarray, end: int | None = None) -> np.ndarray:
     """(blocks, 64): ``peak_envelope`` of the 64 samples from each of ``starts`` in mono ``x``, which
-    must hold 9 samples before and 10 after each block (zeros where the signal has none). One matrix
-    product per batch of blocks, so it costs about as much per sample as a copy."""
+    must hold LEAD samples before and 10 after each block (zeros where the signal has none); 0 from
+    ``end`` on (where the signal stops). One matrix product per batch of blocks, so it costs about as
+    much per sample as a copy."""
     out = np.empty((len(starts), FINE), np.float32)
-    reach = np.arange(_WIDTH) - 9
+    reach = np.arange(_WIDTH) - LEAD
     for i in range(0, len(starts), 2048):
         windows = x[starts[i: i + 2048, None] + reach]
         phases = np.abs(windows @ _BLOCK_PHASES).reshape(len(windows), OVERSAMPLE, FINE)
         out[i: i + len(windows)] = phases.max(axis=1)
+    if end is not None:
+        for row in np.flatnonzero(starts + FINE > end):
+            out[row, max(0, end - starts[row]):] = 0.0
     return out
 
 
 def block_peaks(x: np.ndarray) -> np.ndarray:
     """The largest |sample| of each 64-sample block of ``x`` (frames,) or (frames, channels)."""
-    mag = np.abs(x) if x.ndim == 1 else np.abs(x).max(axis=1)
-    blocks = -(-len(mag) // FINE)
-    if len(mag) % FINE:
-        mag = np.concatenate([mag, np.zeros(blocks * FINE - len(mag), mag.dtype)])
-    return mag.reshape(blocks, FINE).max(axis=1)
+    return block_max(np.abs(x) if x.ndim == 1 else np.abs(x).max(axis=1))
 
 
 def near_bound(peaks: np.ndarray, before: float = 0.0, after: float = 0.0) -> np.ndarray:
@@ -112,8 +113,15 @@ class Steps:
     def __init__(self, rate: int):
         self.rate = rate
 
+    def _at(self, k):
+        return GATE_BLOCK * (k * GATE_STEP) * self.rate
+
     def start(self, k: int) -> int:
-        return int(GATE_BLOCK * (k * GATE_STEP) * self.rate)
+        return int(self._at(k))
+
+    def starts(self, ks: np.ndarray) -> np.ndarray:
+        """``start`` of each of ``ks``."""
+        return self._at(ks).astype(np.int64)
 
     def index(self, sample: int) -> int:
         k = int(sample / (GATE_BLOCK * GATE_STEP * self.rate))
@@ -129,8 +137,7 @@ def add_energy(energy: list[float], steps: Steps, start: int, squares: np.ndarra
     if not len(squares):
         return
     first, last = steps.index(start), steps.index(start + len(squares) - 1)
-    ks = np.arange(first, last + 1)
-    bounds = (GATE_BLOCK * (ks * GATE_STEP) * steps.rate).astype(np.int64) - start   # as Steps.start
+    bounds = steps.starts(np.arange(first, last + 1)) - start
     bounds[0] = 0
     sums = np.add.reduceat(squares, bounds)
     while len(energy) <= last:
@@ -232,15 +239,14 @@ class PeakFinder:
         if not len(wanted):
             return
         wanted = wanted[np.argsort(-bound[wanted], kind="stable")]
-        context = np.zeros((9 + len(peaks) * FINE + 10, block.shape[1]), np.float32)
-        context[9 - len(before[-9:]): 9] = before[-9:]
-        context[9: 9 + n] = block
-        context[9 + n: 9 + n + len(after[:10])] = after[:10]
+        context = np.zeros((LEAD + len(peaks) * FINE + 10, block.shape[1]), np.float32)
+        context[LEAD - len(before[-LEAD:]): LEAD] = before[-LEAD:]
+        context[LEAD: LEAD + n] = block
+        context[LEAD + n: LEAD + n + len(after[:10])] = after[:10]
         for batch in (wanted[:16], wanted[16:]):
             batch = batch[bound[batch] > self.peak]
             if not len(batch):
                 continue
             for c in range(block.shape[1]):
-                env = block_envelopes(context[:, c], 9 + batch * FINE)
-                env[batch == len(peaks) - 1, n - (len(peaks) - 1) * FINE:] = 0.0   # past the block's end
+                env = block_envelopes(context[:, c], LEAD + batch * FINE, end=LEAD + n)
                 self.peak = max(self.peak, float(env.max()))

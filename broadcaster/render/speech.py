@@ -177,7 +177,10 @@ class Speaker:
             jobs = {i: pool.submit(make, i) for i in missing} if pool else {}
             for done, hit in enumerate(cached, 1):
                 if not hit:
-                    jobs[done - 1].result() if pool else make(done - 1)
+                    if pool:
+                        jobs[done - 1].result()
+                    else:
+                        make(done - 1)
                     self.synthesized += 1
                 else:
                     self.from_cache += 1
