@@ -96,7 +96,8 @@ class Outputs(Part):
         if zone not in self.devices:
             try:
                 self.devices[zone] = find_output(self.d.cfg.zones[zone].device).index
-            except PlaybackError:
+            except PlaybackError as missing:
+                error = missing
                 if not self.active:
                     # PortAudio lists devices once; while nothing plays, look again (a USB card plugged back);
                     # the monitors are closed for it and open themselves again
@@ -110,13 +111,13 @@ class Outputs(Part):
                         self._problem(zone, None)
                         return self.devices[zone]
                     except PlaybackError as again:
-                        e = again
-                self._problem(zone, str(e))
+                        error = again
+                self._problem(zone, str(error))
                 if not quiet:
                     log.error(_("zone {zone}: {reason}; its airings will fail until the device is back", zone=zone,
-                                reason=e))
+                                reason=error))
                     return -1
-                raise e from None
+                raise error from None
             self._problem(zone, None)
         return self.devices[zone]
 
