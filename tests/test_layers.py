@@ -20,7 +20,7 @@ PACKAGE = REPO / "broadcaster"
 # lowest first; a module may import from its own layer and the ones before it
 LAYERS = [
     ("core", ["broadcaster", "broadcaster.errors", "broadcaster.i18n", "broadcaster.fsutil",
-              "broadcaster.tomllines"]),
+              "broadcaster.tomllines", "broadcaster.workers"]),
     ("text", ["broadcaster.text"]),
     ("audio", ["broadcaster.audio"]),
     ("engines", ["broadcaster.engines"]),

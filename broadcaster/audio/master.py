@@ -20,13 +20,13 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from broadcaster.audio.files import read_blocks
+from broadcaster.workers import map_all
 from broadcaster.audio.loudness import curve_samples, db_to_gain, limiter_curve, solve_gain
 from broadcaster.audio.meter import (ABSOLUTE_GATE, FINE, GATE_BLOCK, GATE_STEP, LEAD, Meter, PeakFinder,
                                      block_envelopes, block_peaks, gated_loudness, near_bound)
@@ -155,9 +155,8 @@ class Master:
         if len(todo) < 4 * SEGMENT:
             for window in _windows(todo):
                 screen(window)
-        else:               # reading, products and maxima let go of the interpreter: use two cores
-            with ThreadPoolExecutor(2) as pool:
-                list(pool.map(screen, _windows(todo)))
+        else:               # reading, products and maxima let go of the interpreter: use every core
+            map_all(screen, _windows(todo))
 
     def curve(self, gain: float) -> np.ndarray | None:
         """The limiter's gain at every block boundary at ``gain`` (None: it does nothing)."""

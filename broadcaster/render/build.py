@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,9 +26,10 @@ from broadcaster.errors import AudioError, BroadcasterError, StorageError
 from broadcaster.fsutil import atomic_write_bytes, sha256_file, sha256_text
 from broadcaster.text.scripts import read_script
 from broadcaster.render.sidecar import read_sidecar
-from broadcaster.render.speech import Speaker, cores
+from broadcaster.render.speech import Speaker
 from broadcaster.text.reading import speakability_warnings, spoken_paragraphs
 from broadcaster.i18n import _
+from broadcaster.workers import cancel, cores, in_worker, pool as workers
 
 PIPELINE_VERSION = 2  # bump when the same inputs would now sound different (2: the limiter works per block)
 NORMALISER_VERSION = 2
@@ -128,17 +128,20 @@ class _Ahead:
 
     def __init__(self, load, count: int):
         self._load, self._count = load, count
-        self._pool = ThreadPoolExecutor(max(1, min(cores(), 4)))
         self._jobs: dict[int, object] = {}
+        self._depth = self.DEPTH if cores() > 1 and not in_worker() else 0
 
     def get(self, n: int) -> np.ndarray:
-        for k in range(n, min(self._count, n + self.DEPTH)):
+        if not self._depth:
+            return self._load(n)
+        for k in range(n, min(self._count, n + self._depth)):
             if k not in self._jobs:
-                self._jobs[k] = self._pool.submit(self._load, k)
+                self._jobs[k] = workers().submit(self._load, k)
         return self._jobs.pop(n).result()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        cancel(self._jobs.values())
+        self._jobs.clear()
 
 
 def _encode(mastering: master.Master, split: int | None, target: Path, audio: AudioSettings,
@@ -178,9 +181,14 @@ def _encode(mastering: master.Master, split: int | None, target: Path, audio: Au
         return master.measure(paths[1], what=what, at=frames_of(target) - frames_of(paths[1]))
 
     try:
-        with ThreadPoolExecutor(2) as pool:
-            jobs = [pool.submit(first), pool.submit(second)]
-            measured = [j.result() for j in jobs]
+        if in_worker():                 # the pool's threads cannot wait for each other from inside it
+            measured = [first(), second()]
+        else:
+            jobs = [workers().submit(first), workers().submit(second)]
+            try:
+                measured = [j.result() for j in jobs]
+            finally:
+                cancel(jobs)
     finally:
         for p in paths:
             p.unlink(missing_ok=True)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -26,6 +24,7 @@ from broadcaster.engines import OFFLINE_HINT, Engine, Speech, create_engine
 from broadcaster.errors import EngineUnavailable, SynthesisError
 from broadcaster.fsutil import atomic_write_bytes
 from broadcaster.i18n import N_, _
+from broadcaster.workers import cancel, cores, in_worker, pool as workers
 
 ENGINE_LABELS = {"espeak": N_("espeak-ng, offline voice"), "gtts": N_("Google Translate, online voice"),
                  "edge": N_("Microsoft neural, online voice"), "piper": N_("Piper neural, offline voice")}
@@ -172,12 +171,12 @@ class Speaker:
             self.cache.put(keys[i], eng.synthesize(texts[i], voice, tts.rate, tts.pitch))
 
         missing = [i for i, hit in enumerate(cached) if not hit]
-        pool = ThreadPoolExecutor(cores()) if eng.parallel and cores() > 1 and len(missing) > 1 else None
+        parallel = eng.parallel and cores() > 1 and len(missing) > 1 and not in_worker()
+        jobs = {i: workers().submit(make, i) for i in missing} if parallel else {}
         try:
-            jobs = {i: pool.submit(make, i) for i in missing} if pool else {}
             for done, hit in enumerate(cached, 1):
                 if not hit:
-                    if pool:
+                    if parallel:
                         jobs[done - 1].result()
                     else:
                         make(done - 1)
@@ -187,8 +186,7 @@ class Speaker:
                 if self.on_sentence:
                     self.on_sentence(done, len(texts))
         finally:
-            if pool:
-                pool.shutdown(wait=True, cancel_futures=True)
+            cancel(jobs.values())
 
     def speak(self, tts: TTSSettings, texts: list[str]) -> Spoken:
         """Speech for each text, from the first engine in the preference list that manages all."""
@@ -208,8 +206,3 @@ class Speaker:
                 if name != tts.engines[-1]:
                     self._mark_down(name, e.message, tts)
         raise self._none_left(tts, last)
-
-
-def cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
