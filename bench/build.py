@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SENTENCES_PER_MINUTE = 7.5  # these articles with espeak-ng at rate 1.0 and our pauses: about 8 s a sentence
+# these articles with espeak-ng at rate 1.0 and our pauses: about 9.7 s a sentence since espeak-ng speaks
+# with issue 18's pauses (it was 8 s, and "60 minutes" came out as 72.6 minutes of audio)
+SENTENCES_PER_MINUTE = 6.2
 
 
 def timed(cwd: Path, *args: str) -> tuple[float, float, str]:
