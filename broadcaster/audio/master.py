@@ -26,10 +26,10 @@ from typing import Callable
 import numpy as np
 
 from broadcaster.audio.files import read_blocks
-from broadcaster.workers import map_all
 from broadcaster.audio.loudness import curve_samples, db_to_gain, limiter_curve, solve_gain
 from broadcaster.audio.meter import (ABSOLUTE_GATE, FINE, GATE_BLOCK, GATE_STEP, LEAD, Meter, PeakFinder,
                                      block_envelopes, block_peaks, gated_loudness, near_bound)
+from broadcaster.workers import map_all
 
 CHUNK = 1 << 16              # frames per step through the timeline; a whole number of blocks
 SEGMENT = 4096               # blocks oversampled together
