@@ -308,6 +308,7 @@ class StreamDecoder(Upstream):
         self.live = not loop
         self.blocks: queue.Queue = queue.Queue(maxsize=0 if self.live else 16)
         self._said: list[str] = []
+        self._played = False         # audio came: the address was right, whatever is said at the end
         net = ["-rw_timeout", str(int(timeout * 1e6))] if "://" in location else []
         cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", *net,
                *(["-stream_loop", "-1"] if loop else []), "-i", location,
@@ -335,6 +336,7 @@ class StreamDecoder(Upstream):
             block = np.frombuffer(rest, dtype=np.float32).reshape(-1, self.channels)
             rest = b""
             self.blocks.put(block)   # a looped file waits here for its turn
+            self._played = True
             while self.live and self.blocks.qsize() > keep:   # nobody takes them: drop the oldest
                 self.blocks.get_nowait()
         self.proc.stdout.close()
@@ -342,7 +344,13 @@ class StreamDecoder(Upstream):
         self.ended = self._reason(code)
 
     def _reason(self, code: int) -> str:
+        if self._played and not code:
+            return _("the stream ended")
         said = " ".join(self._said)
+        if self._played:
+            # it played, then the source went: what ffmpeg met asking again (e.g. 404 once the station's
+            # encoder had left the server) is not the address being wrong
+            return _("the stream ended: {said}", said=self._said[-1]) if self._said else _("the stream ended")
         for clue, reason in _STREAM_REASONS:
             if clue in said:
                 return _(reason, said=self._said[-1])
