@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Generic, Iterable, TypeVar
 
 import numpy as np
 
@@ -75,3 +75,35 @@ def cancel(jobs: Iterable[Future]) -> None:
                 job.result()
             except Exception:       # noqa: BLE001 - the caller is already failing for its own reason
                 pass
+
+
+class Ahead(Generic[R]):
+    """``load(n)`` for n from 0 to ``count`` - 1, asked for in order with ``get``: the pool computes
+    up to ``depth`` of them ahead of the one asked for (here, one at a time, when there is one core,
+    this is already a worker, or ``depth`` is 0). ``close`` (or leaving a ``with``) drops what is
+    not needed any more."""
+
+    DEPTH = 6
+
+    def __init__(self, load: Callable[[int], R], count: int, depth: int = DEPTH):
+        self._load, self._count = load, count
+        self._jobs: dict[int, Future] = {}
+        self._depth = depth if cores() > 1 and not in_worker() else 0
+
+    def get(self, n: int) -> R:
+        if not self._depth:
+            return self._load(n)
+        for k in range(n, min(self._count, n + self._depth)):
+            if k not in self._jobs:
+                self._jobs[k] = pool().submit(self._load, k)
+        return self._jobs.pop(n).result()
+
+    def close(self) -> None:
+        cancel(self._jobs.values())
+        self._jobs.clear()
+
+    def __enter__(self) -> "Ahead[R]":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -51,3 +51,23 @@ def test_cancel_drops_what_has_not_started_and_waits_for_what_has():
     workers.cancel(running + queued)
     assert sorted(finished) == list(range(size))        # the running ones ended, the queued never ran
     assert all(q.cancelled() for q in queued)
+
+
+
+def test_ahead_gives_each_in_order_and_computes_the_next_ones_meanwhile():
+    asked: list[int] = []
+    four = threading.Event()
+
+    def load(n: int) -> int:
+        asked.append(n)
+        if len(asked) == 4:
+            four.set()
+        return n * 10
+
+    with workers.Ahead(load, 20, depth=4) as ahead:
+        assert ahead.get(0) == 0
+        assert four.wait(10) and sorted(asked) == [0, 1, 2, 3]    # 1 to 3 before anyone asked for them
+        assert [ahead.get(n) for n in range(1, 20)] == [n * 10 for n in range(1, 20)]
+    assert sorted(asked) == list(range(20))                       # each computed once
+    with workers.Ahead(load, 5, depth=0) as inline:               # depth 0: when asked, in this thread
+        assert inline.get(4) == 40 and asked[-1] == 4 and len(asked) == 21

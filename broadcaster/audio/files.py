@@ -344,13 +344,11 @@ class StreamDecoder(Upstream):
         self.ended = self._reason(code)
 
     def _reason(self, code: int) -> str:
-        if self._played and not code:
-            return _("the stream ended")
-        said = " ".join(self._said)
         if self._played:
             # it played, then the source went: what ffmpeg met asking again (e.g. 404 once the station's
             # encoder had left the server) is not the address being wrong
-            return _("the stream ended: {said}", said=self._said[-1]) if self._said else _("the stream ended")
+            return _("the stream ended: {said}", said=self._said[-1]) if code and self._said else _("the stream ended")
+        said = " ".join(self._said)
         for clue, reason in _STREAM_REASONS:
             if clue in said:
                 return _(reason, said=self._said[-1])

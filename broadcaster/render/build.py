@@ -29,7 +29,7 @@ from broadcaster.render.sidecar import read_sidecar
 from broadcaster.render.speech import Speaker
 from broadcaster.text.reading import speakability_warnings, spoken_paragraphs
 from broadcaster.i18n import _
-from broadcaster.workers import cancel, cores, in_worker, pool as workers
+from broadcaster.workers import Ahead, cancel, cores, in_worker, pool as workers
 
 PIPELINE_VERSION = 2  # bump when the same inputs would now sound different (2: the limiter works per block)
 NORMALISER_VERSION = 2
@@ -94,7 +94,9 @@ def render_audio(paragraphs: list[list[str]], tts: TTSSettings, audio: AudioSett
     flat = [t for p in paragraphs for t in p]
     spoken = speaker.speak(tts, flat)
     rate = audio.sample_rate
-    ahead = _Ahead(lambda n: _at_rate(spoken.speeches[n], rate), len(flat))
+    # sentences decoded and resampled by the worker threads a few ahead of the one laid out (the
+    # decoder and the resampler let go of the interpreter), so assembly uses every core
+    ahead = Ahead(lambda n: _at_rate(spoken.speeches[n], rate), len(flat))
     loaders, i = [], 0
     for p in paragraphs:
         loaders.append([(lambda n=n: ahead.get(n)) for n in range(i, i + len(p))])
@@ -118,30 +120,6 @@ def render_audio(paragraphs: list[list[str]], tts: TTSSettings, audio: AudioSett
         timeline.dispose()
     return Rendered(spoken.engine, spoken.engine_version, spoken.voice, spoken.voice_tag, seconds,
                     round(lufs, 2) if math.isfinite(lufs) else lufs, round(tp, 2), segments)
-
-
-class _Ahead:
-    """Sentences decoded and resampled by worker threads a few ahead of the one laid out (the
-    decoder and the resampler let go of the interpreter), so assembly uses every core."""
-
-    DEPTH = 6
-
-    def __init__(self, load, count: int):
-        self._load, self._count = load, count
-        self._jobs: dict[int, object] = {}
-        self._depth = self.DEPTH if cores() > 1 and not in_worker() else 0
-
-    def get(self, n: int) -> np.ndarray:
-        if not self._depth:
-            return self._load(n)
-        for k in range(n, min(self._count, n + self._depth)):
-            if k not in self._jobs:
-                self._jobs[k] = workers().submit(self._load, k)
-        return self._jobs.pop(n).result()
-
-    def close(self) -> None:
-        cancel(self._jobs.values())
-        self._jobs.clear()
 
 
 def _encode(mastering: master.Master, split: int | None, target: Path, audio: AudioSettings,

@@ -24,7 +24,7 @@ from broadcaster.engines import OFFLINE_HINT, Engine, Speech, create_engine
 from broadcaster.errors import EngineUnavailable, SynthesisError
 from broadcaster.fsutil import atomic_write_bytes
 from broadcaster.i18n import N_, _
-from broadcaster.workers import cancel, cores, in_worker, pool as workers
+from broadcaster.workers import Ahead
 
 ENGINE_LABELS = {"espeak": N_("espeak-ng, offline voice"), "gtts": N_("Google Translate, online voice"),
                  "edge": N_("Microsoft neural, online voice"), "piper": N_("Piper neural, offline voice")}
@@ -171,22 +171,17 @@ class Speaker:
             self.cache.put(keys[i], eng.synthesize(texts[i], voice, tts.rate, tts.pitch))
 
         missing = [i for i, hit in enumerate(cached) if not hit]
-        parallel = eng.parallel and cores() > 1 and len(missing) > 1 and not in_worker()
-        jobs = {i: workers().submit(make, i) for i in missing} if parallel else {}
-        try:
+        made = 0
+        with Ahead(lambda j: make(missing[j]), len(missing), depth=Ahead.DEPTH if eng.parallel else 0) as ahead:
             for done, hit in enumerate(cached, 1):
                 if not hit:
-                    if parallel:
-                        jobs[done - 1].result()
-                    else:
-                        make(done - 1)
+                    ahead.get(made)
+                    made += 1
                     self.synthesized += 1
                 else:
                     self.from_cache += 1
                 if self.on_sentence:
                     self.on_sentence(done, len(texts))
-        finally:
-            cancel(jobs.values())
 
     def speak(self, tts: TTSSettings, texts: list[str]) -> Spoken:
         """Speech for each text, from the first engine in the preference list that manages all."""
