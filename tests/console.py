@@ -25,9 +25,11 @@ def add_user(root: Path, name: str, role: str, password: str = PASSWORD) -> None
 
 
 class ConsoleServer:
-    def __init__(self, root: Path, log: Path, env: dict | None = None, args: tuple = ()):
+    def __init__(self, root: Path, log: Path, env: dict | None = None, args: tuple = (), scheme: str = "http",
+                 verify: str | bool = True):
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.verify = verify
         self.log = log
         self.proc = subprocess.Popen([sys.executable, "-m", "broadcaster", "web", "--listen",
                                       f"127.0.0.1:{self.port}", *args], cwd=root, stdout=open(log, "ab"),
@@ -35,7 +37,7 @@ class ConsoleServer:
         deadline = time.time() + 30
         while True:
             try:
-                if httpx.get(self.url + "/health", timeout=1).text == "ok":
+                if httpx.get(self.url + "/health", timeout=1, verify=verify).text == "ok":
                     return
             except httpx.HTTPError:
                 pass
@@ -51,13 +53,14 @@ class ConsoleServer:
             self.proc.kill()
 
     def client(self) -> "Person":
-        return Person(self.url)
+        return Person(self.url, verify=self.verify)
 
 
 class Person(httpx.Client):
-    def __init__(self, url: str):
+    def __init__(self, url: str, verify: str | bool = True):
         # the console speaks Vietnamese unless the browser asks otherwise; these tests read English
-        super().__init__(base_url=url, follow_redirects=False, timeout=60, headers={"Accept-Language": "en"})
+        super().__init__(base_url=url, follow_redirects=False, timeout=60, headers={"Accept-Language": "en"},
+                         verify=verify)
 
     def csrf(self, page: str = "/login") -> str:
         html = self.get(page, follow_redirects=True).text

@@ -149,6 +149,7 @@ def approve(obj: Context, bulletin: str, name: str, comment: str | None) -> None
         if not u.may("approve"):
             raise AccessError(_("{name} ({role}) may not do that", name=name, role=u.role))
         sha = sha256_file(b.script)
+        accounts.may_decide(bulletin, sha, name)   # before anything is built or kept aside
         audio = None
         if comment is None:
             click.get_current_context().invoke(build, bulletins=(bulletin,), engine=None, force=False)

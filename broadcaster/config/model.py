@@ -141,6 +141,12 @@ class MonitorSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """[web]: the console."""
+    keep_uploads: float = 30 * 86400   # seconds an uploaded recording is kept once the play log no longer needs it
+
+
+@dataclass(frozen=True)
 class AlertSettings:
     """[alerts]: where alerts go besides the log, `status`, the console and the district."""
     webhook: str | None = None      # JSON POSTed on every alert raised and cleared
@@ -183,6 +189,7 @@ class Config:
     approval_required: bool = False   # [approval] required: only approved script versions air
     monitor: MonitorSettings = MonitorSettings()
     alerts: AlertSettings = AlertSettings()
+    web: WebSettings = WebSettings()
     programme: dict | None = None  # the district programme merged in: {"version": …, "published": …}
     lines: LineIndex | None = field(default=None, compare=False, repr=False)  # where each key was written
 

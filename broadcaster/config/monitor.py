@@ -1,10 +1,10 @@
-"""The [monitor] and [alerts] parts of schedule.toml: proof of air and where its alarms go."""
+"""The [monitor], [alerts] and [web] parts of schedule.toml: proof of air, where its alarms go, the console."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from broadcaster.config.model import AlertSettings, MonitorSettings
+from broadcaster.config.model import AlertSettings, MonitorSettings, WebSettings
 from broadcaster.config.schema import _Loader, _number, _show
 from broadcaster.config.slots import parse_duration
 from broadcaster.i18n import _
@@ -43,3 +43,16 @@ def parse_monitor(ld: _Loader, data: dict) -> tuple[MonitorSettings, AlertSettin
                        _("webhook must be an http:// or https:// address, not {value}", value=_show(webhook)))
             webhook = None
     return MonitorSettings(**values), AlertSettings(webhook=webhook)
+
+
+def parse_web(ld: _Loader, data: dict) -> WebSettings:
+    table = ld.table(data, "web")
+    ld.unknown_keys(table, ("keep_uploads",), ("web",), "web")
+    if "keep_uploads" not in table:
+        return WebSettings()
+    seconds = parse_duration(table["keep_uploads"])
+    if seconds is None or not 3600 <= seconds <= 3650 * 86400:
+        ld.problem(("web", "keep_uploads"), "web", _('keep_uploads must be a duration from 1 hour to 10 years like '
+                                                    '"30d", not {value}', value=_show(table["keep_uploads"])))
+        return WebSettings()
+    return WebSettings(keep_uploads=seconds)

@@ -15,7 +15,7 @@ from broadcaster.i18n import _
 ZONE_KEYS = ("name", "device", "volume", "quiet", "station", "monitor")
 SLOT_KEYS = ("bulletin", "source", "zones", "at", "cron", "days", "start", "end", "priority", "duration", "until")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|min|h)?$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?$")
 
 
 def parse_time(text: str) -> time | None:
@@ -48,11 +48,11 @@ def _station(v) -> str:
 
 
 def parse_duration(value) -> float | None:
-    """Seconds from "30m", "90s", "1.5h" or a number of seconds; None if it is none of these."""
+    """Seconds from "30m", "90s", "1.5h", "30d" or a number of seconds; None if it is none of these."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value) if value >= 0 else None
     m = _DURATION.match(value.strip()) if isinstance(value, str) else None
-    return float(m.group(1)) * {"s": 1, None: 1, "m": 60, "min": 60, "h": 3600}[m.group(2)] if m else None
+    return float(m.group(1)) * {"s": 1, None: 1, "m": 60, "min": 60, "h": 3600, "d": 86400}[m.group(2)] if m else None
 
 
 def parse_slots(ld: _Loader, data: dict, bulletins: dict, zones: dict[str, Zone], *, origin: str = "local",

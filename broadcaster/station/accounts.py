@@ -1,12 +1,18 @@
-"""People and their rights: accounts, the audit trail of who did what, and throttled log-ins.
+"""People and their rights: accounts, their sessions, the audit trail of who did what, and throttled log-ins.
 
 What each role may do is the one table ``RIGHTS``; the console checks it on the server for every
 request, the commands for what they do on a person's behalf. Passwords are hashed with Argon2id.
+
+A console session lives here, not only in its cookie: the cookie carries a random token, the
+database its hash, the account's never-reused id and when it was last used. Logging out, removing
+the account, or changing its role or password deletes the row, so an old cookie opens nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +35,13 @@ RIGHTS: dict[str, frozenset[str]] = {
 }
 RIGHT_WORDS = {"view": N_("see everything"), "edit": N_("edit and render scripts, submit them"),
                "approve": N_("approve or send back"), "play": N_("play now"), "users": N_("manage accounts")}
-MAX_FAILURES = 5          # failed log-ins in WINDOW, per account and per address, before a pause
+# Log-in throttling. One person mistyping (or someone who wants to keep the duty technician out
+# during a storm warning) must not lock an office that shares one address behind its router:
+# failures count per account *and* address, with a wait that doubles from FREE_TRIES on; an
+# address is paused as a whole only when it fails against SPRAY_ACCOUNTS different accounts.
+FREE_TRIES = 3            # wrong passwords for one account from one address before the first wait
+FIRST_WAIT = 5            # seconds; doubles with each further failure, up to WINDOW
+SPRAY_ACCOUNTS = 5        # different accounts failed from one address in WINDOW: the address waits WINDOW
 WINDOW = 15 * 60
 _NAME = re.compile(r"^[a-z0-9_.-]{2,32}$")
 
@@ -41,6 +53,13 @@ CREATE TABLE IF NOT EXISTS users (
     created REAL NOT NULL,
     epoch INTEGER NOT NULL DEFAULT 1
 );
+CREATE TABLE IF NOT EXISTS sessions (
+    token_sha256 TEXT PRIMARY KEY,
+    uid TEXT NOT NULL,
+    created REAL NOT NULL,
+    seen REAL NOT NULL,
+    address TEXT
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     time REAL NOT NULL,
@@ -51,6 +70,7 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE TABLE IF NOT EXISTS failures (key TEXT NOT NULL, time REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS failures_key ON failures (key, time);
+CREATE INDEX IF NOT EXISTS failures_time ON failures (time);
 CREATE TABLE IF NOT EXISTS approvals (
     id INTEGER PRIMARY KEY,
     bulletin TEXT NOT NULL,
@@ -65,6 +85,10 @@ CREATE TABLE IF NOT EXISTS approvals (
 );
 CREATE INDEX IF NOT EXISTS approvals_bulletin ON approvals (bulletin, id);
 """
+# columns added since older files were made: uid is the account's id, random, never reused (a
+# removed name added again is another account); failures say which account and address
+MIGRATIONS = (("users", "uid", "TEXT"), ("failures", "name", "TEXT"), ("failures", "address", "TEXT"))
+SEEN_EVERY = 30           # seconds: a session's last use is written at most this often
 
 
 class AccessError(BroadcasterError):
@@ -77,7 +101,7 @@ class AccessError(BroadcasterError):
 class User:
     name: str
     role: str
-    epoch: int
+    uid: str
 
     def may(self, right: str) -> bool:
         return self.role in RIGHTS[right]
@@ -104,7 +128,9 @@ def _hasher():
 
 class Accounts:
     def __init__(self, state: Path):
-        self.store = Database(state / DB_NAME, SCHEMA, what=_("the accounts"))
+        self.store = Database(state / DB_NAME, SCHEMA, MIGRATIONS, what=_("the accounts"))
+        for (name,) in self.store.read("SELECT name FROM users WHERE uid IS NULL"):
+            self.store.write("UPDATE users SET uid=? WHERE name=? AND uid IS NULL", (_new_uid(), name))
 
     def close(self) -> None:
         self.store.close()
@@ -116,42 +142,94 @@ class Accounts:
         check_role(role)
         check_password(password)
         try:
-            self.store.write("INSERT INTO users (name, role, hash, created) VALUES (?,?,?,?)",
-                             (name, role, _hasher().hash(password), time.time()))
+            self.store.write("INSERT INTO users (name, role, hash, created, uid) VALUES (?,?,?,?,?)",
+                             (name, role, _hasher().hash(password), time.time(), _new_uid()))
         except Duplicate:
             raise ConfigError(_('there is already an account "{name}"', name=name)) from None
 
     def users(self) -> list[User]:
-        return [User(*r) for r in self.store.read("SELECT name, role, epoch FROM users ORDER BY name")]
+        return [User(*r) for r in self.store.read("SELECT name, role, uid FROM users ORDER BY name")]
 
     def get(self, name: str) -> User | None:
-        r = self.store.one("SELECT name, role, epoch FROM users WHERE name=?", (name,))
+        r = self.store.one("SELECT name, role, uid FROM users WHERE name=?", (name,))
         return User(*r) if r else None
 
     def set_password(self, name: str, password: str) -> None:
+        """A new password; every session of the account ends."""
         check_password(password)
-        if self.store.write("UPDATE users SET hash=?, epoch=epoch+1 WHERE name=?",
-                            (_hasher().hash(password), name)).rowcount == 0:
-            raise ConfigError(_('there is no account "{name}"', name=name))
+        self._change(name, "UPDATE users SET hash=?, epoch=epoch+1 WHERE name=?", (_hasher().hash(password), name))
 
     def set_role(self, name: str, role: str) -> None:
+        """Another role; every session of the account ends (it logs in again with the new rights)."""
         check_role(role)
-        if self.store.write("UPDATE users SET role=?, epoch=epoch+1 WHERE name=?", (role, name)).rowcount == 0:
-            raise ConfigError(_('there is no account "{name}"', name=name))
+        self._change(name, "UPDATE users SET role=?, epoch=epoch+1 WHERE name=?", (role, name))
 
     def remove(self, name: str) -> None:
-        if self.store.write("DELETE FROM users WHERE name=?", (name,)).rowcount == 0:
+        self._change(name, "DELETE FROM users WHERE name=?", (name,))
+
+    def _change(self, name: str, sql: str, args: tuple) -> None:
+        with self.store.transaction() as db:
+            r = db.execute("SELECT uid FROM users WHERE name=?", (name,)).fetchone()
+            if r is not None:
+                db.execute(sql, args)
+                db.execute("DELETE FROM sessions WHERE uid=?", (r[0],))
+        if r is None:
             raise ConfigError(_('there is no account "{name}"', name=name))
 
-    def authenticate(self, name: str, password: str, address: str) -> User:
-        """The user, if the password is right and neither the account nor the address is paused."""
-        now = time.time()
-        for key in (f"user:{name}", f"addr:{address}"):
-            n, first = self.store.one("SELECT count(*), min(time) FROM failures WHERE key=? AND time>?",
-                                      (key, now - WINDOW))
-            if n >= MAX_FAILURES:
-                wait = int((first + WINDOW - now) // 60) + 1
-                raise AccessError(_("too many failed log-ins; try again in {minutes} min", minutes=wait))
+    # --- sessions -----------------------------------------------------------------
+
+    def open_session(self, user: User, address: str, now: float) -> str:
+        """A new session for ``user``: the token for the cookie (only its hash is kept)."""
+        token = secrets.token_urlsafe(32)
+        self.store.write("INSERT INTO sessions (token_sha256, uid, created, seen, address) VALUES (?,?,?,?,?)",
+                         (_digest(token), user.uid, now, now, address))
+        return token
+
+    def session_user(self, token: str, idle: float, now: float) -> User | None:
+        """The account a session token belongs to, if the session is open and was used within ``idle`` s."""
+        if not token or not isinstance(token, str):
+            return None
+        key = _digest(token)
+        r = self.store.one("SELECT u.name, u.role, u.uid, s.seen FROM sessions s JOIN users u ON u.uid = s.uid"
+                           " WHERE s.token_sha256=?", (key,))
+        if r is None:
+            return None
+        if now - r[3] > idle:
+            self.store.write("DELETE FROM sessions WHERE token_sha256=?", (key,))
+            return None
+        if now - r[3] > SEEN_EVERY:
+            self.store.write("UPDATE sessions SET seen=? WHERE token_sha256=?", (now, key))
+        return User(r[0], r[1], r[2])
+
+    def end_session(self, token: str) -> None:
+        self.store.write("DELETE FROM sessions WHERE token_sha256=?", (_digest(token),))
+
+    def forget_idle_sessions(self, idle: float, now: float) -> None:
+        self.store.write("DELETE FROM sessions WHERE seen < ?", (now - idle,))
+
+    # --- log-in ---------------------------------------------------------------------
+
+    def login_wait(self, name: str, address: str, now: float) -> float:
+        """Seconds before ``name`` may try again from ``address`` (0: now)."""
+        since = now - WINDOW
+        n, last = self.store.one("SELECT count(*), max(time) FROM failures WHERE name=? AND address=? AND time>?",
+                                 (name, address, since))
+        wait = 0.0
+        if n >= FREE_TRIES:
+            wait = last + min(FIRST_WAIT * 2 ** (n - FREE_TRIES), WINDOW) - now
+        names, last_any = self.store.one("SELECT count(DISTINCT name), max(time) FROM failures"
+                                         " WHERE address=? AND time>?", (address, since))
+        if names >= SPRAY_ACCOUNTS:
+            wait = max(wait, last_any + WINDOW - now)
+        return max(0.0, wait)
+
+    def authenticate(self, name: str, password: str, address: str, now: float | None = None) -> User:
+        """The user, if the password is right and this account is not waiting at this address."""
+        now = time.time() if now is None else now
+        wait = self.login_wait(name, address, now)
+        if wait > 0:
+            raise AccessError(_("too many failed log-ins for {name} from this address: wait {wait} and try again",
+                                name=name, wait=_wait_words(wait)))
         r = self.store.one("SELECT hash FROM users WHERE name=?", (name,))
         ok = False
         if r:
@@ -164,11 +242,11 @@ class Accounts:
             _hasher().hash(password)   # the same time spent whether or not the account exists
         if not ok:
             with self.store.transaction() as db:
-                db.execute("INSERT INTO failures (key, time) VALUES (?,?)", (f"user:{name}", now))
-                db.execute("INSERT INTO failures (key, time) VALUES (?,?)", (f"addr:{address}", now))
+                db.execute("INSERT INTO failures (key, time, name, address) VALUES (?,?,?,?)",
+                           (f"{name}@{address}", now, name, address))
                 db.execute("DELETE FROM failures WHERE time < ?", (now - 2 * WINDOW,))
             raise AccessError(_("wrong name or password"))
-        self.store.write("DELETE FROM failures WHERE key=?", (f"user:{name}",))
+        self.store.write("DELETE FROM failures WHERE name=? AND address=?", (name, address))
         return self.get(name)
 
     # --- who did what -------------------------------------------------------------
@@ -187,14 +265,19 @@ class Accounts:
         self.store.write("INSERT INTO approvals (bulletin, script_sha256, state, editor, time, text)"
                          " VALUES (?,?,?,?,?,?)", (bulletin, script_sha256, "submitted", editor, time.time(), text))
 
-    def decide(self, bulletin: str, script_sha256: str, approver: str, approve: bool, comment: str = "",
-               audio: str | None = None) -> Approval:
+    def may_decide(self, bulletin: str, script_sha256: str, approver: str) -> Approval:
+        """The submission ``approver`` may decide on (the script as it is now), or AccessError saying why not."""
         sub = self.latest(bulletin)
         if sub is None or sub.state != "submitted" or sub.script_sha256 != script_sha256:
             raise AccessError(_("this version of {bulletin} was not submitted for approval (or has changed since)",
                                 bulletin=bulletin))
         if sub.editor == approver:
             raise AccessError(_("nobody approves their own edit: another approver must do it"))
+        return sub
+
+    def decide(self, bulletin: str, script_sha256: str, approver: str, approve: bool, comment: str = "",
+               audio: str | None = None) -> Approval:
+        sub = self.may_decide(bulletin, script_sha256, approver)
         self.store.write("INSERT INTO approvals (bulletin, script_sha256, state, editor, approver, comment, audio,"
                          " time, text) VALUES (?,?,?,?,?,?,?,?,?)",
                          (bulletin, script_sha256, "approved" if approve else "returned", sub.editor, approver,
@@ -213,6 +296,20 @@ class Accounts:
     def history(self, bulletin: str) -> list[Approval]:
         return [Approval(*r) for r in self.store.read("SELECT * FROM approvals WHERE bulletin=? ORDER BY id DESC",
                                                       (bulletin,))]
+
+
+def _new_uid() -> str:
+    return secrets.token_hex(16)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def _wait_words(seconds: float) -> str:
+    if seconds < 120:
+        return _("{n} s", n=int(seconds) + 1)
+    return _("{n} min", n=int(seconds // 60) + 1)
 
 
 def check_name(name: str) -> None:

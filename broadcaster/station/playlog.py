@@ -311,6 +311,12 @@ class Journal:
         r = self.store.one("SELECT status, reason, airing FROM requests WHERE id=?", (request,))
         return (r[0], r[1], r[2]) if r else ("missing", None, None)
 
+    def audio_in_use(self) -> set[str]:
+        """Audio files the play log still needs: those of requests not yet played and of airings playing now."""
+        rs = self.store.read("SELECT target FROM requests WHERE status IN ('pending', 'taken')"
+                             " UNION SELECT audio FROM airings WHERE status='playing' AND audio IS NOT NULL")
+        return {r[0] for r in rs}
+
     def airing(self, row: int) -> Row | None:
         r = self.store.one(f"{SELECT_ROW} FROM airings WHERE id=?", (row,))
         return Row(*r) if r else None

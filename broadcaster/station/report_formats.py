@@ -41,6 +41,16 @@ def render(report: Report, cfg: Config, fmt: str) -> bytes:
     return to_html(report, cfg).encode("utf-8")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cells(cells: list) -> list:
+    """Cells as a spreadsheet should show them, never run them: a text that begins like a formula
+    (=, +, -, @, tab, CR) gets a leading apostrophe, as OWASP advises against CSV injection.
+    Numbers are left as numbers."""
+    return [f"'{c}" if isinstance(c, str) and c.startswith(FORMULA_STARTS) else c for c in cells]
+
+
 def to_csv(report: Report, cfg: Config) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
@@ -48,9 +58,10 @@ def to_csv(report: Report, cfg: Config) -> str:
                + [_("short"), _("largest start error (ms)")])
     for c in report.cells:
         f = figures(c)
-        w.writerow([day(c.day), c.zone, _zone_name(cfg, c.zone), c.bulletin, _title(cfg, c.bulletin)]
-                   + [f[k] for k, _t in COLUMNS] + [_("yes") if c.short else "",
-                                                    "" if c.start_error_ms is None else f"{c.start_error_ms:.0f}"])
+        w.writerow(safe_cells([day(c.day), c.zone, _zone_name(cfg, c.zone), c.bulletin, _title(cfg, c.bulletin)]
+                              + [f[k] for k, _t in COLUMNS]
+                              + [_("yes") if c.short else "",
+                                 "" if c.start_error_ms is None else round(c.start_error_ms)]))
     return buf.getvalue()
 
 

@@ -1,13 +1,17 @@
 """The console's application: sessions, CSRF, the right each page needs, the routes.
 
-Every request but the log-in page, the health check and the static files needs a session; every
-state-changing request needs the session's CSRF token; each route names the right it needs
-(``ROUTES`` of each page module) and the guard checks it against the one table of rights
-(``station.accounts.RIGHTS``) before the page runs.
+Every request passes the guard before any page sees it, in this order: the route and method must
+be declared (others: 404/405); HEAD is served as a GET with no body and no effect; the body is
+capped by the route's limit while it streams (413), and read only once the session is known; a
+page other than the log-in page and the health check needs an open session (kept server-side, see
+``station.accounts``); the session's role must hold the right the route declares for the method
+(the one table of rights, ``station.accounts.RIGHTS``); every method but GET needs the session's
+CSRF token. Only then does the page run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import secrets
 import time
@@ -18,74 +22,129 @@ from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from broadcaster.i18n import _
 from broadcaster.station.accounts import Accounts
 from broadcaster.web import control, editing, pages
-from broadcaster.web.common import HERE, IDLE_MINUTES, Console, address, lang_of, secret_key
+from broadcaster.web.common import HERE, IDLE_MINUTES, PUBLIC, Console, Page, address, lang_of, secret_key
 
-PUBLIC = ("/login", "/health", "/static")
-MAX_BODY = 60_000_000   # bytes of one request (an uploaded recording)
+STATIC = Page("/static", None, {"GET": PUBLIC}, 0)
+
+
+class TooLarge(Exception):
+    pass
 
 
 class Guard:
-    """Session, idle time-out, CSRF and rights, for every request (pure ASGI, before any page)."""
+    """Route, method, body size, session, right and CSRF, for every request (pure ASGI, before any page)."""
 
-    def __init__(self, app, rights: dict[str, str]):
+    def __init__(self, app, pages: list[Page]):
         self.app = app
-        self.rights = rights
+        self.pages = pages
+
+    def page_of(self, scope) -> tuple[Page | None, bool]:
+        """The page a request is for, and whether its path exists at all (for another method: 405)."""
+        found = False
+        for route, page in self.pages:
+            match, _child = route.matches(scope)
+            if match == Match.FULL:
+                return page, True
+            found = found or match == Match.PARTIAL
+        return None, found
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if scope["method"] == "HEAD":   # a GET whose answer has no body: never an effect, never a body read
+            scope, receive = {**scope, "method": "GET"}, _replay(b"")
         request = Request(scope, receive)
-        request.state.lang = lang_of(request)
-        console: Console = request.app.state.console
+        lang = request.state.lang = lang_of(request)
+        method = scope["method"]
+
+        async def answer(text: str, status: int, headers: dict | None = None):
+            await PlainTextResponse(text, status, headers=headers)(scope, receive, send)
+
+        page, exists = self.page_of(scope)
+        if page is not None and method not in page.rights:
+            page = None
+        if page is None and exists:
+            return await answer(_("refused: this page does not take {method}", lang, method=method), 405)
         session = request.session
         session.setdefault("csrf", secrets.token_urlsafe(24))
-        if request.method not in ("GET", "HEAD"):
-            if int(request.headers.get("content-length") or 0) > MAX_BODY:
-                return await PlainTextResponse(_("refused: the upload is larger than {size} MB", request.state.lang,
-                                                 size=MAX_BODY // 1_000_000), 413)(scope, receive, send)
-            body = await request.body()   # kept, and given again to the page below
+        public = page is not None and page.rights[method] == PUBLIC
+        limit = page.body if page is not None else 0
+        if method == "GET":
+            receive = _replay(b"")
+        elif _declared_length(request) > limit:
+            return await answer(_too_large(limit, lang), 413)
+        console: Console = request.app.state.console
+        user = None
+        if not public:
+            user = console.accounts.session_user(session.get("sid"), console.idle, time.time())
+            if user is None:
+                session.pop("sid", None)
+                if method == "GET":
+                    return await RedirectResponse("/login?next=" + scope["path"], 303)(scope, receive, send)
+                return await answer(_("refused: you are not logged in (or your session ended); log in again", lang),
+                                    403)
+            request.state.user = user
+            scope.setdefault("state", {})["user"] = user
+            if page is None:   # no such page: 404 from the router, to people who are logged in
+                return await self.app(scope, receive, send)
+            if not user.may(page.rights[method]):
+                console.accounts.audit(user.name, address(request), "refused", f"{method} {scope['path']}")
+                return await answer(_("{name} ({role}) may not do that", lang, name=user.name, role=user.role), 403)
+        if method != "GET":
+            try:
+                body = await _read_capped(receive, limit)
+            except TooLarge:
+                return await answer(_too_large(limit, lang), 413)
             receive = _replay(body)
+            request = Request(scope, receive)
             sent = request.headers.get("x-csrf-token")
             if sent is None and request.headers.get("content-type", "").startswith(
-                    ("application/x-www-form-urlencoded", "multipart/form-data")) and len(body) <= MAX_BODY:
-                sent = (await request.form()).get("csrf")
-            if not sent or not hmac.compare_digest(str(sent), session["csrf"]):
-                return await PlainTextResponse(_("refused: the form is out of date (no valid CSRF token); "
-                                                 "reload the page", request.state.lang), 403)(scope, receive, send)
-        path = scope["path"]
-        if path.startswith(PUBLIC):
-            return await self.app(scope, receive, send)
-        user = None
-        name = session.get("user")
-        if name:
-            user = console.accounts.get(name)
-            if user is None or user.epoch != session.get("epoch") or time.time() - session.get("seen", 0) > console.idle:
-                session.pop("user", None)
-                user = None
-        if user is None:
-            target = "/login?next=" + path if request.method == "GET" else "/login"
-            return await RedirectResponse(target, 303)(scope, receive, send)
-        session["seen"] = time.time()
-        request.state.user = user
-        scope.setdefault("state", {})["user"] = user
-        right = self.rights.get(_route_of(path))   # None: no such page, answered 404 below
-        if right is not None and not user.may(right):
-            console.accounts.audit(user.name, address(request), "refused", f"{request.method} {path}")
-            return await PlainTextResponse(_("{name} ({role}) may not do that", request.state.lang, name=user.name,
-                                             role=user.role), 403)(scope, receive, send)
+                    ("application/x-www-form-urlencoded", "multipart/form-data")):
+                with contextlib.suppress(Exception):   # a form that does not parse has no token: refused below
+                    async with request.form() as form:
+                        sent = form.get("csrf")
+                receive = _replay(body)
+            if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), session["csrf"].encode()):
+                return await answer(_("refused: the form is out of date (no valid CSRF token); reload the page",
+                                      lang), 403)
         return await self.app(scope, receive, send)
 
 
-def _route_of(path: str) -> str:
-    parts = path.strip("/").split("/")
-    return "/" + parts[0] if parts[0] else "/"
+def _declared_length(request: Request) -> int:
+    try:
+        return int(request.headers.get("content-length") or 0)
+    except ValueError:
+        return 1 << 62   # not a number: as good as too large
+
+
+def _too_large(limit: int, lang: str) -> str:
+    if limit >= 1_000_000:
+        return _("refused: the upload is larger than {size} MB", lang, size=limit // 1_000_000)
+    return _("refused: the request is larger than this page takes ({size} bytes)", lang, size=limit)
+
+
+async def _read_capped(receive, limit: int) -> bytes:
+    """The request body, read as it streams (chunked or not), stopped as soon as it passes ``limit``."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
 
 
 def _replay(body: bytes):
@@ -100,25 +159,39 @@ def _replay(body: bytes):
     return receive
 
 
+def page_table() -> list[Page]:
+    """Every page of the console, with its rights per method: the one table the guard reads."""
+    return [*pages.ROUTES, *editing.ROUTES, *control.ROUTES]
+
+
 def create_app(config_path: Path, *, allow_outside: bool = False, secure: bool = False,
                idle_minutes: float = IDLE_MINUTES) -> Starlette:
+    from broadcaster.web.uploads import prune_daily
     console = Console(config_path.resolve(), allow_outside, secure, idle_minutes * 60)
     cfg = console.cfg()
     console.accounts = Accounts(cfg.paths.state)
     import jinja2
     console.templates = Jinja2Templates(env=jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")),
                                                                autoescape=True))
-    # each route and the right it needs: the one table the guard reads
-    table = [*pages.ROUTES, *editing.ROUTES, *control.ROUTES]
-    rights = {}
-    routes = []
-    for path, endpoint, methods, right in table:
-        routes.append(Route(path, endpoint, methods=methods))
-        rights[_route_of(path)] = right
-    routes.append(Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"))
-    app = Starlette(routes=routes, middleware=[
+    table = page_table()
+    routes = [Route(p.path, p.endpoint, methods=list(p.rights)) for p in table]
+    static = Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    guarded = [*zip(routes, table), (static, STATIC)]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        import asyncio
+        task = asyncio.create_task(prune_daily(console))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = Starlette(routes=[*routes, static], lifespan=lifespan, middleware=[
         Middleware(SessionMiddleware, secret_key=secret_key(cfg.paths.state), session_cookie="broadcaster",
                    max_age=None, same_site="strict", https_only=secure),
-        Middleware(Guard, rights=rights)])
+        Middleware(Guard, pages=guarded)])
     app.state.console = console
     return app

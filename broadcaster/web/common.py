@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,6 +22,18 @@ from broadcaster.station.accounts import ROLE_WORDS, Accounts
 
 HERE = Path(__file__).parent
 IDLE_MINUTES = 30
+PUBLIC = ""          # a page anybody may open, logged in or not (the log-in page, the health check)
+FORM = 64_000        # bytes of a plain form's body
+
+
+@dataclass(frozen=True)
+class Page:
+    """One route: its path, what answers it, the right each method needs (GET also serves HEAD,
+    with the same right and no effect), and the largest request body it takes."""
+    path: str
+    endpoint: Callable
+    rights: dict[str, str]
+    body: int = FORM
 
 
 @dataclass

@@ -3,8 +3,6 @@ confirmation) and the accounts page."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,15 +10,13 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from broadcaster.config import AUDIO_SUFFIXES, PRIORITY_WORDS
+from broadcaster.config import PRIORITY_WORDS
 from broadcaster.errors import BroadcasterError
-from broadcaster.fsutil import atomic_write_bytes
 from broadcaster.i18n import _
 from broadcaster.station.accounts import ROLES, RIGHT_WORDS, RIGHTS
 from broadcaster.station.playlog import Journal
-from broadcaster.web.common import address, render
-
-MAX_UPLOAD = 50_000_000
+from broadcaster.web.common import Page, address, render
+from broadcaster.web.uploads import MAX_UPLOAD, take_upload
 
 
 async def play(request: Request) -> Response:
@@ -45,7 +41,7 @@ async def play(request: Request) -> Response:
     upload = form.get("file")
     lang = request.state.lang
     if upload is not None and getattr(upload, "filename", ""):
-        target_path, error = await _take_upload(cfg, upload, lang)
+        target_path, error = await take_upload(cfg, upload, lang)
         if error:
             return render(request, "play.html", status_code=400, **{**context, "error": error})
         target = str(target_path)
@@ -93,30 +89,6 @@ async def _to_stations(request: Request, context: dict, cfg, target: str, statio
                                                                "priority": priority}})
 
 
-async def _take_upload(cfg, upload, lang: str) -> tuple[Path | None, str | None]:
-    """An uploaded recording: size-limited, must decode as audio, kept under the state folder by its hash."""
-    name = Path(upload.filename).name
-    suffix = Path(name).suffix.lower()
-    if suffix not in AUDIO_SUFFIXES:
-        return None, _("the file must be audio ({suffixes})", lang, suffixes=", ".join(AUDIO_SUFFIXES))
-    data = await upload.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        return None, _("the file is larger than {size} MB", lang, size=MAX_UPLOAD // 1_000_000)
-    digest = hashlib.sha256(data).hexdigest()
-    target = cfg.paths.state / "uploads" / f"{digest}{suffix}"
-    atomic_write_bytes(target, data)
-
-    def check():
-        from broadcaster.audio.files import decode_file
-        decode_file(target, what=name, longest=4 * 3600)
-    try:
-        await asyncio.to_thread(check)
-    except BroadcasterError as e:
-        target.unlink(missing_ok=True)
-        return None, e.message
-    return target, None
-
-
 async def users(request: Request) -> Response:
     console = request.app.state.console
     accounts = console.accounts
@@ -144,6 +116,6 @@ async def users(request: Request) -> Response:
 
 
 ROUTES = [
-    ("/play", play, ["GET", "POST"], "play"),
-    ("/users", users, ["GET", "POST"], "users"),
+    Page("/play", play, {"GET": "play", "POST": "play"}, MAX_UPLOAD + 1_000_000),
+    Page("/users", users, {"GET": "users", "POST": "users"}),
 ]

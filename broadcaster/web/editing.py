@@ -17,7 +17,7 @@ from broadcaster.render.sidecar import read_sidecar
 from broadcaster.station.accounts import AccessError
 from broadcaster.station.approval import pin, state_of
 from broadcaster.station.renderer import render_in_child
-from broadcaster.web.common import address, render
+from broadcaster.web.common import Page, address, render
 
 MAX_SCRIPT = 200_000   # characters of one script edited in the browser
 STATE_WORDS = {"not-needed": "", "approved": N_("approved"), "changed": N_("changed since approval"),
@@ -63,9 +63,6 @@ async def edit(request: Request) -> Response:
     b = _bulletin_of(cfg, path)
     saved = None
     if request.method == "POST":
-        if not request.state.user.may("edit"):
-            return PlainTextResponse(_("{name} ({role}) may not do that", request.state.lang,
-                                       name=request.state.user.name, role=request.state.user.role), 403)
         form = await request.form()
         text = str(form.get("text", ""))[:MAX_SCRIPT].replace("\r\n", "\n")
         atomic_write_bytes(path, text.encode("utf-8"))
@@ -100,8 +97,13 @@ async def reading(request: Request) -> Response:
     """What `normalize` says for the text being typed: each line, its reading and its warnings."""
     from broadcaster.text.textnorm import Normalizer, load_lexicon, unspeakable
     cfg = request.app.state.console.cfg()
-    body = await request.json()
-    text = str(body.get("text", ""))[:MAX_SCRIPT]
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("text", ""), str):
+        return PlainTextResponse(_('send the text as JSON: {{"text": "..."}}', request.state.lang), 400)
+    text = body.get("text", "")[:MAX_SCRIPT]
     lexicon = next((b.tts.lexicon for b in cfg.bulletins.values() if b.tts.lexicon), cfg.tts.lexicon)
 
     def work():
@@ -137,7 +139,11 @@ async def approval(request: Request) -> Response:
         approve = form.get("decision") == "approve"
         try:
             sha = sha256_file(b.script)
-            audio_path = str(pin(cfg, b)) if approve else None
+            if form.get("script_sha256") != sha:   # the approver decides on what the page showed, or nothing
+                raise AccessError(_("the text of {bulletin} changed since you opened it: read it again, then decide",
+                                    request.state.lang, bulletin=b.id))
+            console.accounts.may_decide(b.id, sha, request.state.user.name)
+            audio_path = str(pin(cfg, b)) if approve else None   # pinned only once the decision is allowed
             console.accounts.decide(b.id, sha, request.state.user.name, approve, str(form.get("comment", ""))[:2000],
                                     audio_path)
         except (AccessError, BroadcasterError) as e:
@@ -163,9 +169,9 @@ def _pending(cfg, console) -> list[dict]:
 
 
 ROUTES = [
-    ("/bulletins", bulletins, ["GET"], "view"),
-    ("/scripts/{path:path}", edit, ["GET", "POST"], "view"),
-    ("/reading", reading, ["POST"], "view"),
-    ("/audio/{bulletin}", audio, ["GET"], "view"),
-    ("/approval", approval, ["GET", "POST"], "approve"),
+    Page("/bulletins", bulletins, {"GET": "view"}),
+    Page("/scripts/{path:path}", edit, {"GET": "view", "POST": "edit"}, 4 * MAX_SCRIPT * 3),
+    Page("/reading", reading, {"POST": "view"}, 4 * MAX_SCRIPT + 1000),
+    Page("/audio/{bulletin}", audio, {"GET": "view"}),
+    Page("/approval", approval, {"GET": "approve", "POST": "approve"}),
 ]

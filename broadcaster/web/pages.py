@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,12 +13,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from broadcaster.config import PRIORITY_WORDS
+from broadcaster.i18n import _
 from broadcaster.render.sidecar import durations
 from broadcaster.station.accounts import AccessError
 from broadcaster.station.overview import heard_of, zone_states
 from broadcaster.station.playlog import STATUS_WORDS, Journal
+from broadcaster.station.report_formats import safe_cells
 from broadcaster.station.schedule import airings, length_of
-from broadcaster.web.common import address, render
+from broadcaster.web.common import PUBLIC, Page, address, render
 
 
 TABLE_ROWS = 300   # airings listed under the schedule's chart (the chart shows them all)
@@ -43,8 +46,11 @@ async def login(request: Request) -> Response:
             console.accounts.audit(name or None, address(request), "login failed", e.message)
             error = e.message
         else:
-            request.session.clear()   # a new session at each log-in
-            request.session.update(user=user.name, epoch=user.epoch, seen=__import__("time").time(),
+            old = request.session.get("sid")
+            if old:
+                console.accounts.end_session(old)
+            request.session.clear()   # a new session at each log-in, with a new token
+            request.session.update(sid=console.accounts.open_session(user, address(request), time.time()),
                                    csrf=__import__("secrets").token_urlsafe(24))
             console.accounts.audit(user.name, address(request), "login")
             target = str(form.get("next") or "/")
@@ -55,7 +61,9 @@ async def login(request: Request) -> Response:
 
 async def logout(request: Request) -> Response:
     user = request.state.user
-    request.app.state.console.accounts.audit(user.name, address(request), "logout")
+    accounts = request.app.state.console.accounts
+    accounts.end_session(request.session.get("sid", ""))   # the cookie opens nothing from now on
+    accounts.audit(user.name, address(request), "logout")
     request.session.clear()
     return RedirectResponse("/login", 303)
 
@@ -98,7 +106,11 @@ async def live(request: Request) -> Response:
 
 async def schedule(request: Request) -> Response:
     cfg = request.app.state.console.cfg()
-    days = max(1, min(14, int(request.query_params.get("days", "2") or 2)))
+    days = request.query_params.get("days") or "2"
+    if not days.isascii() or not days.isdigit() or not 1 <= int(days) <= 14:
+        return PlainTextResponse(_("days must be a whole number from 1 to 14, not {value}", request.state.lang,
+                                   value=days[:20]), 400)
+    days = int(days)
     now = _now(cfg)
     start = datetime.combine(now.date(), datetime.min.time(), now.tzinfo)
     found = airings(cfg, start, start + timedelta(days=days), include_suppressed=True)
@@ -175,10 +187,10 @@ async def log_csv(request: Request) -> Response:
     w.writerow(["scheduled", "started", "ended", "station", "zone", "bulletin", "status", "reason", "audio_sha256",
                 "command", "heard", "heard_delay_ms", "heard_note"])
     for r in rows:
-        w.writerow([r.scheduled, r.started, r.ended, r.station or "", r.zone,
-                    r.bulletin or (Path(r.audio).name if r.audio else ""), r.status, r.reason or "",
-                    r.audio_sha256 or "", r.command or "", r.heard or "",
-                    "" if r.heard_delay_ms is None else r.heard_delay_ms, r.heard_note or ""])
+        w.writerow(safe_cells([r.scheduled, r.started, r.ended, r.station or "", r.zone,
+                               r.bulletin or (Path(r.audio).name if r.audio else ""), r.status, r.reason or "",
+                               r.audio_sha256 or "", r.command or "", r.heard or "",
+                               "" if r.heard_delay_ms is None else r.heard_delay_ms, r.heard_note or ""]))
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="playlog.csv"'})
 
@@ -208,18 +220,19 @@ async def report(request: Request) -> Response:
     try:
         html = await asyncio.to_thread(make)
     except ValueError:
-        return PlainTextResponse("bad dates", 400)
+        return PlainTextResponse(_("give the dates as YYYY-MM-DD, like {example}", request.state.lang,
+                                   example=_now(cfg).date().isoformat()), 400)
     return HTMLResponse(html if isinstance(html, str) else html.decode("utf-8"))
 
 
 ROUTES = [
-    ("/health", health, ["GET"], "view"),
-    ("/login", login, ["GET", "POST"], "view"),
-    ("/logout", logout, ["POST"], "view"),
-    ("/", overview, ["GET"], "view"),
-    ("/live", live, ["GET"], "view"),
-    ("/schedule", schedule, ["GET"], "view"),
-    ("/log", log_page, ["GET"], "view"),
-    ("/log.csv", log_csv, ["GET"], "view"),
-    ("/report", report, ["GET"], "view"),
+    Page("/health", health, {"GET": PUBLIC}, 0),
+    Page("/login", login, {"GET": PUBLIC, "POST": PUBLIC}),
+    Page("/logout", logout, {"POST": "view"}),
+    Page("/", overview, {"GET": "view"}),
+    Page("/live", live, {"GET": "view"}),
+    Page("/schedule", schedule, {"GET": "view"}),
+    Page("/log", log_page, {"GET": "view"}),
+    Page("/log.csv", log_csv, {"GET": "view"}),
+    Page("/report", report, {"GET": "view"}),
 ]
