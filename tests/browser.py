@@ -180,7 +180,8 @@ class Tab:
             if value:
                 return value
             if time.time() > deadline:
-                raise AssertionError(f"not true after {timeout} s: {expression}")
+                raise AssertionError(f"not true after {timeout} s: {expression}; the page says: "
+                                     f"{str(self.js('document.body.innerText'))[:1500]}")
             time.sleep(0.2)
 
     def screenshot(self, path: Path | None = None) -> bytes:

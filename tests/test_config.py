@@ -137,3 +137,48 @@ def test_monitor_and_alert_settings_and_their_mistakes(project):
                        ('webhook = "ftp://x"', "http:// or https://")):
         line = lines.index(key) + 1
         assert any(p.startswith(f"schedule.toml:{line}:") and words in p for p in got), (key, got)
+
+
+def test_a_commune_that_only_relays_is_a_valid_project(project):
+    project.write("schedule.toml", """\
+timezone = "Asia/Ho_Chi_Minh"
+[sources.vov]
+title = "VOV1"
+url = "http://127.0.0.1:8000/vov1"
+[zones.xa]
+name = "Xã A"
+[[slots]]
+source = "vov"
+zones = ["xa"]
+at = ["06:00", "18:00"]
+duration = "30m"
+""")
+    r = project.run("check")
+    assert r.code == 0, r.out + r.err
+    assert "no bulletins" not in r.out + r.err
+    r = project.run("next", "--json", "--days", "1")
+    assert r.code == 0 and '"bulletin": "vov"' in r.out
+
+
+def test_a_project_with_nothing_scheduled_is_warned_not_refused(project):
+    project.write("schedule.toml", 'timezone = "Asia/Ho_Chi_Minh"\n[zones.xa]\nname = "Xã A"\n')
+    r = project.run("check")
+    assert r.code == 0, r.out + r.err
+    assert "no [[slots]] are defined: nothing will be aired" in r.out + r.err
+
+
+def test_a_sequence_slot_and_its_mistakes(project):
+    from broadcaster.config import load_config
+    project.write("scripts/b.txt", "Thông báo thứ hai.\n")
+    base = BASE_CONFIG + '[bulletins.b]\nscript = "scripts/b.txt"\n[zones.xa]\nname = "Xã A"\n'
+    project.write("schedule.toml", base + '[[slots]]\nbulletins = ["thong-bao", "b"]\ngap = 2\nzones = ["xa"]\n'
+                                          'at = ["05:30"]\n')
+    cfg = load_config(project.root / "schedule.toml")
+    assert cfg.slots[0].sequence == ("thong-bao", "b") and cfg.slots[0].gap == 2.0
+    project.write("schedule.toml", base + '[[slots]]\nbulletins = ["thong-bao", "bb"]\nbulletin = "b"\n'
+                                          'zones = ["xa"]\nat = ["05:30"]\n[[slots]]\nbulletin = "b"\ngap = 1\n'
+                                          'zones = ["xa"]\nat = ["06:30"]\n')
+    r = project.run("check")
+    assert r.code == 1   # check: problems found
+    assert 'bulletins and also bulletin' in r.err and "gap is for a sequence" in r.err
+    assert "schedule.toml:" in r.err

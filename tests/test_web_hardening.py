@@ -257,7 +257,8 @@ def test_a_huge_chunked_body_is_refused_while_it_streams(site):
                   "Content-Type: multipart/form-data; boundary=b\r\n\r\n--b".encode())
         s.settimeout(10)
         assert s.recv(100).startswith(b"HTTP/1.1 413")
-    r = httpx.post(site.url + "/play", content=b"x" * 1000, headers={"Content-Type": "multipart/form-data; b=1"})
+    r = httpx.post(site.url + "/play", content=b"x" * 1000, headers={"Content-Type": "multipart/form-data; b=1",
+                                                                     "Accept-Language": "en"})
     assert r.status_code == 403 and "not logged in" in r.text
     assert pending_requests(site.root) == []
 

@@ -8,12 +8,13 @@ smooth limiter keeps the 4×-oversampled (true) peak under the ceiling.
 from __future__ import annotations
 
 import math
+from functools import cache
 from typing import Callable
 
 import numpy as np
-import pyloudnorm
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import firwin, upfirdn
+
+# pyloudnorm and scipy are imported where they are used: they take a second to import, and a
+# command that touches no audio (a `build` with nothing to do, `next`) should not pay for them
 
 OVERSAMPLE = 4
 LIMITER_WINDOW_S = 0.02  # gain reduction ramps in over 20 ms ahead of a peak and out over 20 ms after
@@ -28,20 +29,28 @@ def integrated_loudness(samples: np.ndarray, rate: int) -> float:
     """Integrated loudness in LUFS; -inf for silence or sound shorter than one 400 ms block."""
     if len(samples) < int(0.4 * rate) + 1:
         return -math.inf
+    import pyloudnorm
     with np.errstate(divide="ignore"):
         value = pyloudnorm.Meter(rate).integrated_loudness(samples.astype(np.float64))
     return float(value)
 
 
-# resample_poly's own anti-imaging filter for 4× (Kaiser β = 5, ten zero crossings a side), made once
 _HALF = 10 * OVERSAMPLE
-_TAPS = (firwin(2 * _HALF + 1, 1 / OVERSAMPLE, window=("kaiser", 5.0)) * OVERSAMPLE).astype(np.float32)
+
+
+@cache
+def oversampling_taps() -> np.ndarray:
+    """resample_poly's own anti-imaging filter for 4× (Kaiser β = 5, ten zero crossings a side), made once."""
+    from scipy.signal import firwin
+    return (firwin(2 * _HALF + 1, 1 / OVERSAMPLE, window=("kaiser", 5.0)) * OVERSAMPLE).astype(np.float32)
 
 
 def peak_envelope(samples: np.ndarray) -> np.ndarray:
     """Per input sample, the largest oversampled magnitude between it and the next one."""
+    from scipy.signal import upfirdn
     x = samples if samples.ndim == 2 else samples[:, None]
-    up = upfirdn(_TAPS, x.astype(np.float32, copy=False), OVERSAMPLE, 1, axis=0)[_HALF: _HALF + OVERSAMPLE * len(x)]
+    up = upfirdn(oversampling_taps(), x.astype(np.float32, copy=False), OVERSAMPLE, 1, axis=0)[
+        _HALF: _HALF + OVERSAMPLE * len(x)]
     return np.abs(up.reshape(len(x), -1)).max(axis=1)
 
 
@@ -81,6 +90,7 @@ def limiter_curve(block_peaks: np.ndarray, gain: float, ceiling: float, rate: in
     n = len(need)
     if n == 0 or need.min() >= 1.0:
         return None
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
     h = max(1, round(LIMITER_WINDOW_S * rate / LIMITER_BLOCK))
     least = minimum_filter1d(need, 2 * h + 1, mode="nearest")
     del need

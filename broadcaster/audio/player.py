@@ -130,20 +130,129 @@ class _Feeder(threading.Thread):
             put_until(self.blocks, None, self.stop_flag)  # end marker
 
 
-class Playback:
-    """One airing on one output: prepared ahead, started on time, faded on request.
+class ZoneOutput:
+    """One output stream, kept open while airings follow each other on it.
 
-    ``prepare`` opens the file and the stream and starts the stream playing
-    silence; the callback switches to the audio on the sample whose output time
-    (PortAudio's DAC time, mapped to the wall clock) is the target start.
+    Each attached ``Playback`` plays from the sample whose output time (PortAudio's DAC time, mapped
+    to the wall clock) is its target; between airings the stream plays silence, so nothing is
+    opened or closed between one airing and the next and back-to-back airings keep their own
+    times. One that is due while another still plays starts on the sample after the other's last;
+    one that ``follows`` another starts its gap after the other's last sample, wherever that fell.
     """
 
-    def __init__(self, device: int | str, source, volume: float = 1.0):
-        """``source``: an audio file's path, or a feeder of live audio (``relay.RelayFeeder``)."""
+    def __init__(self, device: int | str, rate: int, channels: int):
+        self.rate, self.channels = rate, channels
+        self.queue: list[Playback] = []     # attached, in the order they play
+        self.lock = threading.Lock()
+        self.closed = threading.Event()
+        self.error: str | None = None
+        self.last_end: float | None = None  # wall time the last ended airing's last sample left
+        self.started = False
+        sd = _sd()
+        try:
+            self.stream = sd.OutputStream(device=device, samplerate=rate, channels=channels, dtype="float32",
+                                          blocksize=BLOCK, latency="high", callback=self._callback,
+                                          finished_callback=self._finished)
+        except (sd.PortAudioError, ValueError) as e:
+            raise PlaybackError(_("the sound output cannot be opened: {reason}", reason=e),
+                                hint=_("check that the sound card is plugged in (broadcaster devices)")) from None
+
+    def fits(self, rate: int, channels: int) -> bool:
+        return not self.closed.is_set() and (rate, channels) == (self.rate, self.channels)
+
+    @property
+    def idle(self) -> bool:
+        return not self.queue
+
+    def attach(self, pb: "Playback") -> None:
+        with self.lock:
+            if self.closed.is_set():
+                raise PlaybackError(self.error or _("the sound output stopped playing"))
+            if pb.follows is not None and pb.target is None and not self.queue and self.last_end is not None:
+                pb.target = self.last_end + pb.follows   # what it follows ended already
+            self.queue.append(pb)
+
+    def detach(self, pb: "Playback") -> None:
+        with self.lock:
+            if pb in self.queue:
+                self.queue.remove(pb)
+        pb.finished.set()
+
+    def start(self) -> None:
+        if self.started:
+            return
+        try:
+            self.stream.start()
+        except Exception as e:
+            self.close()
+            raise PlaybackError(_("the sound output cannot be started: {reason}", reason=e)) from None
+        self.started = True
+
+    def close(self) -> None:
+        self.closed.set()
+        _close(self.stream)
+        self._end_all()
+
+    def _finished(self) -> None:
+        """The stream stopped: closed, or by itself (the device went away)."""
+        if not self.closed.is_set():
+            self.error = _("the sound output stopped playing")
+        self.closed.set()
+        self._end_all()
+
+    def _end_all(self) -> None:
+        with self.lock:
+            left, self.queue = self.queue, []
+        for pb in left:
+            if pb.started_at is not None or self.error:
+                pb.error = pb.error or self.error
+            pb.finished.set()
+
+    def _callback(self, out: np.ndarray, frames: int, t, status) -> None:
+        out.fill(0)
+        # wall-clock time at which this block's first frame leaves the speaker
+        dac = t.outputBufferDacTime or (t.currentTime + self.stream.latency)
+        block_time = _time.time() + (dac - t.currentTime)
+        pos = 0
+        while pos < frames:
+            with self.lock:
+                pb = self.queue[0] if self.queue else None
+            if pb is None:
+                return
+            end = pb._play(out, pos, frames, block_time)
+            if end is None:
+                return          # it plays on past this block, or waits for its start
+            ended = block_time + end / self.rate
+            with self.lock:
+                if self.queue and self.queue[0] is pb:
+                    self.queue.pop(0)
+                self.last_end = ended
+                nxt = self.queue[0] if self.queue else None
+                if nxt is not None and nxt.follows is not None and nxt.target is None:
+                    nxt.target = ended + nxt.follows
+            pb.ended_at = ended
+            pb.finished.set()
+            pos = end
+
+
+class Playback:
+    """One airing on an output: prepared ahead, started on time, faded on request.
+
+    Made with its own ``ZoneOutput`` (``play``, ``preview``), or attached to a zone's (the daemon,
+    which keeps one open while airings follow each other). The output plays silence until the
+    target sample, then the audio; ``hold`` keeps the audio back until ``arm``.
+    """
+
+    def __init__(self, device: int | str | None, source, volume: float = 1.0, output: ZoneOutput | None = None,
+                 follows: float | None = None):
+        """``source``: an audio file's path, or a feeder of live audio (``relay.RelayFeeder``);
+        ``follows``: start this many seconds after the airing before it on the output ends."""
         self.path = source if isinstance(source, Path) else None
         self.feeder = _Feeder(source, volume) if isinstance(source, Path) else source
         self.target: float | None = None      # wall-clock time of the first sample
+        self.follows = follows
         self.started_at: float | None = None  # when the first sample reached the output
+        self.ended_at: float | None = None    # when the last one did
         self.finished = threading.Event()
         self.underruns = 0
         self._pending = np.zeros((0, self.feeder.channels), dtype=np.float32)
@@ -154,16 +263,14 @@ class Playback:
         self.error: str | None = None
         self.armed = threading.Event()  # cleared by hold(): the audio waits, in silence, for arm()
         self.armed.set()
-        self.tap = None   # called with (block, wall time of its first sample) for each block sent, from the start
-        sd = _sd()
+        self.tap = None   # called with (samples, wall time of the first) for what it sends, from its start
+        self.own = output is None
         try:
-            self.stream = sd.OutputStream(device=device, samplerate=self.feeder.rate, channels=self.feeder.channels,
-                                          dtype="float32", blocksize=BLOCK, latency="high",
-                                          callback=self._callback, finished_callback=self.finished.set)
-        except (sd.PortAudioError, ValueError) as e:
+            self.output = output or ZoneOutput(device, self.feeder.rate, self.feeder.channels)
+            self.output.attach(self)
+        except PlaybackError:
             self.feeder.discard()
-            raise PlaybackError(_("the sound output cannot be opened: {reason}", reason=e),
-                                hint=_("check that the sound card is plugged in (broadcaster devices)")) from None
+            raise
         self.feeder.start()
 
     @property
@@ -176,7 +283,7 @@ class Playback:
         return self.feeder.frames / self.rate
 
     def start_error(self) -> float | None:
-        """Seconds from when the first sample was due to when it left the output; None before it has."""
+        """Seconds from when the first sample was due (its target) to when it left the output; None before."""
         if self.started_at is None or self.target is None:
             return None
         return self.started_at - self.target
@@ -187,14 +294,11 @@ class Playback:
             return 0.0
         return min(self.duration, max(0.0, _time.time() - self.started_at))
 
-    def start_at(self, when: float) -> None:
-        """Start the stream now (silence) and the audio at wall-clock time ``when``."""
-        self.target = when
-        try:
-            self.stream.start()
-        except Exception as e:
-            self.close()
-            raise PlaybackError(_("the sound output cannot be started: {reason}", reason=e)) from None
+    def start_at(self, when: float | None) -> None:
+        """The audio starts at wall-clock time ``when`` (None: as it ``follows``); the output runs from now."""
+        if when is not None or self.follows is None:
+            self.target = when
+        self.output.start()
 
     def hold(self) -> None:
         """Keep the audio back, even past its start time, until ``arm`` (the play log is written first)."""
@@ -210,15 +314,19 @@ class Playback:
         self._stop_now = True
 
     def wait(self, timeout: float | None = None) -> bool:
-        return self.finished.wait(timeout)
+        """Whether it has ended (with its own output: and its last sample has left the speaker)."""
+        if not self.finished.wait(timeout):
+            return False
+        if self.own and self.ended_at is not None:
+            _time.sleep(max(0.0, min(self.ended_at - _time.time(), 5.0)))
+        return True
 
     def close(self) -> None:
         self.feeder.stop_flag.set()
-        try:
-            self.stream.abort(ignore_errors=True)
-            self.stream.close(ignore_errors=True)
-        except Exception:
-            pass
+        if self.own:
+            self.output.close()
+        else:
+            self.output.detach(self)
         self.finished.set()
 
     def _take(self, n: int) -> np.ndarray:
@@ -239,41 +347,35 @@ class Playback:
         self._pending = data[n:]
         return data[:n]
 
-    def _callback(self, out: np.ndarray, frames: int, t, status) -> None:
-        from sounddevice import CallbackStop
-        out.fill(0)
+    def _play(self, out: np.ndarray, pos: int, frames: int, block_time: float) -> int | None:
+        """From the output's callback: fill ``out`` from frame ``pos`` on; the frame where this airing
+        ended, or None if it goes on (or has not started) past this block."""
         if self._stop_now:
-            raise CallbackStop
-        # wall-clock time at which this block's first frame leaves the speaker
-        dac = t.outputBufferDacTime or (t.currentTime + self.stream.latency)
-        block_time = _time.time() + (dac - t.currentTime)
-        offset = 0
+            return pos
+        start = pos
         if self.started_at is None:
-            if not self.armed.is_set():
-                return  # silence until the airing is in the play log
-            wait = int(round((self.target - block_time) * self.rate)) if self.target is not None else frames
+            if not self.armed.is_set() or self.target is None:
+                return None   # silence until the airing is in the play log (or what it follows has ended)
+            wait = int(round((self.target - block_time) * self.rate))
             if wait >= frames:
-                return  # still before the start: silence
-            offset = max(0, wait)
-            self.started_at = block_time + offset / self.rate
-        data = self._take(frames - offset)
+                return None   # still before the start: silence
+            start = max(pos, wait)
+            self.started_at = block_time + start / self.rate
+        want = frames - start
+        data = self._take(want)
+        n = len(data)
+        faded = False
         if self._fade_total:
-            n = len(data)
             ramp = (self._fade_left - np.arange(n)) / self._fade_total
             data = data * np.clip(ramp, 0, 1)[:, None]
             self._fade_left -= n
-            if self._fade_left <= 0:
-                out[offset:offset + n] = data
-                self._tapped(out, block_time)
-                raise CallbackStop
-        out[offset:offset + len(data)] = data
-        self._tapped(out, block_time)
-        if self._eof and len(self._pending) == 0 and len(data) < frames - offset:
-            raise CallbackStop
-
-    def _tapped(self, out: np.ndarray, block_time: float) -> None:
+            faded = self._fade_left <= 0
+        out[start:start + n] = data
+        done = faded or (self._eof and len(self._pending) == 0 and n < want)
+        end = start + n if done else frames
         if self.tap is not None:
-            self.tap(out.copy(), block_time)
+            self.tap(out[start:end].copy(), block_time + start / self.rate)
+        return end if done else None
 
 
 def _input_stream(device: int, rate: int, channels: int, callback, finished):

@@ -17,7 +17,8 @@ import numpy as np
 FRAME_RATE = 50          # envelope frames per second (20 ms)
 BAND = (300.0, 3400.0)   # Hz: the speech band
 MAX_DELAY = 3.0          # seconds the monitor may hear later than the output sent (sound card, mixer, air)
-MIN_DELAY = -0.5         # and earlier (clock mapping of two streams)
+MIN_DELAY = -1.0         # and earlier (the clock mappings of two streams disagree: -0.26 to -0.5 s
+                         # seen between a PulseAudio null sink and its monitor)
 WINDOW = 4.0             # seconds: the pieces an airing is checked in, to say where sound stopped
 FOUND_SCORE = 0.3        # correlation of the whole airing at its delay, for it to be there at all
 CONFIRM_SCORE = 0.35     # and for `confirmed`

@@ -117,8 +117,8 @@ def publish(ctx: click.Context, dry_run: bool, to_dir: str | None) -> None:
     cfg = obj.config()
     district_only(cfg, "publish")
     creds = load_credentials(cfg)
-    needed = sorted({s.bulletin for s in cfg.slots if any(cfg.zones[z].station for z in s.zones)
-                     and not s.source and cfg.bulletins[s.bulletin].rendered})
+    needed = sorted({b for s in cfg.slots if any(cfg.zones[z].station for z in s.zones)
+                     for b in s.sequence if cfg.bulletins[b].rendered})
     if needed:
         ctx.invoke(build, bulletins=tuple(needed), engine=None, force=False)
     plans, files = plan(cfg, creds.signing_key, local_now(cfg))

@@ -38,7 +38,7 @@ def user() -> None:
 @user.command(name="add")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(["admin", "approver", "editor", "technician", "viewer"]),
-              help=N_("what the account may do (see README: Accounts)"))
+              help=N_("what the account may do (see docs/console.md: Accounts)"))
 @click.pass_obj
 def user_add(obj: Context, name: str, role: str) -> None:
     """Add an account; the password is asked twice (never on the command line)."""

@@ -60,7 +60,8 @@ def next_airings(obj: Context, days: int, zones: tuple[str, ...], start: str | N
     cfg = obj.config()
     require_known("zone", zones, cfg)
     t0 = parse_from(start, cfg)
-    found = airings(cfg, t0, t0 + timedelta(days=days), zones=set(zones) or None)
+    lengths = durations(cfg)
+    found = airings(cfg, t0, t0 + timedelta(days=days), zones=set(zones) or None, lengths=lengths)
     if as_json:
         click.echo(json.dumps([{"time": a.time.isoformat(), "zone": a.zone, "bulletin": a.bulletin,
                                 "priority": a.priority, "origin": a.origin,
@@ -71,7 +72,6 @@ def next_airings(obj: Context, days: int, zones: tuple[str, ...], start: str | N
     if not found:
         click.echo(_("No airings in the next {days} days.", lang, days=days))
         return
-    lengths = durations(cfg)
     rows = [(when(a.time, lang), a.zone, a.bulletin, (_("relay: ", lang) if a.relay else "") + cfg.title_of(a.bulletin),
              _(PRIORITY_WORDS[a.priority]), fmt_duration(length_of(a, lengths)) if length_of(a, lengths) else "-")
             for a in found]

@@ -132,10 +132,7 @@ def _build(ld: _Loader, data: dict, programme: Path | None = None) -> Config:
 
     btable = ld.table(data, "bulletins")
     bulletins = parse_bulletins(ld, data, tts, audio)
-    fleet = parse_fleet(ld, data)
-    if not btable and not (fleet and fleet.station):
-        ld.problem(("bulletins",), "bulletins",
-                   _("no bulletins are defined (add a [bulletins.NAME] table with a script)"))
+    fleet = parse_fleet(ld, data)   # a project with no bulletins is fine: a commune may only relay (see check)
 
     zones = parse_zones(ld, data)
     sources = parse_sources(ld, data, bulletins)

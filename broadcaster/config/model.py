@@ -105,6 +105,13 @@ class Slot:
     source: str | None = None      # a relay slot: the [sources.ID] it carries (``bulletin`` is that id too)
     duration: float | None = None  # a relay's length in seconds, or
     until: time | None = None      # the local time it ends
+    then: tuple[str, ...] = ()     # a sequence: the bulletins played after ``bulletin``, one after the other
+    gap: float = 0.0               # seconds between the bulletins of a sequence
+
+    @property
+    def sequence(self) -> tuple[str, ...]:
+        """The bulletins this slot plays, in order (one, unless it names a sequence)."""
+        return () if self.source else (self.bulletin, *self.then)
 
     def relay_end(self, begins):
         """When a relay that begins at ``begins`` (an aware datetime) ends; None for a bulletin slot."""

@@ -13,7 +13,8 @@ from broadcaster.i18n import _
 
 
 ZONE_KEYS = ("name", "device", "volume", "quiet", "station", "monitor")
-SLOT_KEYS = ("bulletin", "source", "zones", "at", "cron", "days", "start", "end", "priority", "duration", "until")
+SLOT_KEYS = ("bulletin", "bulletins", "gap", "source", "zones", "at", "cron", "days", "start", "end", "priority",
+             "duration", "until")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?$")
 
@@ -86,8 +87,13 @@ def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dic
 
     bulletin = s.get("bulletin")
     relay = _relay(s, sources, bad)
+    sequence = _sequence(s, bulletins, bad)
+    if sequence:
+        bulletin = sequence[0]
     if "source" in s:
         bulletin = relay.get("source")
+    elif sequence or "bulletins" in s:
+        pass
     elif not isinstance(bulletin, str):
         bad("bulletin", _('has no bulletin (add bulletin = "ID", one of the [bulletins.ID] tables)'))
     elif bulletin not in bulletins:
@@ -153,7 +159,40 @@ def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dic
     if not ok:
         return None
     return Slot(i, bulletin, zone_ids, at, s.get("cron"), days, dates.get("start"), dates.get("end"),
-                priority, ld.index.line(*key), **relay)
+                priority, ld.index.line(*key), **relay, then=tuple(sequence[1:]), gap=_gap(s, bad))
+
+
+def _sequence(s: dict, bulletins: dict, bad) -> list[str]:
+    """``bulletins = ["tin-sang", "thong-bao"]``: the bulletins a slot plays one after the other."""
+    if "bulletins" not in s:
+        if "gap" in s:
+            bad("gap", _('gap is for a sequence (bulletins = ["A", "B"]): the seconds between its bulletins'))
+        return []
+    value = s["bulletins"]
+    if "bulletin" in s or "source" in s:
+        bad("bulletins", _("has bulletins and also bulletin or source: a slot plays one bulletin, a sequence "
+                           "(bulletins = [...]) or one source"))
+        return []
+    if not isinstance(value, list) or not value or not all(isinstance(b, str) for b in value):
+        bad("bulletins", _('bulletins must be a list of bulletin ids like ["tin-sang", "thong-bao"], not {value}',
+                           value=_show(value)))
+        return []
+    unknown = [b for b in value if b not in bulletins]
+    for b in unknown:
+        bad("bulletins", _('bulletin "{bulletin}" is not defined{suggestion}', bulletin=b,
+                           suggestion=_suggest(b, bulletins)))
+    return [] if unknown else list(value)
+
+
+def _gap(s: dict, bad) -> float:
+    if "gap" not in s or "bulletins" not in s:
+        return 0.0
+    seconds = parse_duration(s["gap"])
+    if seconds is None or seconds > 600:
+        bad("gap", _('gap must be seconds between the bulletins, like 2 or "1.5s" (at most 10 minutes), not {value}',
+                     value=_show(s["gap"])))
+        return 0.0
+    return seconds
 
 
 def _relay(s: dict, sources: dict, bad) -> dict:

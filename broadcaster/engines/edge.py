@@ -22,8 +22,12 @@ class EdgeEngine(OnlineEngine):
     name = "edge"
 
     def version(self) -> str:
-        from edge_tts.version import __version__
-        return __version__
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return version("edge-tts")   # without importing edge_tts (aiohttp under it is slow to import)
+        except PackageNotFoundError:
+            from edge_tts.version import __version__
+            return __version__
 
     def voices(self) -> list[Voice]:
         return list(VOICES)

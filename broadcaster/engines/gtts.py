@@ -26,8 +26,12 @@ class GttsEngine(OnlineEngine):
         super().__init__(timeout, **options)
 
     def version(self) -> str:
-        from gtts.version import __version__
-        return __version__
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return version("gTTS")   # without importing gtts (requests under it)
+        except PackageNotFoundError:
+            from gtts.version import __version__
+            return __version__
 
     def voices(self) -> list[Voice]:
         return [Voice("vi", "Northern", "female")]

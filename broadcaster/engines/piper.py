@@ -18,7 +18,7 @@ from broadcaster.engines import Engine, EngineUnavailable, Speech, SynthesisErro
 from broadcaster.i18n import N_, _
 
 MODEL_HINT = N_('put a Vietnamese Piper voice (NAME.onnx and NAME.onnx.json) in the voices/ folder '
-                'and set voice = "voices/NAME.onnx" (see README: Piper voices)')
+                'and set voice = "voices/NAME.onnx" (see docs/configuration.md: Piper voices)')
 
 
 class PiperEngine(Engine):

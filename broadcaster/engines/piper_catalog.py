@@ -95,7 +95,7 @@ def _get(session, url: str, what: str, **kw):
     if r.status_code >= 400:
         raise VoiceInstallError(_("{what} cannot be fetched from {url}: HTTP {status}", what=what, url=url,
                                   status=r.status_code), hint=_("try again later; if it persists, the voice may "
-                                                                "have moved: check README (Piper voices)"))
+                                                                "have moved: check docs/configuration.md (Piper voices)"))
     return r
 
 

@@ -42,6 +42,8 @@ def build_manifest(cfg: Config, station: str, audio: dict[str, dict], version: i
                 slot["duration"] = s.duration
             else:
                 slot["until"] = s.until.strftime("%H:%M:%S")
+        elif s.then:
+            slot["bulletins"], slot["gap"] = list(s.sequence), s.gap
         else:
             slot["bulletin"] = s.bulletin
         if s.cron:
@@ -54,8 +56,8 @@ def build_manifest(cfg: Config, station: str, audio: dict[str, dict], version: i
             if getattr(s, k):
                 slot[k] = getattr(s, k).isoformat()
         slots.append(slot)
-        if not s.source:
-            b = cfg.bulletins[s.bulletin]
+        for bid in s.sequence:
+            b = cfg.bulletins[bid]
             bulletins[b.id] = {"title": b.title, **audio[b.id]}
     return {
         "kind": KIND, "format": FORMAT, "station": station, "version": version, "published": published,
@@ -118,7 +120,14 @@ def _check_shape(doc: dict) -> None:
                 or not isinstance(info.get("title"), str)):
             bad(f"bulletin {b!r}")
     for s in slots:
-        if (not isinstance(s, dict) or s.get("bulletin") not in bulletins or not isinstance(s.get("zones"), list)
+        sequence = s.get("bulletins") if isinstance(s, dict) else None
+        if sequence is not None and (not isinstance(sequence, list) or not sequence
+                                     or any(not isinstance(b, str) or b not in bulletins for b in sequence)
+                                     or isinstance(s.get("gap"), bool)
+                                     or not isinstance(s.get("gap", 0), (int, float)) or not 0 <= s.get("gap", 0) <= 600):
+            bad(f"slot {s!r}"[:200])
+        if (not isinstance(s, dict) or (sequence is None and s.get("bulletin") not in bulletins)
+                or not isinstance(s.get("zones"), list)
                 or not s["zones"] or any(z not in zones for z in s["zones"])
                 or not all(isinstance(t, str) and _TIME.match(t) for t in s.get("at", []))
                 or ("at" not in s and not isinstance(s.get("cron"), str))):
@@ -151,7 +160,9 @@ def programme_toml(doc: dict) -> str:
         out += [f"[bulletins.{b}]", f"title = {toml_string(info['title'])}",
                 f"file = {toml_string('audio/' + audio_name(info))}", ""]
     for s in doc["slots"]:
-        out += ["[[slots]]", f"bulletin = {toml_string(s['bulletin'])}",
+        what = ([f"bulletins = [{', '.join(toml_string(b) for b in s['bulletins'])}]", f"gap = {float(s.get('gap', 0))}"]
+                if "bulletins" in s else [f"bulletin = {toml_string(s['bulletin'])}"])
+        out += ["[[slots]]", *what,
                 f"zones = [{', '.join(toml_string(z) for z in s['zones'])}]",
                 f"priority = {toml_string(s.get('priority', 'normal'))}"]
         if "cron" in s:

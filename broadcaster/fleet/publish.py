@@ -51,7 +51,7 @@ def audio_info(cfg: Config, bulletin: str) -> tuple[dict, Path]:
 
 def plan(cfg: Config, signing_key: str, now: datetime) -> tuple[list[StationPlan], dict[str, Path]]:
     """Every station's signed programme, and the audio files they need by SHA-256."""
-    needed = {s.bulletin for s in cfg.slots if any(cfg.zones[z].station for z in s.zones) and not s.source}
+    needed = {b for s in cfg.slots if any(cfg.zones[z].station for z in s.zones) for b in s.sequence}
     infos, files = {}, {}
     for b in sorted(needed):
         infos[b], path = audio_info(cfg, b)

@@ -14,11 +14,12 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from broadcaster import __version__
-from broadcaster.audio import loudness, master
+from broadcaster.audio import loudness
 from broadcaster.audio import mix as render
 from broadcaster.audio.files import MAX_JINGLE_SECONDS, Encoder, decode_file, frames_of, join_mp3
 from broadcaster.config import AudioSettings, Bulletin, Config, TTSSettings, display_path
@@ -30,6 +31,9 @@ from broadcaster.render.speech import Speaker
 from broadcaster.text.reading import speakability_warnings, spoken_paragraphs
 from broadcaster.i18n import _
 from broadcaster.workers import Ahead, cancel, cores, in_worker, pool as workers
+
+if TYPE_CHECKING:   # master (and scipy under it) is imported where audio is made: a no-op build skips it
+    from broadcaster.audio import master
 
 PIPELINE_VERSION = 2  # bump when the same inputs would now sound different (2: the limiter works per block)
 NORMALISER_VERSION = 2
@@ -91,6 +95,7 @@ def render_audio(paragraphs: list[list[str]], tts: TTSSettings, audio: AudioSett
     target (``master.Timeline``), the gain is found from what was measured on the way
     (``master.Master``), and the mastered blocks are streamed into the encoder.
     """
+    from broadcaster.audio import master
     flat = [t for p in paragraphs for t in p]
     spoken = speaker.speak(tts, flat)
     rate = audio.sample_rate
@@ -128,6 +133,7 @@ def _encode(mastering: master.Master, split: int | None, target: Path, audio: Au
     ``split``, two threads encode a half each at once (an MP3 encoder is one core's work: a 60-minute
     bulletin takes 20 s); the first then measures its half, the second joins the halves (frames
     copied) and measures its half where it lies in the joined file."""
+    from broadcaster.audio import master
     what = _("the rendered bulletin")
 
     def encode(path: Path, start: int, stop: int | None, part_tags: dict[str, str]) -> None:

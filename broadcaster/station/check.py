@@ -202,7 +202,8 @@ def _check_slots(cfg: Config, now: datetime, lang: str | None) -> list[Finding]:
             out.append(Finding("warning", cfg.where("slots", slot.index, "end"),
                                _('the slot for "{bulletin}" ended on {end}: it will not play again (change end or remove the slot)',
                                  lang, bulletin=slot.bulletin, end=day(slot.end, lang))))
-    window = airings(cfg, now, now + OVERLAP_WINDOW, include_suppressed=True)
+    lengths = durations(cfg)
+    window = airings(cfg, now, now + OVERLAP_WINDOW, include_suppressed=True, lengths=lengths)
     seen: set[tuple] = set()
     for a in window:
         if a.suppressed and (a.slot, a.zone) not in seen:
@@ -212,7 +213,6 @@ def _check_slots(cfg: Config, now: datetime, lang: str | None) -> list[Finding]:
                 'zone {zone}: "{bulletin}" at {time} falls in the quiet hours {quiet} and will not play '
                 '(move it, or make it urgent)', lang, zone=a.zone, bulletin=a.bulletin, time=a.time.strftime("%H:%M"),
                 quiet=f"{q[0]:%H:%M}-{q[1]:%H:%M}" if q else "")))
-    lengths = durations(cfg)
     playing: dict[str, tuple] = {}
     for a in (x for x in window if not x.suppressed):
         prev = playing.get(a.zone)

@@ -310,15 +310,20 @@ class Monitors(Part):
         for m in self.zones.values():
             m.join(timeout=5)
 
-    def begin(self, zone: str, pb, label: str) -> Watch | None:
-        """Watch an airing about to start on ``zone`` (None if the zone has no monitor)."""
+    def prepare(self, zone: str, pb, label: str) -> Watch | None:
+        """A watch on an airing attached to ``zone``'s output (None if the zone has no monitor): what it
+        sends is kept from its first sample on, even if that comes before ``begin``."""
         m = self.zones.get(zone)
         if m is None:
             return None
         watch = Watch(zone, label, pb.rate, pb.duration if pb.duration else 3600)
         pb.tap = watch.tap
-        m.begin(watch)
         return watch
+
+    def begin(self, watch: Watch | None) -> None:
+        """The watched airing is the zone's current one now."""
+        if watch is not None and watch.zone in self.zones:
+            self.zones[watch.zone].begin(watch)
 
     def end(self, watch: Watch | None) -> None:
         if watch is not None and watch.zone in self.zones:

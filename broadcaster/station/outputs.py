@@ -1,7 +1,10 @@
 """The sound outputs of the zones: found by name, looked up again when a card comes back.
 
-PortAudio lists its devices once; it can be asked again only while no stream is open,
-so every stream is opened and given back through this part.
+Each zone has one output stream (``audio.player.ZoneOutput``), opened for its first airing and
+kept open while airings follow each other, so the next one is attached ahead and starts on its
+own sample; the zone's worker closes it when nothing is due soon. PortAudio lists its devices
+once; it can be asked again only while no stream is open, so every stream is opened and closed
+through this part.
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ from broadcaster.station.parts import Part
 log = logging.getLogger("broadcaster.daemon")
 
 
+class Busy(PlaybackError):
+    """The zone's stream plays audio of another format: the airing is opened once that has ended."""
+
+
 class Outputs(Part):
     name = "outputs"
 
@@ -24,7 +31,7 @@ class Outputs(Part):
         super().__init__(daemon)
         self.devices: dict[str, int] = {}
         self.lock = threading.RLock()   # PortAudio is re-initialised only while no stream is open
-        self.active: set = set()
+        self.streams: dict[str, object] = {}   # zone → its open ZoneOutput
         self.inputs: set = set()        # the zones' monitor inputs, open all the time
 
     def start(self) -> None:
@@ -35,19 +42,44 @@ class Outputs(Part):
         if new != old:
             self.devices.clear()
 
-    def open(self, zone: str, path):
-        """An output stream for ``zone`` playing ``path`` (or a feeder's live audio); give it back
-        with ``release``."""
-        from broadcaster.audio.player import Playback
+    def stop(self) -> None:
+        for zone in list(self.streams):
+            self.close_stream(zone)
+
+    def open(self, zone: str, path, follows: float | None = None):
+        """A ``Playback`` of ``path`` (or a feeder's live audio) on ``zone``'s output stream, opened if
+        it is not; give it back with ``release``. ``Busy`` when the zone's stream plays audio of
+        another rate or channel count (then open it once that has ended)."""
+        from broadcaster.audio.player import Playback, ZoneOutput, _Feeder
+        feeder = _Feeder(path, self.d.cfg.zones[zone].volume) if isinstance(path, Path) else path
         with self.lock:
-            device = self.resolve(zone)
+            out = self.streams.get(zone)
+            if out is not None and not out.fits(feeder.rate, feeder.channels):
+                if not (out.idle or out.closed.is_set()):
+                    feeder.discard()
+                    raise Busy(zone)
+                self.close_stream(zone)
+                out = None
             try:
-                pb = Playback(device, path, self.d.cfg.zones[zone].volume)
+                if out is None:
+                    out = self.streams[zone] = ZoneOutput(self.resolve(zone), feeder.rate, feeder.channels)
+                return Playback(None, feeder, output=out, follows=follows)
             except PlaybackError:
                 self.devices.pop(zone, None)  # look the device up again next time
+                feeder.discard()
+                if zone in self.streams and self.streams[zone].idle:
+                    self.close_stream(zone)
                 raise
-            self.active.add(pb)
-            return pb
+
+    def close_stream(self, zone: str) -> None:
+        """Close the zone's output stream (when nothing is due soon, or it broke)."""
+        with self.lock:
+            out = self.streams.pop(zone, None)
+        if out is not None:
+            out.close()
+
+    def stream_of(self, zone: str):
+        return self.streams.get(zone)
 
     def open_relay(self, zone: str, source, seconds: float, fallback: Path | None):
         """An output stream for ``zone`` relaying ``source`` for ``seconds``, connected now (ahead of its
@@ -87,8 +119,11 @@ class Outputs(Part):
         m.close()
 
     def release(self, pb) -> None:
-        with self.lock:
-            self.active.discard(pb)
+        """An airing has ended: its stream stays open for the next (closed if it broke)."""
+        pb.close()
+        if pb.output.closed.is_set():
+            with self.lock:
+                self.streams = {z: o for z, o in self.streams.items() if o is not pb.output}
 
     def resolve(self, zone: str, quiet: bool = True) -> int:
         """The PortAudio index of the zone's device; -1 (logged) at start when it is missing."""
@@ -98,7 +133,7 @@ class Outputs(Part):
                 self.devices[zone] = find_output(self.d.cfg.zones[zone].device).index
             except PlaybackError as missing:
                 error = missing
-                if not self.active:
+                if not self.streams:
                     # PortAudio lists devices once; while nothing plays, look again (a USB card plugged back);
                     # the monitors are closed for it and open themselves again
                     for m in list(self.inputs):

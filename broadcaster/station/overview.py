@@ -32,12 +32,12 @@ def zone_states(cfg: Config, journal: Journal, now: datetime) -> list[ZoneState]
     daemons = journal.live_daemons()
     served = {z for _pid, zs in daemons for z in zs}
     playing_rows = {r.zone: r for r in journal.playing()}
-    coming = airings(cfg, now, now + timedelta(days=1))
+    lengths = durations(cfg)
+    coming = airings(cfg, now, now + timedelta(days=1), lengths=lengths)
     later = {a.zone for a in coming}
     if any(z not in later for z in cfg.zones):   # a zone with nothing today: look a week ahead for it
         coming += airings(cfg, now + timedelta(days=1), now + timedelta(days=7),
-                          zones={z for z in cfg.zones if z not in later})
-    lengths = durations(cfg)
+                          zones={z for z in cfg.zones if z not in later}, lengths=lengths)
     raised = AlertLog(journal).active()
     out = []
     for zid, z in cfg.zones.items():

@@ -13,6 +13,7 @@ from datetime import datetime
 from broadcaster.i18n import LANGUAGES, N_, _, gettext, when
 from broadcaster.station.parts import Periodic, PlayLog
 from broadcaster.station.renderer import Renderer
+from broadcaster.render.sidecar import sequence_lengths
 from broadcaster.station.schedule import airings
 from broadcaster.station.zones import LATE_AFTER, LEAD, Item, Zones
 
@@ -63,7 +64,7 @@ class Planner(Periodic):
         if start >= horizon:
             return
         window = airings(d.cfg, datetime.fromtimestamp(start, d.tz), datetime.fromtimestamp(horizon, d.tz),
-                         zones=set(d.served))
+                         zones=set(d.served), lengths=sequence_lengths(d.cfg))
         self.planned_until = horizon
         workers = d.get(Zones).workers
         renderer = d.get(Renderer)
@@ -82,7 +83,7 @@ class Planner(Periodic):
             note = (_("played {seconds} s late, after the daemon was down", seconds=f"{age:.0f}")
                     if age > LATE_AFTER else None)
             workers[a.zone].submit(Item(a.time, a.zone, a.priority, bulletin=a.bulletin, slot=a.slot, note=note,
-                                        ends=a.ends))
+                                        ends=a.ends, follows=a.follows))
             if not a.relay:
                 renderer.check(a.bulletin)
         self.planned = {k for k in self.planned if k[2] > now - d.cfg.grace - LOOKAHEAD}
@@ -99,7 +100,7 @@ class Planner(Periodic):
             log.warning(_("the system clock jumped forward by {seconds} s: airings in the skipped time are logged "
                           "missed, not played all at once", seconds=f"{drift:.0f}"))
             skipped = airings(d.cfg, datetime.fromtimestamp(now - drift, d.tz),
-                              datetime.fromtimestamp(now, d.tz), zones=set(d.served))
+                              datetime.fromtimestamp(now, d.tz), zones=set(d.served), lengths=sequence_lengths(d.cfg))
             for a in skipped:
                 if (a.slot, a.zone, a.time.timestamp()) not in self.planned:
                     self.planned.add((a.slot, a.zone, a.time.timestamp()))

@@ -131,7 +131,7 @@ def build_report(cfg: Config, rows: list[Row], first: date, last: date, now: dat
             logged[(r.slot, r.zone, t.timestamp())] = r
 
     marks: list[Mark] = []
-    expected = [a for a in airings(cfg, start, end, zones=zones) if wanted(a.zone, a.bulletin)]
+    expected = [a for a in airings(cfg, start, end, zones=zones, lengths=lengths) if wanted(a.zone, a.bulletin)]
     keys = {(a.slot, a.zone, a.time.timestamp()): a for a in expected}
     resumed = _resumed_relays(expected, logged, keys)
     continuations = set(resumed.values())

@@ -29,6 +29,7 @@ class Airing:
     suppressed: bool = False  # falls in the zone's quiet hours: not played
     origin: str = "local"     # "district": from the district's programme
     ends: datetime | None = None  # a relay: when it ends (``bulletin`` is then the source's id)
+    follows: float | None = None  # in a sequence after the first: seconds after the one before it ends
 
     @property
     def relay(self) -> bool:
@@ -104,9 +105,27 @@ def _steady(tz: ZoneInfo, start: datetime, end: datetime) -> bool:
     return end.astimezone(tz).utcoffset() == offset
 
 
+def sequence_offsets(slot: Slot, lengths: dict[str, float]) -> list[tuple[str, float]]:
+    """(bulletin, seconds after the slot's time) for each bulletin a slot plays: one after the other,
+    ``gap`` apart, by their rendered lengths (a bulletin not rendered yet counts as 0 s; at air time
+    each one starts its gap after the one before really ends, whatever the plan said)."""
+    if slot.source or not slot.then:
+        return [(slot.bulletin, 0.0)]
+    out, at = [], 0.0
+    for b in slot.sequence:
+        if out and at <= out[-1][1]:
+            at = out[-1][1] + 0.001   # never two airings of one slot at one instant
+        out.append((b, at))
+        at += lengths.get(b, 0.0) + slot.gap
+    return out
+
+
 def airings(cfg: Config, start: datetime, end: datetime, *, zones: set[str] | None = None,
-            include_suppressed: bool = False) -> list[Airing]:
-    """All airings in [start, end), in time order (then zone), for the given zones (default all)."""
+            include_suppressed: bool = False, lengths: dict[str, float] | None = None) -> list[Airing]:
+    """All airings in [start, end), in time order (then zone), for the given zones (default all).
+
+    A sequence slot's bulletins are listed with the slot's firing time in the window, each at its
+    planned offset (``sequence_offsets``, from ``lengths``)."""
     tz = ZoneInfo(cfg.timezone)
     memo: dict[tuple, list[datetime]] = {}  # communes often share times: compute each trigger once
     steady = end - start > WEEK and _steady(tz, start, end)
@@ -123,14 +142,17 @@ def airings(cfg: Config, start: datetime, end: datetime, *, zones: set[str] | No
                 memo[key] = (weekly_fire_times(trig, start, end, slot.end, tz) if weekly
                              else fire_times(trig, start, end))
             times += memo[key]
+        parts = sequence_offsets(slot, lengths or {})
         for t in times:
             local = t.astimezone(tz)
             for z in targets:
                 quiet = slot.priority != "urgent" and cfg.zones[z].is_quiet(local.time())
                 if quiet and not include_suppressed:
                     continue
-                out.append(Airing(local, z, slot.bulletin, slot.priority, slot.index, quiet, slot.origin,
-                                  slot.relay_end(local)))
+                for k, (bulletin, offset) in enumerate(parts):
+                    at = local + timedelta(seconds=offset) if offset else local
+                    out.append(Airing(at, z, bulletin, slot.priority, slot.index, quiet, slot.origin,
+                                      slot.relay_end(local), slot.gap if k else None))
     out.sort(key=lambda a: (a.time, a.zone, -PRIORITY_RANK[a.priority], a.slot))
     return out
 

@@ -1,9 +1,12 @@
 """A zone's worker: plays one airing at a time, highest priority first, on the exact instant.
 
 Items (airings waiting to play) come from the daemon's planner and from `play`
-requests. The worker prepares each one LEAD seconds ahead, starts it on time (or
-as soon as the zone is free, logged late), fades it out for an urgent item or a
-shutdown, and writes its row in the play log.
+requests. The worker prepares each one LEAD seconds ahead on the zone's output
+stream, which stays open while airings follow each other: while one plays, the
+next is attached behind it with its own start time, so back-to-back airings
+start on their own sample whatever the gap, and lateness never carries over. It
+fades what plays out for an urgent item or a shutdown, and writes each airing's
+row in the play log before its first sample.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import _
 from broadcaster.station.monitor import Monitors
-from broadcaster.station.outputs import Outputs
+from broadcaster.station.outputs import Busy, Outputs
 from broadcaster.station.parts import Part
 from broadcaster.station.playlog import STATUS_WORDS
 from broadcaster.station.renderer import Renderer
@@ -37,6 +40,10 @@ LATE_AFTER = 1.0      # an airing that starts this much after its time is logged
 ROW_AHEAD = 0.3       # the play log row is committed this long before the first sample (fsync takes time)
 URGENT_FADE = 0.5     # seconds: what an urgent airing cuts into fades out over this, ending on its time
 START_ERROR_WARN_MS = 50  # a first sample further than this from its time is worth a warning in the log
+TICK = 0.05           # seconds between looks at what plays (progress, urgent items, the next one to prepare)
+LINGER = 0.5          # a zone's stream stays open while an airing is due within LEAD + LINGER seconds
+# (longer would keep it open between airings far apart, and PulseAudio or PipeWire move an open stream
+# to another output when its sound card is pulled out: see docs/reliability.md)
 
 
 @dataclass(order=True)
@@ -54,6 +61,7 @@ class Item:
     command: str | None = field(default=None, compare=False)  # the district's command id, if it came so
     ends: datetime | None = field(default=None, compare=False)  # a relay (``bulletin`` names its source): its end
     resume: bool = field(default=False, compare=False)        # a relay going on after an urgent airing
+    follows: float | None = field(default=None, compare=False)  # in a sequence: seconds after the one before
 
     def __post_init__(self):
         self.sort_key = (-PRIORITY_RANK[self.priority], self.scheduled.timestamp())
@@ -61,6 +69,25 @@ class Item:
     @property
     def label(self) -> str:
         return self.bulletin or (self.audio.name if self.audio else "?")
+
+
+@dataclass
+class Flight:
+    """An airing attached to the zone's stream: waiting for its sample, or playing."""
+    item: Item
+    pb: object                 # audio.player.Playback
+    path: str
+    sha: str | None
+    watch: object = None       # the monitor's watch (proof of air), if the zone has a monitor
+    row: int | None = None     # its play log row, once written
+
+    def due(self) -> float | None:
+        """Real time its first sample is due (None: right after the one it follows, not yet known)."""
+        return self.pb.target
+
+    def expected_end(self) -> float:
+        start = self.pb.started_at or self.pb.target or time.time()
+        return start + self.pb.duration
 
 
 class ZoneWorker(threading.Thread):
@@ -75,12 +102,12 @@ class ZoneWorker(threading.Thread):
         self.cv = threading.Condition()
         self.current: Item | None = None
         self.playback = None
+        self.upcoming: Item | None = None    # the airing attached behind the current one
         self.cut: tuple[str, str] | None = None  # (status, reason) when an airing is ended early
         self.stopping = False
         self.outputs = daemon.get(Outputs)
         self.renderer = daemon.get(Renderer)
         self.monitors = daemon.get(Monitors)
-        self.watch = None    # the monitor's watch on what plays (proof of air), if the zone has a monitor
 
     def submit(self, item: Item) -> None:
         with self.cv:
@@ -94,11 +121,16 @@ class ZoneWorker(threading.Thread):
             if self.current is None or self.current.priority == "urgent" or self.playback is None or self.cut:
                 return
             now = self.d.clock.wall()
-            due = [e[2] for e in self.heap
-                   if e[2].priority == "urgent" and e[2].scheduled.timestamp() - URGENT_FADE <= now]
+            waiting = [e[2] for e in self.heap] + ([self.upcoming] if self.upcoming else [])
+            due = [it for it in waiting if it.priority == "urgent" and it.scheduled.timestamp() - URGENT_FADE <= now]
             if due:
                 self.cut = ("interrupted", _("interrupted by the urgent {item}", item=due[0].label))
                 self.playback.fade_out(URGENT_FADE)
+
+    def _urgent_waiting(self) -> bool:
+        with self.cv:
+            now = self.d.clock.wall()
+            return any(e[2].priority == "urgent" and e[2].scheduled.timestamp() - LEAD <= now for e in self.heap)
 
     def drop_future(self, after: float) -> list[Item]:
         """Take back scheduled airings not yet prepared (for a reload)."""
@@ -119,10 +151,10 @@ class ZoneWorker(threading.Thread):
                 self.playback.fade_out(0.3)
             self.cv.notify_all()
 
-    def _next_due(self) -> tuple[Item | None, float]:
-        """The item to prepare now (best priority among those due), or how long to wait."""
+    def _next_due(self, ready=None) -> tuple[Item | None, float]:
+        """The item to prepare now (best priority among those due, and ``ready`` if given), or how long to wait."""
         now = self.d.clock.wall()
-        due = [e for e in self.heap if e[2].scheduled.timestamp() - LEAD <= now]
+        due = [e for e in self.heap if e[2].scheduled.timestamp() - LEAD <= now and (ready is None or ready(e[2]))]
         if due:
             best = min(due)
             self.heap.remove(best)
@@ -130,6 +162,15 @@ class ZoneWorker(threading.Thread):
             return best[2], 0.0
         wait = min((e[2].scheduled.timestamp() - LEAD - now for e in self.heap), default=0.5)
         return None, max(0.01, min(0.5, wait))
+
+    def _close_when_idle(self) -> None:
+        """Close the zone's stream once nothing plays and nothing is due soon (called holding ``cv``)."""
+        out = self.outputs.stream_of(self.zone)
+        if out is None or not out.idle or (out.last_end or 0) > time.time():
+            return   # playing, or the end of the last airing is still on its way to the loudspeakers
+        now = self.d.clock.wall()
+        if not any(e[2].scheduled.timestamp() - now < LEAD + LINGER for e in self.heap):
+            self.outputs.close_stream(self.zone)
 
     def run(self) -> None:
         while True:
@@ -139,84 +180,181 @@ class ZoneWorker(threading.Thread):
                     item, wait = self._next_due()
                     if item:
                         break
+                    self._close_when_idle()
                     self.cv.wait(wait)
                 if self.stopping:
-                    return
-                self.current = item
-                self.cut = None
+                    break
             try:
-                self._air(item)
+                flight = self._prepare(item, None)
+                while flight is not None:
+                    flight = self._air(flight)
             except Exception:  # never let one airing take the zone down
                 log.exception(_("zone {zone}: unexpected error while airing {item}", zone=self.zone, item=item.label))
-            finally:
-                self.monitors.end(self.watch)
-                self.watch = None
-                with self.cv:
-                    if self.playback is not None:
-                        self.outputs.release(self.playback)
-                    self.current = None
-                    self.playback = None
+        self.outputs.close_stream(self.zone)
 
-    def _air(self, item: Item) -> None:
+    # --- one airing ---------------------------------------------------------------------------
+
+    def _real(self, wall: float) -> float:
+        """A time of the daemon's clock on the real clock, which the stream runs on."""
+        return wall + (time.time() - self.d.clock.wall())
+
+    def _prepare(self, item: Item, before: Flight | None) -> Flight | None:
+        """Attach ``item`` to the zone's stream, held until its row is written; None if it failed (logged)."""
         d = self.d
+        # in a sequence, right after the one before it; a request asked for while another plays, right
+        # after that one; anything else on its own time
+        follows = None
+        if before is not None:
+            if item.follows is not None and before.item.slot == item.slot and before.item.scheduled < item.scheduled:
+                follows = item.follows
+            elif item.request is not None:
+                follows = 0.0
         try:
             if item.ends is not None:
                 start = max(item.scheduled.timestamp(), d.clock.wall() + 0.2)
                 source, pb = self._open_relay(item, start)
                 if pb is None:
-                    return
-                path, sha = source.url or source.device, None
+                    return None
+                path, sha, target = source.url or source.device, None, self._real(start)
             else:
                 path, sha = self.renderer.audio_for(item)
-                pb = self.outputs.open(self.zone, path)
-                start = max(item.scheduled.timestamp(), d.clock.wall() + 0.2)
+                pb = self.outputs.open(self.zone, path, follows=follows)
+                if follows is not None:
+                    target = None
+                elif item.request is not None or item.resume:
+                    target = time.time() + 0.2   # as soon as it can (no slot to be late for)
+                else:
+                    target = self._real(item.scheduled.timestamp())
+        except Busy:
+            self.submit(item)   # another format plays now: opened once it has ended
+            return None
         except BroadcasterError as e:
             self._failed(item, e.message + (f" ({e.hint})" if e.hint else ""))
-            return
+            return None
+        pb.hold()  # not a sample before the row is committed: a crash can never make an unlogged airing
+        try:
+            pb.start_at(target)
+        except BroadcasterError as e:
+            self.outputs.release(pb)
+            self._failed(item, e.message)
+            return None
+        return Flight(item, pb, str(path), sha, self.monitors.prepare(self.zone, pb, item.label))
+
+    def _write_row(self, f: Flight) -> bool:
+        """Commit ``f``'s play log row and let its audio go; False if it has one already (not played twice)."""
+        d = self.d
+        due = f.due() or f.expected_end()
+        started = datetime.fromtimestamp(due - (time.time() - d.clock.wall()), d.tz)
+        f.row = d.journal.start(scheduled=f.item.scheduled, zone=self.zone, bulletin=f.item.bulletin,
+                                audio=f.path, audio_sha256=f.sha, priority=f.item.priority, slot=f.item.slot,
+                                request=f.item.request, started=started, command=f.item.command)
+        if f.row is None:
+            log.warning(_("zone {zone}: {item} at {time} already has a log row; not playing it twice",
+                          zone=self.zone, item=f.item.label, time=f.item.scheduled.strftime("%H:%M:%S")))
+            return False
+        if f.watch is not None:
+            f.watch.row = f.row
+        f.pb.arm()
+        return True
+
+    def _air(self, f: Flight) -> Flight | None:
+        """Play ``f`` to its end, attaching the next due airing behind it; that next one, if any."""
+        d = self.d
+        item, pb = f.item, f.pb
         with self.cv:
             if self.stopping:
-                pb.close()
-                self.outputs.release(pb)
-                return
-            self.playback = pb
-        self.watch = self.monitors.begin(self.zone, pb, item.label)
-        pb.hold()  # not a sample before the row is committed: a crash can never make an unlogged airing
-        pb.start_at(start + (time.time() - d.clock.wall()))  # the stream runs on the real clock
-        delay = start - d.clock.wall() - ROW_AHEAD
-        if delay > 0:
-            time.sleep(delay)
-        started = datetime.fromtimestamp(start, d.tz)
-        row = d.journal.start(scheduled=item.scheduled, zone=self.zone, bulletin=item.bulletin,
-                              audio=str(path), audio_sha256=sha, priority=item.priority, slot=item.slot,
-                              request=item.request, started=started, command=item.command)
-        if row is None:
-            pb.close()
-            log.warning(_("zone {zone}: {item} at {time} already has a log row; not playing it twice",
-                          zone=self.zone, item=item.label, time=item.scheduled.strftime("%H:%M:%S")))
-            return
-        if self.watch is not None:
-            self.watch.row = row
-        pb.arm()
-        # a `play` request has no slot to be late for: its time is when it was asked for
-        late = start - item.scheduled.timestamp() if item.request is None and not item.resume else 0.0
+                self._drop(f)
+                return None
+            self.current, self.playback, self.cut = item, pb, None
+        self.monitors.begin(f.watch)
+        if f.row is None:
+            due = f.due() or time.time()
+            if due - ROW_AHEAD - time.time() > 0:
+                time.sleep(due - ROW_AHEAD - time.time())
+            if not self._write_row(f):
+                self._release(f)
+                return None
         log.info(_("zone {zone}: playing {item} (scheduled {time})", zone=self.zone, item=item.label,
-                   time=item.scheduled.strftime("%H:%M:%S"))
-                 + (_(", {seconds} s late", seconds=f"{late:.1f}") if late > LATE_AFTER else ""))
+                   time=item.scheduled.strftime("%H:%M:%S")))
         limit = pb.duration + 30 if pb.rate else 3600
         t0 = time.monotonic()
         measured = False
-        while not pb.wait(0.1):
-            measured = measured or self._measured_start(row, pb, start)
+        nxt: Flight | None = None
+        while not pb.wait(TICK):
+            measured = measured or self._measured_start(f)
             self._cut_for_urgent()
+            nxt = self._ahead(f, nxt)
             if time.monotonic() - t0 > limit + LEAD:
-                pb.close()
                 self.cut = self.cut or ("failed", _("the sound output stopped playing"))
                 break
-        pb.close()
         if not measured:
-            self._measured_start(row, pb, start)
+            self._measured_start(f)
+        self._finish(f)
+        self._release(f)
+        if nxt is not None and (self.stopping or (nxt.pb.finished.is_set() and nxt.pb.started_at is None)):
+            if not self.stopping:
+                self._failed_flight(nxt, nxt.pb.error or _("the sound output stopped playing"))
+            self._drop(nxt)
+            nxt = None
+        return nxt
+
+    def _ahead(self, cur: Flight, nxt: Flight | None) -> Flight | None:
+        """While ``cur`` plays: attach the next due airing behind it, and commit its row just before it starts."""
+        if self.stopping:
+            return nxt
+        if nxt is None:
+            ends = self.d.clock.wall() + (cur.expected_end() - time.time())
+
+            def ready(it: Item) -> bool:
+                # a relay that would have to wait for this airing is connected once it has ended, so that
+                # it starts with the live stream, not with what it buffered meanwhile
+                return it.ends is None or not (it.resume or it.scheduled.timestamp() < ends)
+            with self.cv:
+                item, _wait = self._next_due(ready)
+            if item is None:
+                return None
+            nxt = self._prepare(item, cur)
+            with self.cv:
+                self.upcoming = nxt.item if nxt else None
+            return nxt
+        if nxt.row is None:
+            if nxt.item.priority != "urgent" and self._urgent_waiting():
+                self._drop(nxt)   # an urgent airing came after it was attached: that one goes first
+                self.submit(nxt.item)
+                return None
+            due = nxt.due() or cur.expected_end() + (nxt.pb.follows or 0.0)
+            if time.time() >= due - ROW_AHEAD and not self._write_row(nxt):
+                self._drop(nxt)
+                return None
+        return nxt
+
+    def _release(self, f: Flight) -> None:
+        self.monitors.end(f.watch)
+        with self.cv:
+            if self.current is f.item:
+                self.current, self.playback = None, None
+            if self.upcoming is f.item:
+                self.upcoming = None
+        self.outputs.release(f.pb)
+
+    def _drop(self, f: Flight) -> None:
+        """An attached airing that will not play (the daemon stops, or an urgent one goes first)."""
+        if f.row is not None:
+            self.d.journal.finish(f.row, "interrupted", self.d.clock.now(), _("the daemon was stopped"))
+        f.row = None
+        with self.cv:
+            if self.upcoming is f.item:
+                self.upcoming = None
+        self.outputs.release(f.pb)
+
+    def _finish(self, f: Flight) -> None:
+        """The airing's row: how it ended, and why."""
+        d, item, pb = self.d, f.item, f.pb
         ended = d.clock.now()
         relay = self._relay_outcome(item, pb) if item.ends is not None else None
+        error = pb.start_error()
+        # a `play` request has no slot to be late for: its time is when it was asked for
+        late = (error or 0.0) if item.request is None and not item.resume else 0.0
         if self.cut:
             status, reason = self.cut
         elif pb.feeder.error or pb.error:
@@ -231,10 +369,10 @@ class ZoneWorker(threading.Thread):
                 status = "failed"   # nothing of the source reached the air
             if events:
                 reason = "; ".join(([reason] if reason else []) + events)
-        d.journal.finish(row, status, ended, reason, relayed_s=relay[0] if relay else None,
+        d.journal.finish(f.row, status, ended, reason, relayed_s=relay[0] if relay else None,
                          fallback_s=relay[1] if relay else None)
         if item.request is not None:
-            d.journal.finish_request(item.request, "done" if status in ("played", "late") else status, reason, row)
+            d.journal.finish_request(item.request, "done" if status in ("played", "late") else status, reason, f.row)
         log.info(_("zone {zone}: {item} {status}", zone=self.zone, item=item.label, status=_(STATUS_WORDS[status]))
                  + (f" ({reason})" if reason else ""))
 
@@ -264,17 +402,29 @@ class ZoneWorker(threading.Thread):
             events.append(_("the relay goes on after it"))
         return relayed, fallback, events
 
-    def _measured_start(self, row: int, pb, due: float) -> bool:
+    def _measured_start(self, f: Flight) -> bool:
         """The log's ``started`` becomes when the first sample left the output (PortAudio's DAC time of
-        that block), and ``start_error_ms`` how far that was from when it was due. False until it has left."""
-        error = pb.start_error()
-        if error is None:
+        that block), and ``start_error_ms`` how far that was from when it was due: its slot's time, or
+        for a request or what follows another in a sequence, the instant it could start. False until
+        it has left."""
+        error = f.pb.start_error()
+        if error is None or f.row is None:
             return False
-        self.d.journal.measured_start(row, datetime.fromtimestamp(due + error, self.d.tz), error * 1000)
+        started = f.pb.started_at - (time.time() - self.d.clock.wall())
+        self.d.journal.measured_start(f.row, datetime.fromtimestamp(started, self.d.tz), error * 1000)
         if abs(error) * 1000 > START_ERROR_WARN_MS:
             log.warning(_("zone {zone}: the first sample left {ms} ms from its time", zone=self.zone,
                           ms=f"{error * 1000:+.0f}"))
         return True
+
+    def _failed_flight(self, f: Flight, reason: str) -> None:
+        if f.row is not None:
+            self.d.journal.finish(f.row, "failed", self.d.clock.now(), reason)
+            f.row = None
+            if f.item.request is not None:
+                self.d.journal.finish_request(f.item.request, "failed", reason)
+        else:
+            self._failed(f.item, reason)
 
     def _failed(self, item: Item, reason: str, status: str = "failed") -> None:
         row = self.d.journal.record(scheduled=item.scheduled, zone=self.zone, bulletin=item.bulletin,

@@ -59,7 +59,7 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         if scope["method"] == "HEAD":   # a GET whose answer has no body: never an effect, never a body read
-            scope, receive = {**scope, "method": "GET"}, _replay(b"")
+            scope, receive = {**scope, "method": "GET"}, _replay(b"", receive)
         request = Request(scope, receive)
         lang = request.state.lang = lang_of(request)
         method = scope["method"]
@@ -77,7 +77,7 @@ class Guard:
         public = page is not None and page.rights[method] == PUBLIC
         limit = page.body if page is not None else 0
         if method == "GET":
-            receive = _replay(b"")
+            receive = _replay(b"", receive)
         elif _declared_length(request) > limit:
             return await answer(_too_large(limit, lang), 413)
         console: Console = request.app.state.console
@@ -98,11 +98,12 @@ class Guard:
                 console.accounts.audit(user.name, address(request), "refused", f"{method} {scope['path']}")
                 return await answer(_("{name} ({role}) may not do that", lang, name=user.name, role=user.role), 403)
         if method != "GET":
+            original = receive
             try:
                 body = await _read_capped(receive, limit)
             except TooLarge:
                 return await answer(_too_large(limit, lang), 413)
-            receive = _replay(body)
+            receive = _replay(body, receive)
             request = Request(scope, receive)
             sent = request.headers.get("x-csrf-token")
             if sent is None and request.headers.get("content-type", "").startswith(
@@ -110,7 +111,7 @@ class Guard:
                 with contextlib.suppress(Exception):   # a form that does not parse has no token: refused below
                     async with request.form() as form:
                         sent = form.get("csrf")
-                receive = _replay(body)
+                receive = _replay(body, original)
             if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), session["csrf"].encode()):
                 return await answer(_("refused: the form is out of date (no valid CSRF token); reload the page",
                                       lang), 403)
@@ -147,7 +148,9 @@ async def _read_capped(receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _replay(body: bytes):
+def _replay(body: bytes, then):
+    """A receive that gives ``body`` as the whole request, then waits on ``then`` (the real one) for the
+    client's disconnect, as a response that watches for it (a file being sent) expects."""
     sent = False
 
     async def receive():
@@ -155,7 +158,10 @@ def _replay(body: bytes):
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+        while True:
+            message = await then()
+            if message["type"] == "http.disconnect":
+                return message
     return receive
 
 

@@ -113,8 +113,8 @@ async def schedule(request: Request) -> Response:
     days = int(days)
     now = _now(cfg)
     start = datetime.combine(now.date(), datetime.min.time(), now.tzinfo)
-    found = airings(cfg, start, start + timedelta(days=days), include_suppressed=True)
     lengths = durations(cfg)
+    found = airings(cfg, start, start + timedelta(days=days), include_suppressed=True, lengths=lengths)
     rows = []   # per zone and day: the airings as spans of the 24-hour bar
     for zid, z in cfg.zones.items():
         for d in range(days):
