@@ -14,7 +14,10 @@ Starts a private PulseAudio with a null sink, records its monitor, and prints:
    daemon's own `start_error_ms` from the play log, its CPU while playing and its peak memory;
 5. `python bench/onair.py after-render [MINUTES]`: airings every 4 s on one zone while the same PC
    renders a long programme (default 60 minutes of speech, from the sentence cache) and after it
-   exits: the start error of the airings during the render and of those in the 10 s after it.
+   exits: the start error of the airings during the render and of those in the 10 s after it;
+6. `python bench/onair.py back-to-back [N]`: N airings (default 100) on one zone, each starting 0,
+   0.5, 1.7 or 3 s after the one before ends (in turn): start error of each from the recording,
+   against a reference click, and what the play log says (late airings, its start_error_ms).
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ def summary(name: str, errs: list[float]) -> None:
 
 
 def reference_click(device: int, when: float) -> None:
-    from broadcaster.audio.player import Playback
+    from broadcaster.audio.playback import Playback
     p = Playback(device, CLICK)
     p.start_at(when)
     threading.Thread(target=lambda: (p.wait(5), p.close()), daemon=True).start()
@@ -83,7 +86,8 @@ def reference_click(device: int, when: float) -> None:
 def mechanism(server: PulseServer, tmp: Path) -> None:
     """Prepared Playback against naive decode-then-play, on a 10-minute MP3."""
     import sounddevice as sd
-    from broadcaster.audio.player import Playback, find_output
+    from broadcaster.audio.playback import Playback
+    from broadcaster.audio.player import find_output
     path = tmp / "long.mp3"
     long_bulletin(path, 5)
     dev = find_output("bench").index
@@ -234,6 +238,45 @@ def many_zones(server: PulseServer, tmp: Path, n: int) -> None:
           f"daemon CPU while playing {cpu:.1f} % of one core; peak memory {rss:.0f} MB")
 
 
+def back_to_back(server: PulseServer, tmp: Path, n: int) -> None:
+    """Airings one after the other on one zone, 0, 0.5, 1.7 and 3 s apart, n of them."""
+    root = tmp / "b2b"
+    (root / "audio").mkdir(parents=True)
+    # (bulletin, its length, seconds to the next slot): the gaps are 0, 0.5, 1.7 and 3 s
+    cycle = [("b20", 2.0, 2), ("b15", 1.5, 2), ("b13", 1.3, 3), ("b20", 2.0, 5)]
+    for name, seconds in {(c[0], c[1]) for c in cycle}:
+        x = np.concatenate([tone(1000, 0.3), (0.005 * np.sin(np.arange(int((seconds - 0.3) * RATE)) * 0.05))
+                            .astype(np.float32)])
+        sf.write(str(root / "audio" / f"{name}.wav"), x, RATE)
+    t0 = int(time.time()) + 15
+    plan, t = [], float(t0)
+    for i in range(n):
+        name, _length, step = cycle[i % len(cycle)]
+        plan.append((t, name))
+        t += step
+    slots = "".join(f'[[slots]]\nbulletin = "{name}"\nzones = ["bench"]\nat = [{hhmmss([when])}]\n'
+                    for when, name in plan)
+    bulletins = "".join(f'[bulletins.{name}]\nfile = "audio/{name}.wav"\n' for name in {c[0] for c in cycle})
+    (root / "schedule.toml").write_text(f'timezone = "UTC"\n[audio]\nformat = "wav"\nsample_rate = {RATE}\n'
+                                        f'{bulletins}[zones.bench]\ndevice = "bench"\n{slots}', encoding="utf-8")
+    proc, recs, t_ref = start_daemon(server, root, tmp, ["bench"], t0)
+    time.sleep(max(0, plan[-1][0] + 4 - time.time()))
+    proc.terminate()
+    proc.wait()
+    x = recs["bench"].stop()
+    [ref] = onsets(x, 2000, 1)
+    errs = errors(onsets(x, 1000, n), ref, [w for w, _n in plan], t_ref)
+    summary(f"back to back, {n} airings (gaps 0, 0.5, 1.7, 3 s)", errs)
+    import json
+    rows = json.loads(subprocess.run([sys.executable, "-m", "broadcaster", "log", "--json"], cwd=root,
+                                     env={**os.environ, **server.env}, capture_output=True, text=True,
+                                     check=True).stdout)
+    logged = [abs(r["start_error_ms"]) for r in rows if r["start_error_ms"] is not None]
+    statuses = {s: sum(r["status"] == s for r in rows) for s in {r["status"] for r in rows}}
+    print(f"play log: {len(rows)} rows {statuses}; start_error_ms median {np.median(logged):.1f} "
+          f"max {max(logged):.1f} ms")
+
+
 def after_render(server: PulseServer, tmp: Path, minutes: float) -> None:
     """Airings every 4 s while a long programme renders on the same PC, and after it exits."""
     sys.path.insert(0, str(REPO / "bench"))
@@ -288,6 +331,8 @@ def main() -> None:
                 mechanism(server, tmp)
             if only == "zones":
                 many_zones(server, tmp, int(sys.argv[2]) if len(sys.argv) > 2 else 10)
+            if only == "back-to-back":
+                back_to_back(server, tmp, int(sys.argv[2]) if len(sys.argv) > 2 else 100)
             if only == "after-render":
                 after_render(server, tmp, float(sys.argv[2]) if len(sys.argv) > 2 else 60)
             for minutes in ((1, 60) if only in ("all", "rss") else ()):

@@ -15,7 +15,7 @@ import soundfile as sf
 
 from tests.pulse import tone_onsets
 
-pytestmark = pytest.mark.audio
+pytestmark = [pytest.mark.audio, pytest.mark.alone]   # onsets to the millisecond: run alone
 RATE = 44100
 # bulletin: (its tone, its length in seconds); a burst of the tone opens it, a low hum fills the rest
 FILES = {"p": (440.0, 2.0), "q": (880.0, 1.5), "r": (1320.0, 2.3), "s": (660.0, 2.0)}

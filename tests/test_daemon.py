@@ -25,6 +25,7 @@ def bulletin_of(freq: float) -> str:
     return min(FREQS, key=lambda b: abs(FREQS[b] - freq))
 
 
+@pytest.mark.alone   # onsets to 20 ms: run after the others, alone
 def test_two_zones_play_their_own_bulletins_on_time(station):
     station.configure([("a", ["za"], 0, "normal"), ("b", ["za"], 4, "normal"),
                        ("b", ["zb"], 0, "normal"), ("a", ["zb"], 5, "normal")])

@@ -165,7 +165,9 @@ def test_sound_card_pulled_out_and_plugged_back(station, pulse, tmp_path):
     pulse.add_sink("zone_usb")
     for b in FREQS:
         station.project.write(f"scripts/{b}.txt", "Một.")
-    times = [6 + 3 * i for i in range(10)]
+    # 5 s apart: the zone's stream is closed between airings (kept open, it would be moved by PulseAudio
+    # with the card gone, see docs/reliability.md), so each airing opens the card anew
+    times = [6 + 5 * i for i in range(10)]
     station.configure([("a", ["za"], t, "normal") for t in times], zones={"za": "zone_usb"}, t0_in=3)
     station.build()
     station.start()
@@ -179,11 +181,10 @@ def test_sound_card_pulled_out_and_plugged_back(station, pulse, tmp_path):
     x = rec.stop()
     rows = sorted(station.log(), key=lambda r: r["scheduled"])
     status = [r["status"] for r in rows]
-    assert len(rows) == len(times) and status[:3] == ["played"] * 3 and status[7:] == ["played"] * 3, \
+    assert len(rows) == len(times) and status[:3] == ["played"] * 3 and status[6:] == ["played"] * 4, \
         ([(r["scheduled"][11:19], r["status"], r["reason"]) for r in rows], station.daemon_log()[-4000:])
-    # the fourth was already on its way when the card went (PulseAudio moves such a stream to another
-    # output: see RELIABILITY.md); those prepared while it was out failed, saying why
-    gone = rows[4:7]
+    # those prepared while it was out failed, saying why
+    gone = rows[3:6]
     assert all(r["status"] == "failed" and "the sound output cannot be opened" in r["reason"] for r in gone), gone
     heard = tone_onsets(x, FREQS["a"])
     assert len(heard) >= 3  # the airings after it came back reached the card

@@ -286,3 +286,52 @@ def test_a_station_killed_mid_transfer_never_has_half_a_programme(fleet):
     long = next(p for p in audio.iterdir() if p.stat().st_size > 10_000_000)
     from broadcaster.fsutil import sha256_file
     assert long.name.startswith(sha256_file(rec / "long.wav"))
+
+
+def test_malformed_rows_from_one_station_are_quarantined_and_the_others_arrive(fleet):
+    """A station (its own credentials, its own subject: the server rightly lets it) sends rows that are
+    not rows; the district keeps them aside, says which station, and stores everybody's valid rows."""
+    good = {"id": 1, "version": 1, "scheduled": "2026-12-02T05:30:00.000+07:00", "zone": "qb", "bulletin": "a",
+            "audio": None, "audio_sha256": None, "priority": "normal", "slot": 0, "request": None,
+            "started": "2026-12-02T05:30:00.000+07:00", "ended": None, "status": "playing", "reason": None}
+    bad = [json.dumps({"id": 777, "version": 1, "scheduled": "2026-12-02T05:30:00+07:00"}).encode(),   # no zone
+           json.dumps({**good, "id": "x"}).encode(),                                                 # wrong type
+           json.dumps({**good, "id": 3, "status": "exploded"}).encode(),                             # no such status
+           json.dumps({**good, "id": 4, "start_error_ms": "soon"}).encode(),
+           b"not json at all", b"[1, 2]",
+           json.dumps({**good, "id": 5, "reason": "x" * 900_000}).encode()]                          # 900 KB
+    assert cli(fleet.district, "publish").code == 0   # the district's streams are made
+
+    async def go():
+        from broadcaster.errors import FleetError
+        qa, qb = await connected(fleet, "qa"), await connected(fleet, "qb")
+        try:
+            for i, data in enumerate(bad):
+                await qa.publish_row(data, f"bad-{i}")
+            with pytest.raises(FleetError):   # 2 MB: past what the server takes at all
+                await qa.publish_row(b"x" * 2_000_000, "bad-huge")
+            await qa.publish_row(json.dumps({**good, "zone": "qa"}).encode(), "qa:1:1")
+            for i in range(1, 4):
+                await qb.publish_row(json.dumps({**good, "id": i, "status": "played"}).encode(), f"qb:{i}:1")
+        finally:
+            await qa.close()
+            await qb.close()
+    asyncio.run(go())
+    r = cli(fleet.district, "log", "--json")
+    assert r.code == 0, r.err
+    rows = json.loads(r.out)
+    assert sorted((x["station"], x["zone"], x["status"]) for x in rows) == [
+        ("qa", "qa", "playing"), ("qb", "qb", "played"), ("qb", "qb", "played"), ("qb", "qb", "played")], rows
+    from broadcaster.station.playlog import Journal
+    j = Journal(fleet.district / "state")
+    try:
+        assert j.quarantined() == {"qa": len(bad)}
+        reasons = [r[0] for r in j.store.read("SELECT reason FROM quarantine ORDER BY id")]
+        assert "zone must be a text" in reasons[0] and "not JSON" in reasons[4] and "larger than a row" in reasons[6]
+        from broadcaster.station.alerts import AlertLog
+        [alert] = AlertLog(j).active("qa")
+        assert alert.kind == "malformed" and "station qa" in alert.detail
+    finally:
+        j.close()
+    r = cli(fleet.district, "log", "--json")   # the next read goes on: nothing is redelivered forever
+    assert r.code == 0 and len(json.loads(r.out)) == 4

@@ -35,7 +35,7 @@ def test_an_mp3_is_fed_to_the_sound_card_exactly_as_it_decodes_whole(tmp_path):
     import numpy as np
     import soundfile as sf
     from broadcaster.audio.files import encode_file, read_blocks
-    from broadcaster.audio.player import _Feeder
+    from broadcaster.audio.playback import _Feeder
     rate = 44100
     t = np.arange(rate * 20) / rate
     hum = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)   # a steady tone showed it at once

@@ -76,7 +76,8 @@ def report(obj: Context, first: str | None, last: str | None, zones: tuple[str, 
 def preview(obj: Context, bulletin: str, device: str | None, show_text: bool) -> None:
     """Play a rendered bulletin on this PC's own speakers (not a zone); Ctrl+C stops it."""
     from broadcaster.fsutil import sha256_file
-    from broadcaster.audio.player import Playback, find_output
+    from broadcaster.audio.playback import Playback
+    from broadcaster.audio.player import find_output
     from broadcaster.render.sidecar import read_sidecar
     cfg = obj.config()
     require_known("bulletin", (bulletin,), cfg)

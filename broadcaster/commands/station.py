@@ -102,7 +102,8 @@ def play(obj: Context, target: str, zone: str | None, urgent: bool, high: bool, 
 
 
 def _play_here(cfg: Config, journal, target: str, zone: str, priority: str) -> None:
-    from broadcaster.audio.player import Playback, find_output
+    from broadcaster.audio.playback import Playback
+    from broadcaster.audio.player import find_output
     from broadcaster.fsutil import sha256_file
     now = local_now(cfg)
     bulletin = target if target in cfg.bulletins else None

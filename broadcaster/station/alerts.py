@@ -25,7 +25,7 @@ from broadcaster.station.playlog import Journal
 log = logging.getLogger("broadcaster.daemon")
 
 KIND_WORDS = {"dead_air": N_("dead air"), "unexpected": N_("unexpected sound"),
-              "monitor": N_("monitor unavailable")}
+              "monitor": N_("monitor unavailable"), "malformed": N_("malformed messages")}
 RETRY = (2, 5, 10, 30, 60)   # seconds between tries of a webhook that did not answer 2xx
 WEBHOOK_TIMEOUT = 10.0
 FIELDS = "id, zone, kind, since, until, detail, cleared, version"

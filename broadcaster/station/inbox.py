@@ -8,7 +8,8 @@ from pathlib import Path
 from broadcaster.config import AUDIO_SUFFIXES
 from broadcaster.i18n import _
 from broadcaster.station.parts import Periodic
-from broadcaster.station.zones import Item, Zones
+from broadcaster.station.items import Item
+from broadcaster.station.zones import Zones
 
 log = logging.getLogger("broadcaster.daemon")
 

@@ -50,7 +50,8 @@ class Outputs(Part):
         """A ``Playback`` of ``path`` (or a feeder's live audio) on ``zone``'s output stream, opened if
         it is not; give it back with ``release``. ``Busy`` when the zone's stream plays audio of
         another rate or channel count (then open it once that has ended)."""
-        from broadcaster.audio.player import Playback, ZoneOutput, _Feeder
+        from broadcaster.audio.player import ZoneOutput
+        from broadcaster.audio.playback import Playback, _Feeder
         feeder = _Feeder(path, self.d.cfg.zones[zone].volume) if isinstance(path, Path) else path
         with self.lock:
             out = self.streams.get(zone)

@@ -15,7 +15,8 @@ from broadcaster.station.parts import Periodic, PlayLog
 from broadcaster.station.renderer import Renderer
 from broadcaster.render.sidecar import sequence_lengths
 from broadcaster.station.schedule import airings
-from broadcaster.station.zones import LATE_AFTER, LEAD, Item, Zones
+from broadcaster.station.items import Item
+from broadcaster.station.zones import LATE_AFTER, LEAD, Zones
 
 log = logging.getLogger("broadcaster.daemon")
 

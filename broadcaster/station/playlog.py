@@ -107,6 +107,13 @@ CREATE TABLE IF NOT EXISTS alerts (
     posted INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS alerts_open ON alerts (zone, kind, until);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY,
+    station TEXT NOT NULL,
+    received TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    data BLOB
+);
 """.replace("{added}", ",\n".join(f"    {c} {d}" for c, d in ADDED_COLUMNS))
 # columns added since the first play logs: (table, column, definition)
 MIGRATIONS = (("airings", "version", "INTEGER NOT NULL DEFAULT 1"), ("airings", "sent", "INTEGER NOT NULL DEFAULT 0"),
@@ -361,6 +368,15 @@ class Journal:
         where, args = self._where(since, until, zone, status, station)
         return [Row(*r) for r in self.store.read(f"{SELECT_ROW}, station FROM station_airings{where}"
                                                  " ORDER BY scheduled_ts, station, zone, id", args)]
+
+    def quarantine(self, station: str, reason: str, data: bytes, received: datetime) -> None:
+        """A message from a station that is not a valid row: kept (its first bytes) with why, never stored as a row."""
+        self.store.write("INSERT INTO quarantine (station, received, reason, data) VALUES (?,?,?,?)",
+                         (station, received.isoformat(timespec="milliseconds"), reason, data[:512]))
+
+    def quarantined(self) -> dict[str, int]:
+        """How many messages of each station were quarantined."""
+        return dict(self.store.read("SELECT station, count(*) FROM quarantine GROUP BY station"))
 
     def station_counts(self) -> dict[str, int]:
         return dict(self.store.read("SELECT station, count(*) FROM station_airings GROUP BY station"))

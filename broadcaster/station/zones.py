@@ -1,12 +1,10 @@
 """A zone's worker: plays one airing at a time, highest priority first, on the exact instant.
 
-Items (airings waiting to play) come from the daemon's planner and from `play`
-requests. The worker prepares each one LEAD seconds ahead on the zone's output
-stream, which stays open while airings follow each other: while one plays, the
-next is attached behind it with its own start time, so back-to-back airings
-start on their own sample whatever the gap, and lateness never carries over. It
-fades what plays out for an urgent item or a shutdown, and writes each airing's
-row in the play log before its first sample.
+Items (airings waiting to play) come from the daemon's planner and from `play` requests. Each is
+prepared LEAD seconds ahead on the zone's output stream, which stays open while airings follow each
+other: while one plays, the next is attached behind it with its own start time, so back-to-back
+airings start on their own sample whatever the gap, and lateness never carries over. What plays is
+faded out for an urgent item or a shutdown; each airing's row is written before its first sample.
 """
 
 from __future__ import annotations
@@ -16,9 +14,7 @@ import itertools
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from broadcaster.errors import BroadcasterError
@@ -27,8 +23,8 @@ from broadcaster.station.monitor import Monitors
 from broadcaster.station.outputs import Busy, Outputs
 from broadcaster.station.parts import Part
 from broadcaster.station.playlog import STATUS_WORDS
+from broadcaster.station.items import Flight, Item
 from broadcaster.station.renderer import Renderer
-from broadcaster.station.schedule import PRIORITY_RANK
 
 if TYPE_CHECKING:
     from broadcaster.station.daemon import Daemon
@@ -44,50 +40,6 @@ TICK = 0.05           # seconds between looks at what plays (progress, urgent it
 LINGER = 0.5          # a zone's stream stays open while an airing is due within LEAD + LINGER seconds
 # (longer would keep it open between airings far apart, and PulseAudio or PipeWire move an open stream
 # to another output when its sound card is pulled out: see docs/reliability.md)
-
-
-@dataclass(order=True)
-class Item:
-    """One airing waiting in a zone's queue."""
-    sort_key: tuple = field(init=False, repr=False)
-    scheduled: datetime = field(compare=False)
-    zone: str = field(compare=False)
-    priority: str = field(compare=False)
-    bulletin: str | None = field(default=None, compare=False)
-    audio: Path | None = field(default=None, compare=False)   # a file from `play`
-    slot: int | None = field(default=None, compare=False)
-    request: int | None = field(default=None, compare=False)
-    note: str | None = field(default=None, compare=False)     # why it is late, if known
-    command: str | None = field(default=None, compare=False)  # the district's command id, if it came so
-    ends: datetime | None = field(default=None, compare=False)  # a relay (``bulletin`` names its source): its end
-    resume: bool = field(default=False, compare=False)        # a relay going on after an urgent airing
-    follows: float | None = field(default=None, compare=False)  # in a sequence: seconds after the one before
-
-    def __post_init__(self):
-        self.sort_key = (-PRIORITY_RANK[self.priority], self.scheduled.timestamp())
-
-    @property
-    def label(self) -> str:
-        return self.bulletin or (self.audio.name if self.audio else "?")
-
-
-@dataclass
-class Flight:
-    """An airing attached to the zone's stream: waiting for its sample, or playing."""
-    item: Item
-    pb: object                 # audio.player.Playback
-    path: str
-    sha: str | None
-    watch: object = None       # the monitor's watch (proof of air), if the zone has a monitor
-    row: int | None = None     # its play log row, once written
-
-    def due(self) -> float | None:
-        """Real time its first sample is due (None: right after the one it follows, not yet known)."""
-        return self.pb.target
-
-    def expected_end(self) -> float:
-        start = self.pb.started_at or self.pb.target or time.time()
-        return start + self.pb.duration
 
 
 class ZoneWorker(threading.Thread):
