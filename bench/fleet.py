@@ -34,6 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 ROWS_PER_STATION = 50
 COMMANDS = 200
+PROGRAMME_POLL = 30.0   # as the product's station: the programme is also asked for this often
+FINISH_WITHIN = 300.0   # seconds after publish; stations not done by then are named, with their last step
 
 
 def pct(xs, p):
@@ -70,12 +72,25 @@ def worker(stations: list[str], server: str, public: str, out: mp.Queue, go: mp.
         await link.on_manifest(changed)
         cmd = await link.command_consumer()
         await ready.put(s)
-        await got.wait()
-        first = read_manifest(await link.my_manifest(), public, s)
+        out.put(("step", s, "watching for its programme"))
+        raw = None
+        while raw is None:   # the watch, or (as the product's station does) a look every PROGRAMME_POLL
+            try:
+                await asyncio.wait_for(got.wait(), PROGRAMME_POLL)
+                how = "the watch"
+            except asyncio.TimeoutError:
+                how = "polling (the watch said nothing)"
+            try:
+                raw = await link.my_manifest()
+            except Exception as e:
+                out.put(("step", s, f"asking for its programme: {e!r}"[:160]))
+        out.put(("step", s, f"programme seen through {how}"))
+        first = read_manifest(raw, public, s)
         await asyncio.sleep(random.uniform(0, first.get("spread", 0)))   # as StationLink does
         for attempt in range(12):   # as the station's link does: on a failure, again after a jittered back-off
             try:
                 doc = read_manifest(await link.my_manifest(), public, s)
+                out.put(("step", s, f"fetching its audio (try {attempt + 1})"))
                 for info in doc["bulletins"].values():
                     path = Path(workdir) / f"{s}-{info['sha256'][:8]}"
                     await link.fetch_object(info["sha256"], path)
@@ -89,6 +104,7 @@ def worker(stations: list[str], server: str, public: str, out: mp.Queue, go: mp.
             out.put(("failed", s, time.time()))
             return
         out.put(("programme", s, time.time()))
+        out.put(("step", s, "sending its rows"))
         for i in range(ROWS_PER_STATION):
             row = {"id": i + 1, "version": 2, "scheduled": datetime.now(timezone.utc).isoformat(), "zone": s,
                    "bulletin": "b", "audio": None, "audio_sha256": None, "priority": "normal", "slot": 1,
@@ -194,9 +210,26 @@ def main() -> None:
     done: dict[str, float] = {}
     rows_done: dict[str, float] = {}
     failed, retries, reasons = set(), 0, {}
+    steps: dict[str, str] = {}
+    polled = 0
+    deadline = t_pub + FINISH_WITHIN
     while len(rows_done) + len(failed) < n:
-        msg = out.get(timeout=600)
-        if msg[0] == "programme":
+        try:
+            msg = out.get(timeout=max(0.1, deadline - time.time()))
+        except Exception:   # queue.Empty: some stations never finished; say which, and why, instead of waiting
+            late = sorted(set(stations) - set(rows_done) - failed)
+            by_step: dict[str, list[str]] = {}
+            for st in late:
+                by_step.setdefault(steps.get(st, "never connected"), []).append(st)
+            print(f"{len(late)} station(s) did not finish within {FINISH_WITHIN:.0f} s of the publish; "
+                  "their last step:")
+            for step, who in sorted(by_step.items(), key=lambda kv: -len(kv[1])):
+                print(f"  {len(who):5d}  {step}  (e.g. {', '.join(who[:5])})")
+            break
+        if msg[0] == "step":
+            steps[msg[1]] = msg[2]
+            polled += msg[2].startswith("programme seen through polling")
+        elif msg[0] == "programme":
             done[msg[1]] = msg[2] - t_pub
         elif msg[0] == "rows":
             rows_done[msg[1]] = msg[2]
@@ -208,7 +241,9 @@ def main() -> None:
     if retries:
         print(f"{retries} fetch(es) retried after a failure; {len(failed)} station(s) gave up; reasons: "
               + "; ".join(f"{k} ×{v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1])[:3]))
-    lat = sorted(done.values())
+    if polled:
+        print(f"{polled} station(s) saw the programme only by polling: their watch missed the update")
+    lat = sorted(done.values()) or [float("nan")]
     print(f"publish: {t_sent - t_pub:.2f} s to upload and write {n} signed programmes; "
           f"verified programme + audio at every station: p50 {pct(lat, 50):.2f} s, p99 {pct(lat, 99):.2f} s, "
           f"max {max(lat):.2f} s after publish began")

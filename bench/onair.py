@@ -265,8 +265,15 @@ def back_to_back(server: PulseServer, tmp: Path, n: int) -> None:
     proc.wait()
     x = recs["bench"].stop()
     [ref] = onsets(x, 2000, 1)
-    errs = errors(onsets(x, 1000, n), ref, [w for w, _n in plan], t_ref)
-    summary(f"back to back, {n} airings (gaps 0, 0.5, 1.7, 3 s)", errs)
+    found = onsets(x, 1000, n)
+    targets = [w for w, _n in plan]
+    errs = errors(found, ref, targets, t_ref)
+    summary(f"back to back, {n} airings (gaps 0, 0.5, 1.7, 3 s), against the click", errs)
+    # the click plays on a stream of its own: a constant offset between the two streams' clocks is
+    # not the zone's error; against the zone's own first airing, only the spacing counts
+    summary("the same, against the run's first airing", errors(found, found[0], targets, targets[0]))
+    for k, gap in enumerate((3.0, 0.0, 0.5, 1.7)):
+        summary(f"  airings {gap:g} s after the one before", errs[k::4])
     import json
     rows = json.loads(subprocess.run([sys.executable, "-m", "broadcaster", "log", "--json"], cwd=root,
                                      env={**os.environ, **server.env}, capture_output=True, text=True,

@@ -335,3 +335,49 @@ def test_malformed_rows_from_one_station_are_quarantined_and_the_others_arrive(f
         j.close()
     r = cli(fleet.district, "log", "--json")   # the next read goes on: nothing is redelivered forever
     assert r.code == 0 and len(json.loads(r.out)) == 4
+
+
+def test_stopping_connected_daemons_is_quiet_and_exits_0(fleet):
+    """SIGTERM is how systemd stops a daemon: no traceback, no asyncio complaint, exit 0, at both ends."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    assert cli(fleet.district, "publish").code == 0
+    qa = fleet.start_daemon("qa", {})
+    log = open(fleet.tmp / "district.daemon.log", "ab")
+    district = subprocess.Popen([sys.executable, "-m", "broadcaster", "daemon"], cwd=fleet.district, stdout=log,
+                                stderr=subprocess.STDOUT, env={**os.environ, "LANG": "C.UTF-8"})
+    fleet.daemons["district"] = district
+    fleet.wait_for_log("qa", "district programme version")   # connected, and has taken its programme
+    deadline = time.time() + 20
+    while b"daemon started" not in (fleet.tmp / "district.daemon.log").read_bytes():
+        assert district.poll() is None and time.time() < deadline, fleet.daemon_log("district")
+        time.sleep(0.1)
+    time.sleep(2)   # heartbeats and the collector's fetch under way
+    for p in (qa, district):
+        p.send_signal(signal.SIGTERM)
+    assert qa.wait(20) == 0 and district.wait(20) == 0
+    for who in ("qa", "district"):
+        text = fleet.daemon_log(who)
+        for noise in ("Traceback", "Task was destroyed", "Event loop is closed", "never retrieved"):
+            assert noise not in text, (who, text[-3000:])
+
+
+def test_a_station_in_another_time_zone_airs_at_the_hubs_instants(fleet, tmp_path):
+    """The hub's programme carries its time zone: a station whose own clock zone differs airs the
+    hub's slots at the hub's instants, not at the same wall-clock reading in its own zone."""
+    text = (fleet.district / "schedule.toml").read_text().replace('timezone = "UTC"', 'timezone = "Asia/Ho_Chi_Minh"')
+    (fleet.district / "schedule.toml").write_text(text, encoding="utf-8")
+    hub = {(a["bulletin"], a["zone"]): a["time"] for a in json.loads(cli(fleet.district, "next", "--json").out)}
+    stick = tmp_path / "usb"
+    assert cli(fleet.district, "publish", "--to-dir", str(stick)).code == 0
+    qa = fleet.stations["qa"]   # its own configuration says UTC
+    r = cli(qa, "fleet", "import", str(stick))
+    assert r.code == 0, r.err
+    from datetime import datetime
+    coming = json.loads(cli(qa, "next", "--json").out)
+    assert coming
+    for a in coming:
+        assert datetime.fromisoformat(a["time"]) == datetime.fromisoformat(hub[(a["bulletin"], a["zone"])]), a
+        assert datetime.fromisoformat(a["time"]).utcoffset().total_seconds() == 0   # shown in the station's zone

@@ -12,6 +12,7 @@ import re
 import tomllib
 from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from broadcaster.config.bulletins import parse_bulletins
 from broadcaster.config.model import DISTRICT_SLOTS, Config, FleetSettings
@@ -89,6 +90,14 @@ def merge_programme(ld: _Loader, cfg: Config, path: Path) -> Config:
     bulletins = parse_bulletins(pld, data, cfg.tts, cfg.audio, origin="district")
     slots = parse_slots(pld, data, pld.table(data, "bulletins"), zones, origin="district", first=DISTRICT_SLOTS,
                         sources=cfg.sources)   # a relay the district orders: each station's own [sources.ID]
+    hub_tz = head.get("timezone") if isinstance(head, dict) else None
+    if hub_tz is not None:
+        try:
+            ZoneInfo(hub_tz)
+            slots = [replace(s, timezone=hub_tz) for s in slots]
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            pld.problem(("programme", "timezone"), "programme", _('{value} is not a known time zone (use a name like '
+                                                                 '"Asia/Ho_Chi_Minh")', value=repr(hub_tz)))
     if pld.problems:
         return replace(cfg, programme={"error": pld.problems[0]})
     devices, monitors = dict(cfg.fleet.devices), dict(cfg.fleet.monitors)

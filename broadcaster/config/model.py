@@ -106,6 +106,7 @@ class Slot:
     duration: float | None = None  # a relay's length in seconds, or
     until: time | None = None      # the local time it ends
     then: tuple[str, ...] = ()     # a sequence: the bulletins played after ``bulletin``, one after the other
+    timezone: str | None = None    # the zone its times are in, when not the configuration's (the hub's programme)
     gap: float = 0.0               # seconds between the bulletins of a sequence
 
     @property

@@ -1,12 +1,22 @@
 """A daemon part that runs its own asyncio event loop in one thread (the NATS client is asynchronous,
-the daemon's other parts are not)."""
+the daemon's other parts are not).
+
+Stopping is normal: when ``main`` returns, every task still pending in the loop (the NATS client's
+own readers and pingers among them) is cancelled and awaited before the loop closes, so a stopped
+daemon exits 0 without "Task was destroyed but it is pending!" or "Event loop is closed"; an
+exception nobody awaited while stopping (a connection closed under a task) is expected then and
+only noted at debug level.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 
 from broadcaster.station.parts import Part
+
+log = logging.getLogger("broadcaster.fleet")
 
 
 class LoopPart(Part):
@@ -27,13 +37,33 @@ class LoopPart(Part):
 
         def run():
             asyncio.set_event_loop(self.loop)
+            self.loop.set_exception_handler(self._unhandled)
             self.stopping = asyncio.Event()
             ready.set()
-            self.loop.run_until_complete(self.main())
-            self.loop.close()
+            try:
+                self.loop.run_until_complete(self.main())
+            finally:
+                self._wind_down()
+                self.loop.close()
         self.thread = threading.Thread(target=run, name=self.name, daemon=True)
         self.thread.start()
         ready.wait(5)
+
+    def _wind_down(self) -> None:
+        pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+        for t in pending:
+            t.cancel()
+        if pending:
+            self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+
+    def _unhandled(self, loop, context: dict) -> None:
+        if self.stopping is not None and self.stopping.is_set():
+            log.debug("%s: while stopping: %s", self.name, context.get("message"))
+            return
+        error = context.get("exception")
+        log.warning("%s: %s%s", self.name, context.get("message", ""), f" ({type(error).__name__}: {error})"
+                    if error else "")
 
     def stop(self) -> None:
         if self.loop is not None and self.stopping is not None and self.thread.is_alive():

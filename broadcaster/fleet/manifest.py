@@ -150,7 +150,9 @@ def programme_toml(doc: dict) -> str:
     out = ["# The district's programme for this station, installed by broadcaster after checking its",
            "# signature and every file's SHA-256. Do not edit: the next programme replaces it.",
            "[programme]", f"version = {doc['version']}", f"published = {toml_string(str(doc['published']))}",
-           f"station = {toml_string(doc['station'])}", ""]
+           f"station = {toml_string(doc['station'])}",
+           # the hub's slot times are in the hub's time zone, whatever the station's own is
+           *([f"timezone = {toml_string(doc['timezone'])}"] if isinstance(doc.get("timezone"), str) else []), ""]
     for z, zone in doc["zones"].items():
         out += [f"[zones.{z}]", f"name = {toml_string(zone['name'])}", f"volume = {float(zone.get('volume', 1.0))}"]
         if zone.get("quiet"):

@@ -45,6 +45,7 @@ class StationLink(LoopPart):
         self.alerts: dict[str, str] = {}
         self.refused_version: int | None = None
         self._said: str | None = None
+        self._wake: asyncio.Event | None = None   # set: look for a new programme now
 
     @property
     def station(self) -> str:
@@ -83,6 +84,8 @@ class StationLink(LoopPart):
     def _on_change(self, up: bool) -> None:
         if up != self.online:
             log.info(_("district link: connected") if up else _("district link: lost; playing on from the last programme"))
+        if up and not self.online and self._wake is not None:
+            self._wake.set()   # a programme published while the link was down has no watch event: ask now
         self.online = up
 
     def _say(self, message: str | None) -> None:
@@ -92,7 +95,7 @@ class StationLink(LoopPart):
         self._said = message
 
     async def _session(self, link: Link) -> None:
-        wake = asyncio.Event()
+        wake = self._wake = asyncio.Event()
 
         async def changed():
             wake.set()

@@ -135,11 +135,13 @@ def airings(cfg: Config, start: datetime, end: datetime, *, zones: set[str] | No
         if not targets:
             continue
         times: list[datetime] = []
+        stz = ZoneInfo(slot.timezone) if slot.timezone else tz   # a hub's programme: the hub's clock
         weekly = (steady and (slot.cron is None or slot.cron.split()[2:4] == ["*", "*"])  # no day/month fields
-                  and (slot.start is None or slot.start <= start.astimezone(tz).date()))
-        for trig, key in zip(slot_triggers(slot, tz), _trigger_keys(slot)):
+                  and (slot.start is None or slot.start <= start.astimezone(stz).date())
+                  and (stz is tz or _steady(stz, start, end)))
+        for trig, key in zip(slot_triggers(slot, stz), _trigger_keys(slot)):
             if key not in memo:
-                memo[key] = (weekly_fire_times(trig, start, end, slot.end, tz) if weekly
+                memo[key] = (weekly_fire_times(trig, start, end, slot.end, stz) if weekly
                              else fire_times(trig, start, end))
             times += memo[key]
         parts = sequence_offsets(slot, lengths or {})
@@ -158,9 +160,9 @@ def airings(cfg: Config, start: datetime, end: datetime, *, zones: set[str] | No
 
 
 def _trigger_keys(slot: Slot) -> list[tuple]:
-    common = (slot.days, slot.start, slot.end)
+    common = (slot.days, slot.start, slot.end, slot.timezone)
     if slot.cron:
-        return [("cron", slot.cron, slot.start, slot.end)]
+        return [("cron", slot.cron, slot.start, slot.end, slot.timezone)]
     return [("at", t, *common) for t in slot.at]
 
 
