@@ -109,6 +109,7 @@ def require_known(kind: str, names, cfg: Config, hint: str | None = None, known=
             message = (_('no zone "{zone}" in {file}', zone=n, file=display_path(cfg.path)) if kind == "zone" else
                        _('no station "{station}" in {file}', station=n, file=display_path(cfg.path))
                        if kind == "station" else
+                       _('no group "{group}" in {file}', group=n, file=display_path(cfg.path)) if kind == "group" else
                        _('no bulletin "{bulletin}" in {file}', bulletin=n, file=display_path(cfg.path)))
             raise ConfigError(message + (_(' (did you mean "{word}"?)', word=close[0]) if close else ""), hint=hint)
 

@@ -47,6 +47,8 @@ def daemon_parts(cfg: Config) -> tuple:
 @click.command()
 @click.argument("target")
 @click.option("--zone", help=N_("the zone to play on (with --station: default every zone of the station)"))
+@click.option("--group", "groups", multiple=True, metavar="NAME",
+              help=N_("play on every zone of this [groups] entry, through the daemon (repeatable)"))
 @click.option("--urgent", is_flag=True, help=N_("interrupt what is playing and play now, even in quiet hours"))
 @click.option("--priority", "high", is_flag=True, help=N_("go ahead of waiting normal airings"))
 @click.option("--station", "stations", multiple=True, help=N_("at the district: send it to this station (repeatable)"))
@@ -54,8 +56,8 @@ def daemon_parts(cfg: Config) -> tuple:
 @click.option("--deadline", metavar="MINUTES", type=click.IntRange(1, 7 * 24 * 60), default=10, show_default=True,
               help=N_("with --station: a station offline longer than this logs it missed instead of playing it"))
 @click.pass_obj
-def play(obj: Context, target: str, zone: str | None, urgent: bool, high: bool, stations: tuple[str, ...],
-         all_stations: bool, deadline: int) -> None:
+def play(obj: Context, target: str, zone: str | None, groups: tuple[str, ...], urgent: bool, high: bool,
+         stations: tuple[str, ...], all_stations: bool, deadline: int) -> None:
     """Play a bulletin (by id) or an audio file on a zone, now.
 
     When a daemon serves the zone, it plays it (through the play log's request queue);
@@ -70,8 +72,10 @@ def play(obj: Context, target: str, zone: str | None, urgent: bool, high: bool, 
         from broadcaster.commands.orders import send_to_stations
         send_to_stations(obj, cfg, target, list(stations), all_stations, zone, priority, deadline)
         return
+    if groups:
+        return _play_on_groups(cfg, target, zone, groups, priority)
     if zone is None:
-        raise click.UsageError(_("--zone is needed (or --station, at the district)"))
+        raise click.UsageError(_("--zone or --group is needed (or --station, at a hub)"))
     require_known("zone", (zone,), cfg, hint=_("zones: {zones}", zones=", ".join(cfg.zones)))
     if target not in cfg.bulletins:
         path = Path(target).resolve()
@@ -99,6 +103,41 @@ def play(obj: Context, target: str, zone: str | None, urgent: bool, high: bool, 
         _play_here(cfg, journal, target, zone, priority)
     finally:
         journal.close()
+
+
+def _play_on_groups(cfg: Config, target: str, zone: str | None, groups: tuple[str, ...], priority: str) -> None:
+    """A bulletin on every zone of some groups (and ``zone``), queued for the daemons that serve them."""
+    import time as _t
+    from broadcaster.station.playlog import Journal
+    require_known("group", groups, cfg, hint=_("groups: {groups}", groups=", ".join(cfg.groups) or "-"),
+                  known=cfg.groups)
+    if target not in cfg.bulletins:
+        raise ConfigError(_('"{target}" is not a bulletin id', target=target),
+                          hint=_("bulletins: {bulletins}", bulletins=", ".join(cfg.bulletins)))
+    chosen = list(dict.fromkeys([*([zone] if zone else []), *(z for g in groups for z in cfg.groups[g])]))
+    journal = Journal(cfg.paths.state)
+    try:
+        served = {z for _pid, zs in journal.live_daemons() for z in zs}
+        missing = [z for z in chosen if z not in served]
+        if missing:
+            raise ConfigError(_("no daemon serves {zones}: start broadcaster daemon on this PC first",
+                                zones=", ".join(missing)))
+        now = local_now(cfg)
+        ids = {journal.add_request(target, z, priority, now): z for z in chosen}
+        click.echo(_("Sent to the daemon for {count} zone(s): {zones}; waiting for them to play…", count=len(ids),
+                     zones=", ".join(chosen)))
+        states = {}
+        while len(states) < len(ids):
+            for rid, z in ids.items():
+                status, reason, _row = journal.request_state(rid)
+                if rid not in states and status in ("done", "failed", "interrupted"):
+                    states[rid] = status
+                    click.echo(f"  {z}: " + _(REQUEST_WORDS.get(status, status)) + (f": {reason}" if reason else ""))
+            _t.sleep(0.3)
+    finally:
+        journal.close()
+    if any(s != "done" for s in states.values()):
+        sys.exit(1)
 
 
 def _play_here(cfg: Config, journal, target: str, zone: str, priority: str) -> None:

@@ -18,6 +18,7 @@ from broadcaster.config.schema import AUDIO_KEYS, TTS_KEYS, _Invalid, _Loader, _
 from broadcaster.config.bulletins import parse_bulletins
 from broadcaster.config.fleet import merge_programme, parse_fleet, programme_path
 from broadcaster.config.monitor import parse_monitor, parse_web
+from broadcaster.config.places import parse_groups
 from broadcaster.config.sources import parse_sources
 from broadcaster.config.slots import parse_daemon, parse_slots, parse_zones
 from broadcaster.errors import ConfigError
@@ -41,7 +42,7 @@ def find_config(explicit: str | None) -> Path:
 
 
 TOP_KEYS = ("timezone", "paths", "tts", "audio", "bulletins", "sources", "zones", "slots", "daemon", "fleet", "approval",
-            "monitor", "alerts", "web")
+            "monitor", "alerts", "web", "groups")
 
 
 def load_config(path: str | os.PathLike, *, allow_outside: bool = False, programme: Path | None = None) -> Config:
@@ -135,8 +136,9 @@ def _build(ld: _Loader, data: dict, programme: Path | None = None) -> Config:
     fleet = parse_fleet(ld, data)   # a project with no bulletins is fine: a commune may only relay (see check)
 
     zones = parse_zones(ld, data)
+    groups = parse_groups(ld, data, zones)
     sources = parse_sources(ld, data, bulletins)
-    slots = parse_slots(ld, data, btable, zones, sources=sources)
+    slots = parse_slots(ld, data, btable, zones, sources=sources, groups=groups)
     grace = parse_daemon(ld, data)
     monitor, alerts = parse_monitor(ld, data)
     approval = ld.table(data, "approval")
@@ -148,7 +150,7 @@ def _build(ld: _Loader, data: dict, programme: Path | None = None) -> Config:
                  root=ld.root, timezone=tz, paths=paths, tts=tts, audio=audio,
                  bulletins=bulletins, zones=zones, slots=tuple(slots), sources=sources, grace=grace,
                  allow_outside=ld.allow_outside, fleet=fleet, approval_required=approval.get("required") is True,
-                 monitor=monitor, alerts=alerts, web=parse_web(ld, data),
+                 monitor=monitor, alerts=alerts, web=parse_web(ld, data), groups=groups,
                  lines=ld.index)
     if fleet and fleet.station and not ld.problems:
         cfg = merge_programme(ld, cfg, programme or programme_path(cfg))

@@ -77,6 +77,10 @@ class Zone:
     station: str | None = None     # the station (PC) that plays it, in a district project
     origin: str = "local"
     monitor: str | None = None     # a sound input hearing what the loudspeakers got (proof of air)
+    village: str | None = None     # the village its loudspeakers are in
+    aliases: tuple[str, ...] = ()  # other names people and scripts use (the pre-2025 commune and village names)
+    position: tuple[float, float] | None = None   # (lat, lon) in degrees
+    kind: str = "ip"               # ip (an IP/4G receiver), wired or fm
 
     def is_quiet(self, at: time) -> bool:
         if self.quiet is None:
@@ -198,6 +202,7 @@ class Config:
     monitor: MonitorSettings = MonitorSettings()
     alerts: AlertSettings = AlertSettings()
     web: WebSettings = WebSettings()
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)   # [groups]: name → zone ids
     programme: dict | None = None  # the district programme merged in: {"version": …, "published": …}
     lines: LineIndex | None = field(default=None, compare=False, repr=False)  # where each key was written
 

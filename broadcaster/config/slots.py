@@ -8,11 +8,12 @@ from datetime import date, time
 from typing import Any
 
 from broadcaster.config.model import PRIORITIES, Slot, Zone
+from broadcaster.config.places import GROUP, PLACE_KEYS, expand_targets, zone_place
 from broadcaster.config.schema import _Invalid, _Loader, _number, _show, _str, _suggest, _valid_id
 from broadcaster.i18n import _
 
 
-ZONE_KEYS = ("name", "device", "volume", "quiet", "station", "monitor")
+ZONE_KEYS = ("name", "device", "volume", "quiet", "station", "monitor", *PLACE_KEYS)
 SLOT_KEYS = ("bulletin", "bulletins", "gap", "source", "zones", "at", "cron", "days", "start", "end", "priority",
              "duration", "until")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
@@ -38,6 +39,7 @@ def parse_zones(ld: _Loader, data: dict) -> dict[str, Zone]:
                            _('quiet must be a time range like "22:00-05:00", not {value}', value=_show(z["quiet"])))
             else:
                 values["quiet"] = (times[0], times[1])
+        values.update(zone_place(ld, z, key, section))
         zones[zid] = Zone(zid, values.pop("name", zid), line=ld.index.line(*key), **values)
     return zones
 
@@ -57,7 +59,7 @@ def parse_duration(value) -> float | None:
 
 
 def parse_slots(ld: _Loader, data: dict, bulletins: dict, zones: dict[str, Zone], *, origin: str = "local",
-                first: int = 0, sources: dict | None = None) -> list[Slot]:
+                first: int = 0, sources: dict | None = None, groups: dict | None = None) -> list[Slot]:
     raw = data.get("slots", [])
     if not isinstance(raw, list):
         ld.problem(("slots",), "slots", _("must be written as [[slots]] tables"))
@@ -69,14 +71,14 @@ def parse_slots(ld: _Loader, data: dict, bulletins: dict, zones: dict[str, Zone]
             ld.problem(key, section, _("must be a table ([[slots]])"))
             continue
         ld.unknown_keys(s, SLOT_KEYS, key, section)
-        slot = _slot(ld, s, i, key, section, bulletins, zones, sources or {})
+        slot = _slot(ld, s, i, key, section, bulletins, zones, sources or {}, groups or {})
         if slot is not None:
             slots.append(replace(slot, index=first + i, origin=origin))
     return slots
 
 
 def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dict,
-          zones: dict[str, Zone], sources: dict) -> Slot | None:
+          zones: dict[str, Zone], sources: dict, groups: dict) -> Slot | None:
     from apscheduler.triggers.cron import CronTrigger
     ok = True
 
@@ -106,10 +108,13 @@ def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dic
         if not zones:
             bad("zones", _('zones = "*" but no [zones.ID] tables are defined'))
     elif isinstance(zv, list) and zv and all(isinstance(z, str) for z in zv):
-        for z in zv:
-            if z not in zones:
+        zone_ids, unknown = expand_targets(zv, zones, groups)
+        for z in unknown:
+            if z.startswith(GROUP):
+                bad("zones", _('group "{group}" is not defined{suggestion}', group=z[len(GROUP):],
+                               suggestion=_suggest(z[len(GROUP):], groups)))
+            else:
                 bad("zones", _('zone "{zone}" is not defined{suggestion}', zone=z, suggestion=_suggest(z, zones)))
-        zone_ids = tuple(dict.fromkeys(zv))
     else:
         bad("zones", _('zones must be a list of zone ids or "*", not {value}',
                        value=_show(zv) if zv is not None else _("missing")))

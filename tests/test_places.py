@@ -1,0 +1,130 @@
+"""Clusters at scale (issue 29): zones with a place, [groups] (nested), slots and `play` aimed at groups,
+and `zones import` of a vendor's cluster list, refused with file:line when it is wrong."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import BASE_CONFIG
+
+PLACES = BASE_CONFIG + """
+# the commune's clusters (a comment that must survive an import)
+[zones.cum_1]
+name = "Cụm loa thôn 1"
+village = "Thôn 1"
+aliases = ["Xã Quảng An cũ"]
+lat = 16.4637
+lon = 107.5909
+kind = "wired"
+
+[zones.cum_2]
+name = "Cụm loa thôn 2"
+
+[zones.cum_3]
+name = "Cụm loa bến đò"
+
+[groups]
+song = ["cum_1", "cum_2"]   # along the river
+ca_xa = ["group:song", "cum_3"]
+
+[[slots]]
+bulletin = "thong-bao"
+zones = ["group:ca_xa"]
+at = ["05:30"]
+"""
+
+
+def test_zones_have_a_place_and_groups_nest_into_zone_ids(project):
+    from broadcaster.config import load_config
+    project.write("schedule.toml", PLACES)
+    cfg = load_config(project.root / "schedule.toml")
+    z = cfg.zones["cum_1"]
+    assert (z.village, z.aliases, z.position, z.kind) == ("Thôn 1", ("Xã Quảng An cũ",), (16.4637, 107.5909), "wired")
+    assert cfg.zones["cum_2"].kind == "ip"
+    assert cfg.groups == {"song": ("cum_1", "cum_2"), "ca_xa": ("cum_1", "cum_2", "cum_3")}
+    assert cfg.slots[0].zones == ("cum_1", "cum_2", "cum_3")
+    r = project.run("next", "--json", "--days", "1")
+    assert {a["zone"] for a in json.loads(r.out)} == {"cum_1", "cum_2", "cum_3"}
+
+
+def test_mistakes_in_places_and_groups_are_named_with_their_line(project):
+    bad = (PLACES.replace('kind = "wired"', 'kind = "radio"').replace("lon = 107.5909", "lon = 407.5")
+           .replace('song = ["cum_1", "cum_2"]', 'song = ["cum_1", "cum_9", "group:ca_xa"]')
+           .replace('zones = ["group:ca_xa"]', 'zones = ["group:nui"]'))
+    project.write("schedule.toml", bad)
+    r = project.run("check")
+    assert r.code == 1
+    for words in ("kind must be one of ip, wired, fm", "lat and lon must be degrees", 'zone "cum_9" is not defined',
+                  'group "nui" is not defined'):
+        assert words in r.err, (words, r.err)
+    assert "schedule.toml:" in r.err and "Traceback" not in r.err
+    project.write("schedule.toml", PLACES.replace('song = ["cum_1", "cum_2"]', 'song = ["cum_1", "group:ca_xa"]'))
+    r = project.run("check")
+    assert r.code == 1 and "groups contain each other" in r.err
+
+
+CSV = """id,name,village,lat,lon,kind,station
+cum_4,Cụm loa chợ,Thôn 4,16.47,107.6,ip,
+cum_5,Cụm loa trường học,Thôn 5,16.48,107.61,fm,
+cum_2,Cụm loa thôn 2 (mới),Thôn 2,,,wired,
+"""
+
+
+def test_zones_import_adds_clusters_keeps_comments_and_puts_them_in_a_group(project):
+    project.write("schedule.toml", PLACES)
+    project.write("clusters.csv", CSV)
+    r = project.run("zones", "import", "clusters.csv", "--group", "moi")
+    assert r.code == 0, r.err
+    assert "2 cluster(s) added, 1 updated" in r.out
+    text = project.read("schedule.toml")
+    assert "# the commune's clusters (a comment that must survive an import)" in text and "# along the river" in text
+    from broadcaster.config import load_config
+    cfg = load_config(project.root / "schedule.toml")
+    assert cfg.zones["cum_5"].kind == "fm" and cfg.zones["cum_5"].position == (16.48, 107.61)
+    assert cfg.zones["cum_2"].name == "Cụm loa thôn 2 (mới)" and cfg.zones["cum_2"].village == "Thôn 2"
+    assert cfg.groups["moi"] == ("cum_4", "cum_5", "cum_2")
+
+
+def test_zones_import_refuses_a_bad_csv_with_file_and_line_and_writes_nothing(project):
+    project.write("schedule.toml", PLACES)
+    before = project.read("schedule.toml")
+    project.write("bad.csv", "id,name,village,lat,lon,kind,station\ncum_4,Cụm loa chợ,,16.4,north,ip,\n"
+                             "Cum 5!,,,,,laser,\ncum_4,Lặp lại,,,,ip,\n")
+    r = project.run("zones", "import", "bad.csv")
+    assert r.code == 2
+    assert "bad.csv:2: lat and lon must be degrees" in r.err
+    assert 'bad.csv:3: id "Cum 5!" may use only' in r.err and "bad.csv:3: the cluster has no name" in r.err
+    assert "bad.csv:3: kind must be one of ip, wired, fm" in r.err and 'bad.csv:4: id "cum_4" is also on line 2' in r.err
+    assert project.read("schedule.toml") == before
+    project.write("noheader.csv", "cum_4,Cụm loa chợ\n")
+    r = project.run("zones", "import", "noheader.csv")
+    assert r.code == 2 and "noheader.csv:1: the first line must name the columns" in r.err
+    # saved in another encoding (UTF-16 from an old Excel): said so, with what to do
+    project.write("latin1.csv", "id,name\ncum_9,Cụm loa thôn\n".encode("utf-16"))
+    r = project.run("zones", "import", "latin1.csv")
+    assert r.code == 2 and "is not UTF-8" in r.err and "CSV UTF-8" in r.err
+    assert project.read("schedule.toml") == before
+
+
+@pytest.mark.audio
+def test_play_on_a_group_reaches_every_zone_of_it(station):
+    from tests.pulse import tone_onsets
+    from tests.station import FREQS
+    station.configure([("a", ["za"], 3600, "normal")],
+                      extra=lambda when: ["[groups]", 'ca_xa = ["za", "zb"]'])
+    station.build()
+    station.record("zone_a", "zone_b")
+    station.start()
+    r = station.project.run("play", "b", "--group", "ca_xa")
+    assert r.code == 0, r.out + r.err
+    assert "2 zone(s): za, zb" in r.out and r.out.count("played") == 2
+    r = station.project.run("play", "b", "--group", "ca_so")
+    assert r.code == 2 and 'no group "ca_so"' in r.err and "ca_xa" in r.err
+    assert station.stop() == 0
+    for sink in ("zone_a", "zone_b"):
+        assert tone_onsets(station.recorders.pop(sink).stop(), FREQS["b"]), sink
+    rows = station.log()
+    assert sorted((x["zone"], x["bulletin"], x["status"]) for x in rows) == [("za", "b", "played"),
+                                                                             ("zb", "b", "played")]
