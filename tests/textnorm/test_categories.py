@@ -198,3 +198,15 @@ def test_every_lexicon_entry_is_already_spoken():
 def test_unspeakable_words_are_reported():
     assert unspeakable(say("Tải ứng dụng Grab về máy")) == ["Grab"]
     assert unspeakable(say("Kính thưa bà con")) == []
+
+
+@pytest.mark.parametrize("text, spoken", [
+    ("UBND P. Phong Quảng thông báo.", "Ủy ban nhân dân phường Phong Quảng thông báo."),
+    ("X. Đan Điền và ĐK Côn Đảo", "xã Đan Điền và đặc khu Côn Đảo"),
+    ("Phường Phong Quảng (H. Quảng Điền cũ)", "Phường Phong Quảng (huyện Quảng Điền cũ)"),
+    ("KP 2, TDP 3", "khu phố hai, tổ dân phố ba"),
+    # a short form not before a name is left to the other rules: an initial, a room
+    ("Ông Nguyễn Văn P. đến họp.", "Ông Nguyễn Văn pê. đến họp."),
+])
+def test_2025_administrative_units_before_names(text, spoken):
+    assert say(text) == spoken

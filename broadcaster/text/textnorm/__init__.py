@@ -21,7 +21,7 @@ __all__ = ["Normalizer", "normalize", "Rewrite", "unspeakable", "load_lexicon"]
 
 PIPELINE: list[Rule] = [
     names.covid, names.f_level, names.patient, names.slogan, names.road, names.km_post,
-    names.web, names.document, names.lexicon,
+    names.web, names.document, names.place_unit, names.lexicon,
     measures.hotline, measures.phone, measures.service,
     dates.date_range, dates.full_date, dates.day_month_range, dates.month_year, dates.day_month,
     dates.time_of_day, dates.month,

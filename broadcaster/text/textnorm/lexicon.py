@@ -19,7 +19,7 @@ from broadcaster.errors import ConfigError
 from broadcaster.text.textnorm.unicode import repair
 from broadcaster.i18n import _
 
-SECTIONS = ("acronyms", "words", "issuers", "units", "letters", "symbols", "domains")
+SECTIONS = ("acronyms", "words", "issuers", "units", "letters", "symbols", "domains", "places")
 
 
 @dataclass(frozen=True)

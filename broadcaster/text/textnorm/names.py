@@ -127,6 +127,14 @@ def document(m: Match) -> str:
 
 # --- the lexicon: acronyms, brands and words that engines get wrong ----------------
 
+@rule("unit before a place name", rf"(?<![\w.])([{UPPER}][{UPPER}a-z]*\.?)(?=\s+[{UPPER}][a-zà-ỹ])")
+def place_unit(m: Match) -> str | None:
+    """P. Phong Quảng → phường Phong Quảng, X. Đan Điền → xã, ĐK Côn Đảo → đặc khu: short forms that
+    are a unit only before a name (lexicon [places]); anywhere else they are left to the other rules."""
+    e = m.lexicon.get("places", m.group(1))
+    return e.spoken if e else None
+
+
 @lexicon_rule("lexicon", lambda lex: lex.phrase_pattern())
 def lexicon(m: Match) -> str | None:
     e = m.lexicon.phrase(re.sub(r"\s+", " ", m.group(0)))
