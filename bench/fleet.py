@@ -187,10 +187,13 @@ def main() -> None:
     t_conn = time.time()
     ready = 0
     early = []
+    steps: dict[str, str] = {}
     while ready < n:
         msg = out.get(timeout=300)
         if msg[0] == "ready":
             ready += msg[1]
+        elif msg[0] == "step":
+            steps[msg[1]] = msg[2]
         else:
             early.append(msg)
     if early:
@@ -210,7 +213,6 @@ def main() -> None:
     done: dict[str, float] = {}
     rows_done: dict[str, float] = {}
     failed, retries, reasons = set(), 0, {}
-    steps: dict[str, str] = {}
     polled = 0
     deadline = t_pub + FINISH_WITHIN
     while len(rows_done) + len(failed) < n:
