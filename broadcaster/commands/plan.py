@@ -65,6 +65,7 @@ def next_airings(obj: Context, days: int, zones: tuple[str, ...], start: str | N
     if as_json:
         click.echo(json.dumps([{"time": a.time.isoformat(), "zone": a.zone, "bulletin": a.bulletin,
                                 "priority": a.priority, "origin": a.origin,
+                                **({"moved_from": a.moved_from.isoformat()} if a.moved_from else {}),
                                 **({"relay": True, "ends": a.ends.isoformat()} if a.relay else {})} for a in found], ensure_ascii=False,
                               indent=1))
         return
@@ -72,7 +73,8 @@ def next_airings(obj: Context, days: int, zones: tuple[str, ...], start: str | N
     if not found:
         click.echo(_("No airings in the next {days} days.", lang, days=days))
         return
-    rows = [(when(a.time, lang), a.zone, a.bulletin, (_("relay: ", lang) if a.relay else "") + cfg.title_of(a.bulletin),
+    rows = [(when(a.time, lang), a.zone, a.bulletin, (_("relay: ", lang) if a.relay else "") + cfg.title_of(a.bulletin)
+             + (_(" (moved from {time})", lang, time=when(a.moved_from, lang)) if a.moved_from else ""),
              _(PRIORITY_WORDS[a.priority]), fmt_duration(length_of(a, lengths)) if length_of(a, lengths) else "-")
             for a in found]
     header = [_(h, lang) for h in (N_("time"), N_("zone"), N_("bulletin"), N_("title"), N_("priority"),

@@ -18,6 +18,7 @@ from broadcaster.config.schema import AUDIO_KEYS, TTS_KEYS, _Invalid, _Loader, _
 from broadcaster.config.bulletins import parse_bulletins
 from broadcaster.config.fleet import merge_programme, parse_fleet, programme_path
 from broadcaster.config.monitor import parse_monitor, parse_web
+from broadcaster.config.calendar import parse_calendar, parse_changes
 from broadcaster.config.places import parse_groups
 from broadcaster.config.sources import parse_sources
 from broadcaster.config.slots import parse_daemon, parse_slots, parse_zones
@@ -42,7 +43,7 @@ def find_config(explicit: str | None) -> Path:
 
 
 TOP_KEYS = ("timezone", "paths", "tts", "audio", "bulletins", "sources", "zones", "slots", "daemon", "fleet", "approval",
-            "monitor", "alerts", "web", "groups")
+            "monitor", "alerts", "web", "groups", "calendar", "changes")
 
 
 def load_config(path: str | os.PathLike, *, allow_outside: bool = False, programme: Path | None = None) -> Config:
@@ -151,6 +152,7 @@ def _build(ld: _Loader, data: dict, programme: Path | None = None) -> Config:
                  bulletins=bulletins, zones=zones, slots=tuple(slots), sources=sources, grace=grace,
                  allow_outside=ld.allow_outside, fleet=fleet, approval_required=approval.get("required") is True,
                  monitor=monitor, alerts=alerts, web=parse_web(ld, data), groups=groups,
+                 skip=parse_calendar(ld, data), changes=parse_changes(ld, data, bulletins, zones),
                  lines=ld.index)
     if fleet and fleet.station and not ld.problems:
         cfg = merge_programme(ld, cfg, programme or programme_path(cfg))

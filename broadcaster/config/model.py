@@ -111,6 +111,7 @@ class Slot:
     until: time | None = None      # the local time it ends
     then: tuple[str, ...] = ()     # a sequence: the bulletins played after ``bulletin``, one after the other
     timezone: str | None = None    # the zone its times are in, when not the configuration's (the hub's programme)
+    exceptions: frozenset = frozenset()   # dates it does not play (its ``except``)
     gap: float = 0.0               # seconds between the bulletins of a sequence
 
     @property
@@ -203,6 +204,8 @@ class Config:
     alerts: AlertSettings = AlertSettings()
     web: WebSettings = WebSettings()
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)   # [groups]: name → zone ids
+    skip: frozenset = frozenset()  # [calendar] skip: dates with no normal airings (public holidays)
+    changes: tuple = ()            # [[changes]]: single airings moved or cancelled (config.calendar.Change)
     programme: dict | None = None  # the district programme merged in: {"version": …, "published": …}
     lines: LineIndex | None = field(default=None, compare=False, repr=False)  # where each key was written
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date, time
 from typing import Any
 
+from broadcaster.config.calendar import dates_of
 from broadcaster.config.model import PRIORITIES, Slot, Zone
 from broadcaster.config.places import GROUP, PLACE_KEYS, expand_targets, zone_place
 from broadcaster.config.schema import _Invalid, _Loader, _number, _show, _str, _suggest, _valid_id
@@ -15,7 +16,7 @@ from broadcaster.i18n import _
 
 ZONE_KEYS = ("name", "device", "volume", "quiet", "station", "monitor", *PLACE_KEYS)
 SLOT_KEYS = ("bulletin", "bulletins", "gap", "source", "zones", "at", "cron", "days", "start", "end", "priority",
-             "duration", "until")
+             "duration", "until", "except")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?$")
 
@@ -163,8 +164,10 @@ def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dic
                             value=_show(priority)))
     if not ok:
         return None
+    exceptions = dates_of(ld, s["except"], key + ("except",), section, "except") if "except" in s else frozenset()
     return Slot(i, bulletin, zone_ids, at, s.get("cron"), days, dates.get("start"), dates.get("end"),
-                priority, ld.index.line(*key), **relay, then=tuple(sequence[1:]), gap=_gap(s, bad))
+                priority, ld.index.line(*key), **relay, then=tuple(sequence[1:]), gap=_gap(s, bad),
+                exceptions=exceptions)
 
 
 def _sequence(s: dict, bulletins: dict, bad) -> list[str]:

@@ -205,8 +205,15 @@ def _check_slots(cfg: Config, now: datetime, lang: str | None) -> list[Finding]:
     lengths = durations(cfg)
     window = airings(cfg, now, now + OVERLAP_WINDOW, include_suppressed=True, lengths=lengths)
     seen: set[tuple] = set()
+    for c in cfg.changes:   # a change must name an airing the schedule has (a typo would change nothing)
+        at = c.at.replace(tzinfo=tz)
+        found = airings(cfg, at, at + timedelta(seconds=1), include_suppressed=True, lengths=lengths, moves=False)
+        if not any(a.bulletin == c.bulletin for a in found):
+            out.append(Finding("warning", cfg.where("changes", c.index), _(
+                'no airing of "{bulletin}" is planned at {time}: this change changes nothing (check its at)', lang,
+                bulletin=c.bulletin, time=when(at, lang))))
     for a in window:
-        if a.suppressed and (a.slot, a.zone) not in seen:
+        if a.suppressed and a.held is None and (a.slot, a.zone) not in seen:
             seen.add((a.slot, a.zone))
             q = cfg.zones[a.zone].quiet
             out.append(Finding("warning", cfg.where("slots", a.slot), _(

@@ -7,7 +7,7 @@ preview (`broadcaster next`) and the daemon never disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,8 @@ class Airing:
     origin: str = "local"     # "district": from the district's programme
     ends: datetime | None = None  # a relay: when it ends (``bulletin`` is then the source's id)
     follows: float | None = None  # in a sequence after the first: seconds after the one before it ends
+    held: str | None = None       # why it does not play (suppressed): holiday, except, cancelled, moved
+    moved_from: datetime | None = None   # a [[changes]] entry moved it here from this time
 
     @property
     def relay(self) -> bool:
@@ -120,15 +122,34 @@ def sequence_offsets(slot: Slot, lengths: dict[str, float]) -> list[tuple[str, f
     return out
 
 
+def _held(cfg: Config, slot: Slot, at: datetime, bulletin: str, zone: str, changes: dict) -> str | None:
+    """Why an airing does not play on its planned time, from the calendar: None if it plays."""
+    if at.date() in slot.exceptions:
+        return "except"
+    if slot.priority == "normal" and at.date() in cfg.skip:
+        return "holiday"
+    for c in changes.get((bulletin, at.replace(tzinfo=None, microsecond=0)), ()):
+        if not c.zones or zone in c.zones:
+            return "cancelled" if c.cancel else "moved"
+    return None
+
+
 def airings(cfg: Config, start: datetime, end: datetime, *, zones: set[str] | None = None,
-            include_suppressed: bool = False, lengths: dict[str, float] | None = None) -> list[Airing]:
+            include_suppressed: bool = False, lengths: dict[str, float] | None = None,
+            moves: bool = True) -> list[Airing]:
     """All airings in [start, end), in time order (then zone), for the given zones (default all).
 
     A sequence slot's bulletins are listed with the slot's firing time in the window, each at its
-    planned offset (``sequence_offsets``, from ``lengths``)."""
+    planned offset (``sequence_offsets``, from ``lengths``). The calendar holds some back (listed as
+    suppressed, with ``held`` saying why): holidays (``[calendar] skip``: normal airings), a slot's
+    ``except`` dates, and airings a ``[[changes]]`` entry cancels or moves; a moved one is listed at its
+    new time, in the window that holds that time."""
     tz = ZoneInfo(cfg.timezone)
     memo: dict[tuple, list[datetime]] = {}  # communes often share times: compute each trigger once
     steady = end - start > WEEK and _steady(tz, start, end)
+    changes: dict[tuple, list] = {}
+    for c in cfg.changes:
+        changes.setdefault((c.bulletin, c.at), []).append(c)
     out: list[Airing] = []
     for slot in cfg.slots:
         targets = [z for z in slot.zones if zones is None or z in zones]
@@ -149,13 +170,37 @@ def airings(cfg: Config, start: datetime, end: datetime, *, zones: set[str] | No
             local = t.astimezone(tz)
             for z in targets:
                 quiet = slot.priority != "urgent" and cfg.zones[z].is_quiet(local.time())
-                if quiet and not include_suppressed:
-                    continue
                 for k, (bulletin, offset) in enumerate(parts):
                     at = local + timedelta(seconds=offset) if offset else local
-                    out.append(Airing(at, z, bulletin, slot.priority, slot.index, quiet, slot.origin,
-                                      slot.relay_end(local), slot.gap if k else None))
+                    held = _held(cfg, slot, at, bulletin, z, changes) if (cfg.skip or changes or slot.exceptions) \
+                        else None
+                    if (quiet or held) and not include_suppressed:
+                        continue
+                    out.append(Airing(at, z, bulletin, slot.priority, slot.index, quiet or held is not None,
+                                      slot.origin, slot.relay_end(local), slot.gap if k else None, held))
+    if moves:
+        out += _moved(cfg, tz, start, end, zones, lengths)
     out.sort(key=lambda a: (a.time, a.zone, -PRIORITY_RANK[a.priority], a.slot))
+    return out
+
+
+def _moved(cfg: Config, tz: ZoneInfo, start: datetime, end: datetime, zones: set[str] | None,
+           lengths: dict[str, float] | None) -> list[Airing]:
+    """The airings ``[[changes]]`` move into [start, end), at their new time."""
+    out = []
+    for c in cfg.changes:
+        if c.to is None:
+            continue
+        to = c.to.replace(tzinfo=tz)
+        if not start <= to < end:
+            continue
+        at = c.at.replace(tzinfo=tz)
+        for a in airings(cfg, at, at + timedelta(seconds=1), zones=zones, include_suppressed=True, lengths=lengths,
+                         moves=False):
+            if a.bulletin == c.bulletin and a.held == "moved" and (not c.zones or a.zone in c.zones):
+                quiet = a.priority != "urgent" and cfg.zones[a.zone].is_quiet(to.time())
+                ends = to + (a.ends - a.time) if a.ends is not None else None
+                out.append(replace(a, time=to, suppressed=quiet, held=None, moved_from=at, ends=ends))
     return out
 
 
