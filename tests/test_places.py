@@ -128,3 +128,49 @@ def test_play_on_a_group_reaches_every_zone_of_it(station):
     rows = station.log()
     assert sorted((x["zone"], x["bulletin"], x["status"]) for x in rows) == [("za", "b", "played"),
                                                                              ("zb", "b", "played")]
+
+
+def test_an_account_limited_to_a_village_plays_only_there(tmp_path):
+    """A village head (technician limited to group:thon_1) may play on their village's clusters and nowhere
+    else: another zone, another group or a station is refused with 403, audited, and nothing is queued."""
+    from tests.console import PASSWORD, ConsoleServer, add_user
+    from tests.test_web_hardening import make_project, pending_requests
+    config = PLACES.replace("[groups]", '[groups]\nthon_1 = ["cum_1"]')
+    root = make_project(tmp_path / "project", config)
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "broadcaster", "user", "add", "truong_thon", "--role", "technician",
+                        "--places", "group:thon_1"], cwd=root, input=f"{PASSWORD}\n{PASSWORD}\n", capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "broadcaster", "user", "add", "xem", "--role", "viewer", "--places",
+                        "group:nowhere"], cwd=root, input=f"{PASSWORD}\n{PASSWORD}\n", capture_output=True, text=True)
+    assert r.returncode == 2 and "group:nowhere: no such zone or group" in r.stderr
+    server = ConsoleServer(root, tmp_path / "web.log")
+    try:
+        c = server.client()
+        assert c.login("truong_thon").status_code == 303
+        page = c.get("/play").text
+        assert 'value="cum_1"' in page and 'value="cum_2"' not in page and 'value="thon_1"' in page
+        token = c.csrf("/play")
+        for form in ({"zone": "cum_2"}, {"group": "song"}, {"zone": ["cum_1", "cum_3"]}):
+            r = c.post("/play", data={"csrf": token, "bulletin": "thong-bao", "priority": "normal", **form})
+            assert r.status_code == 403 and "may play only on group:thon_1" in r.text, (form, r.status_code)
+        r = c.post("/play", data={"csrf": token, "bulletin": "thong-bao", "priority": "normal", "group": "thon_1"})
+        assert r.status_code == 409 and "no daemon serves cum_1" in r.text   # allowed: only no daemon runs here
+        assert pending_requests(root) == []
+        admin = server.client()
+        assert admin.login("an").status_code == 303
+        r = admin.post("/users", data={"csrf": admin.csrf("/users"), "action": "places", "name": "truong_thon",
+                                       "places": "cum_2"})
+        assert r.status_code == 303
+        assert c.get("/play").status_code == 303   # a change of places ends the account's sessions
+    finally:
+        server.stop()
+    from broadcaster.station.accounts import Accounts
+    a = Accounts(root / "state")
+    try:
+        assert a.get("truong_thon").places == ("cum_2",)
+        assert sum(1 for x in a.trail() if x[3] == "refused" and x[1] == "truong_thon") == 3
+    finally:
+        a.close()

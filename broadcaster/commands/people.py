@@ -39,14 +39,17 @@ def user() -> None:
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(["admin", "approver", "editor", "technician", "viewer"]),
               help=N_("what the account may do (see docs/console.md: Accounts)"))
+@click.option("--places", default="", metavar="ZONES",
+              help=N_("only these zones and groups, like \"group:thon_1,cum_3\" (default: everywhere)"))
 @click.pass_obj
-def user_add(obj: Context, name: str, role: str) -> None:
+def user_add(obj: Context, name: str, role: str, places: str) -> None:
     """Add an account; the password is asked twice (never on the command line)."""
-    from broadcaster.station.accounts import check_name
+    from broadcaster.station.accounts import check_name, parse_places
     check_name(name)
+    chosen = parse_places(places, obj.config().zones, obj.config().groups) if places else ()
     accounts = _accounts(obj)
     try:
-        accounts.add(name, role, _new_password())
+        accounts.add(name, role, _new_password(), chosen)
         accounts.audit(None, "terminal", "user add", f"{name} ({role})")
     finally:
         accounts.close()
@@ -66,7 +69,7 @@ def user_list(obj: Context) -> None:
     if not users:
         click.echo(_("No accounts yet: broadcaster user add NAME --role admin"))
     for u in users:
-        click.echo(f"{u.name:<24} {_(ROLE_WORDS[u.role])}")
+        click.echo(f"{u.name:<24} {_(ROLE_WORDS[u.role]):<16} {', '.join(u.places) or _('everywhere')}".rstrip())
 
 
 @user.command(name="passwd")

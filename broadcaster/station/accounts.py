@@ -87,7 +87,8 @@ CREATE INDEX IF NOT EXISTS approvals_bulletin ON approvals (bulletin, id);
 """
 # columns added since older files were made: uid is the account's id, random, never reused (a
 # removed name added again is another account); failures say which account and address
-MIGRATIONS = (("users", "uid", "TEXT"), ("failures", "name", "TEXT"), ("failures", "address", "TEXT"))
+MIGRATIONS = (("users", "uid", "TEXT"), ("failures", "name", "TEXT"), ("failures", "address", "TEXT"),
+              ("users", "places", "TEXT"))
 SEEN_EVERY = 30           # seconds: a session's last use is written at most this often
 
 
@@ -102,9 +103,14 @@ class User:
     name: str
     role: str
     uid: str
+    places: tuple[str, ...] = ()   # zone ids and "group:NAME" it may act on; () = everywhere
 
     def may(self, right: str) -> bool:
         return self.role in RIGHTS[right]
+
+
+def _user(r) -> User:
+    return User(r[0], r[1], r[2], tuple(p for p in (r[3] or "").split(",") if p))
 
 
 @dataclass(frozen=True)
@@ -137,22 +143,27 @@ class Accounts:
 
     # --- accounts ---------------------------------------------------------------
 
-    def add(self, name: str, role: str, password: str) -> None:
+    def add(self, name: str, role: str, password: str, places: tuple[str, ...] = ()) -> None:
         check_name(name)
         check_role(role)
         check_password(password)
         try:
-            self.store.write("INSERT INTO users (name, role, hash, created, uid) VALUES (?,?,?,?,?)",
-                             (name, role, _hasher().hash(password), time.time(), _new_uid()))
+            self.store.write("INSERT INTO users (name, role, hash, created, uid, places) VALUES (?,?,?,?,?,?)",
+                             (name, role, _hasher().hash(password), time.time(), _new_uid(),
+                              ",".join(places) or None))
         except Duplicate:
             raise ConfigError(_('there is already an account "{name}"', name=name)) from None
 
     def users(self) -> list[User]:
-        return [User(*r) for r in self.store.read("SELECT name, role, uid FROM users ORDER BY name")]
+        return [_user(r) for r in self.store.read("SELECT name, role, uid, places FROM users ORDER BY name")]
 
     def get(self, name: str) -> User | None:
-        r = self.store.one("SELECT name, role, uid FROM users WHERE name=?", (name,))
-        return User(*r) if r else None
+        r = self.store.one("SELECT name, role, uid, places FROM users WHERE name=?", (name,))
+        return _user(r) if r else None
+
+    def set_places(self, name: str, places: tuple[str, ...]) -> None:
+        """Limit the account to some zones and groups (() for everywhere); its sessions end."""
+        self._change(name, "UPDATE users SET places=?, epoch=epoch+1 WHERE name=?", (",".join(places) or None, name))
 
     def set_password(self, name: str, password: str) -> None:
         """A new password; every session of the account ends."""
@@ -190,16 +201,16 @@ class Accounts:
         if not token or not isinstance(token, str):
             return None
         key = _digest(token)
-        r = self.store.one("SELECT u.name, u.role, u.uid, s.seen FROM sessions s JOIN users u ON u.uid = s.uid"
-                           " WHERE s.token_sha256=?", (key,))
+        r = self.store.one("SELECT u.name, u.role, u.uid, u.places, s.seen FROM sessions s JOIN users u"
+                           " ON u.uid = s.uid WHERE s.token_sha256=?", (key,))
         if r is None:
             return None
-        if now - r[3] > idle:
+        if now - r[4] > idle:
             self.store.write("DELETE FROM sessions WHERE token_sha256=?", (key,))
             return None
-        if now - r[3] > SEEN_EVERY:
+        if now - r[4] > SEEN_EVERY:
             self.store.write("UPDATE sessions SET seen=? WHERE token_sha256=?", (now, key))
-        return User(r[0], r[1], r[2])
+        return _user(r)
 
     def end_session(self, token: str) -> None:
         self.store.write("DELETE FROM sessions WHERE token_sha256=?", (_digest(token),))
@@ -310,6 +321,25 @@ def _wait_words(seconds: float) -> str:
     if seconds < 120:
         return _("{n} s", n=int(seconds) + 1)
     return _("{n} min", n=int(seconds // 60) + 1)
+
+
+def allowed_zones(user: User, zones: dict, groups: dict) -> set[str]:
+    """The zones ``user`` may act on: every zone, or those of its places (zone ids and groups, expanded)."""
+    if not user.places:
+        return set(zones)
+    from broadcaster.config.places import expand_targets
+    return set(expand_targets(list(user.places), zones, groups)[0])
+
+
+def parse_places(text: str, zones: dict, groups: dict) -> tuple[str, ...]:
+    """Places as a person types them ("group:thon_1, cum_3"; empty: everywhere), each checked against the project."""
+    from broadcaster.config.places import expand_targets
+    places = tuple(dict.fromkeys(p.strip() for p in (text or "").split(",") if p.strip()))
+    _ids, unknown = expand_targets(list(places), zones, groups)
+    if unknown:
+        raise ConfigError(_("{places}: no such zone or group (write zone ids, or group:NAME from [groups])",
+                            places=", ".join(unknown)))
+    return places
 
 
 def check_name(name: str) -> None:

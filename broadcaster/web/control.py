@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from broadcaster.config import PRIORITY_WORDS
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import _
-from broadcaster.station.accounts import ROLES, RIGHT_WORDS, RIGHTS
+from broadcaster.station.accounts import ROLES, RIGHT_WORDS, RIGHTS, allowed_zones, parse_places
 from broadcaster.station.playlog import Journal
 from broadcaster.web.common import Page, address, render
 from broadcaster.web.uploads import MAX_UPLOAD, take_upload
@@ -27,12 +27,25 @@ async def play(request: Request) -> Response:
         served = {z for _pid, zs in journal.live_daemons() for z in zs}
     finally:
         journal.close()
-    context = dict(zones=cfg.zones, served=served, priorities=PRIORITY_WORDS, error=None, done=None, confirm=None,
-                   stations=cfg.stations() if cfg.fleet is not None and cfg.fleet.is_district else [])
+    user = request.state.user
+    allowed = allowed_zones(user, cfg.zones, cfg.groups)   # an account limited to some places sees only those
+    groups = {g: ids for g, ids in cfg.groups.items() if ids and set(ids) <= allowed}
+    context = dict(zones={z: zone for z, zone in cfg.zones.items() if z in allowed}, groups=groups, served=served,
+                   priorities=PRIORITY_WORDS, error=None, done=None, confirm=None,
+                   stations=cfg.stations() if cfg.fleet is not None and cfg.fleet.is_district and not user.places
+                   else [])
     if request.method == "GET":
         return render(request, "play.html", **context)
     form = await request.form()
-    zones = [z for z in form.getlist("zone") if z in cfg.zones]
+    asked = [z for z in form.getlist("zone") if z in cfg.zones]
+    for g in form.getlist("group"):
+        asked += cfg.groups.get(g, ())
+    outside = [z for z in dict.fromkeys(asked) if z not in allowed]
+    if outside or (user.places and form.getlist("station")):
+        console.accounts.audit(user.name, address(request), "refused", f"play outside its places: {', '.join(outside)}")
+        return render(request, "play.html", status_code=403, **{**context, "error": _(
+            "{name} may play only on {places}", request.state.lang, name=user.name, places=", ".join(user.places))})
+    zones = list(dict.fromkeys(asked))
     stations = [s for s in form.getlist("station") if s in context["stations"]]
     priority = str(form.get("priority", "normal"))
     if priority not in PRIORITY_WORDS:
@@ -97,8 +110,12 @@ async def users(request: Request) -> Response:
         form = await request.form()
         action, name = str(form.get("action")), str(form.get("name", "")).strip().lower()
         try:
+            cfg = console.cfg()
             if action == "add":
-                accounts.add(name, str(form.get("role")), str(form.get("password", "")))
+                accounts.add(name, str(form.get("role")), str(form.get("password", "")),
+                             parse_places(str(form.get("places", "")), cfg.zones, cfg.groups))
+            elif action == "places":
+                accounts.set_places(name, parse_places(str(form.get("places", "")), cfg.zones, cfg.groups))
             elif action == "role":
                 accounts.set_role(name, str(form.get("role")))
             elif action == "password":
