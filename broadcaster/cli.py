@@ -36,8 +36,8 @@ def cli(ctx: click.Context, config_path: str | None, allow_outside: bool) -> Non
 
 for command in (render.build, render.say, text.normalize, text.voices, plan.check, plan.next_airings,
                 desk.report, desk.preview, station.daemon, station.play, station.show_log, station.status,
-                station.devices, fleet.fleet, fleet.publish, people.user, people.submit, people.approve, web.web,
-                zones.zones):
+                station.devices, fleet.fleet, fleet.publish, people.user, people.token, people.submit, people.approve,
+                web.web, zones.zones):
     cli.add_command(command)
 
 

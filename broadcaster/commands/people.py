@@ -163,3 +163,58 @@ def approve(obj: Context, bulletin: str, name: str, comment: str | None) -> None
         accounts.close()
     click.echo(_("{bulletin} approved: this version airs from now on.", bulletin=bulletin) if comment is None
                else _("{bulletin} sent back to the editor.", bulletin=bulletin))
+
+
+@click.group()
+def token() -> None:
+    """Bearer tokens for programs (the provincial system) using the console's JSON API."""
+
+
+@token.command(name="add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["admin", "approver", "editor", "technician", "viewer"]),
+              help=N_("what the program may do (as an account of that role)"))
+@click.option("--places", default="", metavar="ZONES",
+              help=N_("only these zones and groups, like \"group:thon_1,cum_3\" (default: everywhere)"))
+@click.pass_obj
+def token_add(obj: Context, name: str, role: str, places: str) -> None:
+    """Make a token; it is shown once (only its hash is kept): give it to the program now."""
+    from broadcaster.station.accounts import parse_places
+    chosen = parse_places(places, obj.config().zones, obj.config().groups) if places else ()
+    accounts = _accounts(obj)
+    try:
+        secret = accounts.add_token(name, role, chosen)
+        accounts.audit(None, "terminal", "token add", f"{name} ({role})")
+    finally:
+        accounts.close()
+    click.echo(_("Token {name} ({role}); it is shown this once, keep it where the program reads it:", name=name,
+                 role=role))
+    click.echo(secret)
+
+
+@token.command(name="list")
+@click.pass_obj
+def token_list(obj: Context) -> None:
+    """The tokens, their roles and places (never the tokens themselves)."""
+    from broadcaster.station.accounts import ROLE_WORDS
+    accounts = _accounts(obj)
+    try:
+        for t in accounts.tokens():
+            click.echo(f"{t.name[len('token:'):]:<24} {_(ROLE_WORDS[t.role]):<16} "
+                       f"{', '.join(t.places) or _('everywhere')}".rstrip())
+    finally:
+        accounts.close()
+
+
+@token.command(name="remove")
+@click.argument("name")
+@click.pass_obj
+def token_remove(obj: Context, name: str) -> None:
+    """Remove a token: the program using it is refused from now on."""
+    accounts = _accounts(obj)
+    try:
+        accounts.remove_token(name)
+        accounts.audit(None, "terminal", "token remove", name)
+    finally:
+        accounts.close()
+    click.echo(_("Token {name} removed.", name=name))

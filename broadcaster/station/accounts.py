@@ -60,6 +60,13 @@ CREATE TABLE IF NOT EXISTS sessions (
     seen REAL NOT NULL,
     address TEXT
 );
+CREATE TABLE IF NOT EXISTS tokens (
+    token_sha256 TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    places TEXT,
+    created REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     time REAL NOT NULL,
@@ -217,6 +224,36 @@ class Accounts:
 
     def forget_idle_sessions(self, idle: float, now: float) -> None:
         self.store.write("DELETE FROM sessions WHERE seen < ?", (now - idle,))
+
+    # --- API tokens: for the provincial system and other programs ------------------------
+
+    def add_token(self, name: str, role: str, places: tuple[str, ...] = ()) -> str:
+        """A new bearer token for a program: returned once; only its SHA-256 is kept."""
+        check_name(name)
+        check_role(role)
+        token = "bct_" + secrets.token_urlsafe(32)
+        try:
+            self.store.write("INSERT INTO tokens (token_sha256, name, role, places, created) VALUES (?,?,?,?,?)",
+                             (_digest(token), name, role, ",".join(places) or None, time.time()))
+        except Duplicate:
+            raise ConfigError(_('there is already a token "{name}"', name=name)) from None
+        return token
+
+    def tokens(self) -> list[User]:
+        return [_user((f"token:{r[0]}", *r[1:])) for r in
+                self.store.read("SELECT name, role, token_sha256, places FROM tokens ORDER BY name")]
+
+    def remove_token(self, name: str) -> None:
+        if self.store.write("DELETE FROM tokens WHERE name=?", (name,)).rowcount == 0:
+            raise ConfigError(_('there is no token "{name}"', name=name))
+
+    def token_user(self, token: str) -> User | None:
+        """The program a bearer token belongs to (as a User named token:NAME), or None."""
+        if not token:
+            return None
+        r = self.store.one("SELECT name, role, token_sha256, places FROM tokens WHERE token_sha256=?",
+                           (_digest(token),))
+        return _user((f"token:{r[0]}", *r[1:])) if r else None
 
     # --- log-in ---------------------------------------------------------------------
 

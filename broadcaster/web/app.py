@@ -28,10 +28,11 @@ from starlette.templating import Jinja2Templates
 
 from broadcaster.i18n import _
 from broadcaster.station.accounts import Accounts
-from broadcaster.web import control, editing, pages
+from broadcaster.web import api, control, editing, pages
 from broadcaster.web.common import HERE, IDLE_MINUTES, PUBLIC, Console, Page, address, lang_of, secret_key
 
 STATIC = Page("/static", None, {"GET": PUBLIC}, 0)
+API = "/api/v1/"
 
 
 class TooLarge(Exception):
@@ -82,8 +83,14 @@ class Guard:
             return await answer(_too_large(limit, lang), 413)
         console: Console = request.app.state.console
         user = None
+        bearer = _bearer(request)
+        if bearer is not None:   # a program's token: only for the API, never with a session's rights
+            user = console.accounts.token_user(bearer) if scope["path"].startswith(API) else None
+            if user is None:
+                console.accounts.audit(None, address(request), "refused", f"token for {method} {scope['path']}")
+                return await answer(_("refused: no such API token (or not an /api/v1/ address)", lang), 401)
         if not public:
-            user = console.accounts.session_user(session.get("sid"), console.idle, time.time())
+            user = user or console.accounts.session_user(session.get("sid"), console.idle, time.time())
             if user is None:
                 session.pop("sid", None)
                 if method == "GET":
@@ -97,7 +104,7 @@ class Guard:
             if not user.may(page.rights[method]):
                 console.accounts.audit(user.name, address(request), "refused", f"{method} {scope['path']}")
                 return await answer(_("{name} ({role}) may not do that", lang, name=user.name, role=user.role), 403)
-        if method != "GET":
+        if method != "GET" and bearer is None:   # a browser's request: its session's CSRF token, read from the body
             original = receive
             try:
                 body = await _read_capped(receive, limit)
@@ -115,7 +122,17 @@ class Guard:
             if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), session["csrf"].encode()):
                 return await answer(_("refused: the form is out of date (no valid CSRF token); reload the page",
                                       lang), 403)
+        elif method != "GET":   # a token's request: the body capped as it streams, no CSRF (no cookie is involved)
+            try:
+                receive = _replay(await _read_capped(receive, limit), receive)
+            except TooLarge:
+                return await answer(_too_large(limit, lang), 413)
         return await self.app(scope, receive, send)
+
+
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth[:7].lower() == "bearer " else None
 
 
 def _declared_length(request: Request) -> int:
@@ -167,7 +184,7 @@ def _replay(body: bytes, then):
 
 def page_table() -> list[Page]:
     """Every page of the console, with its rights per method: the one table the guard reads."""
-    return [*pages.ROUTES, *editing.ROUTES, *control.ROUTES]
+    return [*pages.ROUTES, *editing.ROUTES, *control.ROUTES, *api.ROUTES]
 
 
 def create_app(config_path: Path, *, allow_outside: bool = False, secure: bool = False,

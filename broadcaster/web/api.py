@@ -1,0 +1,154 @@
+"""The JSON API (``/api/v1/``) for the provincial system and other programs: the same actions, rights,
+places, checks and audit as the pages, with a bearer token (`broadcaster token add`) instead of a
+session. Documented with curl examples in docs/api.md."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from broadcaster.config import PRIORITIES
+from broadcaster.i18n import _
+from broadcaster.station.accounts import allowed_zones
+from broadcaster.station.overview import zone_states
+from broadcaster.station.playlog import Journal
+from broadcaster.station.schedule import airings
+from broadcaster.web.common import FORM, Page, address
+
+MAX_DAYS = 14
+
+
+def _error(request: Request, status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status)
+
+
+def _now(cfg) -> datetime:
+    return datetime.now(ZoneInfo(cfg.timezone))
+
+
+async def zones(request: Request) -> Response:
+    """Every zone (cluster) with its place and groups."""
+    cfg = request.app.state.console.cfg()
+    member = {z: [g for g, ids in cfg.groups.items() if z in ids] for z in cfg.zones}
+    return JSONResponse({"zones": [{"id": z.id, "name": z.name, "village": z.village, "aliases": list(z.aliases),
+                                    "lat": z.position[0] if z.position else None,
+                                    "lon": z.position[1] if z.position else None, "kind": z.kind,
+                                    "station": z.station, "groups": member[z.id]} for z in cfg.zones.values()],
+                         "groups": {g: list(ids) for g, ids in cfg.groups.items()}})
+
+
+async def status(request: Request) -> Response:
+    """What each zone is doing now and what comes next, as `status` says it."""
+    cfg = request.app.state.console.cfg()
+
+    def read():
+        journal = Journal(cfg.paths.state)
+        try:
+            return zone_states(cfg, journal, _now(cfg))
+        finally:
+            journal.close()
+    states = await asyncio.to_thread(read)
+    return JSONResponse({"zones": [{
+        "zone": s.zone, "name": s.name, "served": s.served,
+        "playing": {"bulletin": s.playing.bulletin, "since": s.playing.started} if s.playing else None,
+        "next": {"time": s.coming.time.isoformat(), "bulletin": s.coming.bulletin} if s.coming else None,
+        "last": {"scheduled": s.last.scheduled, "bulletin": s.last.bulletin, "status": s.last.status}
+        if s.last else None,
+        "device_problem": s.device_problem or None, "alerts": [a.line() for a in s.alerts]} for s in states]})
+
+
+async def coming(request: Request) -> Response:
+    """The coming airings, as `next --json` lists them (?days=N, 1..14)."""
+    cfg = request.app.state.console.cfg()
+    days = request.query_params.get("days") or "2"
+    if not days.isdigit() or not 1 <= int(days) <= MAX_DAYS:
+        return _error(request, 400, _("days must be a whole number from 1 to 14, not {value}", request.state.lang,
+                                      value=days[:20]))
+    from broadcaster.render.sidecar import durations
+    now = _now(cfg)
+    found = airings(cfg, now, now + timedelta(days=int(days)), lengths=durations(cfg))
+    return JSONResponse([{"time": a.time.isoformat(), "zone": a.zone, "bulletin": a.bulletin, "priority": a.priority,
+                          **({"moved_from": a.moved_from.isoformat()} if a.moved_from else {})} for a in found])
+
+
+async def log(request: Request) -> Response:
+    """The play log (?since=YYYY-MM-DD&zone=Z), newest last, at most 5,000 rows."""
+    cfg = request.app.state.console.cfg()
+    q = request.query_params
+    since = None
+    if q.get("since"):
+        try:
+            since = datetime.combine(date.fromisoformat(q["since"]), datetime.min.time(),
+                                     ZoneInfo(cfg.timezone)).timestamp()
+        except ValueError:
+            return _error(request, 400, _("give the dates as YYYY-MM-DD, like {example}", request.state.lang,
+                                          example=_now(cfg).date().isoformat()))
+
+    def read():
+        journal = Journal(cfg.paths.state)
+        try:
+            return journal.rows(since=since, zone=q.get("zone") or None, newest=5000)
+        finally:
+            journal.close()
+    return JSONResponse([r.__dict__ for r in await asyncio.to_thread(read)])
+
+
+async def play(request: Request) -> Response:
+    """Play a bulletin now: {"bulletin": ID, "zones": [...], "groups": [...], "priority": "normal"}; queued for
+    the daemons that serve the zones, within the caller's places."""
+    console = request.app.state.console
+    cfg = console.cfg()
+    lang = request.state.lang
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return _error(request, 400, _('send JSON like {{"bulletin": "thong-bao", "zones": ["xa"]}}', lang))
+    bulletin, priority = body.get("bulletin"), body.get("priority", "normal")
+    names = body.get("zones", []), body.get("groups", [])
+    if bulletin not in cfg.bulletins:
+        return _error(request, 400, _('bulletin "{bulletin}" is not defined{suggestion}', lang,
+                                      bulletin=str(bulletin)[:64], suggestion=""))
+    if priority not in PRIORITIES or not all(isinstance(x, list) and all(isinstance(n, str) for n in x)
+                                             for x in names):
+        return _error(request, 400, _('send JSON like {{"bulletin": "thong-bao", "zones": ["xa"]}}', lang))
+    unknown = [z for z in names[0] if z not in cfg.zones] + [g for g in names[1] if g not in cfg.groups]
+    if unknown:
+        return _error(request, 400, _("{places}: no such zone or group (write zone ids, or group:NAME from [groups])",
+                                      lang, places=", ".join(unknown)[:200]))
+    chosen = list(dict.fromkeys([*names[0], *(z for g in names[1] for z in cfg.groups[g])]))
+    user = request.state.user
+    outside = [z for z in chosen if z not in allowed_zones(user, cfg.zones, cfg.groups)]
+    if outside:
+        console.accounts.audit(user.name, address(request), "refused", f"play outside its places: {', '.join(outside)}")
+        return _error(request, 403, _("{name} may play only on {places}", lang, name=user.name,
+                                      places=", ".join(user.places)))
+    if not chosen:
+        return _error(request, 400, _("choose at least one zone", lang))
+    journal = Journal(cfg.paths.state)
+    try:
+        served = {z for _pid, zs in journal.live_daemons() for z in zs}
+        missing = [z for z in chosen if z not in served]
+        if missing:
+            return _error(request, 409, _("no daemon serves {zones}: start broadcaster daemon on this PC first", lang,
+                                          zones=", ".join(missing)))
+        now = _now(cfg)
+        ids = [journal.add_request(bulletin, z, priority, now) for z in chosen]
+    finally:
+        journal.close()
+    console.accounts.audit(user.name, address(request), "play", f"{bulletin} on {', '.join(chosen)} ({priority})")
+    return JSONResponse({"requests": [{"id": i, "zone": z} for i, z in zip(ids, chosen)]}, 202)
+
+
+ROUTES = [
+    Page("/api/v1/zones", zones, {"GET": "view"}),
+    Page("/api/v1/status", status, {"GET": "view"}),
+    Page("/api/v1/next", coming, {"GET": "view"}),
+    Page("/api/v1/log", log, {"GET": "view"}),
+    Page("/api/v1/play", play, {"POST": "play"}, FORM),
+]
