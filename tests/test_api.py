@@ -80,3 +80,74 @@ def test_a_program_reads_and_plays_through_the_api_within_its_rights_and_places(
         a.close()
     assert any(u == "token:tinh" and act == "play" for _t, u, _a, act, _d in trail)
     assert any(u == "token:tinh" and act == "refused" for _t, u, _a, act, _d in trail)
+
+
+def test_a_new_announcement_with_its_schedule_through_the_api(tmp_path):
+    """Created with curl-like calls: the script and the slot are written, schedule.toml keeps its comments,
+    `next --json` shows it, the excepted date has no airing; a bad one is refused per field, nothing written."""
+    from tests.test_places import PLACES
+    from tests.test_web_hardening import make_project
+    root = make_project(tmp_path / "project", PLACES)
+    editor = token(root, "tinh-bt", "editor")
+    before = (root / "schedule.toml").read_text(encoding="utf-8")
+    server = ConsoleServer(root, tmp_path / "web.log")
+    try:
+        post = lambda body: httpx.post(server.url + "/api/v1/bulletins", json=body, timeout=30,  # noqa: E731
+                                       headers={"Authorization": f"Bearer {editor}", "Accept-Language": "en"})
+        r = post({"title": "Lịch tiêm phòng đợt 2", "text": "Kính thưa bà con.\nLúc 7h30 ngày 9/12/2026 tiêm phòng.",
+                  "times": ["17:00", "05:30"], "days": ["mon", "tue", "wed", "thu", "fri"], "start": "2026-12-07",
+                  "end": "2026-12-11", "except": ["2026-12-09"], "groups": ["song"], "priority": "priority"})
+        assert r.status_code == 201, r.text
+        assert r.json()["id"] == "lich-tiem-phong-dot-2"
+        r = post({"title": "", "text": "x", "times": ["25:00"], "zones": ["cum_9"], "start": "2026-13-01"})
+        assert r.status_code == 400
+        fields = r.json()["fields"]
+        assert {"title", "times", "zones", "start"} <= set(fields) and "cum_9" in fields["zones"]
+        assert post({"title": "Lịch tiêm phòng đợt 2", "text": "x", "times": ["05:30"], "zones": ["cum_1"]}
+                    ).json()["fields"]["id"].startswith('there is already a bulletin "lich-tiem-phong-dot-2"')
+    finally:
+        server.stop()
+    after = (root / "schedule.toml").read_text(encoding="utf-8")
+    kept = iter(after.splitlines())
+    assert all(line in kept for line in before.splitlines()), after   # every line kept, in order (a subsequence)
+    assert "# along the river" in after and "# the commune's clusters" in after
+    assert (root / "scripts" / "lich_tiem_phong_dot_2.txt").read_text(encoding="utf-8").startswith("Kính thưa")
+    assert len(list((root / "scripts").glob("*.txt"))) == 2   # the refused ones wrote nothing
+    r = subprocess.run([sys.executable, "-m", "broadcaster", "next", "--json", "--from", "2026-12-06", "--days", "7"],
+                       cwd=root, capture_output=True, text=True)
+    import json
+    mine = sorted((a["time"][:16], a["zone"]) for a in json.loads(r.stdout) if a["bulletin"] == "lich-tiem-phong-dot-2")
+    days = sorted({t[:10] for t, _z in mine})
+    assert days == ["2026-12-07", "2026-12-08", "2026-12-10", "2026-12-11"]   # weekdays, not the 9th
+    assert {z for _t, z in mine} == {"cum_1", "cum_2"} and len(mine) == 4 * 2 * 2
+
+
+def test_a_new_announcement_from_the_console_page(tmp_path):
+    from tests.test_places import PLACES
+    from tests.test_web_hardening import logged_in, make_project
+    root = make_project(tmp_path / "project", PLACES)
+    server = ConsoleServer(root, tmp_path / "web.log")
+    try:
+        c = logged_in(server, "binh")   # an editor
+        page = c.get("/compose").text
+        assert 'value="group:song"' in page and 'id="reading"' in page
+        token_ = c.csrf("/compose")
+        r = c.post("/compose", data={"csrf": token_, "title": "Họp dân", "text": "Mời bà con đi họp.", "times": "7:00",
+                                     "days": ["sat"], "except": "2026-12-12, tomorrow", "place": ["nowhere"]})
+        assert r.status_code == 400
+        assert 'data-field="zones"' in r.text and 'data-field="except"' in r.text and "Họp dân" in r.text
+        assert len(list((root / "scripts").glob("*.txt"))) == 1
+        r = c.post("/compose", data={"csrf": token_, "title": "Họp dân", "text": "Mời bà con đi họp.", "times": "7:00",
+                                     "days": ["sat"], "except": "2026-12-12", "place": ["group:song", "cum_3"],
+                                     "priority": "normal"})
+        assert r.status_code == 303 and r.headers["location"] == "/scripts/hop_dan.txt?saved=1", r.text
+        assert c.get("/compose").status_code == 200
+        viewer = logged_in(server, "em")
+        assert viewer.get("/compose").status_code == 403
+    finally:
+        server.stop()
+    from broadcaster.config import load_config
+    cfg = load_config(root / "schedule.toml")
+    slot = next(s for s in cfg.slots if s.bulletin == "hop-dan")
+    assert slot.zones == ("cum_1", "cum_2", "cum_3") and slot.days == "sat" and [str(d) for d in slot.exceptions] == [
+        "2026-12-12"] and [t.strftime("%H:%M") for t in slot.at] == ["07:00"]

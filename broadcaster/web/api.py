@@ -145,10 +145,51 @@ async def play(request: Request) -> Response:
     return JSONResponse({"requests": [{"id": i, "zone": z} for i, z in zip(ids, chosen)]}, 202)
 
 
+async def new_bulletin(request: Request) -> Response:
+    """A new announcement with its schedule: {"title", "text", "times": ["05:30"], "days": ["mon"], "start",
+    "end", "except": ["YYYY-MM-DD"], "zones": [...], "groups": [...], "priority", "id"}; 201 with its id and
+    its first airings, or 400 with what is wrong per field (nothing written)."""
+    from broadcaster.config import load_config
+    from broadcaster.config.compose import Announcement, ComposeError, save_announcement
+    console = request.app.state.console
+    cfg = console.cfg()
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    texts = ("title", "text", "start", "end", "priority", "id")
+    lists = ("times", "days", "except", "zones", "groups")
+    if not isinstance(body, dict) or any(k in body and body[k] is not None and not isinstance(body[k], str)
+                                         for k in texts) \
+            or any(not isinstance(body.get(k, []), list) or not all(isinstance(x, str) for x in body.get(k, []))
+                   for k in lists):
+        return _error(request, 400, _('send JSON like {{"title": "…", "text": "…", "times": ["05:30"], '
+                                      '"zones": ["xa"]}}', request.state.lang))
+    user = request.state.user
+    places = [*body.get("zones", []), *(f"group:{g}" for g in body.get("groups", []))]
+    ann = Announcement(title=body.get("title") or "", text=body.get("text") or "", times=body.get("times", []),
+                       zones=places, days=body.get("days", []), start=body.get("start"), end=body.get("end"),
+                       skip=body.get("except", []), priority=body.get("priority") or "normal", id=body.get("id"))
+    allowed = allowed_zones(user, cfg.zones, cfg.groups)
+    from broadcaster.config.places import expand_targets
+    if any(z not in allowed for z in expand_targets(places, cfg.zones, cfg.groups)[0]):
+        console.accounts.audit(user.name, address(request), "refused", "new bulletin outside its places")
+        return _error(request, 403, _("{name} may play only on {places}", request.state.lang, name=user.name,
+                                      places=", ".join(user.places)))
+    try:
+        aid = await asyncio.to_thread(save_announcement, cfg, ann,
+                                      lambda p: load_config(p, allow_outside=console.allow_outside))
+    except ComposeError as e:
+        return JSONResponse({"error": e.message, "fields": e.fields}, 400)
+    console.accounts.audit(user.name, address(request), "new bulletin", aid)
+    return JSONResponse({"id": aid}, 201)
+
+
 ROUTES = [
     Page("/api/v1/zones", zones, {"GET": "view"}),
     Page("/api/v1/status", status, {"GET": "view"}),
     Page("/api/v1/next", coming, {"GET": "view"}),
     Page("/api/v1/log", log, {"GET": "view"}),
     Page("/api/v1/play", play, {"POST": "play"}, FORM),
+    Page("/api/v1/bulletins", new_bulletin, {"POST": "edit"}, 4 * 200_000 + FORM),
 ]

@@ -168,10 +168,57 @@ def _pending(cfg, console) -> list[dict]:
     return out
 
 
+DAY_WORDS = (("mon", N_("Mon")), ("tue", N_("Tue")), ("wed", N_("Wed")), ("thu", N_("Thu")), ("fri", N_("Fri")),
+             ("sat", N_("Sat")), ("sun", N_("Sun")))
+
+
+async def compose(request: Request) -> Response:
+    """A new announcement: its text with the reading shown as it is typed, when and where; saved as a
+    script and a bulletin with its slot (config.compose), or shown again with what is wrong beside each field."""
+    from broadcaster.config import PRIORITY_WORDS, load_config
+    from broadcaster.config.compose import Announcement, ComposeError, save_announcement
+    from broadcaster.station.accounts import allowed_zones
+    console = request.app.state.console
+    cfg = console.cfg()
+    user = request.state.user
+    allowed = allowed_zones(user, cfg.zones, cfg.groups)
+    lang = request.state.lang
+    context = dict(zones={z: v for z, v in cfg.zones.items() if z in allowed},
+                   groups={g: ids for g, ids in cfg.groups.items() if ids and set(ids) <= allowed},
+                   priorities=PRIORITY_WORDS, day_words=[(d, _(w, lang)) for d, w in DAY_WORDS], errors={},
+                   form={"title": "", "text": "", "times": "", "days": [], "start": "", "end": "", "except": "",
+                         "places": [], "priority": "normal"})
+    if request.method == "GET":
+        return render(request, "compose.html", **context)
+    f = await request.form()
+    split = (lambda v: [x.strip() for x in str(v or "").split(",") if x.strip()])
+    form = {"title": str(f.get("title", "")), "text": str(f.get("text", ""))[:MAX_SCRIPT],
+            "times": str(f.get("times", "")), "days": [str(d) for d in f.getlist("days")],
+            "start": str(f.get("start", "")), "end": str(f.get("end", "")), "except": str(f.get("except", "")),
+            "places": [str(p) for p in f.getlist("place")], "priority": str(f.get("priority", "normal"))}
+    ann = Announcement(title=form["title"], text=form["text"], times=split(form["times"]), zones=form["places"],
+                       days=form["days"], start=form["start"] or None, end=form["end"] or None,
+                       skip=split(form["except"]), priority=form["priority"])
+    from broadcaster.config.places import expand_targets
+    if any(z not in allowed for z in expand_targets(ann.zones, cfg.zones, cfg.groups)[0]):
+        console.accounts.audit(user.name, address(request), "refused", "new bulletin outside its places")
+        return PlainTextResponse(_("{name} may play only on {places}", lang, name=user.name,
+                                   places=", ".join(user.places)), 403)
+    try:
+        aid = await asyncio.to_thread(save_announcement, cfg, ann,
+                                      lambda p: load_config(p, allow_outside=console.allow_outside))
+    except ComposeError as e:
+        return render(request, "compose.html", status_code=400, **{**context, "form": form, "errors": e.fields})
+    console.accounts.audit(user.name, address(request), "new bulletin", aid)
+    rel = console.cfg().bulletins[aid].script.relative_to(cfg.paths.scripts.resolve()).as_posix()
+    return RedirectResponse(f"/scripts/{rel}?saved=1", 303)
+
+
 ROUTES = [
     Page("/bulletins", bulletins, {"GET": "view"}),
     Page("/scripts/{path:path}", edit, {"GET": "view", "POST": "edit"}, 4 * MAX_SCRIPT * 3),
     Page("/reading", reading, {"POST": "view"}, 4 * MAX_SCRIPT + 1000),
     Page("/audio/{bulletin}", audio, {"GET": "view"}),
     Page("/approval", approval, {"GET": "approve", "POST": "approve"}),
+    Page("/compose", compose, {"GET": "edit", "POST": "edit"}, 4 * MAX_SCRIPT * 3),
 ]

@@ -1,0 +1,156 @@
+"""A new announcement, as a commune officer says it: a title, a text, when (times, weekdays, from one
+date to another, except some dates) and where (zones and groups), written into the project as a
+script and a bulletin with its slot, keeping schedule.toml's comments and layout (tomlkit).
+
+Every field is checked first and answered per field (for the page and the API); then the whole new
+schedule.toml is loaded as `check` loads it, beside the old one, before it takes its place. When
+anything fails nothing is written: not the script, not the schedule.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+
+from broadcaster.config.model import PRIORITIES, display_path
+from broadcaster.config.places import GROUP
+from broadcaster.config.schema import _valid_id
+from broadcaster.errors import ConfigError
+from broadcaster.fsutil import atomic_path, atomic_write_bytes
+from broadcaster.i18n import _
+
+MAX_TEXT = 200_000
+_TIME = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass
+class Announcement:
+    title: str
+    text: str
+    times: list[str]                       # "05:30", "17:00"
+    zones: list[str]                       # zone ids and "group:NAME"
+    days: list[str] = field(default_factory=list)   # mon … sun; empty: every day
+    start: str | None = None               # YYYY-MM-DD
+    end: str | None = None
+    skip: list[str] = field(default_factory=list)   # dates it does not air
+    priority: str = "normal"
+    id: str | None = None                  # made from the title when not given
+
+
+class ComposeError(ConfigError):
+    """The announcement cannot be saved; ``fields`` says why, per field."""
+
+    def __init__(self, fields: dict[str, str]):
+        first = next(iter(fields.items()))
+        super().__init__(f"{first[0]}: {first[1]}", problems=[f"{k}: {v}" for k, v in fields.items()])
+        self.fields = fields
+
+
+def slug(title: str) -> str:
+    """An id from a Vietnamese title: "Lịch tiêm phòng đợt 2" → "lich-tiem-phong-dot-2"."""
+    plain = unicodedata.normalize("NFKD", title.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(c for c in plain if not unicodedata.combining(c)).lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:48] or "thong-bao"
+
+
+def check_fields(a: Announcement, cfg) -> dict[str, str]:
+    """Per field, what is wrong (empty: nothing)."""
+    bad: dict[str, str] = {}
+    if not a.title.strip():
+        bad["title"] = _("give the announcement a title")
+    if not a.text.strip():
+        bad["text"] = _("write the text to read (or upload a recording on Play now)")
+    elif len(a.text) > MAX_TEXT:
+        bad["text"] = _("the text is longer than {n} characters", n=MAX_TEXT)
+    aid = a.id or slug(a.title)
+    if not _valid_id(aid):
+        bad["id"] = _("an id may use only letters a-z, digits, '-' and '_'")
+    elif aid in cfg.bulletins:
+        bad["id"] = _('there is already a bulletin "{id}": choose another title or id', id=aid)
+    if not a.times or not all(isinstance(t, str) and _TIME.match(t.strip()) for t in a.times):
+        bad["times"] = _('times must be like "05:30" or "17:00"')
+    if any(d not in DAYS for d in a.days):
+        bad["days"] = _("days are mon, tue, wed, thu, fri, sat, sun")
+    dates = {}
+    for k in ("start", "end"):
+        v = getattr(a, k)
+        if v:
+            try:
+                dates[k] = date.fromisoformat(v)
+            except ValueError:
+                bad[k] = _("give the date as YYYY-MM-DD, like 2026-12-08")
+    if "start" in dates and "end" in dates and dates["end"] < dates["start"]:
+        bad["end"] = _("the last day is before the first")
+    for d in a.skip:
+        try:
+            date.fromisoformat(d)
+        except ValueError:
+            bad["skip"] = _("give the dates as YYYY-MM-DD, like {example}", example="2026-12-24")
+    if not a.zones:
+        bad["zones"] = _("choose at least one zone or group")
+    else:
+        unknown = [z for z in a.zones if not (z[len(GROUP):] in cfg.groups if z.startswith(GROUP) else z in cfg.zones)]
+        if unknown:
+            bad["zones"] = _("{places}: no such zone or group (write zone ids, or group:NAME from [groups])",
+                             places=", ".join(unknown))
+    if a.priority not in PRIORITIES:
+        bad["priority"] = _("priority must be one of {options}, not {value}", options=", ".join(PRIORITIES),
+                            value=a.priority)
+    return bad
+
+
+def save_announcement(cfg, a: Announcement, load) -> str:
+    """Write the script and the bulletin with its slot; the bulletin's id. ``load(path)`` loads a
+    schedule.toml as the project does (raising ConfigError). ComposeError when anything is wrong."""
+    import tomlkit
+    bad = check_fields(a, cfg)
+    if bad:
+        raise ComposeError(bad)
+    aid = a.id or slug(a.title)
+    script = cfg.paths.scripts / f"{aid.replace('-', '_')}.txt"
+    if script.exists():
+        raise ComposeError({"id": _('{file} exists already: choose another title or id', file=script.name)})
+    doc = tomlkit.parse(cfg.path.read_text(encoding="utf-8-sig"))
+    bulletins = doc.get("bulletins")
+    if bulletins is None:
+        bulletins = tomlkit.table(is_super_table=True)
+        doc["bulletins"] = bulletins
+    table = tomlkit.table()
+    table["title"] = a.title.strip()
+    table["script"] = (script.relative_to(cfg.root).as_posix() if script.is_relative_to(cfg.root) else str(script))
+    bulletins[aid] = table
+    slot = tomlkit.table()
+    slot["bulletin"] = aid
+    slot["zones"] = list(dict.fromkeys(a.zones))
+    slot["at"] = sorted({t.strip().zfill(5) for t in a.times})
+    if a.days and set(a.days) != set(DAYS):
+        slot["days"] = ",".join(d for d in DAYS if d in a.days)
+    for k in ("start", "end"):
+        if getattr(a, k):
+            slot[k] = date.fromisoformat(getattr(a, k))
+    if a.skip:
+        slot["except"] = sorted({date.fromisoformat(d) for d in a.skip})
+    if a.priority != "normal":
+        slot["priority"] = a.priority
+    slots = doc.get("slots")
+    if slots is None:
+        doc["slots"] = tomlkit.aot()
+        slots = doc["slots"]
+    slots.append(slot)
+    text = a.text.replace("\r\n", "\n")
+    atomic_write_bytes(script, (text if text.endswith("\n") else text + "\n").encode("utf-8"))
+    try:
+        with atomic_path(cfg.path) as tmp:
+            tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+            try:
+                load(tmp)
+            except ConfigError as e:
+                raise ComposeError({"schedule": e.problems[0].replace(display_path(tmp), display_path(cfg.path))}) \
+                    from None
+    except BaseException:
+        script.unlink(missing_ok=True)   # nothing half-written: no script without its slot
+        raise
+    return aid
