@@ -127,3 +127,27 @@ def test_a_day_at_the_console(station, tmp_path):
     trail = json.loads(json.dumps([list(x) for x in __import__("broadcaster.station.accounts", fromlist=["x"])
                                    .Accounts(root / "state").trail()]))
     assert {"login", "submit", "approve", "play"} <= {x[3] for x in trail}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it)")
+def test_every_page_fits_a_phone(tmp_path):
+    """390 × 844 px (a phone): no page scrolls sideways (wide tables scroll inside themselves). The pages
+    come from the console's own route table, so a page added later is measured too."""
+    from broadcaster.web.app import page_table
+    from tests.test_places import PLACES
+    from tests.test_web_hardening import concrete, make_project
+    root = make_project(tmp_path / "project", PLACES + "[approval]\nrequired = true\n")
+    console = ConsoleServer(root, tmp_path / "web.log")
+    pages = [concrete(p.path) for p in page_table() if "GET" in p.rights and not p.path.startswith(("/api/", "/audio"))
+             and p.path not in ("/health", "/live", "/log.csv")]
+    assert "/compose" in pages and "/users" in pages
+    try:
+        with Tab(width=390, height=844) as tab:
+            log_in(tab, console.url, "an")
+            for page in pages:
+                tab.go(console.url + page)
+                assert tab.js("document.documentElement.scrollWidth") <= 390, page
+            tab.go(console.url + "/compose")
+            tab.screenshot(ARTIFACTS / "console-compose-phone.png")
+    finally:
+        console.stop()
