@@ -33,9 +33,9 @@ def _calls(tree: ast.AST, names: tuple[str, ...]) -> list[str]:
 def _command_docstrings(tree: ast.AST) -> list[str]:
     out = []
     for node in ast.walk(tree):
+        # @click.command(), @click.group(), and a group's own @user.command(name="add")
         if isinstance(node, ast.FunctionDef) and any(
-                "command" in ast.unparse(d) or "group" in ast.unparse(d) for d in node.decorator_list
-                if "click" in ast.unparse(d)):
+                re.search(r"\.(command|group)\b", ast.unparse(d)) for d in node.decorator_list):
             doc = ast.get_docstring(node, clean=True)
             if doc:
                 out.append(doc)

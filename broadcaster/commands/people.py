@@ -30,6 +30,20 @@ def _new_password() -> str:
     return first
 
 
+def _role(help_text: str):
+    return click.option("--role", required=True, type=click.Choice(["admin", "approver", "editor", "technician",
+                                                                     "viewer"]), help=help_text)
+
+
+_places_option = click.option("--places", default="", metavar="ZONES",
+                              help=N_("only these zones and groups, like \"group:thon_1,cum_3\" (default: everywhere)"))
+
+
+def _places(obj: Context, places: str) -> tuple[str, ...]:
+    from broadcaster.station.accounts import parse_places
+    return parse_places(places, obj.config().zones, obj.config().groups) if places else ()
+
+
 @click.group()
 def user() -> None:
     """Accounts of the web console: who may see, edit, approve, play or manage."""
@@ -37,16 +51,14 @@ def user() -> None:
 
 @user.command(name="add")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["admin", "approver", "editor", "technician", "viewer"]),
-              help=N_("what the account may do (see docs/console.md: Accounts)"))
-@click.option("--places", default="", metavar="ZONES",
-              help=N_("only these zones and groups, like \"group:thon_1,cum_3\" (default: everywhere)"))
+@_role(N_("what the account may do (see docs/console.md: Accounts)"))
+@_places_option
 @click.pass_obj
 def user_add(obj: Context, name: str, role: str, places: str) -> None:
     """Add an account; the password is asked twice (never on the command line)."""
-    from broadcaster.station.accounts import check_name, parse_places
+    from broadcaster.station.accounts import check_name
     check_name(name)
-    chosen = parse_places(places, obj.config().zones, obj.config().groups) if places else ()
+    chosen = _places(obj, places)
     accounts = _accounts(obj)
     try:
         accounts.add(name, role, _new_password(), chosen)
@@ -172,15 +184,12 @@ def token() -> None:
 
 @token.command(name="add")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["admin", "approver", "editor", "technician", "viewer"]),
-              help=N_("what the program may do (as an account of that role)"))
-@click.option("--places", default="", metavar="ZONES",
-              help=N_("only these zones and groups, like \"group:thon_1,cum_3\" (default: everywhere)"))
+@_role(N_("what the program may do (as an account of that role)"))
+@_places_option
 @click.pass_obj
 def token_add(obj: Context, name: str, role: str, places: str) -> None:
     """Make a token; it is shown once (only its hash is kept): give it to the program now."""
-    from broadcaster.station.accounts import parse_places
-    chosen = parse_places(places, obj.config().zones, obj.config().groups) if places else ()
+    chosen = _places(obj, places)
     accounts = _accounts(obj)
     try:
         secret = accounts.add_token(name, role, chosen)

@@ -5,7 +5,7 @@ session. Documented with curl examples in docs/api.md."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
@@ -17,7 +17,7 @@ from broadcaster.station.accounts import allowed_zones
 from broadcaster.station.overview import zone_states
 from broadcaster.station.playlog import Journal
 from broadcaster.station.schedule import airings
-from broadcaster.web.common import FORM, Page, address
+from broadcaster.web.common import FORM, Page, address, day_start
 
 MAX_DAYS = 14
 
@@ -82,8 +82,7 @@ async def log(request: Request) -> Response:
     since = None
     if q.get("since"):
         try:
-            since = datetime.combine(date.fromisoformat(q["since"]), datetime.min.time(),
-                                     ZoneInfo(cfg.timezone)).timestamp()
+            since = day_start(cfg, q["since"])
         except ValueError:
             return _error(request, 400, _("give the dates as YYYY-MM-DD, like {example}", request.state.lang,
                                           example=_now(cfg).date().isoformat()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from typing import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -69,6 +69,11 @@ def secret_key(state: Path) -> str:
         private_file(path)
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def day_start(cfg: Config, text: str) -> float:
+    """The first instant of a day written YYYY-MM-DD, in the project's time zone (ValueError if it is not one)."""
+    return datetime.combine(date.fromisoformat(text), datetime.min.time(), ZoneInfo(cfg.timezone)).timestamp()
 
 
 def lang_of(request: Request) -> str:

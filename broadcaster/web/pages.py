@@ -20,7 +20,7 @@ from broadcaster.station.overview import heard_of, zone_states
 from broadcaster.station.playlog import STATUS_WORDS, Journal
 from broadcaster.station.report_formats import safe_cells
 from broadcaster.station.schedule import airings, length_of
-from broadcaster.web.common import PUBLIC, Page, address, render
+from broadcaster.web.common import PUBLIC, Page, address, day_start, render
 
 
 TABLE_ROWS = 300   # airings listed under the schedule's chart (the chart shows them all)
@@ -149,8 +149,7 @@ def _log_rows(request: Request, newest: int | None = None) -> tuple[list, int]:
     since = None
     if q.get("since"):
         try:
-            since = datetime.combine(date.fromisoformat(q["since"]), datetime.min.time(),
-                                     ZoneInfo(cfg.timezone)).timestamp()
+            since = day_start(cfg, q["since"])
         except ValueError:
             since = None
     zone = q.get("zone") or None
