@@ -174,3 +174,28 @@ def test_an_account_limited_to_a_village_plays_only_there(tmp_path):
         assert sum(1 for x in a.trail() if x[3] == "refused" and x[1] == "truong_thon") == 3
     finally:
         a.close()
+
+
+def test_the_clusters_page_lists_filters_and_draws_them_by_position(tmp_path):
+    import re
+    from tests.console import ConsoleServer
+    from tests.test_web_hardening import logged_in, make_project
+    config = PLACES.replace('[zones.cum_2]\nname = "Cụm loa thôn 2"',
+                            '[zones.cum_2]\nname = "Cụm loa thôn 2"\nvillage = "Thôn 2"\nlat = 16.47\nlon = 107.62')
+    root = make_project(tmp_path / "project", config)
+    server = ConsoleServer(root, tmp_path / "web.log")
+    try:
+        c = logged_in(server, "em")
+        page = c.get("/clusters").text
+        assert all(f"<tr data-zone=\"{z}\"" in page for z in ("cum_1", "cum_2", "cum_3"))
+        dots = dict(re.findall(r'<circle cx="([\d.]+)" cy="[\d.]+" r="2.2" class="dot \w+" data-zone="(\w+)"', page))
+        assert set(dots.values()) == {"cum_1", "cum_2"}            # only the clusters with a position
+        x = {z: float(v) for v, z in dots.items()}
+        assert x["cum_1"] < x["cum_2"]                              # 107.59 is west of 107.62
+        assert "no daemon" in page                                  # no daemon runs here: every cluster says so
+        one = c.get("/clusters?village=Thôn 2").text
+        assert '<tr data-zone="cum_2"' in one and '<tr data-zone="cum_1"' not in one
+        song = c.get("/clusters?group=song").text
+        assert '<tr data-zone="cum_1"' in song and '<tr data-zone="cum_3"' not in song and "2 / 3" in song
+    finally:
+        server.stop()

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from broadcaster.config import PRIORITY_WORDS
-from broadcaster.i18n import _
+from broadcaster.i18n import N_, _
 from broadcaster.render.sidecar import durations
 from broadcaster.station.accounts import AccessError
 from broadcaster.station.overview import heard_of, zone_states
@@ -224,6 +224,50 @@ async def report(request: Request) -> Response:
     return HTMLResponse(html if isinstance(html, str) else html.decode("utf-8"))
 
 
+CLUSTER_STATES = {"playing": N_("playing"), "idle": N_("on line, idle"), "offline": N_("no daemon"),
+                  "alert": N_("alert")}
+
+
+def _clusters(request: Request) -> dict:
+    """Every zone (cluster) with its place, groups, state, last airing and its proof of air; filtered."""
+    cfg = request.app.state.console.cfg()
+    journal = Journal(cfg.paths.state)
+    try:
+        states = {s.zone: s for s in zone_states(cfg, journal, _now(cfg))}
+    finally:
+        journal.close()
+    q = {k: request.query_params.get(k, "") for k in ("village", "group", "state")}
+    rows = []
+    for zid, z in cfg.zones.items():
+        s = states.get(zid)
+        if s is None:
+            continue
+        state = ("alert" if s.alerts or s.device_problem else "playing" if s.playing
+                 else "idle" if s.served else "offline")
+        rows.append({"id": zid, "name": z.name, "village": z.village, "position": z.position, "state": state,
+                     "groups": [g for g, ids in cfg.groups.items() if zid in ids], "last": s.last,
+                     "heard": heard_of(s.last.__dict__) if s.last else "",
+                     "alerts": [a.line() for a in s.alerts] + ([s.device_problem] if s.device_problem else [])})
+    shown = [r for r in rows if (not q["village"] or r["village"] == q["village"])
+             and (not q["group"] or q["group"] in r["groups"]) and (not q["state"] or r["state"] == q["state"])]
+    placed = [r for r in shown if r["position"]]
+    plot = []
+    if placed:   # drawn by the page itself, no map tiles: north up, scaled to the clusters' own extent
+        lats, lons = [r["position"][0] for r in placed], [r["position"][1] for r in placed]
+        span = max(max(lats) - min(lats), max(lons) - min(lons)) or 1.0
+        plot = [{"id": r["id"], "name": r["name"], "state": r["state"],
+                 "x": round((r["position"][1] - min(lons)) / span * 100, 2),
+                 "y": round((max(lats) - r["position"][0]) / span * 100, 2)} for r in placed]
+    return dict(shown=shown, total=len(rows), plot=plot, query=q, groups=list(cfg.groups),
+                villages=sorted({r["village"] for r in rows if r["village"]}), state_words=CLUSTER_STATES,
+                status_word=lambda st: STATUS_WORDS.get(st, st))
+
+
+async def clusters(request: Request) -> Response:
+    import asyncio
+    return render(request, "clusters.html", **(await asyncio.to_thread(_clusters, request)))
+
+
 ROUTES = [
     Page("/health", health, {"GET": PUBLIC}, 0),
     Page("/login", login, {"GET": PUBLIC, "POST": PUBLIC}),
@@ -231,6 +275,7 @@ ROUTES = [
     Page("/", overview, {"GET": "view"}),
     Page("/live", live, {"GET": "view"}),
     Page("/schedule", schedule, {"GET": "view"}),
+    Page("/clusters", clusters, {"GET": "view"}),
     Page("/log", log_page, {"GET": "view"}),
     Page("/log.csv", log_csv, {"GET": "view"}),
     Page("/report", report, {"GET": "view"}),
