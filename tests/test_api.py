@@ -151,3 +151,35 @@ def test_a_new_announcement_from_the_console_page(tmp_path):
     slot = next(s for s in cfg.slots if s.bulletin == "hop-dan")
     assert slot.zones == ("cum_1", "cum_2", "cum_3") and slot.days == "sat" and [str(d) for d in slot.exceptions] == [
         "2026-12-12"] and [t.strftime("%H:%M") for t in slot.at] == ["07:00"]
+
+
+def test_the_compose_page_shows_the_coming_airings_before_saving(tmp_path):
+    """"Every Saturday at 7:00, not the first one": the page lists the airings of the next 14 days, holidays
+    and exceptions applied, and writes nothing."""
+    import re
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+    from tests.test_places import PLACES
+    from tests.test_web_hardening import logged_in, make_project
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    saturdays = [today + timedelta(days=d) for d in range(1, 15) if (today + timedelta(days=d)).weekday() == 5]
+    root = make_project(tmp_path / "project", PLACES.replace("[groups]", f'[calendar]\nskip = ["{saturdays[1]}"]\n\n[groups]'))
+    before = (root / "schedule.toml").read_text(encoding="utf-8")
+    server = ConsoleServer(root, tmp_path / "web.log")
+    try:
+        c = logged_in(server, "binh")
+        r = c.post("/compose", data={"csrf": c.csrf("/compose"), "title": "Họp dân", "text": "Mời bà con đi họp.",
+                                     "times": "7:00", "days": ["sat"], "except": str(saturdays[0]),
+                                     "place": ["group:song"], "priority": "normal", "action": "preview"})
+        assert r.status_code == 200, r.text
+        rows = re.findall(r"<tr><td>([^<]+)</td><td>(\d\d:\d\d)</td><td>(\d+) ", r.text)
+        # the first Saturday is excepted, the second is a holiday: none in 14 days, and it says so
+        assert rows == [] and "No airing in the next 14 days." in r.text
+        r = c.post("/compose", data={"csrf": c.csrf("/compose"), "title": "Họp dân", "text": "Mời bà con đi họp.",
+                                     "times": "7:00", "days": ["sat"], "place": ["group:song"], "action": "preview"})
+        rows = re.findall(r"<tr><td>([^<]+)</td><td>(\d\d:\d\d)</td><td>(\d+) ", r.text)
+        assert [(t, n) for _d, t, n in rows] == [("07:00", "2")] and saturdays[0].strftime("%Y-%m-%d") in r.text
+    finally:
+        server.stop()
+    assert (root / "schedule.toml").read_text(encoding="utf-8") == before
+    assert len(list((root / "scripts").glob("*.txt"))) == 1

@@ -102,6 +102,40 @@ def check_fields(a: Announcement, cfg) -> dict[str, str]:
     return bad
 
 
+def slot_table(a: Announcement, aid: str) -> dict:
+    """The [[slots]] table of an announcement, as schedule.toml holds it."""
+    slot: dict = {"bulletin": aid, "zones": list(dict.fromkeys(a.zones)),
+                  "at": sorted({t.strip().zfill(5) for t in a.times})}
+    if a.days and set(a.days) != set(DAYS):
+        slot["days"] = ",".join(d for d in DAYS if d in a.days)
+    for k in ("start", "end"):
+        if getattr(a, k):
+            slot[k] = date.fromisoformat(getattr(a, k))
+    if a.skip:
+        slot["except"] = sorted({date.fromisoformat(d) for d in a.skip})
+    if a.priority != "normal":
+        slot["priority"] = a.priority
+    return slot
+
+
+def preview_slot(cfg, a: Announcement):
+    """The slot the announcement would add, checked as schedule.toml's are (nothing is written): a
+    ``Slot`` for the schedule to compute its airings, the project's holidays and groups applied."""
+    from dataclasses import replace
+    from broadcaster.config.schema import _Loader
+    from broadcaster.config.slots import parse_slots
+    from broadcaster.tomllines import LineIndex
+    bad = check_fields(a, cfg)
+    if bad:
+        raise ComposeError(bad)
+    aid = a.id or slug(a.title)
+    ld = _Loader(cfg.path, LineIndex(""), cfg.allow_outside)
+    slots = parse_slots(ld, {"slots": [slot_table(a, aid)]}, {aid: {}}, cfg.zones, groups=cfg.groups)
+    if ld.problems:
+        raise ComposeError({"schedule": ld.problems[0]})
+    return replace(slots[0], index=len(cfg.slots))
+
+
 def save_announcement(cfg, a: Announcement, load) -> str:
     """Write the script and the bulletin with its slot; the bulletin's id. ``load(path)`` loads a
     schedule.toml as the project does (raising ConfigError). ComposeError when anything is wrong."""
@@ -123,18 +157,8 @@ def save_announcement(cfg, a: Announcement, load) -> str:
     table["script"] = (script.relative_to(cfg.root).as_posix() if script.is_relative_to(cfg.root) else str(script))
     bulletins[aid] = table
     slot = tomlkit.table()
-    slot["bulletin"] = aid
-    slot["zones"] = list(dict.fromkeys(a.zones))
-    slot["at"] = sorted({t.strip().zfill(5) for t in a.times})
-    if a.days and set(a.days) != set(DAYS):
-        slot["days"] = ",".join(d for d in DAYS if d in a.days)
-    for k in ("start", "end"):
-        if getattr(a, k):
-            slot[k] = date.fromisoformat(getattr(a, k))
-    if a.skip:
-        slot["except"] = sorted({date.fromisoformat(d) for d in a.skip})
-    if a.priority != "normal":
-        slot["priority"] = a.priority
+    for k, v in slot_table(a, aid).items():
+        slot[k] = v
     slots = doc.get("slots")
     if slots is None:
         doc["slots"] = tomlkit.aot()

@@ -205,6 +205,9 @@ async def compose(request: Request) -> Response:
         return PlainTextResponse(_("{name} may play only on {places}", lang, name=user.name,
                                    places=", ".join(user.places)), 403)
     try:
+        if f.get("action") == "preview":   # the effective calendar of the next two weeks; nothing written
+            preview = await asyncio.to_thread(_preview, cfg, ann)
+            return render(request, "compose.html", **{**context, "form": form, "preview": preview})
         aid = await asyncio.to_thread(save_announcement, cfg, ann,
                                       lambda p: load_config(p, allow_outside=console.allow_outside))
     except ComposeError as e:
@@ -212,6 +215,22 @@ async def compose(request: Request) -> Response:
     console.accounts.audit(user.name, address(request), "new bulletin", aid)
     rel = console.cfg().bulletins[aid].script.relative_to(cfg.paths.scripts.resolve()).as_posix()
     return RedirectResponse(f"/scripts/{rel}?saved=1", 303)
+
+
+def _preview(cfg, ann) -> list[tuple]:
+    """(day, time, zones) of the announcement's airings in the next 14 days, holidays and exceptions applied."""
+    from dataclasses import replace
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+    from broadcaster.config.compose import preview_slot
+    from broadcaster.station.schedule import airings
+    slot = preview_slot(cfg, ann)
+    now = datetime.now(ZoneInfo(cfg.timezone))
+    found = airings(replace(cfg, slots=(slot,), changes=()), now, now + timedelta(days=14))
+    by_time: dict = {}
+    for a in found:
+        by_time.setdefault(a.time, []).append(a.zone)
+    return [(t.date(), t.strftime("%H:%M"), zones) for t, zones in sorted(by_time.items())]
 
 
 ROUTES = [
