@@ -251,3 +251,16 @@ def test_a_fallback_bulletin_airs_only_as_any_airing_of_it_would(project):
         assert renderer.fallback_for(cfg.sources["vov1"]) is None   # not approved: silence, not the audio
     finally:
         renderer.stop()
+
+
+def test_a_port_number_in_ffmpegs_words_is_not_taken_for_an_http_status():
+    """ffmpeg names the address in its message; a port like 40371 once made "not audio" read as "403"."""
+    from broadcaster.audio.files import StreamDecoder
+    d = object.__new__(StreamDecoder)
+    d._played = False
+    d._said = ["http://127.0.0.1:40371/page.html: Invalid data found when processing input"]
+    assert d._reason(1) == "what the address sent is not audio (a web page?)"
+    d._said = ["[http @ 0x5] HTTP error 403 Forbidden", "http://127.0.0.1:8000/x: Server returned 403 Forbidden"]
+    assert d._reason(1) == "the server refused access (403 Forbidden)"
+    d._said = ["http://127.0.0.1:40404/gone.mp3: Server returned 404 Not Found"]
+    assert d._reason(1) == "the server answered 404 Not Found: check the address"

@@ -283,8 +283,9 @@ STREAM_BLOCK = 4096          # frames per block handed on
 STREAM_BUFFER_SECONDS = 60.0  # at most this much is kept waiting; older audio is dropped (a live source)
 # what ffmpeg says when a stream cannot be had, and what to tell the technician instead
 _STREAM_REASONS = (
-    ("404", N_("the server answered 404 Not Found: check the address")),
-    ("403", N_("the server refused access (403 Forbidden)")),
+    # the status with its words: a bare "404" or "403" also turns up in an address's port (127.0.0.1:40371)
+    ("404 Not Found", N_("the server answered 404 Not Found: check the address")),
+    ("403 Forbidden", N_("the server refused access (403 Forbidden)")),
     ("Server returned", N_("the server answered with an error: {said}")),
     ("Connection refused", N_("nothing answers at that address (connection refused)")),
     ("timed out", N_("the server did not answer in time")),
