@@ -15,7 +15,7 @@ import soundfile as sf
 
 from tests.pulse import tone_onsets
 
-pytestmark = [pytest.mark.audio, pytest.mark.alone]   # onsets to the millisecond: run alone
+pytestmark = pytest.mark.audio
 RATE = 44100
 # bulletin: (its tone, its length in seconds); a burst of the tone opens it, a low hum fills the rest
 FILES = {"p": (440.0, 2.0), "q": (880.0, 1.5), "r": (1320.0, 2.3), "s": (660.0, 2.0)}
@@ -29,6 +29,7 @@ def write_file(path, freq: float, seconds: float) -> None:
     sf.write(str(path), x.astype(np.float32), RATE)
 
 
+@pytest.mark.alone   # onsets to the millisecond: run after the others, alone
 def test_back_to_back_airings_each_start_on_their_own_sample(station):
     project = station.project
     for b, (freq, seconds) in FILES.items():
@@ -79,3 +80,30 @@ def test_back_to_back_airings_each_start_on_their_own_sample(station):
     # the log's start error is what was heard: about 0 for those on time, 1.3 s for the one that waited
     assert all(abs(r["start_error_ms"]) <= 20 for r in on_time), [r["start_error_ms"] for r in on_time]
     assert waited[0]["start_error_ms"] == pytest.approx(1300, abs=25)
+
+
+def test_an_airing_of_another_rate_waits_for_the_one_before_and_still_plays(station):
+    """The zone's open stream cannot take audio of another sample rate: the next airing is put back once
+    (not reopened every tick) and attached on a new stream when the one before has ended."""
+    project = station.project
+    write_file(project.root / "jingles" / "p.wav", 440.0, 2.5)   # q, due 1 s in, waits 1.5 s at least
+    t = np.arange(int(1.5 * 22050)) / 22050
+    sf.write(str(project.root / "jingles" / "q.wav"), (0.5 * np.sin(2 * np.pi * 880 * t)).astype(np.float32), 22050)
+    t0 = station.t0 = float(int(time.time() + 7))
+    at = [datetime.fromtimestamp(t0 + s, timezone.utc).strftime("%H:%M:%S") for s in (0, 1)]
+    project.write("schedule.toml", "\n".join([
+        'timezone = "UTC"', "[audio]", 'format = "wav"', f"sample_rate = {RATE}",
+        "[bulletins.p]", 'file = "jingles/p.wav"', "[bulletins.q]", 'file = "jingles/q.wav"',
+        "[zones.za]", 'device = "zone_a"',
+        "[[slots]]", 'bulletin = "p"', 'zones = ["za"]', f'at = ["{at[0]}"]',
+        "[[slots]]", 'bulletin = "q"', 'zones = ["za"]', f'at = ["{at[1]}"]']) + "\n")
+    station.record("zone_a")
+    station.start()
+    station.wait_until(7)
+    assert station.stop() == 0
+    x = station.recorders.pop("zone_a").stop()
+    [p_on], q_on = tone_onsets(x, 440.0), tone_onsets(x, 880.0)
+    assert q_on and q_on[0] - p_on >= 2.5, (p_on, q_on)   # after p's last sample, not on top of it
+    rows = {r["bulletin"]: r for r in station.log()}
+    assert rows["p"]["status"] == "played" and rows["q"]["status"] == "late" and "busy" in rows["q"]["reason"]
+    assert station.daemon_log().count("playing q") == 1

@@ -35,6 +35,14 @@ class Item:
     def label(self) -> str:
         return self.bulletin or (self.audio.name if self.audio else "?")
 
+    def after(self, before: "Item") -> float | None:
+        """Seconds after ``before`` ends that this one starts, when attached behind it: in a sequence, its
+        gap after the one before it; a request asked for while another plays, right after; None: on its
+        own time."""
+        if self.follows is not None and before.slot == self.slot and before.scheduled < self.scheduled:
+            return self.follows
+        return 0.0 if self.request is not None else None
+
 
 @dataclass
 class Flight:
@@ -45,6 +53,7 @@ class Flight:
     sha: str | None
     watch: object = None       # the monitor's watch (proof of air), if the zone has a monitor
     row: int | None = None     # its play log row, once written
+    wait_for_end: bool = False  # the next airing can be attached only once this one has ended (another format)
 
     def due(self) -> float | None:
         """Real time its first sample is due (None: right after the one it follows, not yet known)."""

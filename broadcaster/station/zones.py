@@ -153,14 +153,7 @@ class ZoneWorker(threading.Thread):
     def _prepare(self, item: Item, before: Flight | None) -> Flight | None:
         """Attach ``item`` to the zone's stream, held until its row is written; None if it failed (logged)."""
         d = self.d
-        # in a sequence, right after the one before it; a request asked for while another plays, right
-        # after that one; anything else on its own time
-        follows = None
-        if before is not None:
-            if item.follows is not None and before.item.slot == item.slot and before.item.scheduled < item.scheduled:
-                follows = item.follows
-            elif item.request is not None:
-                follows = 0.0
+        follows = item.after(before.item) if before is not None else None
         try:
             if item.ends is not None:
                 start = max(item.scheduled.timestamp(), d.clock.wall() + 0.2)
@@ -178,8 +171,7 @@ class ZoneWorker(threading.Thread):
                 else:
                     target = self._real(item.scheduled.timestamp())
         except Busy:
-            self.submit(item)   # another format plays now: opened once it has ended
-            return None
+            raise   # only while another airing plays: the caller puts it back until that one has ended
         except BroadcasterError as e:
             self._failed(item, e.message + (f" ({e.hint})" if e.hint else ""))
             return None
@@ -255,6 +247,8 @@ class ZoneWorker(threading.Thread):
         if self.stopping:
             return nxt
         if nxt is None:
+            if cur.wait_for_end:
+                return None
             ends = self.d.clock.wall() + (cur.expected_end() - time.time())
 
             def ready(it: Item) -> bool:
@@ -265,7 +259,12 @@ class ZoneWorker(threading.Thread):
                 item, _wait = self._next_due(ready)
             if item is None:
                 return None
-            nxt = self._prepare(item, cur)
+            try:
+                nxt = self._prepare(item, cur)
+            except Busy:   # audio of another rate or channel count: opened once ``cur`` has ended
+                self.submit(item)
+                cur.wait_for_end = True   # not opened and put back again every tick meanwhile
+                return None
             with self.cv:
                 self.upcoming = nxt.item if nxt else None
             return nxt
