@@ -10,8 +10,10 @@ from broadcaster.i18n import N_, _
 
 
 def _accounts(obj: Context):
+    """The accounts, for a ``with`` block (closed at its end, whatever happens)."""
+    from contextlib import closing
     from broadcaster.station.accounts import Accounts
-    return Accounts(obj.config().paths.state)
+    return closing(Accounts(obj.config().paths.state))
 
 
 def _ask(prompt: str) -> str:
@@ -59,12 +61,9 @@ def user_add(obj: Context, name: str, role: str, places: str) -> None:
     from broadcaster.station.accounts import check_name
     check_name(name)
     chosen = _places(obj, places)
-    accounts = _accounts(obj)
-    try:
+    with _accounts(obj) as accounts:
         accounts.add(name, role, _new_password(), chosen)
         accounts.audit(None, "terminal", "user add", f"{name} ({role})")
-    finally:
-        accounts.close()
     click.echo(_("Account {name} added ({role}).", name=name, role=role))
 
 
@@ -73,11 +72,8 @@ def user_add(obj: Context, name: str, role: str, places: str) -> None:
 def user_list(obj: Context) -> None:
     """The accounts and their roles."""
     from broadcaster.station.accounts import ROLE_WORDS
-    accounts = _accounts(obj)
-    try:
+    with _accounts(obj) as accounts:
         users = accounts.users()
-    finally:
-        accounts.close()
     if not users:
         click.echo(_("No accounts yet: broadcaster user add NAME --role admin"))
     for u in users:
@@ -89,14 +85,11 @@ def user_list(obj: Context) -> None:
 @click.pass_obj
 def user_passwd(obj: Context, name: str) -> None:
     """Set an account's password (its open sessions end)."""
-    accounts = _accounts(obj)
-    try:
+    with _accounts(obj) as accounts:
         if accounts.get(name) is None:
             raise ConfigError(_('there is no account "{name}"', name=name))
         accounts.set_password(name, _new_password())
         accounts.audit(None, "terminal", "user passwd", name)
-    finally:
-        accounts.close()
     click.echo(_("Password of {name} changed.", name=name))
 
 
@@ -105,12 +98,9 @@ def user_passwd(obj: Context, name: str) -> None:
 @click.pass_obj
 def user_remove(obj: Context, name: str) -> None:
     """Remove an account."""
-    accounts = _accounts(obj)
-    try:
+    with _accounts(obj) as accounts:
         accounts.remove(name)
         accounts.audit(None, "terminal", "user remove", name)
-    finally:
-        accounts.close()
     click.echo(_("Account {name} removed.", name=name))
 
 
@@ -132,15 +122,12 @@ def submit(obj: Context, bulletin: str, name: str) -> None:
     b = cfg.bulletins[bulletin]
     if not b.rendered:
         raise ConfigError(_("{bulletin} is a ready-made recording: there is no script to approve", bulletin=bulletin))
-    accounts = _accounts(obj)
-    try:
+    with _accounts(obj) as accounts:
         u = _login(accounts, name)
         if not u.may("edit"):
             raise AccessError(_("{name} ({role}) may not do that", name=name, role=u.role))
         accounts.submit(bulletin, sha256_file(b.script), name, b.script.read_text(encoding="utf-8", errors="replace"))
         accounts.audit(name, "terminal", "submit", bulletin)
-    finally:
-        accounts.close()
     click.echo(_("{bulletin} submitted for approval.", bulletin=bulletin))
 
 
@@ -158,8 +145,7 @@ def approve(obj: Context, bulletin: str, name: str, comment: str | None) -> None
     cfg = obj.config()
     require_known("bulletin", (bulletin,), cfg)
     b = cfg.bulletins[bulletin]
-    accounts = _accounts(obj)
-    try:
+    with _accounts(obj) as accounts:
         u = _login(accounts, name)
         if not u.may("approve"):
             raise AccessError(_("{name} ({role}) may not do that", name=name, role=u.role))
@@ -171,8 +157,6 @@ def approve(obj: Context, bulletin: str, name: str, comment: str | None) -> None
             audio = str(pin(cfg, b))
         accounts.decide(bulletin, sha, name, approve=comment is None, comment=comment or "", audio=audio)
         accounts.audit(name, "terminal", "approve" if comment is None else "send back", bulletin)
-    finally:
-        accounts.close()
     click.echo(_("{bulletin} approved: this version airs from now on.", bulletin=bulletin) if comment is None
                else _("{bulletin} sent back to the editor.", bulletin=bulletin))
 
@@ -190,12 +174,9 @@ def token() -> None:
 def token_add(obj: Context, name: str, role: str, places: str) -> None:
     """Make a token; it is shown once (only its hash is kept): give it to the program now."""
     chosen = _places(obj, places)
-    accounts = _accounts(obj)
-    try:
+    with _accounts(obj) as accounts:
         secret = accounts.add_token(name, role, chosen)
         accounts.audit(None, "terminal", "token add", f"{name} ({role})")
-    finally:
-        accounts.close()
     click.echo(_("Token {name} ({role}); it is shown this once, keep it where the program reads it:", name=name,
                  role=role))
     click.echo(secret)
@@ -206,13 +187,10 @@ def token_add(obj: Context, name: str, role: str, places: str) -> None:
 def token_list(obj: Context) -> None:
     """The tokens, their roles and places (never the tokens themselves)."""
     from broadcaster.station.accounts import ROLE_WORDS
-    accounts = _accounts(obj)
-    try:
+    with _accounts(obj) as accounts:
         for t in accounts.tokens():
             click.echo(f"{t.name[len('token:'):]:<24} {_(ROLE_WORDS[t.role]):<16} "
                        f"{', '.join(t.places) or _('everywhere')}".rstrip())
-    finally:
-        accounts.close()
 
 
 @token.command(name="remove")
@@ -220,10 +198,7 @@ def token_list(obj: Context) -> None:
 @click.pass_obj
 def token_remove(obj: Context, name: str) -> None:
     """Remove a token: the program using it is refused from now on."""
-    accounts = _accounts(obj)
-    try:
+    with _accounts(obj) as accounts:
         accounts.remove_token(name)
         accounts.audit(None, "terminal", "token remove", name)
-    finally:
-        accounts.close()
     click.echo(_("Token {name} removed.", name=name))

@@ -83,17 +83,8 @@ def _when(v: Any) -> datetime | None:
 
 
 def parse_changes(ld: _Loader, data: dict, bulletins: dict, zones: dict) -> tuple[Change, ...]:
-    raw = data.get("changes", [])
-    if not isinstance(raw, list):
-        ld.problem(("changes",), "changes", _("must be written as [[changes]] tables"))
-        return ()
     out = []
-    for i, c in enumerate(raw):
-        key, section = ("changes", i), f"changes[{i + 1}]"
-        if not isinstance(c, dict):
-            ld.problem(key, section, _("must be a table ([[changes]])"))
-            continue
-        ld.unknown_keys(c, CHANGE_KEYS, key, section)
+    for i, c, key, section in ld.array_tables(data, "changes", CHANGE_KEYS):
         problems = len(ld.problems)
         b = c.get("bulletin")
         if not isinstance(b, str) or b not in bulletins:

@@ -203,6 +203,20 @@ class _Loader:
             self.unknown_keys(t, allowed, key, section)
             yield tid, t, key, section
 
+    def array_tables(self, data: dict, name: str, allowed):
+        """The [[name]] tables: (position, table, key, section) for each, after checking shape and keys."""
+        raw = data.get(name, [])
+        if not isinstance(raw, list):
+            self.problem((name,), name, _("must be written as [[{name}]] tables", name=name))
+            return
+        for i, t in enumerate(raw):
+            key, section = (name, i), f"{name}[{i + 1}]"
+            if not isinstance(t, dict):
+                self.problem(key, section, _("must be a table ([[{name}]])", name=name))
+                continue
+            self.unknown_keys(t, allowed, key, section)
+            yield i, t, key, section
+
     def table(self, data: dict, name: str) -> dict:
         v = data.get(name, {})
         if not isinstance(v, dict):

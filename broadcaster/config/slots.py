@@ -61,17 +61,8 @@ def parse_duration(value) -> float | None:
 
 def parse_slots(ld: _Loader, data: dict, bulletins: dict, zones: dict[str, Zone], *, origin: str = "local",
                 first: int = 0, sources: dict | None = None, groups: dict | None = None) -> list[Slot]:
-    raw = data.get("slots", [])
-    if not isinstance(raw, list):
-        ld.problem(("slots",), "slots", _("must be written as [[slots]] tables"))
-        return []
     slots = []
-    for i, s in enumerate(raw):
-        key, section = ("slots", i), f"slots[{i + 1}]"
-        if not isinstance(s, dict):
-            ld.problem(key, section, _("must be a table ([[slots]])"))
-            continue
-        ld.unknown_keys(s, SLOT_KEYS, key, section)
+    for i, s, key, section in ld.array_tables(data, "slots", SLOT_KEYS):
         slot = _slot(ld, s, i, key, section, bulletins, zones, sources or {}, groups or {})
         if slot is not None:
             slots.append(replace(slot, index=first + i, origin=origin))
