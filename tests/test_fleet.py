@@ -16,9 +16,10 @@ def link_as(fleet: Fleet, who: str):
     """A client connection as the district or as one station, through the product's own Link."""
     from broadcaster.config import load_config
     from broadcaster.fleet.client import Link
-    from broadcaster.fleet.credentials import load_credentials
-    root = fleet.district if who == "district" else fleet.stations[who]
-    return Link(load_credentials(load_config(root / "schedule.toml")))
+    from broadcaster.fleet.credentials import hub_credentials, up_credentials
+    if who == "district":
+        return Link(hub_credentials(load_config(fleet.district / "schedule.toml")))
+    return Link(up_credentials(load_config(fleet.stations[who] / "schedule.toml")))
 
 
 async def connected(fleet: Fleet, who: str):
@@ -43,7 +44,7 @@ def fleet(make_fleet) -> Fleet:
 def test_init_writes_accounts_a_server_runs_with_and_keeps_them_when_run_again(fleet):
     folder = fleet.district / "state" / "fleet"
     assert {p.name for p in (folder / "stations").iterdir()} == {"qa.toml", "qb.toml"}
-    for p in [folder / "district.key", folder / "district.toml", *(folder / "stations").iterdir()]:
+    for p in [folder / "hub.key", folder / "hub.toml", *(folder / "stations").iterdir()]:
         assert p.stat().st_mode & 0o077 == 0, p   # private: only the owner reads them
     conf = (folder / "nats-server.conf").read_text()
     assert "jetstream" in conf and '"$2' in conf and "password" in conf   # bcrypt hashes, not passwords
@@ -87,8 +88,8 @@ def test_a_station_may_touch_only_its_own_things(fleet):
 
 def test_wrong_credentials_server_down_and_a_wrong_address_are_one_clear_line(fleet):
     r = cli(fleet.stations["qa"], "fleet", "status")
-    assert r.code == 2 and "district's project" in r.err and "Traceback" not in r.err
-    creds = fleet.district / "state" / "fleet" / "district.toml"
+    assert r.code == 2 and "hub's project" in r.err and "Traceback" not in r.err
+    creds = fleet.district / "state" / "fleet" / "hub.toml"
     good = creds.read_text()
     creds.write_text(good.replace('password = "', 'password = "x'))
     r = cli(fleet.district, "fleet", "status")
@@ -107,7 +108,7 @@ def test_wrong_credentials_server_down_and_a_wrong_address_are_one_clear_line(fl
     text = text.replace("nats://no-such-host.invalid", "http://127.0.0.1")
     (fleet.district / "schedule.toml").write_text(text)
     r = cli(fleet.district, "publish")
-    assert r.code == 2 and "server must be the district's message server" in r.err, r.err
+    assert r.code == 2 and "server must be the hub's message server" in r.err, r.err
 
 
 def test_publish_says_what_changes_and_sends_nothing_twice(fleet):
@@ -134,21 +135,21 @@ def test_a_programme_by_usb_stick_is_verified_and_installed_whole(fleet, tmp_pat
     r = cli(qa, "fleet", "import", str(stick))
     assert r.code == 0 and "installed (2 bulletin(s), 2 slot(s))" in r.out, r.out + r.err
     coming = json.loads(cli(qa, "next", "--json").out)
-    assert {(a["bulletin"], a["zone"], a["origin"]) for a in coming} == {("a", "qa", "district"), ("b", "qa", "district")}
+    assert {(a["bulletin"], a["zone"], a["origin"]) for a in coming} == {("a", "qa", "hub"), ("b", "qa", "hub")}
     table = cli(qa, "next").out
-    assert "district" in table.splitlines()[1]
+    assert table.splitlines()[1].endswith("hub")   # scheduled by the hub (its [fleet] id, "hub" by default)
     # the district's zone plays on this PC's output and is heard on this PC's monitor input
     from broadcaster.config import load_config
     fleet.station_config("qa", '[fleet.monitors]\nqa = "qa-line-in"\n')
     zone = load_config(qa / "schedule.toml").zones["qa"]
-    assert (zone.device, zone.monitor, zone.origin) == (fleet.devices["qa"], "qa-line-in", "district")
+    assert (zone.device, zone.monitor, zone.origin) == (fleet.devices["qa"], "qa-line-in", "hub")
     installed = (qa / "state" / "fleet" / "programme.toml").read_text()
     # tampered on the way: a slot moved, the signature no longer matches
     doc = json.loads((stick / "qa.programme.json").read_text())
     doc["slots"][0]["at"] = ["03:00:00"]
     (stick / "qa.programme.json").write_text(json.dumps(doc))
     r = cli(qa, "fleet", "import", str(stick))
-    assert r.code == 1 and "does not carry the district's signature" in r.err, r.err
+    assert r.code == 1 and "does not carry the signature of a hub this station trusts" in r.err, r.err
     assert (qa / "state" / "fleet" / "programme.toml").read_text() == installed
 
 
@@ -182,9 +183,9 @@ def test_bad_programmes_from_the_server_are_refused_and_the_last_good_one_kept(f
     from broadcaster.fleet.signing import sign
     assert cli(fleet.district, "publish").code == 0
     fleet.start_daemon("qa", {})
-    fleet.wait_for_log("qa", "district programme version")
+    fleet.wait_for_log("qa", "the hub's programme version")
     good = programme_of(fleet.stations["qa"])
-    key = (fleet.district / "state" / "fleet" / "district.key").read_text().strip()
+    key = (fleet.district / "state" / "fleet" / "hub.key").read_text().strip()
     junk = fleet.tmp / "junk.wav"
     junk.write_bytes(b"RIFF" + bytes(5000))
 
@@ -204,7 +205,7 @@ def test_bad_programmes_from_the_server_are_refused_and_the_last_good_one_kept(f
             await district.close()
     doc = asyncio.run(current())
     cases = [
-        ("does not carry the district's signature", dict(doc, version=doc["version"] + 1, slots=[]), False, False),
+        ("does not carry the signature of a hub this station trusts", dict(doc, version=doc["version"] + 1, slots=[]), False, False),
         ("is not on the server", dict(doc, version=doc["version"] + 2, bulletins={**doc["bulletins"], "a": {
             **doc["bulletins"]["a"], "sha256": "0" * 64}}), True, False),
         ("another SHA-256", dict(doc, version=doc["version"] + 3, bulletins={**doc["bulletins"], "a": {
@@ -280,7 +281,7 @@ def test_a_station_killed_mid_transfer_never_has_half_a_programme(fleet):
     assert cli(qa, "next", "--json").out.strip() == "[]"
     fleet.daemons.pop("qa")
     fleet.start_daemon("qa", {})
-    fleet.wait_for_log("qa", "district programme version", timeout=60)
+    fleet.wait_for_log("qa", "the hub's programme version", timeout=60)
     assert "long" in programme_of(qa)
     assert not list(audio.glob(".*"))    # the interrupted transfer's leftovers are gone
     long = next(p for p in audio.iterdir() if p.stat().st_size > 10_000_000)
@@ -349,7 +350,7 @@ def test_stopping_connected_daemons_is_quiet_and_exits_0(fleet):
     district = subprocess.Popen([sys.executable, "-m", "broadcaster", "daemon"], cwd=fleet.district, stdout=log,
                                 stderr=subprocess.STDOUT, env={**os.environ, "LANG": "C.UTF-8"})
     fleet.daemons["district"] = district
-    fleet.wait_for_log("qa", "district programme version")   # connected, and has taken its programme
+    fleet.wait_for_log("qa", "the hub's programme version")   # connected, and has taken its programme
     deadline = time.time() + 20
     while b"daemon started" not in (fleet.tmp / "district.daemon.log").read_bytes():
         assert district.poll() is None and time.time() < deadline, fleet.daemon_log("district")

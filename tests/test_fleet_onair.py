@@ -34,15 +34,15 @@ def test_publish_air_cut_the_server_restore_and_an_urgent_command(make_fleet, pu
     r = cli(fleet.district, "publish")
     assert r.code == 0, r.err
     for s in fleet.stations:
-        fleet.wait_for_log(s, "district programme version")
+        fleet.wait_for_log(s, "the hub's programme version")
     time.sleep(max(0.0, t0 + 25 - time.time()))
     fleet.server.kill()                              # the district's server gone for 30 s
     time.sleep(max(0.0, t0 + 55 - time.time()))
     fleet.server.start()
-    fleet.wait_for_log("qa", "district link: connected", timeout=30)
+    fleet.wait_for_log("qa", "link to the hub: connected", timeout=30)
     r = cli(fleet.district, "play", "d", "--station", "qa", "--urgent")
     assert r.code == 0 and "Sent to station qa" in r.out, r.err
-    fleet.wait_for_log("qa", "district command", timeout=15)
+    fleet.wait_for_log("qa", "from hub:", timeout=15)
     time.sleep(8)
     heard = {s: [(round(on, 2), bulletin_of(f)) for on, _off, f in segments(x.stop())] for s, x in rec.items()}
 

@@ -1,4 +1,4 @@
-"""The district network: `fleet init`, `fleet status`, `fleet import`, and `publish`."""
+"""The network of hubs and stations: `fleet init`, `fleet status`, `fleet import`, and `publish`."""
 
 from __future__ import annotations
 
@@ -19,35 +19,53 @@ def run_async(coro):
     return asyncio.run(coro)
 
 
-def district_only(cfg, command: str) -> None:
-    if cfg.fleet is None or not cfg.fleet.is_district:
-        raise ConfigError(_("`{command}` is for the district's project (its [fleet] table has server and no station)",
-                            command=command),
+def hub_only(cfg, command: str) -> None:
+    if not cfg.is_hub:
+        raise ConfigError(_("`{command}` is for a hub's project: one with [fleet] and zones that name the station "
+                            "that plays them", command=command),
                           hint=_('add [fleet] server = "nats://HOST:4222" and station = "ID" to the zones'))
 
 
 @click.group()
 def fleet() -> None:
-    """The district network: set it up, see the stations, import a programme from a USB stick."""
+    """The network of hubs and stations: set it up, see the stations, import a programme from a USB stick."""
 
 
 @fleet.command(name="init")
-@click.option("--listen", metavar="HOST:PORT", help=N_("where nats-server listens (default: 0.0.0.0 and the port of [fleet] server)"))
+@click.option("--listen", metavar="HOST:PORT", help=N_("where nats-server listens (default: the bind address and the port of [fleet] server)"))
+@click.option("--bind", default="0.0.0.0", show_default=True, metavar="HOST", help=N_("the address the server (or each node of a cluster) listens on"))
+@click.option("--route-port", "route_ports", multiple=True, type=click.IntRange(1, 65535), metavar="PORT",
+              help=N_("with several servers in [fleet] server: each node's cluster port, in the same order (default: its client port + 2000)"))
 @click.option("--store", metavar="DIR", help=N_("where nats-server keeps its data (default: the state folder)"))
 @click.pass_obj
-def init(obj: Context, listen: str | None, store: str | None) -> None:
-    """At the district: the message server's config, one account per station, the signing key."""
+def init(obj: Context, listen: str | None, bind: str, route_ports: tuple[int, ...], store: str | None) -> None:
+    """At a hub: its account on the message server, one user per station below it, its signing key."""
     from broadcaster.fleet.accounts import init_fleet
     cfg = obj.config()
-    r = init_fleet(cfg, listen=listen, store=Path(store).resolve() if store else None)
+    r = init_fleet(cfg, listen=listen, bind=bind, route_ports=list(route_ports) or None,
+                   store=Path(store).resolve() if store else None)
     for s in r.added:
         click.echo(_("  + station {station}: give {file} to its technician", station=s,
                      file=display_path(r.station_files[s])))
     for s in r.kept:
         click.echo(_("  = station {station}: kept (its password did not change)", station=s))
-    click.echo(_("Message server config: {file}", file=display_path(r.conf)))
-    click.echo(_("Start it with:  nats-server -c {file}   (or contrib/nats-server.service for systemd)",
-                 file=r.conf))
+    if r.account_file is not None:
+        click.echo(_("This hub's account lives on the servers of the hub above. Give {file} to that hub's "
+                     "technician: it goes into its state/fleet/accounts/ folder, then broadcaster fleet init "
+                     "there and a reload of its servers (nats-server --signal reload).",
+                     file=display_path(r.account_file)))
+        click.echo(_("Then: broadcaster publish"))
+        return
+    for conf in r.confs:
+        click.echo(_("Message server config: {file}", file=display_path(conf)))
+    if len(r.confs) > 1:
+        click.echo(_("A cluster of {count} servers: start each with its own file, one per machine "
+                     "(nats-server -c FILE); everything is kept on all of them.", count=len(r.confs)))
+    else:
+        click.echo(_("Start it with:  nats-server -c {file}   (or contrib/nats-server.service for systemd)",
+                     file=r.conf))
+    if len(r.accounts) > 1:
+        click.echo(_("Accounts: {names}", names=", ".join(r.accounts)))
     click.echo(_("Then: broadcaster publish"))
 
 
@@ -55,11 +73,11 @@ def init(obj: Context, listen: str | None, store: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help=N_("a JSON list of objects"))
 @click.pass_obj
 def status(obj: Context, as_json: bool) -> None:
-    """At the district: each station online or not, its programme, what it plays, its backlog."""
+    """At a hub: every station beneath it online or not, its programme, what it plays, its backlog."""
     from broadcaster.fleet.status import fleet_view
     from broadcaster.station.playlog import Journal
     cfg = obj.config()
-    district_only(cfg, "fleet status")
+    hub_only(cfg, "fleet status")
     journal = Journal(cfg.paths.state)
     try:
         rows = run_async(fleet_view(cfg, journal, name="broadcaster fleet status", collect_first=True))
@@ -74,7 +92,8 @@ def status(obj: Context, as_json: bool) -> None:
         state = click.style(_("online"), fg="green") if r["online"] else click.style(_("offline"), fg="red")
         behind = "" if r["programme"] == r["published"] else click.style(_(" (not the latest)"), fg="yellow")
         playing = ", ".join(f"{p['zone']}: {p['bulletin']}" for p in r["playing"]) or "-"
-        click.echo(f"{r['station']:<16} {state:<18} " + _("last seen {time}", time=seen))
+        indent = "  " * (r["level"] - 1)
+        click.echo(f"{indent}{r['station']:<16} {state:<18} " + _("last seen {time}", time=seen))
         click.echo("    " + _("programme {applied} / published {published}", applied=r["programme"] or "-",
                                 published=r["published"] or "-") + behind)
         click.echo("    " + _("playing: {what}; backlog: {rows} row(s); rows received: {received}", what=playing,
@@ -87,18 +106,18 @@ def status(obj: Context, as_json: bool) -> None:
 @click.argument("folder", type=click.Path(file_okay=False))
 @click.pass_obj
 def import_(obj: Context, folder: str) -> None:
-    """At a station: install the programme the district wrote to a folder (a USB stick)."""
-    from broadcaster.fleet.credentials import load_credentials
+    """At a station: install the programme its hub wrote to a folder (a USB stick)."""
+    from broadcaster.fleet.credentials import up_credentials
     from broadcaster.fleet.install import install, installed_version
     from broadcaster.fleet.publish import bundle_fetch, read_bundle
     cfg = obj.config()
-    if cfg.fleet is None or cfg.fleet.is_district:
+    if cfg.fleet is None or not cfg.fleet.is_station:
         raise ConfigError(_("`fleet import` is for a station: its [fleet] table has station and credentials"))
-    creds = load_credentials(cfg)
+    creds = up_credentials(cfg)
     src = Path(folder).resolve()
-    doc, raw = read_bundle(src, cfg.fleet.station, creds.district_key, installed_version(cfg))
+    doc, raw = read_bundle(src, cfg.fleet.station, creds.public, installed_version(cfg))
     install(cfg, doc, raw, bundle_fetch(src))
-    click.echo(_("District programme version {version} installed ({bulletins} bulletin(s), {slots} slot(s)); "
+    click.echo(_("The hub's programme version {version} installed ({bulletins} bulletin(s), {slots} slot(s)); "
                  "a running daemon takes it within seconds.", version=doc["version"],
                  bulletins=len(doc["bulletins"]), slots=len(doc["slots"])))
 
@@ -108,15 +127,15 @@ def import_(obj: Context, folder: str) -> None:
 @click.option("--to-dir", metavar="DIR", help=N_("write the signed programmes to a folder (a USB stick) instead"))
 @click.pass_context
 def publish(ctx: click.Context, dry_run: bool, to_dir: str | None) -> None:
-    """At the district: render what is stale, send each station its signed programme and audio."""
+    """At a hub: render what is stale, send each station below its signed programme and audio."""
     from broadcaster.commands.render import build
     from broadcaster.fleet.client import Link
-    from broadcaster.fleet.credentials import load_credentials
+    from broadcaster.fleet.credentials import hub_credentials
     from broadcaster.fleet.publish import compare, plan, publish as send, write_bundle
     obj: Context = ctx.obj
     cfg = obj.config()
-    district_only(cfg, "publish")
-    creds = load_credentials(cfg)
+    hub_only(cfg, "publish")
+    creds = hub_credentials(cfg)
     needed = sorted({b for s in cfg.slots if any(cfg.zones[z].station for z in s.zones)
                      for b in s.sequence if cfg.bulletins[b].rendered})
     if needed:

@@ -1,4 +1,4 @@
-"""`play --station`: the district sends a signed command to commune stations."""
+"""`play --station` (or a group played below): a hub sends a signed command to its stations."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from broadcaster.i18n import _
 
 
 def send_to_stations(obj: Context, cfg: Config, target: str, stations: list[str], all_stations: bool,
-                     zone: str | None, priority: str, deadline_minutes: int) -> None:
+                     zone: str | None, priority: str, deadline_minutes: int, zones: list[str] | None = None) -> None:
     import asyncio
     from datetime import timedelta
     from broadcaster.fleet.orders import send_play
-    if cfg.fleet is None or not cfg.fleet.is_district:
-        raise ConfigError(_("--station is for the district's project (its [fleet] table has server and no station)"))
+    if not cfg.is_hub:
+        raise ConfigError(_("--station is for a hub's project (its [fleet] table, and zones that name a station)"))
     chosen = cfg.stations() if all_stations else stations
     require_known("station", chosen, cfg, known=cfg.stations())
     if not chosen:
@@ -35,7 +35,7 @@ def send_to_stations(obj: Context, cfg: Config, target: str, stations: list[str]
         target = str(path)
     now = local_now(cfg)
     sent = asyncio.run(send_play(cfg, target, stations=chosen, zone=zone, priority=priority, now=now,
-                                 deadline=now + timedelta(minutes=deadline_minutes)))
+                                 deadline=now + timedelta(minutes=deadline_minutes), zones=zones))
     for s, cid in sent:
         click.echo(_("Sent to station {station} (command {id}, {priority}); it plays when the station has it, "
                      "or logs it missed after {minutes} min.", station=s, id=cid[:8], priority=priority,

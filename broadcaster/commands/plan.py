@@ -80,7 +80,7 @@ def next_airings(obj: Context, days: int, zones: tuple[str, ...], start: str | N
     header = [_(h, lang) for h in (N_("time"), N_("zone"), N_("bulletin"), N_("title"), N_("priority"),
                                    N_("duration"))]
     if cfg.fleet is not None:   # where each airing comes from: this station's own, or the district's
-        rows = [r + (_(ORIGIN_WORDS[a.origin]),) for r, a in zip(rows, found)]
+        rows = [r + (_(ORIGIN_WORDS[a.origin]) if a.origin in ORIGIN_WORDS else a.origin,) for r, a in zip(rows, found)]
         header.append(_("from", lang))
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     click.echo("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())

@@ -33,15 +33,19 @@ def daemon(obj: Context, zones: tuple[str, ...], verbose: bool) -> None:
 
 
 def daemon_parts(cfg: Config) -> tuple:
-    """The station's parts, and with [fleet] the link to the district (or, at the district, the collector)."""
+    """The station's parts, and with [fleet] its roles: the link to the hub above (a station) and the
+    link to the stations below (a hub); a commune holds both."""
     from broadcaster.station.daemon import PARTS
     if cfg.fleet is None:
         return PARTS
-    if cfg.fleet.is_district:
-        from broadcaster.fleet.collect import DistrictCollector
-        return (*PARTS, DistrictCollector)
-    from broadcaster.fleet.sync import StationLink
-    return (*PARTS, StationLink)
+    parts = PARTS
+    if cfg.fleet.is_station:
+        from broadcaster.fleet.sync import StationLink
+        parts = (*parts, StationLink)
+    if cfg.is_hub:
+        from broadcaster.fleet.collect import HubLink
+        parts = (*parts, HubLink)
+    return parts
 
 
 @click.command()
@@ -62,7 +66,7 @@ def play(obj: Context, target: str, zone: str | None, groups: tuple[str, ...], u
 
     When a daemon serves the zone, it plays it (through the play log's request queue);
     otherwise it plays here and waits until done. Either way it is logged.
-    At the district, --station sends it to commune stations as a signed command.
+    At a hub, --station (or a --group whose zones stations below play) sends it to them as a signed command.
     """
     import time as _t
     from broadcaster.station.playlog import Journal
@@ -73,7 +77,7 @@ def play(obj: Context, target: str, zone: str | None, groups: tuple[str, ...], u
         send_to_stations(obj, cfg, target, list(stations), all_stations, zone, priority, deadline)
         return
     if groups:
-        return _play_on_groups(cfg, target, zone, groups, priority)
+        return _play_on_groups(obj, cfg, target, zone, groups, priority, deadline)
     if zone is None:
         raise click.UsageError(_("--zone or --group is needed (or --station, at a hub)"))
     require_known("zone", (zone,), cfg, hint=_("zones: {zones}", zones=", ".join(cfg.zones)))
@@ -105,8 +109,10 @@ def play(obj: Context, target: str, zone: str | None, groups: tuple[str, ...], u
         journal.close()
 
 
-def _play_on_groups(cfg: Config, target: str, zone: str | None, groups: tuple[str, ...], priority: str) -> None:
-    """A bulletin on every zone of some groups (and ``zone``), queued for the daemons that serve them."""
+def _play_on_groups(obj: Context, cfg: Config, target: str, zone: str | None, groups: tuple[str, ...], priority: str,
+                    deadline: int) -> None:
+    """A bulletin on every zone of some groups (and ``zone``): a signed command to the stations below
+    that serve some of them, the others queued for the daemons on this PC."""
     import time as _t
     from broadcaster.station.playlog import Journal
     require_known("group", groups, cfg, hint=_("groups: {groups}", groups=", ".join(cfg.groups) or "-"),
@@ -115,6 +121,14 @@ def _play_on_groups(cfg: Config, target: str, zone: str | None, groups: tuple[st
         raise ConfigError(_('"{target}" is not a bulletin id', target=target),
                           hint=_("bulletins: {bulletins}", bulletins=", ".join(cfg.bulletins)))
     chosen = list(dict.fromkeys([*([zone] if zone else []), *(z for g in groups for z in cfg.groups[g])]))
+    below = [z for z in chosen if cfg.zones[z].station]
+    if below:
+        from broadcaster.commands.orders import send_to_stations
+        stations = list(dict.fromkeys(cfg.zones[z].station for z in below))
+        send_to_stations(obj, cfg, target, stations, False, None, priority, deadline, zones=below)
+        chosen = [z for z in chosen if not cfg.zones[z].station]
+        if not chosen:
+            return
     journal = Journal(cfg.paths.state)
     try:
         served = {z for _pid, zs in journal.live_daemons() for z in zs}
@@ -211,14 +225,15 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
 
 
 def read_rows(cfg: Config, station: str | None, **filters) -> list:
-    """This PC's play log; at the district with the stations' collected rows too (or one station's)."""
+    """This PC's play log; at a hub with the rows collected from every station below it (or one station's)."""
     from broadcaster.station.playlog import Journal
-    district = cfg.fleet is not None and cfg.fleet.is_district
+    district = cfg.is_hub
     if station is not None:
         if not district:
-            raise ConfigError(_("--station is for the district's project, where the stations' play logs are "
+            raise ConfigError(_("--station is for a hub's project, where the stations' play logs are "
                                 "collected"))
-        require_known("station", (station,), cfg, known=cfg.stations())
+        if station not in journal_stations(cfg):
+            require_known("station", (station,), cfg, known=cfg.stations())
     journal = Journal(cfg.paths.state)
     if district:
         _collect(cfg, journal)
@@ -232,8 +247,18 @@ def read_rows(cfg: Config, station: str | None, **filters) -> list:
         journal.close()
 
 
+def journal_stations(cfg: Config) -> set[str]:
+    """Every station whose rows this hub holds, at any depth ("xa_a/cum_1": cluster cum_1 of station xa_a)."""
+    from broadcaster.station.playlog import Journal
+    journal = Journal(cfg.paths.state)
+    try:
+        return set(journal.station_counts())
+    finally:
+        journal.close()
+
+
 def _collect(cfg: Config, journal) -> None:
-    """At the district: take the stations' rows waiting on the message server first, if it answers."""
+    """At a hub: take the stations' rows waiting on the message server first, if it answers."""
     import asyncio
     from broadcaster.errors import FleetError
     from broadcaster.fleet.collect import collect_once

@@ -1,6 +1,6 @@
-"""[fleet] in schedule.toml, and the district's programme merged into a station's configuration.
+"""[fleet] in schedule.toml, and the hub's programme merged into a station's configuration.
 
-A station's programme from the district arrives signed and is checked by ``broadcaster.fleet``
+A station's programme from its hub arrives signed and is checked by ``broadcaster.fleet``
 before it is installed as ``<state>/fleet/programme.toml``: zones, bulletins (ready-made audio,
 content-addressed) and slots in the same schema as schedule.toml. This module only reads it
 and merges it with the station's own zones, bulletins and slots, each marked with its origin.
@@ -15,19 +15,19 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from broadcaster.config.bulletins import parse_bulletins
-from broadcaster.config.model import DISTRICT_SLOTS, Config, FleetSettings
+from broadcaster.config.model import HUB_SLOTS, Config, FleetSettings
 from broadcaster.config.schema import _Invalid, _Loader, _show, _str, _valid_id
 from broadcaster.config.slots import parse_slots, parse_zones
 from broadcaster.i18n import _
 from broadcaster.tomllines import LineIndex
 
-FLEET_KEYS = ("server", "station", "credentials", "devices", "monitors")
+FLEET_KEYS = ("server", "station", "credentials", "devices", "monitors", "id")
 PROGRAMME_FILE = "programme.toml"
 _SERVER = re.compile(r"^(nats|tls)://[^\s/:]+(:\d{1,5})?$")
 
 
 def programme_path(cfg: Config) -> Path:
-    """Where a station keeps the district's programme it last installed."""
+    """Where a station keeps the hub's programme it last installed."""
     return cfg.paths.state / "fleet" / PROGRAMME_FILE
 
 
@@ -40,7 +40,7 @@ def parse_fleet(ld: _Loader, data: dict) -> FleetSettings | None:
     server = t.get("server")
     servers = server.split(",") if isinstance(server, str) else []
     if not servers or not all(_SERVER.match(s.strip()) for s in servers):
-        ld.problem(key + ("server",), "fleet", _('server must be the district\'s message server, like '
+        ld.problem(key + ("server",), "fleet", _('server must be the hub\'s message server, like '
                                                  '"nats://10.0.0.5:4222", not {value}',
                                                  value=_show(server) if server is not None else _("missing")))
     station = t.get("station")
@@ -51,19 +51,24 @@ def parse_fleet(ld: _Loader, data: dict) -> FleetSettings | None:
     creds = None
     if station is not None:
         if "credentials" not in t:
-            ld.problem(key, "fleet", _('a station needs credentials = "FILE" (the file the district\'s '
+            ld.problem(key, "fleet", _('a station needs credentials = "FILE" (the file the hub\'s '
                                        "`broadcaster fleet init` wrote for it)"))
         else:
             creds = ld.file_path(t["credentials"], key + ("credentials",), "fleet", "credentials")
     elif "credentials" in t:
-        ld.problem(key + ("credentials",), "fleet", _("credentials goes with station (at the district, "
-                                                      "`fleet init` keeps its own in the state folder)"))
+        ld.problem(key + ("credentials",), "fleet", _("credentials goes with station (a hub's own are kept in "
+                                                      "the state folder by `fleet init`)"))
+    ident = t.get("id")
+    if ident is not None and (not isinstance(ident, str) or not _valid_id(ident)):
+        ld.problem(key + ("id",), "fleet", _("id must be an id (letters a-z, digits, '-' and '_'), not {value}",
+                                             value=_show(ident)))
+        ident = None
     tables = {}
-    for name in ("devices", "monitors"):   # district zone → this PC's output (or monitor input) name
+    for name in ("devices", "monitors"):   # hub's zone → this PC's output (or monitor input) name
         table = t.get(name, {})
         pairs: list[tuple[str, str]] = []
         if not isinstance(table, dict):
-            ld.problem(key + (name,), "fleet", _("{key} must be a table: district zone = \"device name\"", key=name))
+            ld.problem(key + (name,), "fleet", _("{key} must be a table: hub's zone = \"device name\"", key=name))
         else:
             for zone, dev in table.items():
                 try:
@@ -72,11 +77,15 @@ def parse_fleet(ld: _Loader, data: dict) -> FleetSettings | None:
                     ld.problem(key + (name, zone), f"fleet.{name}", f"{zone} {e}")
         tables[name] = tuple(pairs)
     return FleetSettings(",".join(s.strip() for s in servers) if servers else "", station, creds, tables["devices"],
-                         ld.index.line(*key), monitors=tables["monitors"])
+                         ld.index.line(*key), monitors=tables["monitors"], id=ident)
 
 
 def merge_programme(ld: _Loader, cfg: Config, path: Path) -> Config:
-    """The station's own configuration plus the district's installed programme, if there is one."""
+    """The station's own configuration plus its hub's installed programme, if there is one.
+
+    A zone of the programme that this node also declares is the same place (zones keep their ids at
+    every level): this node's own entry stands (its station below, device, village) and the hub's slots
+    play on it. A bulletin id used by both is refused: the hub's bulletins are the hub's."""
     if not path.is_file():
         return cfg
     try:
@@ -86,10 +95,16 @@ def merge_programme(ld: _Loader, cfg: Config, path: Path) -> Config:
         return replace(cfg, programme={"error": _("cannot read {path}: {reason}", path=path, reason=e)})
     pld = _Loader(path, LineIndex(text), allow_outside=cfg.allow_outside)
     head = data.get("programme", {})
-    zones = {z: replace(zone, origin="district") for z, zone in parse_zones(pld, data).items()}
-    bulletins = parse_bulletins(pld, data, cfg.tts, cfg.audio, origin="district")
-    slots = parse_slots(pld, data, pld.table(data, "bulletins"), zones, origin="district", first=DISTRICT_SLOTS,
-                        sources=cfg.sources)   # a relay the district orders: each station's own [sources.ID]
+    zones = {z: replace(zone, origin="hub") for z, zone in parse_zones(pld, data).items()}
+    bulletins = parse_bulletins(pld, data, cfg.tts, cfg.audio, origin="hub")
+    slots = parse_slots(pld, data, pld.table(data, "bulletins"), zones, origin="hub", first=HUB_SLOTS,
+                        sources=cfg.sources)   # a relay the hub orders: each station's own [sources.ID]
+    # where each slot was first scheduled: the hub that signed the programme, or a hub above it
+    origins = head.get("origins") if isinstance(head, dict) else None
+    signer = head.get("by") if isinstance(head, dict) and isinstance(head.get("by"), str) else "hub"
+    slots = [replace(s, origin=origins[s.index - HUB_SLOTS] if isinstance(origins, list)
+                     and s.index - HUB_SLOTS < len(origins) and isinstance(origins[s.index - HUB_SLOTS], str)
+                     else signer) for s in slots]
     hub_tz = head.get("timezone") if isinstance(head, dict) else None
     if hub_tz is not None:
         try:
@@ -102,11 +117,10 @@ def merge_programme(ld: _Loader, cfg: Config, path: Path) -> Config:
         return replace(cfg, programme={"error": pld.problems[0]})
     devices, monitors = dict(cfg.fleet.devices), dict(cfg.fleet.monitors)
     zones = {z: replace(zone, device=devices.get(z, zone.device), monitor=monitors.get(z)) for z, zone in zones.items()}
-    for kind, local, theirs in (("zones", cfg.zones, zones), ("bulletins", cfg.bulletins, bulletins)):
-        for clash in sorted(set(local) & set(theirs)):
-            ld.problem((kind, clash), f"{kind}.{clash}",
-                       _('"{id}" is also in the district\'s programme: rename this one', id=clash))
-    return replace(cfg, zones={**cfg.zones, **zones}, bulletins={**cfg.bulletins, **bulletins},
+    for clash in sorted(set(cfg.bulletins) & set(bulletins)):
+        ld.problem(("bulletins", clash), f"bulletins.{clash}",
+                   _('"{id}" is also in the hub\'s programme: rename this one', id=clash))
+    return replace(cfg, zones={**zones, **cfg.zones}, bulletins={**cfg.bulletins, **bulletins},
                    slots=cfg.slots + tuple(slots),
                    programme={"version": head.get("version"), "published": head.get("published"),
-                              "station": head.get("station")})
+                              "station": head.get("station"), "by": signer})

@@ -52,7 +52,7 @@ class Bulletin:
     audio: AudioSettings
     line: int | None = None
     file: Path | None = None       # ready-made audio (a recording, or the district's rendered bulletin)
-    origin: str = "local"          # "local", or "district" for the district's programme
+    origin: str = "local"          # "local", or "hub" for what came in the hub's programme
 
     @property
     def rendered(self) -> bool:
@@ -167,21 +167,34 @@ class AlertSettings:
 
 @dataclass(frozen=True)
 class FleetSettings:
-    """[fleet]: the district network. At the district only ``server``; at a station its id too."""
-    server: str
-    station: str | None = None            # this PC's station id; None at the district
-    credentials: Path | None = None       # the file `fleet init` wrote for this station
-    devices: tuple[tuple[str, str], ...] = ()   # district zone id → this PC's device name
+    """[fleet]: this node in the network. Any node may be a station of the hub above it (``station`` and
+    ``credentials``) and a hub of the stations below it (its zones that name a ``station``): a commune
+    is a station of its province and the hub of its loudspeaker clusters; a cluster only a station."""
+    server: str                           # the message server(s), comma-separated (a cluster: every node)
+    station: str | None = None            # this node's id as a station of the hub above; None at the top
+    credentials: Path | None = None       # the file the hub above wrote for this station
+    devices: tuple[tuple[str, str], ...] = ()   # hub's zone id → this PC's device name
     line: int | None = None
-    monitors: tuple[tuple[str, str], ...] = ()  # district zone id → this PC's monitor input
+    monitors: tuple[tuple[str, str], ...] = ()  # hub's zone id → this PC's monitor input
+    id: str | None = None                 # [fleet] id: this node's name as a hub (default: its station id, or "hub")
 
     @property
-    def is_district(self) -> bool:
-        return self.station is None
+    def is_station(self) -> bool:
+        """This node takes programmes and commands from a hub above it."""
+        return self.station is not None
+
+    @property
+    def name(self) -> str:
+        """This node's name as a hub: its account on the message server and the signer of what it sends down."""
+        return self.id or self.station or "hub"
+
+    @property
+    def servers(self) -> list[str]:
+        return [s.strip() for s in self.server.split(",") if s.strip()]
 
 
-ORIGIN_WORDS = {"local": N_("local"), "district": N_("district")}
-DISTRICT_SLOTS = 100_000   # the district programme's slots are numbered from here in the play log
+ORIGIN_WORDS = {"local": N_("local"), "hub": N_("hub")}
+HUB_SLOTS = 100_000   # the slots of the hub's programme are numbered from here in the play log
 
 
 @dataclass(frozen=True)
@@ -228,14 +241,17 @@ class Config:
         return s.title if s is not None else programme
 
     def stations(self) -> list[str]:
-        """At the district: the stations named by the zones, in order."""
+        """The stations below this node (named by its zones), in order; none on a node that is no hub."""
         return list(dict.fromkeys(z.station for z in self.zones.values() if z.station))
 
+    @property
+    def is_hub(self) -> bool:
+        """This node sends programmes and commands down to stations and collects their play logs."""
+        return self.fleet is not None and bool(self.stations())
+
     def local_zones(self) -> list[str]:
-        """The zones this PC plays: all, except at the district those another station serves."""
-        if self.fleet is not None and self.fleet.is_district:
-            return [z for z, zone in self.zones.items() if not zone.station]
-        return list(self.zones)
+        """The zones this PC plays: all but those a station below it serves."""
+        return [z for z, zone in self.zones.items() if not zone.station]
 
     def resolve(self, value: str | os.PathLike) -> Path:
         """A path from the user, relative to the project folder."""

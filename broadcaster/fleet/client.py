@@ -1,5 +1,6 @@
-"""The one module that knows the NATS client: a connection to the district's message server and
-the few things each side does there. Every failure becomes a FleetError a technician can act on."""
+"""The one module that knows the NATS client: a connection to the message server, as a hub in its own
+account or as a station of the hub above, and the few things each side does there. Every failure
+becomes a FleetError a technician can act on."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def _reason(errors: list[BaseException], default: BaseException | None) -> tuple
     text = " ".join(repr(e) for e in errors) + (repr(default) if default else "")
     if "Authorization Violation" in text or "authorization" in text.lower():
         return (_("the server refused our credentials"),
-                _("check the credentials file, or ask the district to run broadcaster fleet init again"))
+                _("check the credentials file, or ask the hub to run broadcaster fleet init again"))
     if "gaierror" in text or "Name or service not known" in text:
         return (_("the server's name is not known"), _("check the address in [fleet] server"))
     if "ConnectionRefused" in text:
@@ -35,7 +36,7 @@ def _reason(errors: list[BaseException], default: BaseException | None) -> tuple
 
 
 class Link:
-    """A connection to the district's message server, as the district or as one station."""
+    """A connection to the message server, as a hub (its own account) or as one station of a hub."""
 
     def __init__(self, creds: Credentials):
         self.creds = creds
@@ -69,7 +70,7 @@ class Link:
             self.nc = await asyncio.wait_for(nats.connect(**opts), CONNECT_TIMEOUT)
         except (asyncio.TimeoutError, OSError, NatsError) as e:
             what, hint = _reason(self.errors, e)
-            raise FleetError(_("cannot connect to the district's message server {server}: {reason}",
+            raise FleetError(_("cannot connect to the message server {server}: {reason}",
                                server=self.creds.server, reason=what), hint=hint) from None
         self.js = self.nc.jetstream(timeout=REQUEST_TIMEOUT)
         if on_change:
@@ -104,28 +105,38 @@ class Link:
             raise FleetError(_("the message server did not answer ({what}): {reason}", what=what,
                                reason=type(e).__name__), hint=_("check the network; it is tried again")) from None
 
-    # --- the district ------------------------------------------------------------
+    # --- a hub ------------------------------------------------------------------
 
-    async def ensure_layout(self, stations: list[str]) -> None:
-        """The buckets, streams and per-station consumers, made if missing (idempotent)."""
-        from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, StreamConfig
+    async def ensure_layout(self, stations: list[str], *, replicas: int = 1) -> None:
+        """The buckets, streams and per-station consumers, made if missing (idempotent). On a cluster of
+        three servers everything is kept on all three (``replicas``), so losing one loses nothing."""
+        from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, ObjectStoreConfig, StreamConfig
         js = self.js
+        r = max(1, min(3, replicas))
         await self._call("create the programme bucket",
-                         js.create_key_value(KeyValueConfig(bucket=names.PROGRAMMES, history=5, direct=True)))
+                         js.create_key_value(KeyValueConfig(bucket=names.PROGRAMMES, history=5, direct=True, replicas=r)))
         await self._call("create the state bucket",
                          js.create_key_value(KeyValueConfig(bucket=names.STATES, history=1, ttl=names.STATE_TTL,
-                                                            direct=True)))
-        await self._call("create the audio store", js.create_object_store(names.AUDIO))
+                                                            direct=True, replicas=r)))
+        await self._call("create the audio store",
+                         js.create_object_store(names.AUDIO, config=ObjectStoreConfig(replicas=r)))
         await self._call("create the log stream", js.add_stream(StreamConfig(
-            name=names.LOG_STREAM, subjects=["bc.log.*"], duplicate_window=names.DUPLICATE_WINDOW)))
+            name=names.LOG_STREAM, subjects=["bc.log.*"], duplicate_window=names.DUPLICATE_WINDOW, num_replicas=r)))
         await self._call("create the command stream", js.add_stream(StreamConfig(
-            name=names.CMD_STREAM, subjects=["bc.cmd.*"], max_age=7 * 24 * 3600)))
+            name=names.CMD_STREAM, subjects=["bc.cmd.*"], max_age=7 * 24 * 3600, num_replicas=r,
+            duplicate_window=names.DUPLICATE_WINDOW)))
         await self._call("create the log consumer", js.add_consumer(names.LOG_STREAM, ConsumerConfig(
-            durable_name=names.LOG_CONSUMER, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=20_000)))
-        for s in stations:
-            await self._call("create a command consumer", js.add_consumer(names.CMD_STREAM, ConsumerConfig(
-                durable_name=names.cmd_consumer(s), filter_subject=names.cmd_subject(s),
-                ack_policy=AckPolicy.EXPLICIT, ack_wait=30, max_deliver=-1)))
+            durable_name=names.LOG_CONSUMER, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=20_000, num_replicas=r)))
+        have = set()
+        try:
+            have = {c.name for c in await self._call("list the command consumers", js.consumers_info(names.CMD_STREAM))}
+        except Exception:
+            pass
+        from broadcaster.fleet.publish import bounded
+        await bounded([self._call("create a command consumer", js.add_consumer(names.CMD_STREAM, ConsumerConfig(
+            durable_name=names.cmd_consumer(s), filter_subject=names.cmd_subject(s),
+            ack_policy=AckPolicy.EXPLICIT, ack_wait=30, max_deliver=-1, num_replicas=r)))
+            for s in stations if names.cmd_consumer(s) not in have], 16)
 
     async def _objects(self):
         return await self._call("open the audio store", self.js.object_store(names.AUDIO))
@@ -150,7 +161,7 @@ class Link:
         await self._call("write a programme", kv.put(station, data))
 
     async def manifest_of(self, station: str) -> bytes | None:
-        """A station's current programme as the server has it (the district reads any)."""
+        """A station's current programme as the server has it (its hub reads any)."""
         try:
             msg = await self._call("read a programme", self.js.get_msg(
                 f"KV_{names.PROGRAMMES}", subject=names.programme_key_subject(station), direct=True))
@@ -176,7 +187,12 @@ class Link:
 
     async def send_command(self, station: str, data: bytes, msg_id: str) -> None:
         await self._call("send a command", self.js.publish(names.cmd_subject(station), data,
-                                                           headers={"Nats-Msg-Id": msg_id}))
+                                                           headers={"Nats-Msg-Id": f"{msg_id}:{station}"}))
+
+    async def send_command_below(self, child: str, station: str, data: bytes, msg_id: str) -> None:
+        """A command straight into the account of the hub ``child`` below, for its station ``station``."""
+        await self._call("send a command below", self.js.publish(names.down_subject(child, station), data,
+                                                                 headers={"Nats-Msg-Id": f"{msg_id}:{station}"}))
 
     async def log_consumer(self):
         return await self._call("open the log consumer",
@@ -188,7 +204,7 @@ class Link:
         return await self.manifest_of(self.creds.station)
 
     async def on_manifest(self, callback: Callable[[], Awaitable[None]]) -> None:
-        """Call ``callback`` whenever the district writes this station's programme."""
+        """Call ``callback`` whenever the hub writes this station's programme."""
         async def handler(_msg):
             await callback()
         await self._call("watch the programme", self.nc.subscribe(names.programme_key_subject(self.creds.station),

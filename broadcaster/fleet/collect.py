@@ -1,4 +1,4 @@
-"""At the district: every station's play-log rows, from the log stream into the district's own play log.
+"""At a hub: every station's play-log rows, from the log stream into the hub's own play log.
 
 A durable consumer keeps the place, so rows are neither lost nor taken twice across restarts;
 a row's newer version (an airing that ended) replaces the older one. The station is taken from
@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from broadcaster.errors import BroadcasterError, FleetError
 from broadcaster.fleet.client import Link
-from broadcaster.fleet.credentials import load_credentials
+from broadcaster.fleet.credentials import hub_credentials
 from broadcaster.fleet.records import Rejected, parse_row
 from broadcaster.i18n import _
 from broadcaster.fleet.background import LoopPart
@@ -30,7 +30,7 @@ BATCH = 1000
 
 
 async def collect(link: Link, journal: Journal, *, until_idle: float | None = 0.5) -> int:
-    """Take what the log stream holds for the district; with ``until_idle`` stop after that many
+    """Take what the log stream holds for the hub; with ``until_idle`` stop after that many
     seconds with nothing new, else run until cancelled. Returns how many rows were taken."""
     sub = await link.log_consumer()
     total = 0
@@ -83,47 +83,126 @@ def _store(journal: Journal, rows: list[dict], received: datetime) -> None:
 
 
 async def collect_once(cfg, journal: Journal) -> int:
-    link = Link(load_credentials(cfg))
-    await link.connect(name="broadcaster district")
+    link = Link(hub_credentials(cfg))
+    await link.connect(name="broadcaster hub")
     try:
         return await collect(link, journal)
     finally:
         await link.close()
 
 
-class DistrictCollector(LoopPart):
-    """In the district's daemon: stations' rows taken as they arrive."""
+BELOW_EVERY = 5.0      # seconds between readings of the stations' heartbeats
+REPUBLISH_POLL = 2.0   # how often a hub looks whether the hub above sent a new programme
 
-    name = "collector"
+
+class HubLink(LoopPart):
+    """In a hub's daemon, the link to the stations below it: their play-log rows taken as they arrive;
+    their latest heartbeats kept (a hub that is itself a station sends them up with its own, so every
+    level above sees the whole subtree); commands from above passed down to the stations that serve
+    their zones; and, when the hub above sends a new programme, this hub's stations get theirs again
+    (its slots for their zones included) without anyone at this hub doing anything."""
+
+    name = "hub"
 
     def start(self) -> None:
-        self.creds = load_credentials(self.d.cfg)
+        self.creds = hub_credentials(self.d.cfg)
+        self.below: dict[str, dict] = {}
+        self.published_for = None
+        self._queue: asyncio.Queue | None = None
         super().start()
+
+    def relay(self, raw: bytes, doc: dict) -> None:
+        """Pass a command from above to the stations below serving its zones (called from another thread)."""
+        if self.loop is not None and self._queue is not None:
+            self.loop.call_soon_threadsafe(self._queue.put_nowait, (raw, doc))
 
     async def main(self) -> None:
         said = None
+        self._queue = asyncio.Queue()
         while not self.stopping.is_set():
             link = Link(self.creds)
             try:
-                await link.connect(name="broadcaster district collector", forever=True)
-                await link.ensure_layout(self.d.cfg.stations())
+                await link.connect(name=f"broadcaster hub {self.creds.hub}", forever=True)
+                await link.ensure_layout(self.d.cfg.stations(), replicas=len(self.d.cfg.fleet.servers))
                 said = None
-                task = asyncio.create_task(collect(link, self.d.journal, until_idle=None))
+                tasks = [asyncio.create_task(c) for c in (collect(link, self.d.journal, until_idle=None),
+                                                          self._watch_below(link), self._republish(link),
+                                                          self._relay(link))]
                 stop = asyncio.create_task(self.stopping.wait())
-                await asyncio.wait([task, stop], return_when=asyncio.FIRST_COMPLETED)
-                for t in (task, stop):
-                    t.cancel()
-                if task.done() and not task.cancelled() and task.exception():
-                    raise task.exception()
+                try:
+                    done, _pending = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+                    for t in done:
+                        if t is not stop and t.exception():
+                            raise t.exception()
+                finally:
+                    for t in (stop, *tasks):
+                        t.cancel()
+                    await asyncio.gather(stop, *tasks, return_exceptions=True)
             except FleetError as e:
                 if str(e) != said:
-                    log.warning(_("district collector: {reason}; trying again", reason=e))
+                    log.warning(_("link to the stations below: {reason}; trying again", reason=e))
                 said = str(e)
             except Exception:   # never let one bad moment stop the collection for good
-                log.exception(_("district collector: unexpected error; trying again"))
+                log.exception(_("link to the stations below: unexpected error; trying again"))
             finally:
                 await link.close()
             try:
                 await asyncio.wait_for(self.stopping.wait(), 5)
             except asyncio.TimeoutError:
                 pass
+
+    async def _watch_below(self, link: Link) -> None:
+        """The stations' latest heartbeats, shortened to what the levels above show."""
+        while True:
+            states = await link.states()
+            self.below = {s: summary(st) for s, st in states.items() if s in set(self.d.cfg.stations())}
+            await asyncio.sleep(BELOW_EVERY)
+
+    async def _republish(self, link: Link) -> None:
+        from broadcaster.fleet.publish import plan, publish
+        from broadcaster.commands.common import local_now
+        said = None
+        while True:
+            cfg = self.d.cfg
+            version = (cfg.programme or {}).get("version")
+            if version is not None and version != self.published_for:
+                try:
+                    plans, files = await self.loop.run_in_executor(None, plan, cfg, self.creds.signing_key,
+                                                                   local_now(cfg))
+                    await publish(link, cfg, plans, files)
+                    changed = [p.station for p in plans if not p.unchanged]
+                    self.published_for, said = version, None
+                    log.info(_("the hub's programme {version} passed down: {stations}", version=version,
+                               stations=", ".join(changed) or _("nothing changed")))
+                except FleetError:
+                    raise
+                except BroadcasterError as e:
+                    if str(e) != said:
+                        log.error(_("the hub's programme {version} could not be passed down: {reason}",
+                                    version=version, reason=e))
+                    said = str(e)
+            await asyncio.sleep(REPUBLISH_POLL)
+
+    async def _relay(self, link: Link) -> None:
+        while True:
+            raw, doc = await self._queue.get()
+            cfg = self.d.cfg
+            zones = set(doc.get("zones") or ())
+            for s in cfg.stations():
+                theirs = {z for z, zone in cfg.zones.items() if zone.station == s}
+                if not zones or zones & theirs:
+                    try:
+                        await link.send_command(s, raw, doc["id"])
+                    except FleetError:
+                        await self._queue.put((raw, doc))   # the link dropped: again when it is back
+                        raise
+                    log.info(_("command {id} from {hub} passed down to station {station}", id=doc["id"][:8],
+                               hub=doc.get("signer"), station=s))
+
+
+def summary(state: dict) -> dict:
+    """What a hub passes up of one station's heartbeat (its own stations' included, so any depth shows)."""
+    if not isinstance(state, dict):
+        return {}
+    keep = ("time", "software", "programme", "playing", "backlog", "zones", "alerts", "stations")
+    return {k: state[k] for k in keep if k in state}

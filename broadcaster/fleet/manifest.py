@@ -1,5 +1,6 @@
-"""A station's programme as the district sends it: a signed manifest (its zones, the slots that play
-on them, and each bulletin's audio by SHA-256), checked before anything of it is used."""
+"""A station's programme as its hub sends it: a signed manifest (its zones, the slots that play on
+them, where each slot was first scheduled, and each bulletin's audio by SHA-256), checked before
+anything of it is used."""
 
 from __future__ import annotations
 
@@ -27,15 +28,17 @@ MAX_SPREAD = 120.0
 
 
 def build_manifest(cfg: Config, station: str, audio: dict[str, dict], version: int, published: str) -> dict:
-    """The programme of ``station``: the district's zones it plays, their slots and the bulletins they
-    name. ``audio`` maps a bulletin id to {"sha256", "size", "format", "duration"}."""
+    """The programme of ``station``: the hub's zones it plays, their slots (this hub's own and those its
+    own hub sent down, each with the name of the hub that scheduled it) and the bulletins they name.
+    ``audio`` maps a bulletin id to {"sha256", "size", "format", "duration"}."""
+    me = cfg.fleet.name if cfg.fleet is not None else "hub"
     zones = {z: zone for z, zone in cfg.zones.items() if zone.station == station}
     slots, bulletins = [], {}
     for s in cfg.slots:
         mine = [z for z in s.zones if z in zones]
         if not mine:
             continue
-        slot = {"zones": mine, "priority": s.priority}
+        slot = {"zones": mine, "priority": s.priority, "from": me if s.origin == "local" else s.origin}
         if s.source:   # a relay: each station carries it from its own [sources.ID]
             slot["source"] = s.source
             if s.duration is not None:
@@ -60,9 +63,9 @@ def build_manifest(cfg: Config, station: str, audio: dict[str, dict], version: i
             b = cfg.bulletins[bid]
             bulletins[b.id] = {"title": b.title, **audio[b.id]}
     return {
-        "kind": KIND, "format": FORMAT, "station": station, "version": version, "published": published,
+        "kind": KIND, "format": FORMAT, "station": station, "by": me, "version": version, "published": published,
         "timezone": cfg.timezone,
-        # stations fetch new audio at a random moment within this many seconds, so that a district's
+        # stations fetch new audio at a random moment within this many seconds, so that a hub's
         # hundreds of stations do not all ask the server at once
         "spread": round(min(MAX_SPREAD, SPREAD_PER_STATION * len(cfg.stations())), 2),
         "zones": {z: {"name": zone.name, "volume": zone.volume,
@@ -73,8 +76,8 @@ def build_manifest(cfg: Config, station: str, audio: dict[str, dict], version: i
 
 
 def read_manifest(data: bytes, public: str, station: str, *, installed: int | None = None) -> dict:
-    """The manifest in ``data``, verified: RefusedError for anything not exactly as the district signed it
-    for this station, or older than the one installed (a replay)."""
+    """The manifest in ``data``, verified: RefusedError for anything not exactly as this station's hub
+    (key ``public``) signed it for this station, or older than the one installed (a replay)."""
     what = _("the programme")
     try:
         doc = json.loads(data.decode("utf-8"))
@@ -138,6 +141,10 @@ def _check_shape(doc: dict) -> None:
                     date.fromisoformat(s[k])
                 except (TypeError, ValueError):
                     bad(f"slot {k} {s[k]!r}")
+        if "from" in s and not (isinstance(s["from"], str) and _ID.match(s["from"])):
+            bad(f"slot from {s['from']!r}"[:200])
+    if "by" in doc and not (isinstance(doc["by"], str) and _ID.match(doc["by"])):
+        bad("by")
 
 
 def audio_name(info: dict) -> str:
@@ -147,10 +154,13 @@ def audio_name(info: dict) -> str:
 
 def programme_toml(doc: dict) -> str:
     """The verified manifest in schedule.toml's own schema, for the station's configuration to merge."""
-    out = ["# The district's programme for this station, installed by broadcaster after checking its",
+    by = doc.get("by", "hub")
+    out = ["# The hub's programme for this station, installed by broadcaster after checking its",
            "# signature and every file's SHA-256. Do not edit: the next programme replaces it.",
            "[programme]", f"version = {doc['version']}", f"published = {toml_string(str(doc['published']))}",
-           f"station = {toml_string(doc['station'])}",
+           f"station = {toml_string(doc['station'])}", f"by = {toml_string(by)}",
+           # who scheduled each slot below, in order: this hub or one above it (a province's slot passed down)
+           f"origins = [{', '.join(toml_string(s.get('from', by)) for s in doc['slots'])}]",
            # the hub's slot times are in the hub's time zone, whatever the station's own is
            *([f"timezone = {toml_string(doc['timezone'])}"] if isinstance(doc.get("timezone"), str) else []), ""]
     for z, zone in doc["zones"].items():

@@ -1,8 +1,9 @@
 """The names on the message server, and what each station may do there (least privilege).
 
-A station can read only its own programme and commands and write only its own heartbeat
-and play-log rows; the audio store is shared (content-addressed public broadcasts). Every
-subject is spelt out, so the server itself refuses anything else.
+Each hub has an account of its own; inside it, a station can read only its own programme and
+commands and write only its own heartbeat and play-log rows; the hub's audio store is shared by its
+stations (content-addressed public broadcasts). Every subject is spelt out, so the server itself
+refuses anything else.
 """
 
 from __future__ import annotations
@@ -12,10 +13,20 @@ STATES = "bc_state"             # key-value: station → its latest heartbeat
 AUDIO = "bc_audio"              # object store: SHA-256 → audio
 LOG_STREAM = "BC_LOG"           # play-log rows coming back: bc.log.<station>
 CMD_STREAM = "BC_CMD"           # commands going down: bc.cmd.<station>
-LOG_CONSUMER = "district_log"   # the district's durable consumer of LOG_STREAM
-DISTRICT_USER = "district"
+LOG_CONSUMER = "district_log"   # the hub's durable consumer of LOG_STREAM (its name kept from the first version)
 STATE_TTL = 24 * 3600           # a heartbeat older than a day is gone from the server
 DUPLICATE_WINDOW = 3600         # seconds in which a log row sent twice is stored once
+
+
+def hub_user(hub: str) -> str:
+    """The hub's own user in its account (user names are unique across the whole server)."""
+    return f"hub.{hub}"
+
+
+def down_subject(child: str, station: str) -> str:
+    """In a hub's account: the command subject of ``station`` in the account of the hub ``child`` below
+    (imported from that account), so that a command reaches a commune's cluster with the commune's PC off."""
+    return f"down.{child}.cmd.{station}"
 
 
 def log_subject(station: str) -> str:

@@ -1,7 +1,12 @@
-"""District commands: play this now on these stations (normal, priority or urgent "phát ngay").
+"""A hub's commands: play this now on these stations (normal, priority or urgent "phát ngay").
 
-A command is signed by the district, carries its own id, the audio by SHA-256 and a deadline:
-a station that was offline past the deadline logs it missed instead of playing it late.
+A command is signed by the hub that issued it, carries its own id, the zones it is for, the audio by
+SHA-256 and a deadline: a station that was offline past the deadline logs it missed instead of
+playing it late. The same signed bytes go down every level: to the station it is addressed to, which
+plays its own zones and passes it to its stations below serving the others, and, from the top, also
+straight into the commune's account for the clusters it knows (so that a warning reaches them when
+the commune's PC is off). A station plays it if it is addressed to it, or names one of its zones, and
+is signed by its hub or one above; each station takes a command once, by its id.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from broadcaster.errors import RefusedError
+from broadcaster.errors import FleetError, RefusedError
 from broadcaster.fleet.signing import sign, verify
 from broadcaster.i18n import _
 
@@ -20,7 +25,7 @@ DEFAULT_DEADLINE = timedelta(minutes=10)
 
 
 def make_command(station: str, *, bulletin: str | None, title: str, audio: dict, zones: list[str], priority: str,
-                 now: datetime, deadline: datetime, signing_key: str, by: str = "district") -> tuple[dict, bytes]:
+                 now: datetime, deadline: datetime, signing_key: str, by: str = "hub") -> tuple[dict, bytes]:
     doc = {"kind": KIND, "id": uuid.uuid4().hex, "station": station, "bulletin": bulletin, "title": title,
            "audio": audio, "zones": zones, "priority": priority, "issued": now.isoformat(timespec="seconds"),
            "deadline": deadline.isoformat(timespec="seconds"), "by": by}
@@ -28,16 +33,22 @@ def make_command(station: str, *, bulletin: str | None, title: str, audio: dict,
     return doc, json.dumps(doc, ensure_ascii=False).encode()
 
 
-def read_command(data: bytes, public: str, station: str) -> dict:
+def read_command(data: bytes, keys: dict[str, str], station: str, served: list[str] | None = None) -> dict:
+    """The command in ``data`` if it is for this station (addressed to it, or naming one of the zones
+    it ``served``) and signed by a hub in ``keys``; RefusedError otherwise. ``doc["signer"]`` says which."""
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise RefusedError(_("a command that is not valid JSON")) from None
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise RefusedError(_("a message that is not a broadcaster command"))
-    verify(doc, public, _("the command"))
-    if doc.get("station") != station:
+    signer = verify(doc, keys, _("the command"))
+    zones = doc.get("zones")
+    if not isinstance(zones, list) or not all(isinstance(z, str) for z in zones):
+        raise RefusedError(_("a command without its list of zones"))
+    if doc.get("station") != station and not set(zones) & set(served or ()):
         raise RefusedError(_('a command for station "{theirs}", not this one', theirs=doc.get("station")))
+    doc = {**doc, "signer": signer}
     if doc.get("priority") not in ("normal", "priority", "urgent"):
         raise RefusedError(_("a command with an unknown priority"))
     audio = doc.get("audio")
@@ -64,25 +75,45 @@ def command_audio(cfg, target: str) -> tuple[dict, Path, str | None, str]:
 
 
 async def send_play(cfg, target: str, *, stations: list[str], zone: str | None, priority: str, now: datetime,
-                    deadline: datetime) -> list[tuple[str, str]]:
-    """Upload the audio if the server lacks it, then one signed command per station: [(station, id)]."""
+                    deadline: datetime, zones: list[str] | None = None) -> list[tuple[str, str]]:
+    """Upload the audio if the server lacks it, then one signed command per station: [(station, id)].
+    ``zones`` (a group's, or several): each station gets those of its own among them."""
     from broadcaster.fleet.client import Link
-    from broadcaster.fleet.credentials import load_credentials
+    from broadcaster.fleet.credentials import hub_credentials
     target_audio, path, bulletin, title = command_audio(cfg, target)
-    creds = load_credentials(cfg)
+    creds = hub_credentials(cfg)
     link = Link(creds)
     await link.connect(name="broadcaster play")
     sent = []
     try:
-        await link.ensure_layout(cfg.stations())
+        await link.ensure_layout(cfg.stations(), replicas=len(cfg.fleet.servers))
         if not await link.has_object(target_audio["sha256"]):
             await link.put_object(target_audio["sha256"], path)
+        below = await link.states()
         for s in stations:
-            doc, data = make_command(s, bulletin=bulletin, title=title, audio=target_audio,
-                                     zones=[zone] if zone else [], priority=priority, now=now, deadline=deadline,
-                                     signing_key=creds.signing_key)
+            wanted = zones or ([zone] if zone else None)
+            mine = [z for z, zz in cfg.zones.items() if zz.station == s and (wanted is None or z in wanted)]
+            doc, data = make_command(s, bulletin=bulletin, title=title, audio=target_audio, zones=mine,
+                                     priority=priority, now=now, deadline=deadline, signing_key=creds.signing_key,
+                                     by=cfg.fleet.name)
             await link.send_command(s, data, doc["id"])
+            # straight to the stations below it that serve these zones, if it told us of them (its heartbeat):
+            # they play it even when the station in between is switched off
+            for sub in direct_targets((below.get(s) or {}).get("stations"), mine):
+                try:
+                    await link.send_command_below(s, sub, data, doc["id"])
+                except FleetError:
+                    pass   # not exported to us (an older hub, or none below): it goes through the station
             sent.append((s, doc["id"]))
     finally:
         await link.close()
     return sent
+
+
+def direct_targets(below: dict | None, zones: list[str]) -> list[str]:
+    """The stations in a heartbeat's ``stations`` that serve one of ``zones`` (all of them if no zones)."""
+    if not isinstance(below, dict):
+        return []
+    return [sub for sub, st in below.items()
+            if isinstance(st, dict) and isinstance(st.get("zones"), list)
+            and (not zones or set(st["zones"]) & set(zones))]

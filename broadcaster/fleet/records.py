@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,6 +21,7 @@ from broadcaster.station.playlog import EXTRA_FIELDS, ROW_FIELDS, STATUS_WORDS
 MAX_ROW_BYTES = 64_000      # a real row is under 2 KB; anything near this is not one
 MAX_TEXT = 4_000            # characters of one text field (a reason, a note)
 HEARD = (None, "confirmed", "partial", "unheard", "unchecked")
+_PATH = re.compile(r"^[A-Za-z0-9_-]{1,64}(/[A-Za-z0-9_-]{1,64}){0,7}$")
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,9 @@ def _choice(v, field: str, options) -> str | None:
 
 def parse_row(data: bytes, station: str) -> dict | Rejected:
     """A station's play-log row as the hub stores it (its station from the subject the server accepted
-    it on, never from the row), or why it is not one."""
+    it on, never from the row), or why it is not one. A row a hub below passes up from one of its own
+    stations carries that station's ``path`` beneath the sender ("cum_1", or "x/cum_1" from deeper):
+    it is stored as "sender/path", so no station can speak for anything outside its own subtree."""
     if len(data) > MAX_ROW_BYTES:
         return Rejected(station, f"{len(data)} bytes: larger than a row can be ({MAX_ROW_BYTES})", data[:512])
     try:
@@ -108,8 +112,11 @@ def parse_row(data: bytes, station: str) -> dict | Rejected:
             "heard_score": _number(raw.get("heard_score"), "heard_score"),
             "heard_note": _text(raw.get("heard_note"), "heard_note"),
         }
+        path = _text(raw.get("path"), "path", limit=300)
+        if path is not None and not _PATH.match(path):
+            raise ValueError("path must be station ids joined by '/'")
     except ValueError as e:
         return Rejected(station, str(e), data[:512])
     assert set(row) == {"version", *ROW_FIELDS, *EXTRA_FIELDS}, "the schema and the play log disagree"
-    row["station"] = station
+    row["station"] = f"{station}/{path}" if path else station
     return row

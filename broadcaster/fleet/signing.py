@@ -1,4 +1,4 @@
-"""The district's Ed25519 signature on what it sends down: programmes and commands."""
+"""A hub's Ed25519 signature on what it sends down: programmes and commands."""
 
 from __future__ import annotations
 
@@ -38,13 +38,20 @@ def sign(doc: dict, private: str) -> dict:
     return {**doc, "signature": base64.b64encode(key.sign(canonical(doc))).decode()}
 
 
-def verify(doc: dict, public: str, what: str) -> None:
-    """RefusedError unless ``doc`` carries the district's valid signature."""
+def verify(doc: dict, keys: dict[str, str] | str, what: str) -> str:
+    """The name of the trusted hub whose valid signature ``doc`` carries (``keys``: name → public key,
+    or one key); RefusedError if none."""
     sig = doc.get("signature")
     if not isinstance(sig, str):
         raise RefusedError(_("{what} is not signed", what=what))
-    try:
-        Ed25519PublicKey.from_public_bytes(base64.b64decode(public)).verify(base64.b64decode(sig), canonical(doc))
-    except (InvalidSignature, ValueError):
-        raise RefusedError(_("{what} does not carry the district's signature", what=what),
-                           hint=_("it was changed on the way or signed with another key")) from None
+    if isinstance(keys, str):
+        keys = {"hub": keys}
+    body = canonical(doc)
+    for name, public in keys.items():
+        try:
+            Ed25519PublicKey.from_public_bytes(base64.b64decode(public)).verify(base64.b64decode(sig), body)
+            return name
+        except (InvalidSignature, ValueError):
+            continue
+    raise RefusedError(_("{what} does not carry the signature of a hub this station trusts", what=what),
+                       hint=_("it was changed on the way or signed with another key"))

@@ -1,4 +1,7 @@
-"""The district's view of its stations: one row each, from their heartbeats and what was published."""
+"""A hub's view of every station beneath it: one row each, from the heartbeats and what was published.
+
+Its own stations are level 1; a station that is a hub too passes up its stations' heartbeats with its
+own, so theirs are listed beneath it (level 2, and so on), each with the hub it belongs to."""
 
 from __future__ import annotations
 
@@ -13,27 +16,37 @@ ONLINE_WITHIN = 15.0   # a heartbeat younger than this: the station is online
 def station_rows(cfg: Config, states: dict[str, dict], published: dict[str, bytes | None],
                  received: dict[str, int], now: float | None = None) -> list[dict]:
     now = time.time() if now is None else now
-    rows = []
+    me = cfg.fleet.name if cfg.fleet is not None else "hub"
+    rows: list[dict] = []
+
+    def add(s: str, path: str, st: dict, hub: str, level: int, pub: dict | None, zones: list[str]) -> None:
+        seen = st.get("time") if isinstance(st.get("time"), (int, float)) else None
+        rows.append({
+            "station": s, "path": path, "hub": hub, "level": level,
+            "online": bool(seen and now - seen <= ONLINE_WITHIN),
+            "last_seen": seen,
+            "programme": st.get("programme"),
+            "published": (pub or {}).get("version") if pub is not None else st.get("published"),
+            "playing": st.get("playing", []),
+            "backlog": st.get("backlog"),
+            "received": received.get(path, 0),
+            "alerts": st.get("alerts", []),
+            "software": st.get("software"),
+            "zones": zones,
+        })
+        below = st.get("stations")
+        if isinstance(below, dict) and level < 8:
+            for sub, sub_st in sorted(below.items()):
+                if isinstance(sub_st, dict):
+                    add(sub, f"{path}/{sub}", sub_st, s, level + 1, None,
+                        [z for z in sub_st.get("zones", []) if isinstance(z, str)])
+
     for s in cfg.stations():
-        st = states.get(s) or {}
         try:
             pub = json.loads(published.get(s) or b"null")
         except ValueError:
             pub = None
-        seen = st.get("time")
-        rows.append({
-            "station": s,
-            "online": bool(seen and now - seen <= ONLINE_WITHIN),
-            "last_seen": seen,
-            "programme": st.get("programme"),
-            "published": (pub or {}).get("version"),
-            "playing": st.get("playing", []),
-            "backlog": st.get("backlog"),
-            "received": received.get(s, 0),
-            "alerts": st.get("alerts", []),
-            "software": st.get("software"),
-            "zones": [z for z, zone in cfg.zones.items() if zone.station == s],
-        })
+        add(s, s, states.get(s) or {}, me, 1, pub or {}, [z for z, zone in cfg.zones.items() if zone.station == s])
     return rows
 
 
@@ -41,12 +54,12 @@ async def fleet_view(cfg: Config, journal, *, name: str, collect_first: bool = F
     """Every station's row, from the message server (after taking the waiting play-log rows if asked)."""
     from broadcaster.fleet.client import Link
     from broadcaster.fleet.collect import collect
-    from broadcaster.fleet.credentials import load_credentials
-    link = Link(load_credentials(cfg))
+    from broadcaster.fleet.credentials import hub_credentials
+    link = Link(hub_credentials(cfg))
     await link.connect(name=name)
     try:
         if collect_first:
-            await link.ensure_layout(cfg.stations())
+            await link.ensure_layout(cfg.stations(), replicas=len(cfg.fleet.servers))
             await collect(link, journal)
         states = await link.states()
         published = {s: await link.manifest_of(s) for s in cfg.stations()}

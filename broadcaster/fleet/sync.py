@@ -1,4 +1,7 @@
-"""The station's link to the district, as a part of the daemon: programme, heartbeat, play log, commands.
+"""A station's link to its hub, as a part of the daemon: programme, heartbeat, play log, commands.
+
+A station that is itself a hub (a commune under its province) also passes up the rows it collected
+from its own stations and their heartbeats, and passes commands from above down to them.
 
 It runs its own event loop in one thread. It reconnects forever with back-off; while the link is
 down nothing else notices: the zones play the last good programme, rows wait in the play log.
@@ -17,7 +20,7 @@ from datetime import datetime
 from broadcaster import __version__
 from broadcaster.errors import BroadcasterError, FleetError, RefusedError
 from broadcaster.fleet.client import Link
-from broadcaster.fleet.credentials import Credentials, load_credentials
+from broadcaster.fleet.credentials import Credentials, up_credentials
 from broadcaster.fleet.install import install, installed_version, store_audio, store_path
 from broadcaster.fleet.manifest import read_manifest
 from broadcaster.fleet.orders import read_command
@@ -34,7 +37,7 @@ MAX_BACKOFF = 60.0
 
 
 class StationLink(LoopPart):
-    """A commune station's link to the district (when schedule.toml has [fleet] with station)."""
+    """A station's link to the hub above it (when schedule.toml has [fleet] with station)."""
 
     name = "fleet"
 
@@ -52,7 +55,7 @@ class StationLink(LoopPart):
         return self.d.cfg.fleet.station
 
     def start(self) -> None:
-        self.creds = load_credentials(self.d.cfg)
+        self.creds = up_credentials(self.d.cfg)
         super().start()
 
     # --- the connection ------------------------------------------------------------
@@ -68,10 +71,10 @@ class StationLink(LoopPart):
                 backoff = 1.0
                 await self._session(link)
             except FleetError as e:
-                self._say(_("district link: {reason}; trying again (at least once a minute) and playing on "
+                self._say(_("link to the hub: {reason}; trying again (at least once a minute) and playing on "
                             "from the last programme", reason=e))
             except Exception:
-                log.exception(_("district link failed; trying again"))
+                log.exception(_("link to the hub failed; trying again"))
             finally:
                 self.online = False
                 await link.close()
@@ -83,7 +86,7 @@ class StationLink(LoopPart):
 
     def _on_change(self, up: bool) -> None:
         if up != self.online:
-            log.info(_("district link: connected") if up else _("district link: lost; playing on from the last programme"))
+            log.info(_("link to the hub: connected") if up else _("link to the hub: lost; playing on from the last programme"))
         if up and not self.online and self._wake is not None:
             self._wake.set()   # a programme published while the link was down has no watch event: ask now
         self.online = up
@@ -131,7 +134,7 @@ class StationLink(LoopPart):
             except FleetError as e:
                 # busy or cut off while fetching (many stations fetch at once after a publish): again soon,
                 # at a random moment so that they do not all come back together
-                self._say(_("district programme not fetched yet: {reason}; trying again", reason=e))
+                self._say(_("the hub's programme not fetched yet: {reason}; trying again", reason=e))
                 wait, retry = retry * random.uniform(0.5, 1.5), min(retry * 2, PROGRAMME_POLL)
             try:
                 await asyncio.wait_for(wake.wait(), wait)
@@ -146,7 +149,7 @@ class StationLink(LoopPart):
         cfg = self.d.cfg
         have = installed_version(cfg)
         try:
-            doc = read_manifest(raw, self.creds.district_key, self.station, installed=have)
+            doc = read_manifest(raw, self.creds.public, self.station, installed=have)
         except RefusedError as e:
             self._refuse(e, None)
             return
@@ -161,12 +164,12 @@ class StationLink(LoopPart):
             return
         self.alerts.pop("programme", None)
         self._say(None)
-        log.info(_("district programme version {version} installed ({bulletins} bulletin(s), {slots} slot(s))",
+        log.info(_("the hub's programme version {version} installed ({bulletins} bulletin(s), {slots} slot(s))",
                    version=doc["version"], bulletins=len(doc["bulletins"]), slots=len(doc["slots"])))
 
     def _refuse(self, e: BroadcasterError, version: int | None) -> None:
         self.refused_version = version
-        text = _("district programme refused: {reason}; the last good programme keeps playing", reason=e)
+        text = _("the hub's programme refused: {reason}; the last good programme keeps playing", reason=e)
         if self.alerts.get("programme") != text:
             log.error(text)
         self.alerts["programme"] = text
@@ -181,10 +184,17 @@ class StationLink(LoopPart):
             free = shutil.disk_usage(d.cfg.paths.state).free
         except OSError:
             free = None
+        hub = self.hub()
         return {"station": self.station, "time": time.time(), "software": __version__,
                 "programme": (d.cfg.programme or {}).get("version"), "playing": playing,
-                "backlog": journal.backlog(), "disk_free": free, "zones": d.served,
-                "alerts": sorted(self.alerts.values()) + [a.line() for a in AlertLog(journal).active()]}
+                "backlog": journal.backlog(below=hub is not None), "disk_free": free, "zones": d.served,
+                "alerts": sorted(self.alerts.values()) + [a.line() for a in AlertLog(journal).active()],
+                **({"stations": hub.below} if hub is not None else {})}
+
+    def hub(self):
+        """This daemon's link to its own stations, if it is a hub too."""
+        from broadcaster.fleet.collect import HubLink
+        return next((p for p in self.d.parts if isinstance(p, HubLink)), None)
 
     async def _heartbeats(self, link: Link) -> None:
         while True:
@@ -192,6 +202,8 @@ class StationLink(LoopPart):
             await asyncio.sleep(HEARTBEAT)
 
     async def _outbox(self, link: Link) -> None:
+        """Every row and every later version of it until the hub has it: this PC's own, and at a hub
+        those collected from its stations (with their path, so the levels above know where they aired)."""
         journal = self.d.journal
         while True:
             batch = journal.unsent(200)
@@ -200,7 +212,14 @@ class StationLink(LoopPart):
                 await link.publish_row(json.dumps(payload, ensure_ascii=False).encode(),
                                        f"{self.station}:{row.id}:{version}")
                 journal.mark_sent(row.id, version)
-            if len(batch) < 200:
+            below = journal.unsent_station_rows(200) if self.hub() is not None else []
+            for row, version in below:
+                payload = {**row.__dict__, "path": row.station, "version": version}
+                payload.pop("station", None)
+                await link.publish_row(json.dumps(payload, ensure_ascii=False).encode(),
+                                       f"{self.station}/{row.station}:{row.id}:{version}")
+                journal.mark_station_sent(row.station, row.id, version)
+            if len(batch) < 200 and len(below) < 200:
                 await asyncio.sleep(OUTBOX_POLL)
 
     # --- commands ---------------------------------------------------------------------------
@@ -220,37 +239,42 @@ class StationLink(LoopPart):
                 try:
                     await self._command(link, m.data)
                 except RefusedError as e:
-                    log.error(_("district command refused: {reason}", reason=e))
+                    log.error(_("a command from the hub refused: {reason}", reason=e))
                 except FleetError as e:
-                    log.warning(_("district command not taken yet: {reason}", reason=e))
+                    log.warning(_("a command from the hub not taken yet: {reason}", reason=e))
                     await m.nak(delay=5)
                     continue
                 await m.ack()
 
     async def _command(self, link: Link, data: bytes) -> None:
         d = self.d
-        doc = read_command(data, self.creds.district_key, self.station)
+        cfg = d.cfg
+        doc = read_command(data, self.creds.keys, self.station, d.served)
+        hub = self.hub()
+        if hub is not None and doc.get("station") == self.station:
+            hub.relay(data, doc)   # its zones that stations below serve: passed down as it is, still signed
         journal = d.journal
         if journal.has_command(doc["id"]):
-            return   # delivered again after a reconnect: taken once already
-        cfg = d.cfg
-        mine = [z for z, zone in cfg.zones.items() if zone.origin == "district"] or d.served
+            return   # delivered again after a reconnect, or by two ways: taken once already
+        mine = [z for z, zone in cfg.zones.items() if zone.origin == "hub"] or d.served
         zones = [z for z in (doc["zones"] or mine) if z in d.served]
+        if not zones:
+            return   # all of it for the stations below
         now = d.clock.now()
         label = doc.get("bulletin") or doc.get("title")
         if now > datetime.fromisoformat(doc["deadline"]):
             for z in zones:
                 journal.record(scheduled=now, zone=z, bulletin=label, priority=doc["priority"], slot=None,
                                status="missed", command=doc["id"],
-                               reason=_("the district's command reached this station after its deadline ({deadline})",
+                               reason=_("the hub's command reached this station after its deadline ({deadline})",
                                         deadline=doc["deadline"]))
-            log.warning(_("district command {id} ({item}) arrived after its deadline: logged missed", id=doc["id"][:8],
-                          item=label))
+            log.warning(_("command {id} ({item}) from the hub arrived after its deadline: logged missed",
+                          id=doc["id"][:8], item=label))
             return
         path = await self.loop.run_in_executor(None, store_audio, cfg, doc["audio"], self._fetcher(link))
         b = cfg.bulletins.get(doc.get("bulletin") or "")
         target = b.id if b is not None and b.output_path(cfg.paths) == path else str(path)
         for z in zones:
             journal.add_request(target, z, doc["priority"], now, command=doc["id"], label=doc.get("bulletin"))
-        log.info(_("district command {id}: {item} on {zones} ({priority})", id=doc["id"][:8], item=label,
-                   zones=", ".join(zones), priority=doc["priority"]))
+        log.info(_("command {id} from {hub}: {item} on {zones} ({priority})", id=doc["id"][:8], hub=doc["signer"],
+                   item=label, zones=", ".join(zones), priority=doc["priority"]))

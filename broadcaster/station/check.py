@@ -179,14 +179,14 @@ def check_approvals(cfg: Config, lang: str | None = None) -> list[Finding]:
 
 def _check_fleet(cfg: Config, lang: str | None) -> list[Finding]:
     fleet = cfg.fleet
-    if fleet is None or fleet.is_district:
+    if fleet is None or not fleet.is_station:
         return []
     where = cfg.where("fleet")
     if cfg.programme is None:
-        return [Finding("warning", where, _("no programme from the district yet: only this station's own airings "
+        return [Finding("warning", where, _("no programme from the hub yet: only this station's own airings "
                                             "play (the daemon fetches it when the link is up)", lang))]
     if "error" in cfg.programme:
-        return [Finding("warning", where, _("the district's programme cannot be used ({reason}): only this "
+        return [Finding("warning", where, _("the hub's programme cannot be used ({reason}): only this "
                                             "station's own airings play", lang, reason=cfg.programme["error"]))]
     return []
 

@@ -41,8 +41,8 @@ def zone_states(cfg: Config, journal: Journal, now: datetime) -> list[ZoneState]
     raised = AlertLog(journal).active()
     out = []
     for zid, z in cfg.zones.items():
-        if z.station and cfg.fleet is not None and cfg.fleet.is_district:
-            continue   # another station plays it: the district's view shows it with that station
+        if z.station and cfg.is_hub:
+            continue   # a station below plays it: the hub's view shows it with that station
         playing = playing_rows.get(zid)
         last = journal.last_of(zid)
         length = lengths.get(playing.bulletin) if playing and playing.bulletin else None

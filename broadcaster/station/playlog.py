@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS station_airings (
     reason TEXT,
 {added},
     received TEXT NOT NULL,
+    sent INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (station, id)
 );
 CREATE INDEX IF NOT EXISTS station_airings_time ON station_airings (scheduled_ts);
@@ -118,6 +119,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 # columns added since the first play logs: (table, column, definition)
 MIGRATIONS = (("airings", "version", "INTEGER NOT NULL DEFAULT 1"), ("airings", "sent", "INTEGER NOT NULL DEFAULT 0"),
               ("requests", "command", "TEXT"), ("requests", "label", "TEXT"),
+              ("station_airings", "sent", "INTEGER NOT NULL DEFAULT 0"),
               *((t, c, d) for t in ("airings", "station_airings") for c, d in ADDED_COLUMNS))
 ROW_FIELDS = ("id", "scheduled", "zone", "bulletin", "audio", "audio_sha256", "priority", "slot", "request",
               "started", "ended", "status", "reason")
@@ -160,6 +162,9 @@ class Journal:
     def __init__(self, state: Path):
         self.path = state / DB_NAME
         self.store = Database(self.path, SCHEMA, MIGRATIONS, what=_("the play log"))
+        # the stations' rows a hub has yet to pass up (its column may be newer than the file)
+        self.store.write("CREATE INDEX IF NOT EXISTS station_airings_unsent ON station_airings (scheduled_ts) "
+                         "WHERE sent < version")
 
     def close(self) -> None:
         self.store.close()
@@ -342,8 +347,20 @@ class Journal:
     def mark_sent(self, row: int, version: int) -> None:
         self.store.write("UPDATE airings SET sent=? WHERE id=? AND sent < ?", (version, row, version))
 
-    def backlog(self) -> int:
-        return self.store.one("SELECT count(*) FROM airings WHERE sent < version")[0]
+    def backlog(self, *, below: bool = False) -> int:
+        """Rows not yet with the hub above: this PC's own, and with ``below`` those of its stations."""
+        own = self.store.one("SELECT count(*) FROM airings WHERE sent < version")[0]
+        return own + (self.store.one("SELECT count(*) FROM station_airings WHERE sent < version")[0] if below else 0)
+
+    def unsent_station_rows(self, limit: int = 200) -> list[tuple[Row, int]]:
+        """At a hub that is a station too: rows of the stations below not yet passed up, (row, version)."""
+        rs = self.store.read(f"{SELECT_ROW}, station, version FROM station_airings WHERE sent < version "
+                             "ORDER BY scheduled_ts LIMIT ?", (limit,))
+        return [(Row(*r[:-1]), r[-1]) for r in rs]
+
+    def mark_station_sent(self, station: str, row: int, version: int) -> None:
+        self.store.write("UPDATE station_airings SET sent=? WHERE station=? AND id=? AND sent < ?",
+                         (version, station, row, version))
 
     # --- at the district: every station's rows ----------------------------------------------------
 

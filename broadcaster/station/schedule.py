@@ -27,7 +27,7 @@ class Airing:
     priority: str
     slot: int           # index of the [[slots]] entry
     suppressed: bool = False  # falls in the zone's quiet hours: not played
-    origin: str = "local"     # "district": from the district's programme
+    origin: str = "local"     # or the name of the hub that scheduled it (its programme)
     ends: datetime | None = None  # a relay: when it ends (``bulletin`` is then the source's id)
     follows: float | None = None  # in a sequence after the first: seconds after the one before it ends
     held: str | None = None       # why it does not play (suppressed): holiday, except, cancelled, moved

@@ -32,7 +32,7 @@ async def play(request: Request) -> Response:
     groups = {g: ids for g, ids in cfg.groups.items() if ids and set(ids) <= allowed}
     context = dict(zones={z: zone for z, zone in cfg.zones.items() if z in allowed}, groups=groups, served=served,
                    priorities=PRIORITY_WORDS, error=None, done=None, confirm=None,
-                   stations=cfg.stations() if cfg.fleet is not None and cfg.fleet.is_district and not user.places
+                   stations=cfg.stations() if cfg.is_hub and not user.places
                    else [])
     if request.method == "GET":
         return render(request, "play.html", **context)

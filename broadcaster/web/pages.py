@@ -75,7 +75,7 @@ def _overview_context(request: Request) -> dict:
     journal = Journal(cfg.paths.state)
     try:
         zones = zone_states(cfg, journal, now)
-        stations = _stations(cfg, journal) if cfg.fleet is not None and cfg.fleet.is_district else None
+        stations = _stations(cfg, journal) if cfg.is_hub else None
     finally:
         journal.close()
     return dict(zones=zones, stations=stations, now=now, status_word=lambda s: STATUS_WORDS.get(s, s),
@@ -158,7 +158,7 @@ def _log_rows(request: Request, newest: int | None = None) -> tuple[list, int]:
     try:
         rows = journal.rows(since=since, zone=zone, status=status, newest=newest)
         total = journal.count(since=since, zone=zone, status=status)
-        if cfg.fleet is not None and cfg.fleet.is_district:
+        if cfg.is_hub:
             theirs = journal.station_rows(since=since, zone=zone, status=status, station=q.get("station") or None)
             total += len(theirs)
             rows = sorted(rows + theirs, key=lambda r: r.scheduled)
