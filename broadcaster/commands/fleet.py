@@ -152,7 +152,7 @@ def publish(ctx: click.Context, dry_run: bool, to_dir: str | None) -> None:
 
     async def go():
         link = Link(creds)
-        await link.connect(name="broadcaster publish")
+        await link.connect(name="broadcaster publish", forever=True)
         try:
             return await send(link, cfg, plans, files, dry_run=dry_run)
         finally:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from broadcaster.config import Config, display_path
 from broadcaster.errors import ConfigError
 from broadcaster.fleet.credentials import fleet_dir, hub_files, station_file_text, toml_string, up_credentials
-from broadcaster.fleet.names import down_subject, hub_user, station_permissions
+from broadcaster.fleet.names import down_audio_subject, down_subject, hub_user, station_permissions
 from broadcaster.fleet.signing import new_private_key, public_key
 from broadcaster.fsutil import atomic_write_bytes, private_dir, private_file
 from broadcaster.i18n import _
@@ -175,7 +175,7 @@ def server_config(accounts: dict[str, dict], listen: str, store: Path, *, server
     q = json.dumps
     lines = ["# written by `broadcaster fleet init`; run it again to add stations or accounts (passwords are bcrypt "
              "hashes)", f"server_name: {q(server_name)}", f"listen: {listen}",
-             f"jetstream {{ store_dir: {q(str(store))}, max_memory_store: 256MB }}", "max_payload: 1MB"]
+             f"jetstream {{ store_dir: {q(str(store))}, max_memory_store: 256MB }}", "max_payload: 4MB"]
     if cluster:
         lines.append(f"cluster {{ name: {q(cluster['name'])}, listen: {cluster['listen']}, "
                      f"routes: [{', '.join(q(r) for r in cluster['routes'])}] }}")
@@ -195,11 +195,14 @@ def server_config(accounts: dict[str, dict], listen: str, store: Path, *, server
         lines += [f"      {u}" for u in users]
         lines.append("    ]")
         if acc.get("parent"):
-            lines.append(f"    exports: [ {{ service: \"bc.cmd.*\", accounts: [{q(acc['parent'])}] }} ]")
+            lines.append(f"    exports: [ {{ service: \"bc.cmd.*\", accounts: [{q(acc['parent'])}] }}, "
+                         f"{{ service: \"bc.audio.*\", accounts: [{q(acc['parent'])}] }} ]")
         if children:
             lines.append("    imports: [")
-            lines += [f"      {{ service: {{ account: {q(c)}, subject: \"bc.cmd.*\" }}, to: {q(down_subject(c, '*'))} }}"
-                      for c in children]
+            for c in children:
+                lines.append(f"      {{ service: {{ account: {q(c)}, subject: \"bc.cmd.*\" }}, to: {q(down_subject(c, '*'))} }}")
+                lines.append(f"      {{ service: {{ account: {q(c)}, subject: \"bc.audio.*\" }}, "
+                             f"to: {q(down_audio_subject(c, '*'))} }}")
             lines.append("    ]")
         lines.append("  }")
     lines += ["}", ""]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -20,6 +21,15 @@ from broadcaster.i18n import _
 
 CONNECT_TIMEOUT = 6.0
 REQUEST_TIMEOUT = 5.0
+RETRY_FOR = 20.0       # seconds a request is asked again while a cluster recovers from losing a server
+
+
+def _transient(e: BaseException) -> bool:
+    """A failure that another try may not meet: a time-out, a lost connection, no leader for a moment."""
+    from nats.errors import ConnectionClosedError, NoRespondersError, TimeoutError as NatsTimeout
+    from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
+    return isinstance(e, (asyncio.TimeoutError, NatsTimeout, NoRespondersError, ConnectionClosedError, OSError,
+                          ServiceUnavailableError, NoStreamResponseError))
 
 
 def _reason(errors: list[BaseException], default: BaseException | None) -> tuple[str, str]:
@@ -43,6 +53,7 @@ class Link:
         self.nc = None
         self.js = None
         self.errors: list[BaseException] = []
+        self.forever = False
 
     # --- connecting ------------------------------------------------------------
 
@@ -60,6 +71,7 @@ class Link:
             if on_change:
                 on_change(True)
 
+        self.forever = forever
         opts = dict(servers=[s.strip() for s in self.creds.server.split(",")], user=self.creds.user,
                     password=self.creds.password, name=name, connect_timeout=3, error_cb=error_cb,
                     disconnected_cb=disconnected_cb, reconnected_cb=reconnected_cb,
@@ -89,21 +101,40 @@ class Link:
     def connected(self) -> bool:
         return self.nc is not None and self.nc.is_connected
 
-    async def _call(self, what: str, coro: Awaitable):
-        """One request to the server; a refusal or a time-out becomes a FleetError naming ``what``."""
+    async def _call(self, what: str, request: Callable[[], Awaitable]):
+        """One request to the server; a refusal or a time-out becomes a FleetError naming ``what``.
+
+        Every request we make may be made twice (writes carry an id the server deduplicates by, or
+        write the same value again), so while the client finds another server of a cluster after one
+        died under the request, or the cluster elects a new leader, it is asked again for up to
+        ``RETRY_FOR`` seconds before it counts as failed."""
         before = len(self.errors)
-        try:
-            return await coro
-        except (NotFoundError, NoKeysError):
-            raise
-        except (asyncio.TimeoutError, NatsError, OSError) as e:
-            new = [repr(x) for x in self.errors[before:]]
-            if any("ermissions Violation" in x or "permissions violation" in x for x in new):
-                raise FleetError(_("the server refused to let this account {what} (permissions violation)",
-                                   what=what),
-                                 hint=_("a station may touch only its own programme, commands and log")) from None
-            raise FleetError(_("the message server did not answer ({what}): {reason}", what=what,
-                               reason=type(e).__name__), hint=_("check the network; it is tried again")) from None
+        once = asyncio.iscoroutine(request)
+        if once:
+            coro = request
+            request = lambda: coro   # noqa: E731  (a coroutine can be awaited only once: no second try)
+        deadline = time.monotonic() + RETRY_FOR
+        wait = 0.5
+        while True:
+            try:
+                return await request()
+            except (NotFoundError, NoKeysError):
+                raise
+            except (asyncio.TimeoutError, NatsError, OSError) as e:
+                error = e
+            if (once or self._permissions(before) or not self.forever or time.monotonic() + wait > deadline
+                    or not _transient(error)):
+                break
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 4.0)
+        if self._permissions(before):
+            raise FleetError(_("the server refused to let this account {what} (permissions violation)", what=what),
+                             hint=_("a station may touch only its own programme, commands and log")) from None
+        raise FleetError(_("the message server did not answer ({what}): {reason}", what=what,
+                           reason=type(error).__name__), hint=_("check the network; it is tried again")) from None
+
+    def _permissions(self, before: int) -> bool:
+        return any("ermissions Violation" in repr(x) or "permissions violation" in repr(x) for x in self.errors[before:])
 
     # --- a hub ------------------------------------------------------------------
 
@@ -114,37 +145,40 @@ class Link:
         js = self.js
         r = max(1, min(3, replicas))
         await self._call("create the programme bucket",
-                         js.create_key_value(KeyValueConfig(bucket=names.PROGRAMMES, history=5, direct=True, replicas=r)))
+                         lambda: js.create_key_value(KeyValueConfig(bucket=names.PROGRAMMES, history=5, direct=True, replicas=r)))
         await self._call("create the state bucket",
-                         js.create_key_value(KeyValueConfig(bucket=names.STATES, history=1, ttl=names.STATE_TTL,
+                         lambda: js.create_key_value(KeyValueConfig(bucket=names.STATES, history=1, ttl=names.STATE_TTL,
                                                             direct=True, replicas=r)))
         await self._call("create the audio store",
-                         js.create_object_store(names.AUDIO, config=ObjectStoreConfig(replicas=r)))
-        await self._call("create the log stream", js.add_stream(StreamConfig(
+                         lambda: js.create_object_store(names.AUDIO, config=ObjectStoreConfig(replicas=r)))
+        await self._call("create the log stream", lambda: js.add_stream(StreamConfig(
             name=names.LOG_STREAM, subjects=["bc.log.*"], duplicate_window=names.DUPLICATE_WINDOW, num_replicas=r)))
-        await self._call("create the command stream", js.add_stream(StreamConfig(
+        await self._call("create the command stream", lambda: js.add_stream(StreamConfig(
             name=names.CMD_STREAM, subjects=["bc.cmd.*"], max_age=7 * 24 * 3600, num_replicas=r,
             duplicate_window=names.DUPLICATE_WINDOW)))
-        await self._call("create the log consumer", js.add_consumer(names.LOG_STREAM, ConsumerConfig(
+        await self._call("create the log consumer", lambda: js.add_consumer(names.LOG_STREAM, ConsumerConfig(
             durable_name=names.LOG_CONSUMER, ack_policy=AckPolicy.EXPLICIT, max_ack_pending=20_000, num_replicas=r)))
+        await self._call("create the stream of audio from above", lambda: js.add_stream(StreamConfig(
+            name=names.AUDIO_IN, subjects=["bc.audio.*"], max_msgs_per_subject=1, max_age=7 * 24 * 3600,
+            allow_direct=True, num_replicas=r, max_msg_size=names.MAX_AUDIO_MESSAGE + 4096)))
         have = set()
         try:
-            have = {c.name for c in await self._call("list the command consumers", js.consumers_info(names.CMD_STREAM))}
+            have = {c.name for c in await self._call("list the command consumers", lambda: js.consumers_info(names.CMD_STREAM))}
         except Exception:
             pass
         from broadcaster.fleet.publish import bounded
-        await bounded([self._call("create a command consumer", js.add_consumer(names.CMD_STREAM, ConsumerConfig(
+        await bounded([self._call("create a command consumer", lambda s=s: js.add_consumer(names.CMD_STREAM, ConsumerConfig(
             durable_name=names.cmd_consumer(s), filter_subject=names.cmd_subject(s),
             ack_policy=AckPolicy.EXPLICIT, ack_wait=30, max_deliver=-1, num_replicas=r)))
             for s in stations if names.cmd_consumer(s) not in have], 16)
 
     async def _objects(self):
-        return await self._call("open the audio store", self.js.object_store(names.AUDIO))
+        return await self._call("open the audio store", lambda: self.js.object_store(names.AUDIO))
 
     async def has_object(self, sha: str) -> bool:
         obs = await self._objects()
         try:
-            await self._call("look up audio", obs.get_info(sha))
+            await self._call("look up audio", lambda: obs.get_info(sha))
             return True
         except Exception as e:
             if type(e).__name__ in ("ObjectNotFoundError", "NotFoundError"):
@@ -153,17 +187,20 @@ class Link:
 
     async def put_object(self, sha: str, path: Path) -> None:
         obs = await self._objects()
-        with open(path, "rb") as f:
-            await self._call("upload audio", obs.put(sha, f))
+
+        async def put():
+            with open(path, "rb") as f:
+                return await obs.put(sha, f)
+        await self._call("upload audio", put)
 
     async def put_manifest(self, station: str, data: bytes) -> None:
-        kv = await self._call("open the programme bucket", self.js.key_value(names.PROGRAMMES))
-        await self._call("write a programme", kv.put(station, data))
+        kv = await self._call("open the programme bucket", lambda: self.js.key_value(names.PROGRAMMES))
+        await self._call("write a programme", lambda: kv.put(station, data))
 
     async def manifest_of(self, station: str) -> bytes | None:
         """A station's current programme as the server has it (its hub reads any)."""
         try:
-            msg = await self._call("read a programme", self.js.get_msg(
+            msg = await self._call("read a programme", lambda: self.js.get_msg(
                 f"KV_{names.PROGRAMMES}", subject=names.programme_key_subject(station), direct=True))
         except NotFoundError:
             return None
@@ -171,32 +208,41 @@ class Link:
 
     async def states(self) -> dict[str, dict]:
         """Every station's latest heartbeat."""
-        kv = await self._call("open the state bucket", self.js.key_value(names.STATES))
+        kv = await self._call("open the state bucket", lambda: self.js.key_value(names.STATES))
         try:
-            keys = await self._call("list the stations' states", kv.keys())
+            keys = await self._call("list the stations' states", lambda: kv.keys())
         except NoKeysError:
             return {}
         out = {}
         for k in keys:
             try:
-                entry = await self._call("read a state", kv.get(k))
+                entry = await self._call("read a state", lambda: kv.get(k))
                 out[k] = json.loads(entry.value)
             except (NotFoundError, ValueError):
                 continue
         return out
 
     async def send_command(self, station: str, data: bytes, msg_id: str) -> None:
-        await self._call("send a command", self.js.publish(names.cmd_subject(station), data,
+        await self._call("send a command", lambda: self.js.publish(names.cmd_subject(station), data,
                                                            headers={"Nats-Msg-Id": f"{msg_id}:{station}"}))
+
+    async def send_audio_below(self, child: str, sha: str, path: Path) -> bool:
+        """A command's audio straight into the account of the hub ``child`` below (False: too large to go so)."""
+        if path.stat().st_size > names.MAX_AUDIO_MESSAGE:
+            return False
+        data = path.read_bytes()
+        await self._call("send audio below", lambda: self.js.publish(names.down_audio_subject(child, sha), data,
+                                                                     headers={"Nats-Msg-Id": f"audio:{sha}"}))
+        return True
 
     async def send_command_below(self, child: str, station: str, data: bytes, msg_id: str) -> None:
         """A command straight into the account of the hub ``child`` below, for its station ``station``."""
-        await self._call("send a command below", self.js.publish(names.down_subject(child, station), data,
+        await self._call("send a command below", lambda: self.js.publish(names.down_subject(child, station), data,
                                                                  headers={"Nats-Msg-Id": f"{msg_id}:{station}"}))
 
     async def log_consumer(self):
         return await self._call("open the log consumer",
-                                self.js.pull_subscribe_bind(names.LOG_CONSUMER, stream=names.LOG_STREAM))
+                                lambda: self.js.pull_subscribe_bind(names.LOG_CONSUMER, stream=names.LOG_STREAM))
 
     # --- a station -----------------------------------------------------------------
 
@@ -207,32 +253,47 @@ class Link:
         """Call ``callback`` whenever the hub writes this station's programme."""
         async def handler(_msg):
             await callback()
-        await self._call("watch the programme", self.nc.subscribe(names.programme_key_subject(self.creds.station),
+        await self._call("watch the programme", lambda: self.nc.subscribe(names.programme_key_subject(self.creds.station),
                                                                   cb=handler))
 
     async def fetch_object(self, sha: str, into: Path) -> None:
         obs = await self._objects()
-        with open(into, "wb") as f:
-            try:
-                await self._call("fetch audio", obs.get(sha, writeinto=f))
-            except Exception as e:
-                if type(e).__name__ in ("ObjectNotFoundError", "NotFoundError"):
-                    raise FleetError(_("the audio {sha} named by the programme is not on the server",
-                                       sha=sha[:12])) from None
-                if type(e).__name__ == "DigestMismatchError":
-                    raise FleetError(_("the audio {sha} arrived damaged", sha=sha[:12])) from None
-                raise
+
+        async def get():
+            with open(into, "wb") as f:
+                return await obs.get(sha, writeinto=f)
+        try:
+            await self._call("fetch audio", get)
+        except Exception as e:
+            if type(e).__name__ in ("ObjectNotFoundError", "NotFoundError") and await self._audio_from_above(sha, into):
+                return
+            if type(e).__name__ in ("ObjectNotFoundError", "NotFoundError"):
+                raise FleetError(_("the audio {sha} named by the programme is not on the server",
+                                   sha=sha[:12])) from None
+            if type(e).__name__ == "DigestMismatchError":
+                raise FleetError(_("the audio {sha} arrived damaged", sha=sha[:12])) from None
+            raise
+
+    async def _audio_from_above(self, sha: str, into: Path) -> bool:
+        """A command's audio that a hub above this station's hub sent straight into its account."""
+        try:
+            msg = await self._call("fetch audio", lambda: self.js.get_msg(names.AUDIO_IN, subject=names.audio_subject(sha),
+                                                                          direct=True))
+        except (NotFoundError, FleetError):
+            return False
+        into.write_bytes(msg.data)
+        return True
 
     async def heartbeat(self, data: bytes) -> None:
-        await self._call("send the heartbeat", self.js.publish(f"$KV.{names.STATES}.{self.creds.station}", data))
+        await self._call("send the heartbeat", lambda: self.js.publish(f"$KV.{names.STATES}.{self.creds.station}", data))
 
     async def publish_row(self, data: bytes, msg_id: str) -> bool:
         """Send one play-log row; True when the server has it (a duplicate counts as had)."""
-        await self._call("send the play log", self.js.publish(names.log_subject(self.creds.station), data,
+        await self._call("send the play log", lambda: self.js.publish(names.log_subject(self.creds.station), data,
                                                               headers={"Nats-Msg-Id": msg_id}))
         return True
 
     async def command_consumer(self):
         s = self.creds.station
-        return await self._call("open the command consumer", self.js.pull_subscribe_bind(
+        return await self._call("open the command consumer", lambda: self.js.pull_subscribe_bind(
             names.cmd_consumer(s), stream=names.CMD_STREAM, inbox_prefix=(names.inbox_prefix(s) + ".").encode()))

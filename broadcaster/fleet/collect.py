@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 from datetime import datetime, timezone
+from pathlib import Path
 
 from broadcaster.errors import BroadcasterError, FleetError
 from broadcaster.fleet.client import Link
@@ -111,10 +112,11 @@ class HubLink(LoopPart):
         self._queue: asyncio.Queue | None = None
         super().start()
 
-    def relay(self, raw: bytes, doc: dict) -> None:
-        """Pass a command from above to the stations below serving its zones (called from another thread)."""
+    def relay(self, raw: bytes, doc: dict, audio: Path) -> None:
+        """Pass a command from above to the stations below serving its zones (called from another thread);
+        ``audio`` is its file, already fetched and checked by this node."""
         if self.loop is not None and self._queue is not None:
-            self.loop.call_soon_threadsafe(self._queue.put_nowait, (raw, doc))
+            self.loop.call_soon_threadsafe(self._queue.put_nowait, (raw, doc, audio))
 
     async def main(self) -> None:
         said = None
@@ -185,16 +187,22 @@ class HubLink(LoopPart):
 
     async def _relay(self, link: Link) -> None:
         while True:
-            raw, doc = await self._queue.get()
+            raw, doc, audio = item = await self._queue.get()
             cfg = self.d.cfg
             zones = set(doc.get("zones") or ())
+            try:   # the audio into this hub's own store first: its stations read only there
+                if not await link.has_object(doc["audio"]["sha256"]):
+                    await link.put_object(doc["audio"]["sha256"], audio)
+            except FleetError:
+                await self._queue.put(item)   # the link dropped: again when it is back
+                raise
             for s in cfg.stations():
                 theirs = {z for z, zone in cfg.zones.items() if zone.station == s}
                 if not zones or zones & theirs:
                     try:
                         await link.send_command(s, raw, doc["id"])
                     except FleetError:
-                        await self._queue.put((raw, doc))   # the link dropped: again when it is back
+                        await self._queue.put(item)
                         raise
                     log.info(_("command {id} from {hub} passed down to station {station}", id=doc["id"][:8],
                                hub=doc.get("signer"), station=s))

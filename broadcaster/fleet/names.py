@@ -13,6 +13,8 @@ STATES = "bc_state"             # key-value: station → its latest heartbeat
 AUDIO = "bc_audio"              # object store: SHA-256 → audio
 LOG_STREAM = "BC_LOG"           # play-log rows coming back: bc.log.<station>
 CMD_STREAM = "BC_CMD"           # commands going down: bc.cmd.<station>
+AUDIO_IN = "BC_AUDIO_IN"        # a command's audio sent from a hub above into this hub's account: bc.audio.<sha256>
+MAX_AUDIO_MESSAGE = 3_900_000   # bytes of audio that go as one message (max_payload is 4 MB)
 LOG_CONSUMER = "district_log"   # the hub's durable consumer of LOG_STREAM (its name kept from the first version)
 STATE_TTL = 24 * 3600           # a heartbeat older than a day is gone from the server
 DUPLICATE_WINDOW = 3600         # seconds in which a log row sent twice is stored once
@@ -27,6 +29,15 @@ def down_subject(child: str, station: str) -> str:
     """In a hub's account: the command subject of ``station`` in the account of the hub ``child`` below
     (imported from that account), so that a command reaches a commune's cluster with the commune's PC off."""
     return f"down.{child}.cmd.{station}"
+
+
+def down_audio_subject(child: str, sha: str) -> str:
+    """In a hub's account: where the audio of a command goes into the account of the hub ``child`` below."""
+    return f"down.{child}.audio.{sha}"
+
+
+def audio_subject(sha: str) -> str:
+    return f"bc.audio.{sha}"
 
 
 def log_subject(station: str) -> str:
@@ -65,6 +76,7 @@ def station_permissions(station: str) -> dict[str, list[str]]:
             f"$JS.API.STREAM.INFO.{obj}", f"$JS.API.STREAM.MSG.GET.{obj}", f"$JS.API.DIRECT.GET.{obj}.>",
             f"$JS.API.CONSUMER.CREATE.{obj}", f"$JS.API.CONSUMER.CREATE.{obj}.>",
             f"$JS.API.CONSUMER.DELETE.{obj}.>", f"$JS.FC.{obj}.>", "$JS.API.STREAM.NAMES",
+            f"$JS.API.DIRECT.GET.{AUDIO_IN}.>",   # a command's audio a hub above put in this account
         ],
         "subscribe": [f"{inbox_prefix(station)}.>", programme_key_subject(station)],
     }

@@ -16,6 +16,8 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from nats.js.errors import NotFoundError
+
 from broadcaster.errors import FleetError, RefusedError
 from broadcaster.fleet.signing import sign, verify
 from broadcaster.i18n import _
@@ -83,12 +85,18 @@ async def send_play(cfg, target: str, *, stations: list[str], zone: str | None, 
     target_audio, path, bulletin, title = command_audio(cfg, target)
     creds = hub_credentials(cfg)
     link = Link(creds)
-    await link.connect(name="broadcaster play")
+    await link.connect(name="broadcaster play", forever=True)
     sent = []
-    try:
-        await link.ensure_layout(cfg.stations(), replicas=len(cfg.fleet.servers))
+
+    async def upload():
         if not await link.has_object(target_audio["sha256"]):
             await link.put_object(target_audio["sha256"], path)
+    try:
+        try:   # the layout is there once anything was published: an urgent warning does not wait to check it
+            await upload()
+        except (FleetError, NotFoundError):
+            await link.ensure_layout(cfg.stations(), replicas=len(cfg.fleet.servers))
+            await upload()
         below = await link.states()
         for s in stations:
             wanted = zones or ([zone] if zone else None)
@@ -99,11 +107,13 @@ async def send_play(cfg, target: str, *, stations: list[str], zone: str | None, 
             await link.send_command(s, data, doc["id"])
             # straight to the stations below it that serve these zones, if it told us of them (its heartbeat):
             # they play it even when the station in between is switched off
-            for sub in direct_targets((below.get(s) or {}).get("stations"), mine):
-                try:
-                    await link.send_command_below(s, sub, data, doc["id"])
-                except FleetError:
-                    pass   # not exported to us (an older hub, or none below): it goes through the station
+            subs = direct_targets((below.get(s) or {}).get("stations"), mine)
+            try:
+                if subs and await link.send_audio_below(s, target_audio["sha256"], path):
+                    for sub in subs:
+                        await link.send_command_below(s, sub, data, doc["id"])
+            except FleetError:
+                pass   # not exported to us (no hub below, or an older one): it goes through the station
             sent.append((s, doc["id"]))
     finally:
         await link.close()

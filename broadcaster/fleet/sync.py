@@ -31,7 +31,7 @@ from broadcaster.fleet.background import LoopPart
 log = logging.getLogger("broadcaster.fleet")
 
 HEARTBEAT = 3.0       # seconds between heartbeats
-PROGRAMME_POLL = 30.0  # the programme is also asked for this often (the watch may miss one while reconnecting)
+PROGRAMME_POLL = 10.0  # the programme is also asked for this often (the watch may miss one while reconnecting)
 OUTBOX_POLL = 1.0
 MAX_BACKOFF = 60.0
 
@@ -127,7 +127,7 @@ class StationLink(LoopPart):
     async def _programmes(self, link: Link, wake: asyncio.Event) -> None:
         retry = 2.0
         while True:
-            wait = PROGRAMME_POLL
+            wait = PROGRAMME_POLL * random.uniform(0.8, 1.2)   # not every station in the same second
             try:
                 await self._take_programme(link)
                 retry = 2.0
@@ -250,20 +250,18 @@ class StationLink(LoopPart):
         d = self.d
         cfg = d.cfg
         doc = read_command(data, self.creds.keys, self.station, d.served)
-        hub = self.hub()
-        if hub is not None and doc.get("station") == self.station:
-            hub.relay(data, doc)   # its zones that stations below serve: passed down as it is, still signed
         journal = d.journal
-        if journal.has_command(doc["id"]):
-            return   # delivered again after a reconnect, or by two ways: taken once already
+        hub = self.hub()
+        relay = hub is not None and doc.get("station") == self.station   # some of its zones are played below
+        taken = journal.has_command(doc["id"])   # delivered again after a reconnect, or by two ways
+        if taken and not relay:
+            return
         mine = [z for z, zone in cfg.zones.items() if zone.origin == "hub"] or d.served
         zones = [z for z in (doc["zones"] or mine) if z in d.served]
-        if not zones:
-            return   # all of it for the stations below
         now = d.clock.now()
         label = doc.get("bulletin") or doc.get("title")
         if now > datetime.fromisoformat(doc["deadline"]):
-            for z in zones:
+            for z in [] if taken else zones:
                 journal.record(scheduled=now, zone=z, bulletin=label, priority=doc["priority"], slot=None,
                                status="missed", command=doc["id"],
                                reason=_("the hub's command reached this station after its deadline ({deadline})",
@@ -272,6 +270,10 @@ class StationLink(LoopPart):
                           id=doc["id"][:8], item=label))
             return
         path = await self.loop.run_in_executor(None, store_audio, cfg, doc["audio"], self._fetcher(link))
+        if relay:
+            hub.relay(data, doc, path)   # passed down as it is, still signed by whoever issued it
+        if taken or not zones:
+            return
         b = cfg.bulletins.get(doc.get("bulletin") or "")
         target = b.id if b is not None and b.output_path(cfg.paths) == path else str(path)
         for z in zones:

@@ -1,0 +1,142 @@
+"""Acceptance of hubs and stations at any depth: a province (its message server a cluster of three
+nats-servers), two communes (each a station of the province and the hub of its clusters) and four
+loudspeaker clusters playing into their own null sinks. Everything is a real process."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+
+from tests.pulse import Recorder, segments
+from tests.station import FREQS
+from tests.tiers import AUDIO, Tree, programme_lines, slot
+
+pytestmark = [pytest.mark.audio, pytest.mark.alone]
+
+CLUSTERS = {"xa_a": ["cum_a1", "cum_a2"], "xa_b": ["cum_b1", "cum_b2"]}
+
+
+def bulletin_of(freq: float) -> str:
+    return min(FREQS, key=lambda b: abs(FREQS[b] - freq))
+
+
+@pytest.fixture
+def tree(tmp_path):
+    t = Tree(tmp_path)
+    yield t
+    t.close()
+
+
+def test_province_communes_clusters_union_on_time_urgent_to_a_group_node_killed_rows_once(tree, pulse, tmp_path):
+    t0 = time.time()
+    first = t0 + 75            # the province's bulletin a on every cluster; the communes' own 10 s later
+    for cs in CLUSTERS.values():
+        for c in cs:
+            if c not in pulse.sinks:
+                pulse.add_sink(c)
+    province = tree.node("tinh")
+    zones = [line for commune, cs in CLUSTERS.items() for c in cs
+             for line in (f"[zones.{c}]", f'name = "Cụm loa {c}"', f'station = "{commune}"')]
+    province_lines = [*AUDIO, *programme_lines(tree.server, "tinh"), *province.bulletins("a", "d"), *zones,
+                      "[groups]", 'song = ["cum_a1", "cum_b1"]',   # along the river: one cluster in each commune
+                      *slot("a", [c for cs in CLUSTERS.values() for c in cs], first)]
+    province.write(province_lines)
+    tree.init(province)
+    communes = {}
+    for commune, own in (("xa_a", "b"), ("xa_b", "c")):
+        n = communes[commune] = tree.node(commune)
+        n.write([*AUDIO, *programme_lines(tree.server), *n.credentials_from(province), *n.bulletins(own),
+                 *(line for c in CLUSTERS[commune] for line in (f"[zones.{c}]", f'name = "Cụm {c}"', f'station = "{c}"')),
+                 *slot(own, CLUSTERS[commune], first + 10)])
+        r = tree.init(n)
+        assert "state/fleet/account.json" in r.out, r.out
+        (province.root / "state" / "fleet" / "accounts").mkdir(exist_ok=True)
+        (province.root / "state" / "fleet" / "accounts" / f"{commune}.json").write_bytes(
+            (n.root / "state" / "fleet" / "account.json").read_bytes())
+    r = tree.init(province)
+    assert "Accounts: tinh, xa_a, xa_b" in r.out, r.out
+    tree.start_servers(province)
+    clusters = {}
+    for commune, cs in CLUSTERS.items():
+        for c in cs:
+            n = clusters[c] = tree.node(c)
+            n.write([*programme_lines(tree.server), *n.credentials_from(communes[commune]), "[fleet.devices]",
+                     f'{c} = "{c}"'])
+            n.start(pulse.env)
+    for n in communes.values():
+        assert n.cli("publish").code == 0      # the commune's own bulletins to its clusters
+        n.start(pulse.env)
+    for n in [*clusters.values(), *communes.values()]:
+        n.started()
+    rec = {c: Recorder(pulse, c, tmp_path / f"{c}.raw") for c in clusters}
+
+    # the province publishes; one of its three servers is killed while it does
+    began = time.time()
+    pub = province.spawn("publish")
+    time.sleep(2.0)   # past the render, into the transfer
+    tree.servers[1].kill()
+    out, err = pub.communicate(timeout=120)
+    assert pub.returncode == 0, out + err
+    print(f"published in {time.time() - began:.1f} s with a server killed")
+    for n in communes.values():   # taken by each commune and passed down with nobody there
+        n.wait_for("the hub's programme version", 60)
+        n.wait_for("passed down", 60)
+    for c, n in clusters.items():
+        n.wait_for("the hub's programme version", 60, count=2)   # the commune's own, then the union
+    print(f"at every cluster {time.time() - began:.1f} s after the publish began")
+    tree.servers[1].start()
+    assert time.time() < first - 5, "the set-up took too long for the schedule"
+
+    time.sleep(max(0.0, first + 16 - time.time()))
+    # an urgent warning from the province to the river group, with commune xa_b's PC switched off and
+    # another server of the province killed while it is sent
+    communes["xa_b"].stop()
+    play = province.spawn("play", "d", "--group", "song", "--urgent")
+    time.sleep(0.3)
+    tree.servers[2].kill()
+    out, err = play.communicate(timeout=120)
+    assert play.returncode == 0 and "Sent to station xa_a" in out and "Sent to station xa_b" in out, out + err
+    for c in ("cum_a1", "cum_b1"):
+        clusters[c].wait_for("from tinh:", 30)
+    time.sleep(8)
+    heard = {c: [(round(on, 2), bulletin_of(f)) for on, _off, f in segments(x.stop())] for c, x in rec.items()}
+    assert [b for _t, b in heard["cum_a1"]] == ["a", "b", "d"], heard
+    assert [b for _t, b in heard["cum_a2"]] == ["a", "b"], heard
+    assert [b for _t, b in heard["cum_b1"]] == ["a", "c", "d"], heard
+    assert [b for _t, b in heard["cum_b2"]] == ["a", "c"], heard
+    for c in clusters:   # on time: the commune's own 10 s after the province's, as scheduled
+        (ta, _), (tb, _) = heard[c][:2]
+        assert abs((tb - ta) - 10.0) < 0.1, heard[c]
+
+    # every row reaches the commune and the province exactly once (xa_b's when its PC is back)
+    tree.servers[2].start()
+    communes["xa_b"].start(pulse.env)
+    expected = {"cum_a1": 3, "cum_a2": 2, "cum_b1": 3, "cum_b2": 2}
+    deadline = time.time() + 60
+    while True:
+        rows = [r for r in province.json("log", "--json") if r["station"]]
+        got = Counter(r["station"] for r in rows)
+        if got == {f"{commune}/{c}": expected[c] for commune, cs in CLUSTERS.items() for c in cs}:
+            break
+        assert time.time() < deadline, got
+        time.sleep(1)
+    assert all(r["status"] == "played" for r in rows), rows
+    once = Counter((r["station"], r["scheduled"], r["bulletin"]) for r in rows)
+    assert set(once.values()) == {1}, once
+    for commune, cs in CLUSTERS.items():
+        theirs = [r for r in communes[commune].json("log", "--json") if r["station"]]
+        assert Counter(r["station"] for r in theirs) == {c: expected[c] for c in cs}, theirs
+        assert set(Counter((r["station"], r["scheduled"], r["bulletin"]) for r in theirs).values()) == {1}
+    # where each airing came from, at the cluster
+    coming = clusters["cum_a1"].cli("next").out
+    assert "tinh" in coming or "xa_a" in coming, coming
+
+    # the province sees the whole tree, each station with its hub and level
+    status = province.json("fleet", "status", "--json")
+    seen = {(s["station"], s["hub"], s["level"]) for s in status}
+    assert seen >= {("xa_a", "tinh", 1), ("xa_b", "tinh", 1), ("cum_a1", "xa_a", 2), ("cum_a2", "xa_a", 2),
+                    ("cum_b1", "xa_b", 2), ("cum_b2", "xa_b", 2)}, status
+    for n in [*clusters.values(), *communes.values()]:
+        assert "refused" not in n.text() and "Traceback" not in n.text(), n.text()[-3000:]
