@@ -300,7 +300,9 @@ def test_malformed_rows_from_one_station_are_quarantined_and_the_others_arrive(f
            json.dumps({**good, "id": 3, "status": "exploded"}).encode(),                             # no such status
            json.dumps({**good, "id": 4, "start_error_ms": "soon"}).encode(),
            b"not json at all", b"[1, 2]",
-           json.dumps({**good, "id": 5, "reason": "x" * 900_000}).encode()]                          # 900 KB
+           json.dumps({**good, "id": 5, "reason": "x" * 900_000}).encode(),                          # 900 KB
+           json.dumps({**good, "id": 6, "reason": "x" * 2_000_000}).encode(),                        # 2 MB
+           json.dumps({**good, "id": 7, "path": "../qb"}).encode()]       # speaking for another station
     assert cli(fleet.district, "publish").code == 0   # the district's streams are made
 
     async def go():
@@ -309,8 +311,8 @@ def test_malformed_rows_from_one_station_are_quarantined_and_the_others_arrive(f
         try:
             for i, data in enumerate(bad):
                 await qa.publish_row(data, f"bad-{i}")
-            with pytest.raises(FleetError):   # 2 MB: past what the server takes at all
-                await qa.publish_row(b"x" * 2_000_000, "bad-huge")
+            with pytest.raises(FleetError):   # 5 MB: past what the server takes at all (max_payload 4 MB)
+                await qa.publish_row(b"x" * 5_000_000, "bad-huge")
             await qa.publish_row(json.dumps({**good, "zone": "qa"}).encode(), "qa:1:1")
             for i in range(1, 4):
                 await qb.publish_row(json.dumps({**good, "id": i, "status": "played"}).encode(), f"qb:{i}:1")
@@ -329,6 +331,7 @@ def test_malformed_rows_from_one_station_are_quarantined_and_the_others_arrive(f
         assert j.quarantined() == {"qa": len(bad)}
         reasons = [r[0] for r in j.store.read("SELECT reason FROM quarantine ORDER BY id")]
         assert "zone must be a text" in reasons[0] and "not JSON" in reasons[4] and "larger than a row" in reasons[6]
+        assert "larger than a row" in reasons[7] and "path must be station ids" in reasons[8]
         from broadcaster.station.alerts import AlertLog
         [alert] = AlertLog(j).active("qa")
         assert alert.kind == "malformed" and "station qa" in alert.detail
@@ -382,3 +385,26 @@ def test_a_station_in_another_time_zone_airs_at_the_hubs_instants(fleet, tmp_pat
     for a in coming:
         assert datetime.fromisoformat(a["time"]) == datetime.fromisoformat(hub[(a["bulletin"], a["zone"])]), a
         assert datetime.fromisoformat(a["time"]).utcoffset().total_seconds() == 0   # shown in the station's zone
+
+
+def test_a_station_airs_the_hubs_bulletins_in_its_own_slots_at_normal_priority_only(fleet, tmp_path):
+    """NĐ 49: the commune cannot change the province's programme; it may air its bulletins again, normal only."""
+    stick = tmp_path / "usb"
+    assert cli(fleet.district, "publish", "--to-dir", str(stick)).code == 0
+    qa = fleet.stations["qa"]
+    assert cli(qa, "fleet", "import", str(stick)).code == 0
+    own = '[[slots]]\nbulletin = "a"\nzones = ["qa"]\nat = ["23:59"]\n'
+    fleet.station_config("qa", own)
+    r = cli(qa, "check")
+    assert r.code == 0, r.out + r.err
+    coming = json.loads(cli(qa, "next", "--days", "2", "--json").out)
+    assert ("a", "local") in {(a["bulletin"], a["origin"]) for a in coming}, coming
+    assert {a["origin"] for a in coming if a["bulletin"] == "b"} == {"hub"}   # the hub's own, as it sent them
+    fleet.station_config("qa", own + 'priority = "urgent"\n')
+    r = cli(qa, "check")
+    assert r.code == 1 and "the hub's bulletin" in r.err + r.out and "normal priority only" in r.err + r.out, r.err
+    # a bulletin of its own with the hub's id is still refused: the hub's bulletins are the hub's
+    fleet.station_config("qa", '[tts]\nengine = "espeak"\n[bulletins.a]\nscript = "a.txt"\n')
+    (qa / "a.txt").write_text("Xin chào.", encoding="utf-8")
+    r = cli(qa, "check")
+    assert r.code == 1 and "also in the hub's programme" in r.err + r.out, r.out + r.err

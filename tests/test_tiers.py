@@ -129,6 +129,17 @@ def test_province_communes_clusters_union_on_time_urgent_to_a_group_node_killed_
         theirs = [r for r in communes[commune].json("log", "--json") if r["station"]]
         assert Counter(r["station"] for r in theirs) == {c: expected[c] for c in cs}, theirs
         assert set(Counter((r["station"], r["scheduled"], r["bulletin"]) for r in theirs).values()) == {1}
+    # statistics upward: per commune (its whole subtree) and per cluster, as CSV/HTML/JSON
+    r = province.cli("report", "--by-station", "-o", "stats.json")
+    assert r.code == 0, r.err
+    stats = {x["station"]: x for x in __import__("json").loads((province.root / "stats.json").read_text())["stations"]}
+    assert {k: (v["level"], v["hub"], v["clusters"], v["due"], v["done"], v["emergencies"]) for k, v in stats.items()} == {
+        "xa_a": (1, "tinh", 2, 4, 5, 1), "xa_a/cum_a1": (2, "xa_a", 1, 2, 3, 1), "xa_a/cum_a2": (2, "xa_a", 1, 2, 2, 0),
+        "xa_b": (1, "tinh", 2, 4, 5, 1), "xa_b/cum_b1": (2, "xa_b", 1, 2, 3, 1), "xa_b/cum_b2": (2, "xa_b", 1, 2, 2, 0)}
+    assert all(0.9 < v["ratio"] <= 1.0 for v in stats.values()), stats   # seconds aired / required (due ones)
+    assert stats["xa_a"]["online"] == 2, stats
+    for fmt in ("csv", "html"):
+        assert province.cli("report", "--by-station", "-o", f"stats.{fmt}").code == 0
     # where each airing came from, at the cluster
     coming = clusters["cum_a1"].cli("next").out
     assert "tinh" in coming or "xa_a" in coming, coming

@@ -22,10 +22,13 @@ from broadcaster.i18n import N_, _, day
 @click.option("--bulletin", "bulletins", multiple=True, help=N_("only this bulletin (repeatable)"))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help=N_("the report file: .csv (for Excel), .html (to print or attach) or .json"))
-@click.option("--station", help=N_("at the district: only this station's zones (default: the district's and every station's)"))
+@click.option("--station", help=N_("at a hub: only this station's zones (default: the hub's and every station's)"))
+@click.option("--by-station", is_flag=True,
+              help=N_("at a hub: per station beneath it, every level (per commune and per cluster): bulletins, "
+                      "airings due and done, on time, emergencies, seconds aired against required, clusters online"))
 @click.pass_obj
 def report(obj: Context, first: str | None, last: str | None, zones: tuple[str, ...], bulletins: tuple[str, ...],
-           output: str, station: str | None) -> None:
+           output: str, station: str | None, by_station: bool) -> None:
     """What was aired against what the schedule asked for, per bulletin, zone and day."""
     from broadcaster.fsutil import atomic_write_bytes
     from broadcaster.station.report import build_report, combine
@@ -54,6 +57,8 @@ def report(obj: Context, first: str | None, last: str | None, zones: tuple[str, 
     if first_day > last_day:
         raise click.BadParameter(_("the first day ({first}) is after the last day ({last})", first=day(first_day),
                                    last=day(last_day)), param_hint="--from/--to")
+    if by_station:
+        return _by_station(cfg, rows, first_day, last_day, out, fmt)
     chosen = list(zones) or list(cfg.zones) + sorted({r.zone for r in rows} - set(cfg.zones))
     lengths = durations(cfg)
     parts = [build_report(cfg, rows, first_day, last_day, now, zones={z}, bulletins=set(bulletins) or None,
@@ -66,6 +71,37 @@ def report(obj: Context, first: str | None, last: str | None, zones: tuple[str, 
                  path=display_path(out), first=day(first_day), last=day(last_day),
                  scheduled=sum(t.scheduled for t in totals), aired=sum(t.aired for t in totals),
                  short=len(result.short_days())))
+
+
+def _by_station(cfg, rows, first_day, last_day, out: Path, fmt: str) -> None:
+    """The statistics for the level above: every station beneath this hub, per commune and per cluster."""
+    import asyncio
+    from zoneinfo import ZoneInfo
+    from broadcaster.errors import BroadcasterError
+    from broadcaster.fsutil import atomic_write_bytes
+    from broadcaster.station.statistics import render_statistics, subtree
+    if not cfg.is_hub:
+        raise ConfigError(_("--by-station is for a hub's project, where the stations' play logs are collected"))
+    online = None
+    try:   # clusters online, from their heartbeats, when the message server answers
+        from broadcaster.fleet.status import fleet_view
+        from broadcaster.station.playlog import Journal
+        journal = Journal(cfg.paths.state)
+        try:
+            online = {r["path"]: r["online"] for r in asyncio.run(fleet_view(cfg, journal, name="broadcaster report"))}
+        finally:
+            journal.close()
+    except BroadcasterError as e:
+        warn(_("which stations are online is not known ({reason}): that column is left empty", reason=e))
+    me = cfg.fleet.name
+    lines = subtree(rows, me, first_day, last_day, ZoneInfo(cfg.timezone), online)
+    title = _("{hub}: airings of every station beneath it, {first} to {last}", hub=me, first=day(first_day),
+              last=day(last_day))
+    atomic_write_bytes(out, render_statistics(lines, fmt, title=title))
+    top = [x for x in lines if x["level"] == 1]
+    click.echo(_("wrote {path}: {stations} station(s) beneath {hub}, {due} airings due, {done} done.",
+                 path=display_path(out), stations=len(lines), hub=me, due=sum(x["due"] for x in top),
+                 done=sum(x["done"] for x in top)))
 
 
 @click.command()

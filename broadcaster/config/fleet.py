@@ -92,7 +92,8 @@ def merge_programme(ld: _Loader, cfg: Config, path: Path) -> Config:
         text = path.read_text(encoding="utf-8")
         data = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        return replace(cfg, programme={"error": _("cannot read {path}: {reason}", path=path, reason=e)})
+        return replace(cfg, programme={"error": _("cannot read {path}: {reason}", path=path, reason=e)},
+                       slots=tuple(s for s in cfg.slots if all(b in cfg.bulletins for b in s.sequence)))
     pld = _Loader(path, LineIndex(text), allow_outside=cfg.allow_outside)
     head = data.get("programme", {})
     zones = {z: replace(zone, origin="hub") for z, zone in parse_zones(pld, data).items()}
@@ -113,8 +114,9 @@ def merge_programme(ld: _Loader, cfg: Config, path: Path) -> Config:
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             pld.problem(("programme", "timezone"), "programme", _('{value} is not a known time zone (use a name like '
                                                                  '"Asia/Ho_Chi_Minh")', value=repr(hub_tz)))
-    if pld.problems:
-        return replace(cfg, programme={"error": pld.problems[0]})
+    if pld.problems:   # the programme cannot be used; own slots that name its bulletins cannot play either
+        return replace(cfg, programme={"error": pld.problems[0]},
+                       slots=tuple(s for s in cfg.slots if all(b in cfg.bulletins for b in s.sequence)))
     devices, monitors = dict(cfg.fleet.devices), dict(cfg.fleet.monitors)
     zones = {z: replace(zone, device=devices.get(z, zone.device), monitor=monitors.get(z)) for z, zone in zones.items()}
     for clash in sorted(set(cfg.bulletins) & set(bulletins)):

@@ -13,7 +13,7 @@ import tomllib
 import zoneinfo
 from pathlib import Path
 
-from broadcaster.config.model import AudioSettings, Config, Paths, TTSSettings, display_path
+from broadcaster.config.model import AudioSettings, Config, Paths, TTSSettings, Zone, display_path
 from broadcaster.config.schema import AUDIO_KEYS, TTS_KEYS, _Invalid, _Loader, _show, _str
 from broadcaster.config.bulletins import parse_bulletins
 from broadcaster.config.fleet import merge_programme, parse_fleet, programme_path
@@ -28,6 +28,16 @@ from broadcaster.tomllines import LineIndex
 
 DEFAULT_NAME = "schedule.toml"
 ENV_VAR = "BROADCASTER_CONFIG"
+
+
+def _hub_tables(path: Path) -> tuple[dict, dict]:
+    """The bulletins and zones of the hub's installed programme, by id (for this station's own slots)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}, {}
+    b, z = data.get("bulletins", {}), data.get("zones", {})
+    return (b if isinstance(b, dict) else {}), (z if isinstance(z, dict) else {})
 
 
 def find_config(explicit: str | None) -> Path:
@@ -139,7 +149,19 @@ def _build(ld: _Loader, data: dict, programme: Path | None = None) -> Config:
     zones = parse_zones(ld, data)
     groups = parse_groups(ld, data, zones)
     sources = parse_sources(ld, data, bulletins)
-    slots = parse_slots(ld, data, btable, zones, sources=sources, groups=groups)
+    # a station may put its hub's bulletins in its own slots (a province programme in the commune's own
+    # time), at normal priority only: the hub's own slots for them stay as the hub sent them (NĐ49)
+    above, above_zones = (_hub_tables(programme or paths.state / "fleet" / "programme.toml") if fleet and fleet.station
+                          else ({}, {}))
+    hub_zones = {z: Zone(z, z, origin="hub") for z in above_zones if z not in zones}
+    slots = parse_slots(ld, data, {**above, **btable}, {**hub_zones, **zones}, sources=sources, groups=groups)
+    for i, slot in enumerate(slots):
+        theirs = [b for b in slot.sequence if b in above and b not in btable]
+        if theirs and slot.priority != "normal":
+            ld.problem(("slots", slot.index, "priority"), f"slots[{slot.index + 1}]",
+                       _("{bulletin} is the hub's bulletin: this station may schedule it in its own slots at "
+                         "normal priority only (the hub sends its priority and urgent airings itself)",
+                         bulletin=theirs[0]))
     grace = parse_daemon(ld, data)
     monitor, alerts = parse_monitor(ld, data)
     approval = ld.table(data, "approval")

@@ -95,8 +95,8 @@ def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dic
                            suggestion=_suggest(bulletin, bulletins)))
     zone_ids: tuple[str, ...] = ()
     zv = s.get("zones")
-    if zv == "*":
-        zone_ids = tuple(zones)
+    if zv == "*":   # this project's own zones (not those its hub's programme brings, which a slot may name)
+        zone_ids = tuple(z for z, zone in zones.items() if zone.origin != "hub")
         if not zones:
             bad("zones", _('zones = "*" but no [zones.ID] tables are defined'))
     elif isinstance(zv, list) and zv and all(isinstance(z, str) for z in zv):

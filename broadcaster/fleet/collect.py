@@ -162,7 +162,6 @@ class HubLink(LoopPart):
 
     async def _republish(self, link: Link) -> None:
         from broadcaster.fleet.publish import plan, publish
-        from broadcaster.commands.common import local_now
         said = None
         while True:
             cfg = self.d.cfg
@@ -170,7 +169,7 @@ class HubLink(LoopPart):
             if version is not None and version != self.published_for:
                 try:
                     plans, files = await self.loop.run_in_executor(None, plan, cfg, self.creds.signing_key,
-                                                                   local_now(cfg))
+                                                                   self.d.clock.now())
                     await publish(link, cfg, plans, files)
                     changed = [p.station for p in plans if not p.unchanged]
                     self.published_for, said = version, None

@@ -29,7 +29,7 @@ DEFAULT_DEADLINE = timedelta(minutes=10)
 def make_command(station: str, *, bulletin: str | None, title: str, audio: dict, zones: list[str], priority: str,
                  now: datetime, deadline: datetime, signing_key: str, by: str = "hub") -> tuple[dict, bytes]:
     doc = {"kind": KIND, "id": uuid.uuid4().hex, "station": station, "bulletin": bulletin, "title": title,
-           "audio": audio, "zones": zones, "priority": priority, "issued": now.isoformat(timespec="seconds"),
+           "audio": audio, "zones": zones, "priority": priority, "issued": now.isoformat(timespec="milliseconds"),
            "deadline": deadline.isoformat(timespec="seconds"), "by": by}
     doc = sign(doc, signing_key)
     return doc, json.dumps(doc, ensure_ascii=False).encode()

@@ -1,0 +1,400 @@
+"""A province at scale: 30 communes × 100 clusters = 3,000 stations on a 3-node JetStream cluster.
+
+    .venv/bin/python bench/province.py [COMMUNES] [CLUSTERS_PER_COMMUNE] [PROCESSES]   (default 30 100 6)
+
+The topology is the product's (docs/network.md): three nats-servers in one cluster, an account per hub
+(the province's and one per commune, configs from broadcaster's own `server_config`), clusters as
+least-privilege users in their commune's account, everything replicated ×3. Simulated clusters run
+in several processes, each a real client with its own credentials, using broadcaster's Link,
+manifest and signature code: watch the programme, verify it, fetch and check its audio, pull
+commands. The communes run in one process: each takes the province's signed programme as a station
+of the province, checks it, fetches the audio and passes a programme signed by itself down to its
+clusters (the audio uploaded into its own account's store), then forwards its clusters' play-log
+rows up with their path, as the commune's daemon does.
+
+Prints: seconds from the province's publish until every cluster has a verified programme and audio
+(p50/p99/max; goal p99 ≤ 60 s); an urgent warning from the province sent straight into every
+commune's account, until every cluster has it (p50/p99; goal p99 ≤ 5 s); play-log rows ingested per
+second at the province (goal ≥ 5,000/s); the peak memory of each nats-server and of the hubs.
+Passwords are hashed at bcrypt cost 6 here (the product uses 11): the connect storm measures NATS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+ROWS_PER_CLUSTER = 20
+PROVINCE = "tinh"
+
+
+def pct(xs, p):
+    return float(np.percentile(xs, p)) if xs else float("nan")
+
+
+def rss_of(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, out: mp.Queue, workdir: str):
+    """Simulated loudspeaker clusters: (commune, cluster) pairs, each its own client."""
+    from broadcaster.fleet.client import Link
+    from broadcaster.fleet.credentials import Credentials
+    from broadcaster.fleet.manifest import read_manifest
+    from broadcaster.fleet.orders import read_command
+    from broadcaster.fsutil import sha256_file
+
+    async def cluster(commune: str, c: str, ready: asyncio.Queue):
+        creds = Credentials(c, f"pw-{c}", server, c, {commune: keys[commune], PROVINCE: keys[PROVINCE]}, commune)
+        for attempt in range(10):
+            link = Link(creds)
+            try:
+                await link.connect(name=c, forever=True)
+                break
+            except Exception as e:
+                out.put(("retry", c, "connect: " + repr(e)[:100]))
+                await asyncio.sleep(min(30, 2 ** attempt) * random.uniform(0.5, 1.5))
+        got = asyncio.Event()
+
+        async def changed():
+            got.set()
+        await link.on_manifest(changed)
+        await ready.put(c)
+        doc = None
+        while doc is None:   # the watch, or a look every 10 s (as the product's station)
+            try:
+                await asyncio.wait_for(got.wait(), 10 * random.uniform(0.8, 1.2))
+            except asyncio.TimeoutError:
+                pass
+            got.clear()
+            try:
+                raw = await link.my_manifest()
+                if raw is not None:
+                    d = read_manifest(raw, keys[commune], c)
+                    if d["bulletins"]:
+                        doc = d
+            except Exception as e:
+                out.put(("retry", c, repr(e)[:120]))
+        for attempt in range(12):
+            try:
+                for info in doc["bulletins"].values():
+                    path = Path(workdir) / f"{c}-{info['sha256'][:8]}"
+                    await link.fetch_object(info["sha256"], path)
+                    assert sha256_file(path) == info["sha256"]
+                    path.unlink()
+                break
+            except Exception as e:
+                out.put(("retry", c, repr(e)[:120]))
+                await asyncio.sleep(min(30, 2 ** attempt) * random.uniform(0.5, 1.5))
+        out.put(("programme", c, time.time()))
+        cmd = await link.command_consumer()
+        while True:
+            try:
+                msgs = await cmd.fetch(1, timeout=5)
+            except Exception:
+                continue
+            for m in msgs:
+                d = read_command(m.data, creds.keys, c, [c])
+                await m.ack()
+                if d.get("title") == "stop":
+                    await link.close()
+                    return
+                out.put(("command", c, time.time(), datetime.fromisoformat(d["issued"]).timestamp(), d["signer"]))
+
+    async def main():
+        ready: asyncio.Queue = asyncio.Queue()
+        tasks = [asyncio.create_task(cluster(m, c, ready)) for m, c in clusters]
+        for _ in clusters:
+            await ready.get()
+        out.put(("ready", len(clusters), time.time()))
+        await asyncio.gather(*tasks, return_exceptions=True)
+    asyncio.run(main())
+
+
+def communes_worker(tree: dict[str, list[str]], server: str, up_pw: dict, keys: dict, private: dict, out: mp.Queue,
+                    workdir: str):
+    """The communes: each a station of the province and the hub of its clusters."""
+    from broadcaster.fleet.client import Link
+    from broadcaster.fleet.credentials import Credentials
+    from broadcaster.fleet.manifest import read_manifest
+    from broadcaster.fleet.names import hub_user
+    from broadcaster.fleet.signing import sign
+
+    async def commune(m: str, clusters: list[str]):
+        up = Link(Credentials(m, up_pw[m], server, m, {PROVINCE: keys[PROVINCE]}, PROVINCE))
+        down = Link(Credentials(hub_user(m), f"hub-{m}", server, None, {m: keys[m]}, m, private[m]))
+        await up.connect(name=f"{m} up", forever=True)
+        await down.connect(name=f"{m} down", forever=True)
+        await down.ensure_layout(clusters, replicas=3)
+        out.put(("commune-ready", m))
+        got = asyncio.Event()
+
+        async def changed():
+            got.set()
+        await up.on_manifest(changed)
+        doc = None
+        while doc is None:
+            try:
+                await asyncio.wait_for(got.wait(), 10)
+            except asyncio.TimeoutError:
+                pass
+            got.clear()
+            raw = await up.my_manifest()
+            if raw is not None:
+                doc = read_manifest(raw, keys[PROVINCE], m)
+        for info in doc["bulletins"].values():   # fetched as a station of the province, put in its own store
+            path = Path(workdir) / f"{m}-{info['sha256'][:8]}"
+            await up.fetch_object(info["sha256"], path)
+            if not await down.has_object(info["sha256"]):
+                await down.put_object(info["sha256"], path)
+        version = int(time.time() * 1000)
+
+        async def one(c):
+            mine = {**doc, "station": c, "by": m, "version": version,
+                    "zones": {c: doc["zones"].get(c, {"name": c})},
+                    "slots": [{**s, "zones": [c]} for s in doc["slots"] if c in s["zones"]]}
+            mine.pop("signature", None)
+            await down.put_manifest(c, json.dumps(sign(mine, private[m]), sort_keys=True).encode())
+        from broadcaster.fleet.publish import bounded
+        await bounded([one(c) for c in clusters], 32)
+        out.put(("passed-down", m, time.time()))
+        # the clusters' rows, forwarded up with their path as the commune's outbox does
+        for c in clusters:
+            for i in range(ROWS_PER_CLUSTER):
+                row = {"id": i + 1, "version": 2, "scheduled": datetime.now(timezone.utc).isoformat(), "zone": c,
+                       "bulletin": "b", "priority": "normal", "slot": 1, "status": "played", "path": c}
+                await up.publish_row(json.dumps(row).encode(), f"{m}/{c}:{i + 1}:2")
+        out.put(("rows-up", m, time.time()))
+        await up.close()
+        await down.close()
+
+    async def main():
+        await asyncio.gather(*(commune(m, cs) for m, cs in tree.items()))
+    asyncio.run(main())
+    out.put(("communes-rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def main() -> None:
+    n_communes = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    per = int(sys.argv[2]) if len(sys.argv) > 2 else 100
+    procs = int(sys.argv[3]) if len(sys.argv) > 3 else 6
+    import bcrypt
+    from broadcaster.config import load_config
+    from broadcaster.fleet.accounts import server_config
+    from broadcaster.fleet.client import Link
+    from broadcaster.fleet.collect import collect
+    from broadcaster.fleet.credentials import Credentials
+    from broadcaster.fleet.names import hub_user
+    from broadcaster.fleet.orders import make_command
+    from broadcaster.fleet.publish import bounded, plan, publish
+    from broadcaster.fleet.signing import new_private_key, public_key
+    from broadcaster.station.playlog import Journal
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-province-"))
+    ports, routes = [free_port() for _ in range(3)], [free_port() for _ in range(3)]
+    server = ",".join(f"nats://127.0.0.1:{p}" for p in ports)
+    tree = {f"xa{m:02d}": [f"c{m:02d}_{i:03d}" for i in range(per)] for m in range(n_communes)}
+    total = n_communes * per
+    rate = 22050
+    sf.write(str(tmp / "bulletin.wav"), (np.random.default_rng(0).standard_normal(rate * 60) * 2000).astype(np.int16),
+             rate)
+    zones = "".join(f'[zones.{c}]\nstation = "{m}"\n' for m, cs in tree.items() for c in cs)
+    (tmp / "schedule.toml").write_text(
+        f'timezone = "UTC"\n[fleet]\nserver = "{server}"\nid = "{PROVINCE}"\n[bulletins.b]\nfile = "bulletin.wav"\n'
+        f'{zones}[[slots]]\nbulletin = "b"\nzones = "*"\nat = ["05:30", "17:00"]\n')
+    cfg = load_config(tmp / "schedule.toml")
+    t = time.time()
+    salt = bcrypt.gensalt(6)
+
+    def h(pw: str) -> str:
+        return bcrypt.hashpw(pw.encode(), salt).decode()
+    up_pw = {m: f"up-{m}" for m in tree}
+    accounts = {PROVINCE: {"account": PROVINCE, "parent": None, "hub_user": hub_user(PROVINCE), "hub": h("province"),
+                           "stations": {m: h(up_pw[m]) for m in tree}}}
+    for m, cs in tree.items():
+        accounts[m] = {"account": m, "parent": PROVINCE, "hub_user": hub_user(m), "hub": h(f"hub-{m}"),
+                       "stations": {c: h(f"pw-{c}") for c in cs}}
+    servers = []
+    for i, port in enumerate(ports):
+        conf = tmp / f"n{i + 1}.conf"
+        conf.write_text(server_config(accounts, f"127.0.0.1:{port}", tmp / f"js{i + 1}", server_name=f"n{i + 1}",
+                                      cluster={"name": PROVINCE, "listen": f"127.0.0.1:{routes[i]}",
+                                               "routes": [f"nats-route://127.0.0.1:{r}" for r in routes]}))
+        servers.append(subprocess.Popen(["nats-server", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                        stderr=open(tmp / f"n{i + 1}.log", "wb")))
+    private = {m: new_private_key() for m in [PROVINCE, *tree]}
+    keys = {m: public_key(k) for m, k in private.items()}
+    province = Credentials(hub_user(PROVINCE), "province", server, None, {PROVINCE: keys[PROVINCE]}, PROVINCE,
+                           private[PROVINCE])
+    print(f"{n_communes} communes × {per} clusters = {total} clusters on 3 nats-servers (cluster, R3), "
+          f"{procs} processes of clusters; programme audio {cfg.bulletins['b'].file.stat().st_size / 1e6:.1f} MB")
+
+    async def layout():
+        for _ in range(60):   # until the cluster has a JetStream leader
+            link = Link(province)
+            try:
+                await link.connect(name="bench province", forever=True)
+                await link.ensure_layout(list(tree), replicas=3)
+                await link.close()
+                return
+            except Exception:
+                await link.close()
+                await asyncio.sleep(1)
+        raise SystemExit("the cluster never came up")
+    asyncio.run(layout())
+    print(f"set-up (accounts of {total + n_communes + 1} users, 3 servers, the province's layout): {time.time() - t:.1f} s")
+
+    out: mp.Queue = mp.Queue()
+    ctx = mp.get_context("fork")
+    everyone = [(m, c) for m, cs in tree.items() for c in cs]
+    t_c = time.time()
+    communes = ctx.Process(target=communes_worker, args=(tree, server, up_pw, keys, private, out, str(tmp)))
+    communes.start()
+    ready_communes = 0
+    while ready_communes < n_communes:
+        msg = out.get(timeout=600)
+        if msg[0] == "commune-ready":
+            ready_communes += 1
+    print(f"communes connected, each with its account's layout ({per} R3 command consumers each): "
+          f"{time.time() - t_c:.1f} s")
+    work = [ctx.Process(target=clusters_worker, args=(everyone[i::procs], server, keys, out, str(tmp)))
+            for i in range(procs)]
+    t_conn = time.time()
+    for w in work:
+        w.start()
+    ready, retries = 0, {}
+    while ready < total:
+        msg = out.get(timeout=600)
+        if msg[0] == "ready":
+            ready += msg[1]
+        elif msg[0] == "retry":
+            retries[msg[2]] = retries.get(msg[2], 0) + 1
+    print(f"all {total} clusters connected and watching in {time.time() - t_conn:.1f} s"
+          + (f" ({sum(retries.values())} retries)" if retries else ""))
+
+    plans, files = plan(cfg, private[PROVINCE], datetime.now(timezone.utc))
+
+    async def send():
+        link = Link(province)
+        await link.connect(name="bench publish", forever=True)
+        await publish(link, cfg, plans, files)
+        await link.close()
+    t_pub = time.time()
+    asyncio.run(send())
+    t_sent = time.time()
+    done, passed, rows_up, communes_rss = {}, {}, {}, float("nan")
+    deadline = t_pub + 600
+    while (len(done) < total or communes_rss != communes_rss) and time.time() < deadline:
+        try:
+            msg = out.get(timeout=5)
+        except Exception:
+            continue
+        if msg[0] == "programme":
+            done[msg[1]] = msg[2] - t_pub
+        elif msg[0] == "passed-down":
+            passed[msg[1]] = msg[2] - t_pub
+        elif msg[0] == "rows-up":
+            rows_up[msg[1]] = msg[2]
+        elif msg[0] == "communes-rss":
+            communes_rss = msg[1]
+        elif msg[0] == "retry":
+            retries[msg[2]] = retries.get(msg[2], 0) + 1
+    lat = sorted(done.values()) or [float("nan")]
+    print(f"province publish: {t_sent - t_pub:.2f} s for {n_communes} signed programmes; passed down by every commune "
+          f"within {max(passed.values() or [float('nan')]):.1f} s")
+    print(f"programme verified with its audio at {len(done)}/{total} clusters: p50 {pct(lat, 50):.1f} s, "
+          f"p99 {pct(lat, 99):.1f} s, max {max(lat):.1f} s after the province's publish (goal p99 ≤ 60 s)")
+    if retries:
+        print("retries: " + "; ".join(f"{k} ×{v}" for k, v in sorted(retries.items(), key=lambda kv: -kv[1])[:3]))
+
+    journal = Journal(tmp / "state")
+
+    async def ingest():
+        link = Link(province)
+        await link.connect(name="bench collect", forever=True)
+        t = time.time()
+        got = await collect(link, journal, until_idle=2.0)
+        spent = time.time() - t - 2.0
+        await link.close()
+        return got, spent
+    got, spent = asyncio.run(ingest())
+    stored = sum(journal.station_counts().values())
+    print(f"play-log rows at the province: {got} taken, {stored} stored under commune/cluster "
+          f"(expected {total * ROWS_PER_CLUSTER}) in {spent:.2f} s = {got / spent:,.0f} rows/s (goal ≥ 5,000/s)")
+
+    async def urgent(title: str) -> float:
+        """Straight into every commune's account for each of its clusters, as `play --group` does."""
+        link = Link(province)
+        await link.connect(name="bench urgent", forever=True)
+        now = datetime.now(timezone.utc)
+        audio = plans[0].manifest["bulletins"]["b"]
+        t = time.time()
+
+        async def one(m, cs):
+            doc, data = make_command(m, bulletin="b", title=title, audio=audio, zones=cs, priority="urgent", now=now,
+                                     deadline=now + timedelta(minutes=5), signing_key=private[PROVINCE], by=PROVINCE)
+            await link.send_command(m, data, doc["id"])
+            await bounded([link.send_command_below(m, c, data, doc["id"]) for c in cs], 32)
+        await bounded([one(m, cs) for m, cs in tree.items()], 8)
+        sent = time.time() - t
+        await link.close()
+        return sent
+    sent = asyncio.run(urgent("warning"))
+    lat = []
+    deadline = time.time() + 60
+    while len(lat) < total and time.time() < deadline:
+        try:
+            msg = out.get(timeout=5)
+        except Exception:
+            continue
+        if msg[0] == "command":
+            lat.append(msg[2] - msg[3])
+    print(f"urgent warning from the province to {total} clusters (sent in {sent:.1f} s): {len(lat)} received; "
+          f"p50 {pct(lat, 50):.2f} s, p99 {pct(lat, 99):.2f} s, max {max(lat or [float('nan')]):.2f} s "
+          f"(goal p99 ≤ 5 s; the command's issue time has 1 s resolution)")
+    print("memory: nats-servers peak " + ", ".join(f"{rss_of(s.pid):.0f} MB" for s in servers)
+          + f"; province process peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
+          f"the {n_communes} communes' process peak {communes_rss:.0f} MB")
+    asyncio.run(urgent("stop"))
+    for w in [*work, communes]:
+        w.join(20)
+        if w.is_alive():
+            w.kill()
+    for s in servers:
+        s.terminate()
+        s.wait(10)
+    journal.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
