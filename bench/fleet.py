@@ -1,4 +1,5 @@
-"""The district network at province scale: N simulated stations against one nats-server.
+"""One hub with many stations on one nats-server (the district case; bench/province.py is the 2026
+province → commune → clusters case on a 3-node cluster).
 
     .venv/bin/python bench/fleet.py [STATIONS] [PROCESSES]     (default 1000 stations in 4 processes)
 
@@ -58,7 +59,7 @@ def worker(stations: list[str], server: str, public: str, out: mp.Queue, go: mp.
 
     async def station(s: str, ready: asyncio.Queue):
         for attempt in range(10):   # a connect storm: as the station's link does, again after a back-off
-            link = Link(Credentials(s, f"pw-{s}", server, s, public))
+            link = Link(Credentials(s, f"pw-{s}", server, s, {"hub": public}, "hub"))
             try:
                 await link.connect(name=s)
                 break
@@ -115,7 +116,7 @@ def worker(stations: list[str], server: str, public: str, out: mp.Queue, go: mp.
         try:
             msgs = await cmd.fetch(1, timeout=60)
             for m in msgs:
-                doc = read_command(m.data, public, s)
+                doc = read_command(m.data, {"hub": public}, s)
                 out.put(("command", s, time.time(), datetime.fromisoformat(doc["issued_at"]).timestamp()))
                 await m.ack()
         except Exception:
@@ -141,6 +142,7 @@ def main() -> None:
     from broadcaster.fleet.client import Link
     from broadcaster.fleet.collect import collect
     from broadcaster.fleet.credentials import Credentials
+    from broadcaster.fleet.names import hub_user
     from broadcaster.fleet.orders import make_command
     from broadcaster.fleet.publish import plan, publish
     from broadcaster.fleet.signing import new_private_key, public_key, sign
@@ -158,16 +160,17 @@ def main() -> None:
     cfg = load_config(tmp / "schedule.toml")
     t = time.time()
     salt = bcrypt.gensalt(6)
-    accounts = {"district": bcrypt.hashpw(b"district-pw", salt).decode(),
-                "stations": {s: bcrypt.hashpw(f"pw-{s}".encode(), salt).decode() for s in stations}}
-    (tmp / "nats.conf").write_text(server_config(accounts, f"127.0.0.1:{port}", tmp / "js"))
+    accounts = {"hub": {"account": "hub", "parent": None, "hub_user": hub_user("hub"),
+                        "hub": bcrypt.hashpw(b"district-pw", salt).decode(),
+                        "stations": {s: bcrypt.hashpw(f"pw-{s}".encode(), salt).decode() for s in stations}}}
+    (tmp / "nats.conf").write_text(server_config(accounts, f"127.0.0.1:{port}", tmp / "js", server_name="hub"))
     server = subprocess.Popen(["nats-server", "-c", str(tmp / "nats.conf")], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     time.sleep(1)
     key = new_private_key()
     public = public_key(key)
-    district = Credentials("district", "district-pw", f"nats://127.0.0.1:{port}", None, public, key)
-    print(f"{n} stations, {procs} processes; programme audio {cfg.bulletins['b'].file.stat().st_size / 1e6:.1f} MB")
+    district = Credentials(hub_user("hub"), "district-pw", f"nats://127.0.0.1:{port}", None, {"hub": public}, "hub", key)
+    print(f"{n} stations on one nats-server (the district case), {procs} processes; programme audio {cfg.bulletins['b'].file.stat().st_size / 1e6:.1f} MB")
 
     async def layout():
         link = Link(district)

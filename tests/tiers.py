@@ -73,6 +73,16 @@ class Node:
                 self.daemon.kill()
         self.daemon = None
 
+    def peak_rss_mb(self) -> float | None:
+        """The daemon's peak resident memory so far (Linux), in MB."""
+        try:
+            for line in Path(f"/proc/{self.daemon.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except (AttributeError, OSError):
+            pass
+        return None
+
     def text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 

@@ -72,10 +72,8 @@ def station_permissions(station: str) -> dict[str, list[str]]:
             f"$JS.API.CONSUMER.MSG.NEXT.{CMD_STREAM}.{cmd_consumer(station)}",        # its commands
             f"$JS.API.CONSUMER.INFO.{CMD_STREAM}.{cmd_consumer(station)}",
             f"$JS.ACK.{CMD_STREAM}.{cmd_consumer(station)}.>",
-            # the shared audio store: read only
-            f"$JS.API.STREAM.INFO.{obj}", f"$JS.API.STREAM.MSG.GET.{obj}", f"$JS.API.DIRECT.GET.{obj}.>",
-            f"$JS.API.CONSUMER.CREATE.{obj}", f"$JS.API.CONSUMER.CREATE.{obj}.>",
-            f"$JS.API.CONSUMER.DELETE.{obj}.>", f"$JS.FC.{obj}.>", "$JS.API.STREAM.NAMES",
+            # the hub's audio store: read only, by direct gets (no consumer on the server per station)
+            f"$JS.API.DIRECT.GET.{obj}", f"$JS.API.DIRECT.GET.{obj}.>",
             f"$JS.API.DIRECT.GET.{AUDIO_IN}.>",   # a command's audio a hub above put in this account
         ],
         "subscribe": [f"{inbox_prefix(station)}.>", programme_key_subject(station)],
