@@ -68,7 +68,7 @@ def worker(stations: list[str], server: str, public: str, out: mp.Queue, go: mp.
                 await asyncio.sleep(min(30, 2 ** attempt) * random.uniform(0.5, 1.5))
         got = asyncio.Event()
 
-        async def changed():
+        async def changed(_data):
             got.set()
         await link.on_manifest(changed)
         cmd = await link.command_consumer()

@@ -42,6 +42,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 ROWS_PER_CLUSTER = 20
+FETCHES_PER_PROCESS = 40
 PROVINCE = "tinh"
 
 
@@ -72,6 +73,7 @@ def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, ou
     from broadcaster.fleet.manifest import read_manifest
     from broadcaster.fleet.orders import read_command
     from broadcaster.fsutil import sha256_file
+    fetching = None
 
     async def cluster(commune: str, c: str, ready: asyncio.Queue):
         creds = Credentials(c, f"pw-{c}", server, c, {commune: keys[commune], PROVINCE: keys[PROVINCE]}, commune)
@@ -84,33 +86,37 @@ def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, ou
                 out.put(("retry", c, "connect: " + repr(e)[:100]))
                 await asyncio.sleep(min(30, 2 ** attempt) * random.uniform(0.5, 1.5))
         got = asyncio.Event()
+        pushed: list[bytes | None] = [None]
 
-        async def changed():
+        async def changed(data):
+            pushed[0] = data
             got.set()
         await link.on_manifest(changed)
         await ready.put(c)
         doc = None
-        while doc is None:   # the watch, or a look every 10 s (as the product's station)
+        while doc is None:   # the watch (it carries the programme), or a look every 10 s (as the product's station)
             try:
                 await asyncio.wait_for(got.wait(), 10 * random.uniform(0.8, 1.2))
             except asyncio.TimeoutError:
                 pass
             got.clear()
             try:
-                raw = await link.my_manifest()
+                raw, pushed[0] = pushed[0] or await link.my_manifest(), None
                 if raw is not None:
                     d = read_manifest(raw, keys[commune], c)
                     if d["bulletins"]:
                         doc = d
             except Exception as e:
                 out.put(("retry", c, repr(e)[:120]))
+        await asyncio.sleep(random.uniform(0, doc.get("spread", 0)))   # as StationLink does
         for attempt in range(12):
             try:
-                for info in doc["bulletins"].values():
-                    path = Path(workdir) / f"{c}-{info['sha256'][:8]}"
-                    await link.fetch_object(info["sha256"], path)
-                    assert sha256_file(path) == info["sha256"]
-                    path.unlink()
+                async with fetching:
+                    for info in doc["bulletins"].values():
+                        path = Path(workdir) / f"{c}-{info['sha256'][:8]}"
+                        await link.fetch_object(info["sha256"], path)
+                        assert sha256_file(path) == info["sha256"]
+                        path.unlink()
                 break
             except Exception as e:
                 out.put(("retry", c, repr(e)[:120]))
@@ -131,6 +137,10 @@ def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, ou
                 out.put(("command", c, time.time(), datetime.fromisoformat(d["issued"]).timestamp(), d["signer"]))
 
     async def main():
+        nonlocal fetching
+        # hundreds of simulated clusters share one Python loop here, which cannot drain hundreds of sockets
+        # at once as as many boards would: a few fetch at a time per process, the others wait their turn
+        fetching = asyncio.Semaphore(FETCHES_PER_PROCESS)
         ready: asyncio.Queue = asyncio.Queue()
         tasks = [asyncio.create_task(cluster(m, c, ready)) for m, c in clusters]
         for _ in clusters:
@@ -157,8 +167,10 @@ def communes_worker(tree: dict[str, list[str]], server: str, up_pw: dict, keys: 
         await down.ensure_layout(clusters, replicas=3)
         out.put(("commune-ready", m))
         got = asyncio.Event()
+        pushed: list[bytes | None] = [None]
 
-        async def changed():
+        async def changed(data):
+            pushed[0] = data
             got.set()
         await up.on_manifest(changed)
         doc = None
@@ -168,7 +180,7 @@ def communes_worker(tree: dict[str, list[str]], server: str, up_pw: dict, keys: 
             except asyncio.TimeoutError:
                 pass
             got.clear()
-            raw = await up.my_manifest()
+            raw, pushed[0] = pushed[0] or await up.my_manifest(), None
             if raw is not None:
                 doc = read_manifest(raw, keys[PROVINCE], m)
         for info in doc["bulletins"].values():   # fetched as a station of the province, put in its own store
@@ -225,11 +237,12 @@ def main() -> None:
     tree = {f"xa{m:02d}": [f"c{m:02d}_{i:03d}" for i in range(per)] for m in range(n_communes)}
     total = n_communes * per
     rate = 22050
-    sf.write(str(tmp / "bulletin.wav"), (np.random.default_rng(0).standard_normal(rate * 60) * 2000).astype(np.int16),
-             rate)
+    # a 60-second bulletin as a commune's programme carries it: MP3 at 64 kbit/s
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "anoisesrc=d=60:c=pink:a=0.1",
+                    "-ac", "1", "-ar", str(rate), "-b:a", "64k", str(tmp / "bulletin.mp3")], check=True)
     zones = "".join(f'[zones.{c}]\nstation = "{m}"\n' for m, cs in tree.items() for c in cs)
     (tmp / "schedule.toml").write_text(
-        f'timezone = "UTC"\n[fleet]\nserver = "{server}"\nid = "{PROVINCE}"\n[bulletins.b]\nfile = "bulletin.wav"\n'
+        f'timezone = "UTC"\n[fleet]\nserver = "{server}"\nid = "{PROVINCE}"\n[bulletins.b]\nfile = "bulletin.mp3"\n'
         f'{zones}[[slots]]\nbulletin = "b"\nzones = "*"\nat = ["05:30", "17:00"]\n')
     cfg = load_config(tmp / "schedule.toml")
     t = time.time()
@@ -313,7 +326,12 @@ def main() -> None:
     t_sent = time.time()
     done, passed, rows_up, communes_rss = {}, {}, {}, float("nan")
     deadline = t_pub + 600
+    said = time.time()
     while (len(done) < total or communes_rss != communes_rss) and time.time() < deadline:
+        if time.time() - said > 20:
+            said = time.time()
+            print(f"  … {said - t_pub:.0f} s: {len(passed)}/{n_communes} communes passed it down, {len(done)}/{total} "
+                  "clusters have it", flush=True)
         try:
             msg = out.get(timeout=5)
         except Exception:

@@ -55,8 +55,8 @@ def daemon_parts(cfg: Config) -> tuple:
               help=N_("play on every zone of this [groups] entry, through the daemon (repeatable)"))
 @click.option("--urgent", is_flag=True, help=N_("interrupt what is playing and play now, even in quiet hours"))
 @click.option("--priority", "high", is_flag=True, help=N_("go ahead of waiting normal airings"))
-@click.option("--station", "stations", multiple=True, help=N_("at the district: send it to this station (repeatable)"))
-@click.option("--all-stations", is_flag=True, help=N_("at the district: send it to every station"))
+@click.option("--station", "stations", multiple=True, help=N_("at a hub: send it to this station below (repeatable)"))
+@click.option("--all-stations", is_flag=True, help=N_("at a hub: send it to every station below"))
 @click.option("--deadline", metavar="MINUTES", type=click.IntRange(1, 7 * 24 * 60), default=10, show_default=True,
               help=N_("with --station: a station offline longer than this logs it missed instead of playing it"))
 @click.pass_obj
@@ -182,7 +182,7 @@ def _play_here(cfg: Config, journal, target: str, zone: str, priority: str) -> N
 @click.option("--zone", help=N_("only this zone"))
 @click.option("--json", "as_json", is_flag=True, help=N_("a JSON list of objects"))
 @click.option("--csv", "as_csv", is_flag=True, help=N_("CSV with a header line"))
-@click.option("--station", help=N_("at the district: only this station's airings (default: the district's and every station's)"))
+@click.option("--station", help=N_("at a hub: only this station's airings (its path below, like xa_a/cum_1; default: the hub's and every station's)"))
 @click.pass_obj
 def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, as_csv: bool,
              station: str | None) -> None:

@@ -249,12 +249,14 @@ class Link:
     async def my_manifest(self) -> bytes | None:
         return await self.manifest_of(self.creds.station)
 
-    async def on_manifest(self, callback: Callable[[], Awaitable[None]]) -> None:
-        """Call ``callback`` whenever the hub writes this station's programme."""
-        async def handler(_msg):
-            await callback()
+    async def on_manifest(self, callback: Callable[[bytes | None], Awaitable[None]]) -> None:
+        """Call ``callback`` with the new programme whenever the hub writes this station's: the watch
+        carries the value itself, so it is never read back from a replica that has not applied the write
+        yet (a direct get may answer from any server of a cluster). None: ask the server."""
+        async def handler(msg):
+            await callback(msg.data or None)
         await self._call("watch the programme", lambda: self.nc.subscribe(names.programme_key_subject(self.creds.station),
-                                                                  cb=handler))
+                                                                          cb=handler))
 
     async def fetch_object(self, sha: str, into: Path) -> None:
         """An audio object, chunk by chunk with direct gets (answered by any server of a cluster, and no

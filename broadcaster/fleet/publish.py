@@ -130,7 +130,7 @@ def read_bundle(folder: Path, station: str, public: str, installed: int | None) 
     if not path.is_file():
         raise ConfigError(_("{folder} has no programme for station {station}", folder=display_path(folder),
                             station=station),
-                          hint=_("the district makes it with: broadcaster publish --to-dir FOLDER"))
+                          hint=_("the hub makes it with: broadcaster publish --to-dir FOLDER"))
     raw = path.read_bytes()
     return read_manifest(raw, public, station, installed=installed), raw
 

@@ -49,6 +49,7 @@ class StationLink(LoopPart):
         self.refused_version: int | None = None
         self._said: str | None = None
         self._wake: asyncio.Event | None = None   # set: look for a new programme now
+        self._pushed: bytes | None = None         # the programme the watch just delivered
 
     @property
     def station(self) -> str:
@@ -100,7 +101,8 @@ class StationLink(LoopPart):
     async def _session(self, link: Link) -> None:
         wake = self._wake = asyncio.Event()
 
-        async def changed():
+        async def changed(data: bytes | None):
+            self._pushed = data
             wake.set()
         await link.on_manifest(changed)
         tasks = [asyncio.create_task(c) for c in (self._programmes(link, wake), self._heartbeats(link),
@@ -143,15 +145,22 @@ class StationLink(LoopPart):
             wake.clear()
 
     async def _take_programme(self, link: Link) -> None:
-        raw = await link.my_manifest()
+        raw, self._pushed = self._pushed, None
+        pushed = raw is not None
+        raw = raw or await link.my_manifest()
         if raw is None:
             return
         cfg = self.d.cfg
         have = installed_version(cfg)
         try:
-            doc = read_manifest(raw, self.creds.public, self.station, installed=have)
-        except RefusedError as e:
+            doc = read_manifest(raw, self.creds.public, self.station, installed=have if pushed else None)
+        except RefusedError as e:   # an older one written to the server (a replay) is refused and shown
             self._refuse(e, None)
+            return
+        if have is not None and doc["version"] < have:
+            # read by a poll, older than the one installed: a server of the cluster that has not applied the
+            # newest write yet answered (a direct get may come from any replica); nothing to install
+            log.debug("programme version %s is older than the installed %s: ignored", doc["version"], have)
             return
         if doc["version"] == have or doc["version"] == self.refused_version:
             return
