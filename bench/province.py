@@ -60,10 +60,16 @@ def rss_of(pid: int) -> float:
     return float("nan")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(n: int) -> list[int]:
+    """n different free ports (held open together, so the system cannot hand out one twice)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, out: mp.Queue, workdir: str):
@@ -77,23 +83,29 @@ def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, ou
 
     async def cluster(commune: str, c: str, ready: asyncio.Queue):
         creds = Credentials(c, f"pw-{c}", server, c, {commune: keys[commune], PROVINCE: keys[PROVINCE]}, commune)
-        for attempt in range(10):
-            link = Link(creds)
-            try:
-                await link.connect(name=c, forever=True)
-                break
-            except Exception as e:
-                out.put(("retry", c, "connect: " + repr(e)[:100]))
-                await asyncio.sleep(min(30, 2 ** attempt) * random.uniform(0.5, 1.5))
         got = asyncio.Event()
         pushed: list[bytes | None] = [None]
 
         async def changed(data):
             pushed[0] = data
             got.set()
-        await link.on_manifest(changed)
+
+        async def connect():
+            for attempt in range(10):
+                link = Link(creds)
+                try:
+                    await link.connect(name=c, forever=True)
+                    await link.on_manifest(changed)
+                    return link
+                except Exception as e:
+                    await link.close()
+                    out.put(("retry", c, "connect: " + repr(e)[:100]))
+                    await asyncio.sleep(min(30, 2 ** attempt) * random.uniform(0.5, 1.5))
+            raise SystemExit(f"{c} could not connect")
+        link = await connect()
         await ready.put(c)
-        doc = None
+        out.put(("step", c, "watching for its programme"))
+        doc, failed = None, 0
         while doc is None:   # the watch (it carries the programme), or a look every 10 s (as the product's station)
             try:
                 await asyncio.wait_for(got.wait(), 10 * random.uniform(0.8, 1.2))
@@ -101,17 +113,27 @@ def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, ou
                 pass
             got.clear()
             try:
+                how = "the watch" if pushed[0] else "a poll"
                 raw, pushed[0] = pushed[0] or await link.my_manifest(), None
+                failed = 0
                 if raw is not None:
                     d = read_manifest(raw, keys[commune], c)
                     if d["bulletins"]:
                         doc = d
+                        out.put(("step", c, f"programme seen through {how}; waiting to fetch its audio"))
             except Exception as e:
+                out.put(("step", c, f"reading its programme: {e!r}"[:160]))
                 out.put(("retry", c, repr(e)[:120]))
+                failed += 1
+                if failed >= 2:   # a link that answers nothing: as the station's link does, start it again
+                    out.put(("reconnect", c))
+                    await link.close()
+                    link = await connect()
         await asyncio.sleep(random.uniform(0, doc.get("spread", 0)))   # as StationLink does
         for attempt in range(12):
             try:
                 async with fetching:
+                    out.put(("step", c, f"fetching its audio (try {attempt + 1})"))
                     for info in doc["bulletins"].values():
                         path = Path(workdir) / f"{c}-{info['sha256'][:8]}"
                         await link.fetch_object(info["sha256"], path)
@@ -119,6 +141,7 @@ def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, ou
                         path.unlink()
                 break
             except Exception as e:
+                out.put(("step", c, f"audio failed (try {attempt + 1}): {e!r}"[:160]))
                 out.put(("retry", c, repr(e)[:120]))
                 await asyncio.sleep(min(30, 2 ** attempt) * random.uniform(0.5, 1.5))
         out.put(("programme", c, time.time()))
@@ -232,7 +255,8 @@ def main() -> None:
     from broadcaster.station.playlog import Journal
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-province-"))
-    ports, routes = [free_port() for _ in range(3)], [free_port() for _ in range(3)]
+    ports = free_ports(6)
+    ports, routes = ports[:3], ports[3:]
     server = ",".join(f"nats://127.0.0.1:{p}" for p in ports)
     tree = {f"xa{m:02d}": [f"c{m:02d}_{i:03d}" for i in range(per)] for m in range(n_communes)}
     total = n_communes * per
@@ -283,7 +307,12 @@ def main() -> None:
                 await link.close()
                 await asyncio.sleep(1)
         raise SystemExit("the cluster never came up")
-    asyncio.run(layout())
+    try:
+        asyncio.run(layout())
+    except SystemExit:
+        for s in servers:
+            s.kill()
+        raise
     print(f"set-up (accounts of {total + n_communes + 1} users, 3 servers, the province's layout): {time.time() - t:.1f} s")
 
     out: mp.Queue = mp.Queue()
@@ -327,6 +356,9 @@ def main() -> None:
     done, passed, rows_up, communes_rss = {}, {}, {}, float("nan")
     deadline = t_pub + 600
     said = time.time()
+    steps: dict[str, str] = {}
+    reconnected: set[str] = set()
+    deadline = t_pub + 240
     while (len(done) < total or communes_rss != communes_rss) and time.time() < deadline:
         if time.time() - said > 20:
             said = time.time()
@@ -336,21 +368,36 @@ def main() -> None:
             msg = out.get(timeout=5)
         except Exception:
             continue
-        if msg[0] == "programme":
+        if msg[0] == "step":
+            steps[msg[1]] = msg[2]
+        elif msg[0] == "programme":
             done[msg[1]] = msg[2] - t_pub
         elif msg[0] == "passed-down":
             passed[msg[1]] = msg[2] - t_pub
         elif msg[0] == "rows-up":
             rows_up[msg[1]] = msg[2]
+        elif msg[0] == "reconnect":
+            reconnected.add(msg[1])
         elif msg[0] == "communes-rss":
             communes_rss = msg[1]
         elif msg[0] == "retry":
             retries[msg[2]] = retries.get(msg[2], 0) + 1
+    late = sorted(set(c for _m, c in everyone) - set(done))
+    if late:   # say which never finished, and where they stopped, instead of waiting
+        by_step: dict[str, list[str]] = {}
+        for c in late:
+            by_step.setdefault(steps.get(c, "?"), []).append(c)
+        print(f"{len(late)} cluster(s) without their programme {time.time() - t_pub:.0f} s after the publish; last step:")
+        for step, who in sorted(by_step.items(), key=lambda kv: -len(kv[1])):
+            print(f"  {len(who):5d}  {step}  (e.g. {', '.join(who[:5])})")
     lat = sorted(done.values()) or [float("nan")]
     print(f"province publish: {t_sent - t_pub:.2f} s for {n_communes} signed programmes; passed down by every commune "
           f"within {max(passed.values() or [float('nan')]):.1f} s")
     print(f"programme verified with its audio at {len(done)}/{total} clusters: p50 {pct(lat, 50):.1f} s, "
           f"p99 {pct(lat, 99):.1f} s, max {max(lat):.1f} s after the province's publish (goal p99 ≤ 60 s)")
+    if reconnected:
+        print(f"{len(reconnected)} cluster(s) whose link stopped answering connected again (the station's link "
+              "does so when its requests time out)")
     if retries:
         print("retries: " + "; ".join(f"{k} ×{v}" for k, v in sorted(retries.items(), key=lambda kv: -kv[1])[:3]))
 

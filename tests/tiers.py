@@ -14,7 +14,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from tests.fleet import NatsServer, cli, free_port, when
+from tests.fleet import NatsServer, cli, free_ports, when
 from tests.station import FREQS, SCRIPTS, tone
 
 AUDIO = ["[tts]", 'engine = "espeak"', "[audio]", 'format = "wav"', "sample_rate = 22050", "repeat = 1", "gap = 0.2"]
@@ -104,8 +104,8 @@ class Tree:
 
     def __init__(self, tmp: Path):
         self.tmp = tmp
-        self.ports = [free_port() for _ in range(3)]
-        self.routes = [free_port() for _ in range(3)]
+        ports = free_ports(6)
+        self.ports, self.routes = ports[:3], ports[3:]
         self.server = ",".join(f"nats://127.0.0.1:{p}" for p in self.ports)
         self.servers: list[NatsServer] = []
         self.nodes: dict[str, Node] = {}
