@@ -125,7 +125,7 @@ def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, ou
                 out.put(("step", c, f"reading its programme: {e!r}"[:160]))
                 out.put(("retry", c, repr(e)[:120]))
                 failed += 1
-                if failed >= 2:   # a link that answers nothing: as the station's link does, start it again
+                if failed >= 1:   # a link that answers nothing (20 s of retries): as the station's link does, again
                     out.put(("reconnect", c))
                     await link.close()
                     link = await connect()

@@ -199,3 +199,15 @@ def test_the_clusters_page_lists_filters_and_draws_them_by_position(tmp_path):
         assert '<tr data-zone="cum_1"' in song and '<tr data-zone="cum_3"' not in song and "2 / 3" in song
     finally:
         server.stop()
+
+
+def test_zones_import_says_which_commune_an_old_address_belongs_to_since_2025(project):
+    """The old→new map of vietnam-address-converter, offline: a vendor's list still has pre-2025 addresses."""
+    project.write("schedule.toml", PLACES)
+    project.write("clusters.csv", "id,name,village,address\n"
+                  "cum_9,Cụm loa bến đò,Thôn Đông,\"Thôn Đông, Xã Quảng An, Huyện Quảng Điền, Tỉnh Thừa Thiên Huế\"\n"
+                  "cum_8,Cụm loa chợ,Thôn Tây,\"Không phải một địa chỉ\"\n")
+    r = project.run("zones", "import", "clusters.csv")
+    assert r.code == 0, r.err
+    lines = [x for x in r.out.splitlines() if "since 1/7/2025" in x]
+    assert len(lines) == 1 and "cum_9" in lines[0] and "Xã Quảng Điền, Thành phố Huế" in lines[0], r.out

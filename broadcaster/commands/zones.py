@@ -21,8 +21,8 @@ def zones() -> None:
 @click.option("--group", metavar="NAME", help=N_("also put the imported clusters in this group"))
 @click.pass_obj
 def import_(obj: Context, csv_file: str, group: str | None) -> None:
-    """Add the clusters of a CSV file (id, name, village, lat, lon, kind, station) to schedule.toml as
-    zones, or update their place; checked as `check` does, written only when all is well."""
+    """Add the clusters of a CSV file (id, name, village, lat, lon, kind, station, address) to schedule.toml
+    as zones, or update their place; checked as `check` does, written only when all is well."""
     from broadcaster.config import display_path, find_config, load_config
     from broadcaster.config.clusters import read_clusters, with_clusters
     from broadcaster.config.schema import _valid_id
@@ -44,3 +44,9 @@ def import_(obj: Context, csv_file: str, group: str | None) -> None:
                                           reason=p) for p in said], hint=_("nothing was changed")) from None
     click.echo(_("{added} cluster(s) added, {updated} updated in {path}", added=added, updated=updated,
                  path=path.name) + (_("; group {group} has them", group=group) if group else "."))
+    from broadcaster.config.clusters import new_commune
+    for c in clusters:   # an old address: say which commune it belongs to since July 2025
+        now = new_commune(c.address) if c.address else None
+        if now and now.split(",")[0].strip().lower() not in c.address.lower():
+            click.echo(_("  {id}: \"{address}\" is in {commune} since 1/7/2025 (add the old name to aliases = "
+                         "[...] if people still use it)", id=c.id, address=c.address, commune=now))

@@ -20,7 +20,7 @@ from broadcaster.config.schema import _valid_id
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import _
 
-COLUMNS = ("id", "name", "village", "lat", "lon", "kind", "station")
+COLUMNS = ("id", "name", "village", "lat", "lon", "kind", "station", "address")   # address: optional, as written before 2025
 REQUIRED = ("id", "name")
 
 
@@ -32,6 +32,7 @@ class Cluster:
     position: tuple[float, float] | None
     kind: str
     station: str | None
+    address: str | None = None   # its address as the list gives it (often still the pre-2025 one)
 
 
 def read_clusters(path: Path) -> list[Cluster]:
@@ -84,7 +85,7 @@ def read_clusters(path: Path) -> list[Cluster]:
         station = row.get("station") or None
         if station is not None and not _valid_id(station):
             bad(_('station "{station}" may use only letters a-z, digits, "-" and "_"', station=station))
-        out.append(Cluster(cid, name, row.get("village") or None, position, kind, station))
+        out.append(Cluster(cid, name, row.get("village") or None, position, kind, station, row.get("address") or None))
     if not out and not problems:
         problems.append(f"{where}: " + _("has no clusters after its first line"))
     if problems:
@@ -128,3 +129,17 @@ def with_clusters(schedule_text: str, clusters: list[Cluster], group: str | None
         array.multiline(len(members) > 8)
         groups[group] = array
     return tomlkit.dumps(doc), added, updated
+
+
+def new_commune(address: str) -> str | None:
+    """The commune or ward an old (pre-July-2025) address belongs to now, from the offline old→new map
+    of the package vietnam-address-converter (Apache-2.0); None if it is not known there."""
+    try:
+        from vietnam_address_converter import convert_address_text
+        result = convert_address_text(address)
+    except Exception:   # not installed, or an address it cannot read: no suggestion
+        return None
+    if not isinstance(result, dict) or result.get("input_type") != "old":
+        return None
+    ward = ((result.get("converted") or {}).get("ward") or {}).get("path_with_type")
+    return ward or None

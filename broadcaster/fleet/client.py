@@ -21,6 +21,7 @@ from broadcaster.i18n import _
 
 CONNECT_TIMEOUT = 6.0
 REQUEST_TIMEOUT = 5.0
+PING_EVERY = 10        # seconds between the client's pings to its server
 RETRY_FOR = 20.0       # seconds a request is asked again while a cluster recovers from losing a server
 
 
@@ -75,7 +76,10 @@ class Link:
         opts = dict(servers=[s.strip() for s in self.creds.server.split(",")], user=self.creds.user,
                     password=self.creds.password, name=name, connect_timeout=3, error_cb=error_cb,
                     disconnected_cb=disconnected_cb, reconnected_cb=reconnected_cb,
-                    allow_reconnect=forever, max_reconnect_attempts=-1 if forever else 0, reconnect_time_wait=2)
+                    allow_reconnect=forever, max_reconnect_attempts=-1 if forever else 0, reconnect_time_wait=2,
+                    # a link that has gone quiet (no answer to pings) is found within half a minute, not the
+                    # client's default four: it then connects again by itself
+                    ping_interval=PING_EVERY, max_outstanding_pings=2)
         if self.creds.station:
             opts["inbox_prefix"] = names.inbox_prefix(self.creds.station).encode()
         try:
