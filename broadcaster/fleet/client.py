@@ -281,7 +281,7 @@ class Link:
             chunks, size, digest = info.get("chunks", 0), info.get("size", 0), hashlib.sha256()
             subject, seq = f"$O.{names.AUDIO}.C.{info['nuid']}", 1
             with open(into, "wb") as f:
-                for _ in range(chunks):
+                for _chunk in range(chunks):
                     part = await self.js.get_msg(stream, seq=seq, subject=subject, direct=True, next=True)
                     f.write(part.data)
                     digest.update(part.data)
