@@ -408,3 +408,38 @@ def test_a_station_airs_the_hubs_bulletins_in_its_own_slots_at_normal_priority_o
     (qa / "a.txt").write_text("Xin chào.", encoding="utf-8")
     r = cli(qa, "check")
     assert r.code == 1 and "also in the hub's programme" in r.err + r.out, r.out + r.err
+
+
+def test_the_console_at_a_hub_plays_a_group_of_zones_below_as_signed_commands(fleet, tmp_path):
+    """'Phát ngay' on a group of clusters from the hub's console: each station below gets its own zones."""
+    from tests.console import ConsoleServer, add_user
+    text = (fleet.district / "schedule.toml").read_text() + '[groups]\nca_hai = ["qa", "qb"]\n'
+    (fleet.district / "schedule.toml").write_text(text, encoding="utf-8")
+    assert cli(fleet.district, "build").code == 0
+    add_user(fleet.district, "chi", "technician")
+    server = ConsoleServer(fleet.district, tmp_path / "web.log")
+    try:
+        with server.client() as c:
+            assert c.login("chi").status_code == 303
+            page = c.get("/play").text
+            assert 'value="qa"' in page and "→ qa" in page   # a zone a station below plays is offered too
+            token = c.csrf("/play")
+            r = c.post("/play", data={"csrf": token, "bulletin": "a", "priority": "normal", "group": "ca_hai"})
+            assert r.status_code == 200 and "error" not in r.text.lower(), r.text[-2000:]
+    finally:
+        server.stop()
+
+    async def go():
+        from broadcaster.fleet.orders import read_command
+        got = {}
+        for s in ("qa", "qb"):
+            link = await connected(fleet, s)
+            try:
+                [m] = await (await link.command_consumer()).fetch(1, timeout=10)
+                doc = read_command(m.data, link.creds.keys, s, [s])
+                got[s] = (doc["zones"], doc["signer"], doc["bulletin"])
+                await m.ack()
+            finally:
+                await link.close()
+        return got
+    assert asyncio.run(go()) == {"qa": (["qa"], "hub", "a"), "qb": (["qb"], "hub", "a")}

@@ -64,17 +64,26 @@ async def play(request: Request) -> Response:
         return await _to_stations(request, context, cfg, target, stations, priority, form)
     if not zones:
         return render(request, "play.html", status_code=400, **{**context, "error": _("choose at least one zone", lang)})
-    missing = [z for z in zones if z not in served]
+    below = [z for z in zones if cfg.zones[z].station]   # played by a station below this hub (a cluster)
+    missing = [z for z in zones if z not in served and z not in below]
     if missing:
         return render(request, "play.html", status_code=409, **{**context, "error": _(
             "no daemon serves {zones}: start broadcaster daemon on this PC first", lang, zones=", ".join(missing))})
     if priority == "urgent" and form.get("confirmed") != "yes":
         return render(request, "play.html", **{**context, "confirm": {"target": target, "zones": zones}})
     now = datetime.now(ZoneInfo(cfg.timezone))
+    if below:   # a signed command to the stations that play them, as `play --group` sends
+        from broadcaster.fleet.orders import DEFAULT_DEADLINE, send_play
+        try:
+            await send_play(cfg, target, stations=list(dict.fromkeys(cfg.zones[z].station for z in below)), zone=None,
+                            priority=priority, now=now, deadline=now + DEFAULT_DEADLINE, zones=below)
+        except BroadcasterError as e:
+            return render(request, "play.html", status_code=502, **{**context, "error": e.message})
     journal = Journal(cfg.paths.state)
     try:
         for z in zones:
-            journal.add_request(target, z, priority, now)
+            if z not in below:
+                journal.add_request(target, z, priority, now)
     finally:
         journal.close()
     console.accounts.audit(request.state.user.name, address(request), "play",
@@ -85,7 +94,7 @@ async def play(request: Request) -> Response:
 
 async def _to_stations(request: Request, context: dict, cfg, target: str, stations: list[str], priority: str,
                        form) -> Response:
-    """At the district: a signed command to each chosen station, as `play --station` sends."""
+    """At a hub: a signed command to each chosen station below, as `play --station` sends."""
     from broadcaster.fleet.orders import DEFAULT_DEADLINE, send_play
     if priority == "urgent" and form.get("confirmed") != "yes":
         return render(request, "play.html", **{**context, "confirm": {"target": target, "zones": stations,
