@@ -73,15 +73,14 @@ class Node:
                 self.daemon.kill()
         self.daemon = None
 
-    def peak_rss_mb(self) -> float | None:
-        """The daemon's peak resident memory so far (Linux), in MB."""
+    def memory_mb(self) -> tuple[float, float] | None:
+        """The daemon's resident memory now and at its peak (Linux), in MB."""
         try:
-            for line in Path(f"/proc/{self.daemon.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        except (AttributeError, OSError):
-            pass
-        return None
+            status = dict(line.split(":", 1) for line in
+                          Path(f"/proc/{self.daemon.pid}/status").read_text().splitlines() if ":" in line)
+            return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+        except (AttributeError, OSError, KeyError):
+            return None
 
     def text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

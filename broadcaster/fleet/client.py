@@ -10,14 +10,30 @@ import time
 from pathlib import Path
 from typing import Awaitable, Callable
 
-import nats
-from nats.errors import Error as NatsError
-from nats.js.errors import NoKeysError, NotFoundError, ObjectNotFoundError
 
-from broadcaster.errors import FleetError
-from broadcaster.fleet import names
-from broadcaster.fleet.credentials import Credentials
-from broadcaster.i18n import _
+def _load_nats():
+    """nats-py imports aiohttp (with yarl, multidict, …: ~10 MB) for a WebSocket transport we never use
+    (nats:// and tls:// only): it is kept out while nats loads, so a cluster's small board does not carry
+    it. A process that already has aiohttp (the console rendering with edge) keeps it as it is."""
+    import sys
+    if "aiohttp" in sys.modules:
+        return
+    sys.modules["aiohttp"] = None   # `import aiohttp` fails inside nats: its transport notes "no WebSocket"
+    try:
+        import nats.aio.transport  # noqa: F401
+    finally:
+        del sys.modules["aiohttp"]
+
+
+_load_nats()
+import nats  # noqa: E402
+from nats.errors import Error as NatsError  # noqa: E402
+from nats.js.errors import NoKeysError, NotFoundError, ObjectNotFoundError  # noqa: E402
+
+from broadcaster.errors import FleetError  # noqa: E402
+from broadcaster.fleet import names  # noqa: E402
+from broadcaster.fleet.credentials import Credentials  # noqa: E402
+from broadcaster.i18n import _  # noqa: E402
 
 CONNECT_TIMEOUT = 6.0
 REQUEST_TIMEOUT = 5.0

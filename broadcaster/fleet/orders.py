@@ -16,8 +16,6 @@ import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from nats.js.errors import NotFoundError
-
 from broadcaster.errors import FleetError, RefusedError
 from broadcaster.fleet.signing import sign, verify
 from broadcaster.i18n import _
@@ -82,6 +80,7 @@ async def send_play(cfg, target: str, *, stations: list[str], zone: str | None, 
     ``zones`` (a group's, or several): each station gets those of its own among them."""
     from broadcaster.fleet.client import Link
     from broadcaster.fleet.credentials import hub_credentials
+    from nats.js.errors import NotFoundError   # after fleet.client, which loads nats without aiohttp
     target_audio, path, bulletin, title = command_audio(cfg, target)
     creds = hub_credentials(cfg)
     link = Link(creds)

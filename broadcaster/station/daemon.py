@@ -30,7 +30,7 @@ from broadcaster.station.alerts import Alerts
 from broadcaster.station.inbox import Requests
 from broadcaster.station.monitor import Monitors
 from broadcaster.station.outputs import Outputs
-from broadcaster.station.parts import Heartbeat, Part, PlayLog, StateLock, Timer
+from broadcaster.station.parts import Heartbeat, MemoryTrim, Part, PlayLog, StateLock, Timer
 from broadcaster.station.planner import Planner
 from broadcaster.station.playlog import Journal
 from broadcaster.station.renderer import Renderer
@@ -53,6 +53,7 @@ PARTS: tuple[type[Part], ...] = (
     Requests,    # `play` requests → the zones' workers
     Watcher,     # live edits → reload
     Heartbeat,   # "this daemon is alive", for `play` and `status`
+    MemoryTrim,  # freed memory handed back to the system (a cluster's board is small)
 )
 
 P = TypeVar("P", bound=Part)

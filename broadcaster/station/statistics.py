@@ -53,14 +53,15 @@ class Line:
         if r.priority == "urgent":
             self.emergencies += 1
         aired = _seconds(r)
+        required = length if length is not None else aired
         if r.slot is not None:   # an airing the schedule asked for (commands and requests come on top)
             self.due += 1
-            self.seconds_required += length if length is not None else aired
+            self.seconds_required += required
         if r.status in DONE:
             self.done += 1
             self.on_time += r.status == "played"
-            if r.slot is not None:   # against what was required: the airings due (an emergency is on top)
-                self.seconds_aired += aired
+            if r.slot is not None:   # against what was required: the airings due (an emergency is on top),
+                self.seconds_aired += min(aired, required)   # a few ms over is not more than was asked
 
     def record(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if k != "bulletins"}
