@@ -1,6 +1,7 @@
-"""The console under a year of play log: 21 zones, ~75,000 airings.
+"""The console under a year of play log: 21 zones (~75,000 airings), or a commune's 150 clusters
+(~550,000 airings, with villages, positions and groups).
 
-    .venv/bin/python bench/web.py [ROUNDS]
+    .venv/bin/python bench/web.py [ROUNDS] [ZONES]
 
 Starts `broadcaster web` on 127.0.0.1, logs in, and asks for the overview (and its live part),
 the log and the schedule ROUNDS times each (default 40), printing the time per page seen by the
@@ -25,6 +26,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 ZONES = 21
+VILLAGES = 34
 
 
 def main() -> None:
@@ -32,14 +34,20 @@ def main() -> None:
     from broadcaster.station.playlog import Journal
     from tests.console import ConsoleServer, PASSWORD, add_user
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+    n_zones = int(sys.argv[2]) if len(sys.argv) > 2 else ZONES
     tmp = Path(tempfile.mkdtemp(prefix="bench-web-"))
     sf.write(str(tmp / "b.wav"), np.zeros(22050 * 60, dtype=np.int16), 22050)
-    zones = "".join(f'[zones.z{i:02d}]\nname = "Xã số {i}"\nquiet = "22:00-05:00"\n' for i in range(ZONES))
+    zones = "".join(f'[zones.z{i:03d}]\nname = "Cụm loa số {i}"\nquiet = "22:00-05:00"\n'
+                    f'village = "Thôn {i % VILLAGES + 1}"\nlat = {16.4 + i * 0.001:.4f}\nlon = {107.5 + (i % 13) * 0.002:.4f}\n'
+                    for i in range(n_zones))
+    groups = ("[groups]\n" + "".join(f'thon_{v + 1} = [{", ".join(chr(34) + f"z{i:03d}" + chr(34) for i in range(n_zones) if i % VILLAGES == v)}]\n'
+                                      for v in range(min(VILLAGES, n_zones)))
+              + f'song = [{", ".join(chr(34) + f"group:thon_{v + 1}" + chr(34) for v in range(0, min(VILLAGES, n_zones), 3))}]\n')
     times = ", ".join(f'"{h:02d}:{m:02d}"' for h, m in [(5, 30), (6, 30), (7, 0), (8, 0), (10, 0), (11, 30), (14, 0),
                                                           (16, 0), (17, 0), (18, 30)])
     (tmp / "schedule.toml").write_text(
         f'timezone = "Asia/Ho_Chi_Minh"\n[bulletins.b]\ntitle = "Bản tin"\nfile = "b.wav"\n{zones}'
-        f'[[slots]]\nbulletin = "b"\nzones = "*"\nat = [{times}]\n', encoding="utf-8")
+        f'{groups}[[slots]]\nbulletin = "b"\nzones = "*"\nat = [{times}]\n', encoding="utf-8")
     tz = ZoneInfo("Asia/Ho_Chi_Minh")
     j = Journal(tmp / "state")
     db = j.store.db
@@ -51,16 +59,16 @@ def main() -> None:
     for d in range(365):
         for h, m in [(5, 30), (6, 30), (7, 0), (8, 0), (10, 0), (11, 30), (14, 0), (16, 0), (17, 0), (18, 30)]:
             t = start + timedelta(days=d, hours=h, minutes=m)
-            for z in range(ZONES):
+            for z in range(n_zones):
                 status = rng.choices(["played", "late", "missed", "failed"], [96, 2, 1, 1])[0]
                 db.execute("INSERT INTO airings (scheduled, scheduled_ts, zone, bulletin, priority, slot, started,"
                            " ended, status) VALUES (?,?,?,?,?,?,?,?,?)",
-                           (t.isoformat(timespec="milliseconds"), t.timestamp(), f"z{z:02d}", "b", "normal", 0,
+                           (t.isoformat(timespec="milliseconds"), t.timestamp(), f"z{z:03d}", "b", "normal", 0,
                             t.isoformat(timespec="milliseconds"), (t + timedelta(seconds=60)).isoformat(), status))
                 n += 1
     db.execute("COMMIT")
     j.close()
-    print(f"play log: {n} airings, {ZONES} zones, 365 days")
+    print(f"play log: {n} airings, {n_zones} zones, 365 days")
     add_user(tmp, "admin", "admin")
     server = ConsoleServer(tmp, tmp / "web.log")
     try:
@@ -68,7 +76,8 @@ def main() -> None:
         html = c.get("/login").text
         csrf = html.split('name="csrf" value="')[1].split('"')[0]
         c.post("/login", data={"csrf": csrf, "name": "admin", "password": PASSWORD, "next": "/"})
-        for page in ("/", "/live", "/log", "/log?zone=z03", "/schedule", "/schedule?days=7", "/bulletins"):
+        for page in ("/", "/live", "/log", "/log?zone=z003", "/schedule", "/schedule?days=7", "/bulletins", "/clusters",
+                     "/clusters?village=Th%C3%B4n+3", "/play", "/compose"):
             c.get(page)   # warm
             took = []
             for _ in range(rounds):
