@@ -157,7 +157,11 @@ class HubLink(LoopPart):
         """The stations' latest heartbeats, shortened to what the levels above show."""
         while True:
             states = await link.states()
-            self.below = {s: summary(st) for s, st in states.items() if s in set(self.d.cfg.stations())}
+            mine = set(self.d.cfg.stations())
+            # a reading that misses some (the bucket's keys listed while a cluster elects a leader) keeps
+            # what was known of them: a station gone for good ages out of the bucket (a day) and of the list
+            kept = {s: v for s, v in self.below.items() if s in mine}
+            self.below = {**kept, **{s: summary(st) for s, st in states.items() if s in mine}}
             await asyncio.sleep(BELOW_EVERY)
 
     async def _republish(self, link: Link) -> None:
