@@ -44,10 +44,30 @@ def pct(xs, p):
 
 
 def rss_of(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+    """A process's peak resident memory in MB (nan once it has gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return float("nan")
+
+
+def ingest(creds, journal) -> tuple[int, float]:
+    """Rows taken from the log stream into ``journal`` by the hub's own collector: (rows, seconds)."""
+    from broadcaster.fleet.client import Link
+    from broadcaster.fleet.collect import collect
+
+    async def go():
+        link = Link(creds)
+        await link.connect(name="bench collect", forever=True)
+        t = time.time()
+        got = await collect(link, journal, until_idle=2.0)
+        spent = time.time() - t - 2.0   # less the idle time that tells it is done
+        await link.close()
+        return got, spent
+    return asyncio.run(go())
 
 
 def worker(stations: list[str], server: str, public: str, out: mp.Queue, go: mp.Event, workdir: str):
@@ -140,7 +160,6 @@ def main() -> None:
     from broadcaster.config import load_config
     from broadcaster.fleet.accounts import server_config
     from broadcaster.fleet.client import Link
-    from broadcaster.fleet.collect import collect
     from broadcaster.fleet.credentials import Credentials
     from broadcaster.fleet.names import hub_user
     from broadcaster.fleet.orders import make_command
@@ -255,15 +274,7 @@ def main() -> None:
 
     journal = Journal(tmp / "state")
 
-    async def ingest():
-        link = Link(district)
-        await link.connect(name="bench collect")
-        t = time.time()
-        got = await collect(link, journal, until_idle=2.0)
-        spent = time.time() - t - 2.0
-        await link.close()
-        return got, spent
-    got, spent = asyncio.run(ingest())
+    got, spent = ingest(district, journal)
     stored = sum(journal.station_counts().values())
     print(f"play-log rows: {got} taken, {stored} stored (expected {n * ROWS_PER_STATION}) in {spent:.2f} s "
           f"= {got / spent:,.0f} rows/s at the district")

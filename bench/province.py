@@ -24,11 +24,9 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing as mp
-import os
 import random
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,40 +34,15 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.fleet import ingest, pct, rss_of  # noqa: E402  (the same measures as the district's bench)
+from tests.fleet import free_ports  # noqa: E402
 
 ROWS_PER_CLUSTER = 20
 FETCHES_PER_PROCESS = 40
 PROVINCE = "tinh"
-
-
-def pct(xs, p):
-    return float(np.percentile(xs, p)) if xs else float("nan")
-
-
-def rss_of(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def free_ports(n: int) -> list[int]:
-    """n different free ports (held open together, so the system cannot hand out one twice)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, out: mp.Queue, workdir: str):
@@ -187,7 +160,7 @@ def communes_worker(tree: dict[str, list[str]], server: str, up_pw: dict, keys: 
         down = Link(Credentials(hub_user(m), f"hub-{m}", server, None, {m: keys[m]}, m, private[m]))
         await up.connect(name=f"{m} up", forever=True)
         await down.connect(name=f"{m} down", forever=True)
-        await down.ensure_layout(clusters, replicas=3)
+        await down.ensure_layout(clusters)
         out.put(("commune-ready", m))
         got = asyncio.Event()
         pushed: list[bytes | None] = [None]
@@ -246,7 +219,6 @@ def main() -> None:
     from broadcaster.config import load_config
     from broadcaster.fleet.accounts import server_config
     from broadcaster.fleet.client import Link
-    from broadcaster.fleet.collect import collect
     from broadcaster.fleet.credentials import Credentials
     from broadcaster.fleet.names import hub_user
     from broadcaster.fleet.orders import make_command
@@ -300,7 +272,7 @@ def main() -> None:
             link = Link(province)
             try:
                 await link.connect(name="bench province", forever=True)
-                await link.ensure_layout(list(tree), replicas=3)
+                await link.ensure_layout(list(tree))
                 await link.close()
                 return
             except Exception:
@@ -403,15 +375,7 @@ def main() -> None:
 
     journal = Journal(tmp / "state")
 
-    async def ingest():
-        link = Link(province)
-        await link.connect(name="bench collect", forever=True)
-        t = time.time()
-        got = await collect(link, journal, until_idle=2.0)
-        spent = time.time() - t - 2.0
-        await link.close()
-        return got, spent
-    got, spent = asyncio.run(ingest())
+    got, spent = ingest(province, journal)
     stored = sum(journal.station_counts().values())
     print(f"play-log rows at the province: {got} taken, {stored} stored under commune/cluster "
           f"(expected {total * ROWS_PER_CLUSTER}) in {spent:.2f} s = {got / spent:,.0f} rows/s (goal ≥ 5,000/s)")

@@ -45,7 +45,7 @@ def report(obj: Context, first: str | None, last: str | None, zones: tuple[str, 
     from broadcaster.commands.station import read_rows
     rows = read_rows(cfg, station)
     if station:
-        zones = zones or tuple(z for z, zone in cfg.zones.items() if zone.station == station)
+        zones = zones or tuple(cfg.zones_of(station))
     tz = now.tzinfo
     last_day = parse_day(last, "--to") if last else now.date()
     if first:

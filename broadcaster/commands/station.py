@@ -225,34 +225,23 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
 
 
 def read_rows(cfg: Config, station: str | None, **filters) -> list:
-    """This PC's play log; at a hub with the rows collected from every station below it (or one station's)."""
+    """This PC's play log; at a hub with the rows collected from every station below it (or one station's,
+    at any depth: "xa_a/cum_1" is cluster cum_1 of station xa_a)."""
     from broadcaster.station.playlog import Journal
-    district = cfg.is_hub
-    if station is not None:
-        if not district:
-            raise ConfigError(_("--station is for a hub's project, where the stations' play logs are "
-                                "collected"))
-        if station not in journal_stations(cfg):
-            require_known("station", (station,), cfg, known=cfg.stations())
+    hub = cfg.is_hub
+    if station is not None and not hub:
+        raise ConfigError(_("--station is for a hub's project, where the stations' play logs are collected"))
     journal = Journal(cfg.paths.state)
-    if district:
-        _collect(cfg, journal)
     try:
+        if station is not None and station not in journal.station_counts():
+            require_known("station", (station,), cfg, known=cfg.stations())
+        if hub:
+            _collect(cfg, journal)
         rows = [] if station else journal.rows(**filters)
-        if district:
+        if hub:
             rows = sorted(rows + journal.station_rows(station=station, **filters),
                           key=lambda r: (datetime.fromisoformat(r.scheduled).timestamp(), r.station or "", r.zone))
         return rows
-    finally:
-        journal.close()
-
-
-def journal_stations(cfg: Config) -> set[str]:
-    """Every station whose rows this hub holds, at any depth ("xa_a/cum_1": cluster cum_1 of station xa_a)."""
-    from broadcaster.station.playlog import Journal
-    journal = Journal(cfg.paths.state)
-    try:
-        return set(journal.station_counts())
     finally:
         journal.close()
 

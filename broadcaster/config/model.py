@@ -244,6 +244,10 @@ class Config:
         """The stations below this node (named by its zones), in order; none on a node that is no hub."""
         return list(dict.fromkeys(z.station for z in self.zones.values() if z.station))
 
+    def zones_of(self, station: str) -> list[str]:
+        """The zones the station ``station`` below this node plays."""
+        return [z for z, zone in self.zones.items() if zone.station == station]
+
     @property
     def is_hub(self) -> bool:
         """This node sends programmes and commands down to stations and collects their play logs."""

@@ -49,6 +49,21 @@ class LoopPart(Part):
         self.thread.start()
         ready.wait(5)
 
+    async def until_stopped(self, *coros) -> None:
+        """Run these together until ``stop`` or until one of them ends; an exception of one is raised
+        here (the link's session is then started again by the caller), and the others are cancelled."""
+        tasks = [asyncio.create_task(c) for c in coros]
+        stop = asyncio.create_task(self.stopping.wait())
+        try:
+            done, _pending = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                if t is not stop and t.exception():
+                    raise t.exception()
+        finally:
+            for t in (stop, *tasks):
+                t.cancel()
+            await asyncio.gather(stop, *tasks, return_exceptions=True)
+
     def _wind_down(self) -> None:
         pending = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
         for t in pending:

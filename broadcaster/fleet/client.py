@@ -158,12 +158,13 @@ class Link:
 
     # --- a hub ------------------------------------------------------------------
 
-    async def ensure_layout(self, stations: list[str], *, replicas: int = 1) -> None:
+    async def ensure_layout(self, stations: list[str]) -> None:
         """The buckets, streams and per-station consumers, made if missing (idempotent). On a cluster of
-        three servers everything is kept on all three (``replicas``), so losing one loses nothing."""
+        three servers (three addresses in the link's server) everything is kept on all three, so losing
+        one loses nothing."""
         from nats.js.api import AckPolicy, ConsumerConfig, KeyValueConfig, ObjectStoreConfig, StreamConfig
         js = self.js
-        r = max(1, min(3, replicas))
+        r = max(1, min(3, len([s for s in self.creds.server.split(",") if s.strip()])))
         await self._call("create the programme bucket",
                          lambda: js.create_key_value(KeyValueConfig(bucket=names.PROGRAMMES, history=5, direct=True, replicas=r)))
         await self._call("create the state bucket",

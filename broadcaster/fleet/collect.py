@@ -125,21 +125,10 @@ class HubLink(LoopPart):
             link = Link(self.creds)
             try:
                 await link.connect(name=f"broadcaster hub {self.creds.hub}", forever=True)
-                await link.ensure_layout(self.d.cfg.stations(), replicas=len(self.d.cfg.fleet.servers))
+                await link.ensure_layout(self.d.cfg.stations())
                 said = None
-                tasks = [asyncio.create_task(c) for c in (collect(link, self.d.journal, until_idle=None),
-                                                          self._watch_below(link), self._republish(link),
-                                                          self._relay(link))]
-                stop = asyncio.create_task(self.stopping.wait())
-                try:
-                    done, _pending = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
-                    for t in done:
-                        if t is not stop and t.exception():
-                            raise t.exception()
-                finally:
-                    for t in (stop, *tasks):
-                        t.cancel()
-                    await asyncio.gather(stop, *tasks, return_exceptions=True)
+                await self.until_stopped(collect(link, self.d.journal, until_idle=None), self._watch_below(link),
+                                         self._republish(link), self._relay(link))
             except FleetError as e:
                 if str(e) != said:
                     log.warning(_("link to the stations below: {reason}; trying again", reason=e))
@@ -200,8 +189,7 @@ class HubLink(LoopPart):
                 await self._queue.put(item)   # the link dropped: again when it is back
                 raise
             for s in cfg.stations():
-                theirs = {z for z, zone in cfg.zones.items() if zone.station == s}
-                if not zones or zones & theirs:
+                if not zones or zones & set(cfg.zones_of(s)):
                     try:
                         await link.send_command(s, raw, doc["id"])
                     except FleetError:

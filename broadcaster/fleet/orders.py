@@ -94,12 +94,12 @@ async def send_play(cfg, target: str, *, stations: list[str], zone: str | None, 
         try:   # the layout is there once anything was published: an urgent warning does not wait to check it
             await upload()
         except (FleetError, NotFoundError):
-            await link.ensure_layout(cfg.stations(), replicas=len(cfg.fleet.servers))
+            await link.ensure_layout(cfg.stations())
             await upload()
         below = await link.states()
         for s in stations:
             wanted = zones or ([zone] if zone else None)
-            mine = [z for z, zz in cfg.zones.items() if zz.station == s and (wanted is None or z in wanted)]
+            mine = [z for z in cfg.zones_of(s) if wanted is None or z in wanted]
             doc, data = make_command(s, bulletin=bulletin, title=title, audio=target_audio, zones=mine,
                                      priority=priority, now=now, deadline=deadline, signing_key=creds.signing_key,
                                      by=cfg.fleet.name)

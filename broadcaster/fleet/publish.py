@@ -79,7 +79,7 @@ async def publish(link, cfg: Config, plans: list[StationPlan], files: dict[str, 
                   dry_run: bool = False) -> int:
     """Upload missing audio, then write each changed station's programme. Returns objects uploaded."""
     if not dry_run:
-        await link.ensure_layout(cfg.stations(), replicas=len(cfg.fleet.servers))
+        await link.ensure_layout(cfg.stations())
     async def current_of(station: str) -> bytes | None:
         try:
             return await link.manifest_of(station)

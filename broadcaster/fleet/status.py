@@ -46,7 +46,7 @@ def station_rows(cfg: Config, states: dict[str, dict], published: dict[str, byte
             pub = json.loads(published.get(s) or b"null")
         except ValueError:
             pub = None
-        add(s, s, states.get(s) or {}, me, 1, pub or {}, [z for z, zone in cfg.zones.items() if zone.station == s])
+        add(s, s, states.get(s) or {}, me, 1, pub or {}, cfg.zones_of(s))
     return rows
 
 
@@ -59,7 +59,7 @@ async def fleet_view(cfg: Config, journal, *, name: str, collect_first: bool = F
     await link.connect(name=name)
     try:
         if collect_first:
-            await link.ensure_layout(cfg.stations(), replicas=len(cfg.fleet.servers))
+            await link.ensure_layout(cfg.stations())
             await collect(link, journal)
         states = await link.states()
         published = {s: await link.manifest_of(s) for s in cfg.stations()}

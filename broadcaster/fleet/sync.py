@@ -105,18 +105,8 @@ class StationLink(LoopPart):
             self._pushed = data
             wake.set()
         await link.on_manifest(changed)
-        tasks = [asyncio.create_task(c) for c in (self._programmes(link, wake), self._heartbeats(link),
-                                                   self._outbox(link), self._commands(link))]
-        stop = asyncio.create_task(self.stopping.wait())
-        try:
-            done, _pending = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            for t in done:
-                if t is not stop and t.exception():
-                    raise t.exception()
-        finally:
-            for t in [stop, *tasks]:
-                t.cancel()
-            await asyncio.gather(stop, *tasks, return_exceptions=True)
+        await self.until_stopped(self._programmes(link, wake), self._heartbeats(link), self._outbox(link),
+                                 self._commands(link))
 
     def _fetcher(self, link: Link):
         """A blocking fetch (for the installer, in a worker thread) through this loop."""
@@ -203,7 +193,10 @@ class StationLink(LoopPart):
     def hub(self):
         """This daemon's link to its own stations, if it is a hub too."""
         from broadcaster.fleet.collect import HubLink
-        return next((p for p in self.d.parts if isinstance(p, HubLink)), None)
+        try:
+            return self.d.get(HubLink)
+        except LookupError:
+            return None
 
     async def _heartbeats(self, link: Link) -> None:
         while True:

@@ -95,12 +95,17 @@ def subtree(rows: list[Row], me: str, first: date, last: date, tz, online: dict[
             path = "/".join(parts[:depth])
             line = lines.setdefault(path, Line(path, "/".join(parts[:depth - 1]) or me, depth))
             line.add(r, typical.get(r.bulletin or ""))
-    for path, line in lines.items():   # clusters: the stations with none below them
-        leaves = [p for p in lines if p == path or p.startswith(path + "/")]
-        ends = [p for p in leaves if not any(q.startswith(p + "/") for q in lines)]
-        line.clusters = len(ends)
-        if online is not None:
-            line.online = sum(bool(online.get(p)) for p in ends)
+    parents = {p.rsplit("/", 1)[0] for p in lines if "/" in p}
+    if online is not None:
+        for line in lines.values():
+            line.online = 0
+    for leaf in set(lines) - parents:   # clusters: the stations with none below them, counted at every level
+        parts = leaf.split("/")
+        for depth in range(1, len(parts) + 1):
+            line = lines["/".join(parts[:depth])]
+            line.clusters += 1
+            if online is not None:
+                line.online += bool(online.get(leaf))
     return [lines[p].record() for p in sorted(lines, key=lambda p: (p.split("/")[0], p.count("/"), p))]
 
 
