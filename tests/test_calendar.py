@@ -101,3 +101,51 @@ def test_the_daemon_plays_a_moved_airing_at_its_new_time_and_not_at_the_old(stat
     assert [r["bulletin"] for r in station.log()].count("a") == 1
     rows = {r["bulletin"]: r for r in station.log()}
     assert rows["a"]["status"] == "played" and rows["a"]["scheduled"].startswith(t_new.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+RECURRING = BASE_CONFIG + """
+[zones.xa]
+name = "Xã A"
+
+[[slots]]                         # once: the 8th at 17:30
+bulletin = "thong-bao"
+zones = ["xa"]
+at = ["17:30"]
+start = 2026-12-08
+end = 2026-12-08
+
+[[slots]]                         # every other Wednesday from the 9th
+bulletin = "thong-bao"
+zones = ["xa"]
+at = ["06:00"]
+days = "wed"
+weeks = 2
+start = 2026-12-09
+
+[[slots]]                         # the last Friday of the month
+bulletin = "thong-bao"
+zones = ["xa"]
+at = ["19:00"]
+monthly = "last fri"
+"""
+
+
+def test_once_every_n_weeks_and_the_nth_weekday_of_the_month(project):
+    project.write("schedule.toml", RECURRING)
+    times = [t for t, _p, _m in coming(project, "2026-12-01", 62)]
+    assert [t for t in times if t.endswith("17:30")] == ["2026-12-08T17:30"]
+    assert [t for t in times if t.endswith("06:00")] == ["2026-12-09T06:00", "2026-12-23T06:00", "2027-01-06T06:00",
+                                                         "2027-01-20T06:00"]
+    assert [t for t in times if t.endswith("19:00")] == ["2026-12-25T19:00", "2027-01-29T19:00"]
+
+
+def test_recurrence_mistakes_say_what_to_write(project):
+    project.write("schedule.toml", RECURRING.replace("start = 2026-12-09\n", "")
+                  .replace('monthly = "last fri"', 'monthly = "last fri"\ndays = "fri"'))
+    r = project.run("check")
+    assert r.code == 1
+    assert "every 2 weeks counts from a first day: add start =" in r.err, r.err
+    assert "monthly names the day of the month" in r.err and "schedule.toml:" in r.err
+    project.write("schedule.toml", RECURRING.replace('"last fri"', '"3rd friday-ish"').replace("weeks = 2", "weeks = 0"))
+    r = project.run("check")
+    assert r.code == 1 and 'monthly "3rd friday-ish" is not valid' in r.err and "weeks must be a whole number" in r.err

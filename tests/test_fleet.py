@@ -443,3 +443,59 @@ def test_the_console_at_a_hub_plays_a_group_of_zones_below_as_signed_commands(fl
                 await link.close()
         return got
     assert asyncio.run(go()) == {"qa": (["qa"], "hub", "a"), "qb": (["qb"], "hub", "a")}
+
+
+def test_a_station_airs_what_the_hub_plans_holidays_exceptions_moves_and_recurrences_included(fleet, tmp_path):
+    """The hub's calendar travels with its programme: the clusters below hold back its holidays and a
+    slot's except dates, follow a moved or cancelled airing, and repeat every N weeks or on the nth
+    weekday as the hub does; a station's airings are exactly the hub's on the station's zones."""
+    def plan(where, zone):
+        r = cli(where, "next", "--json", "--from", "2026-12-28", "--days", "70", "--zone", zone)
+        assert r.code == 0, r.err
+        return sorted((a["time"][:16], a["bulletin"]) for a in json.loads(r.out) if a["zone"] == zone)
+
+    before = set(plan(fleet.district, "qa"))   # the fixture's own daily slots
+    hub = fleet.district / "schedule.toml"
+    hub.write_text(hub.read_text(encoding="utf-8") + """
+[calendar]
+skip = ["2027-01-01"]
+
+[[slots]]                 # every other Tuesday and Friday, not on 2027-01-12
+bulletin = "a"
+zones = ["qa", "qb"]
+at = ["05:30", "17:00"]
+days = "tue,fri"
+weeks = 2
+start = 2026-12-28
+except = [2027-01-12]
+
+[[slots]]                 # the second Sunday of each month
+bulletin = "b"
+zones = ["qa"]
+at = ["07:00"]
+monthly = "2nd sun"
+
+[[changes]]
+bulletin = "a"
+at = 2027-01-26T17:00:00
+to = 2027-01-26T18:15:00
+
+[[changes]]
+bulletin = "b"
+at = 2027-02-14T07:00:00
+cancel = true
+""", encoding="utf-8")
+    assert cli(fleet.district, "check").code == 0
+    stick = tmp_path / "usb"
+    assert cli(fleet.district, "publish", "--to-dir", str(stick)).code == 0
+    qa = fleet.stations["qa"]
+    assert cli(qa, "fleet", "import", str(stick)).code == 0
+    at_hub = plan(fleet.district, "qa")
+    assert plan(qa, "qa") == at_hub
+    times = [t for t, b in at_hub if (t, b) not in before]
+    assert "2026-12-29T05:30" in times and "2027-01-01T05:30" not in times        # week 1: Tue; Fri is a holiday
+    assert not any(t.startswith(("2027-01-05", "2027-01-08")) for t in times)   # week 2: not this week
+    assert not any(t.startswith("2027-01-12") for t in times) and "2027-01-15T17:00" in times   # except, then Fri
+    assert "2027-01-26T18:15" in times and "2027-01-26T17:00" not in times         # moved
+    assert "2027-01-10T07:00" in times and "2027-02-14T07:00" not in times         # 2nd Sunday; one cancelled
+    assert "2027-03-14T07:00" not in times and "2027-03-07T07:00" not in times     # (past the 70 days / 1st Sun)

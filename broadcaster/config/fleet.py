@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from broadcaster.config.bulletins import parse_bulletins
+from broadcaster.config.calendar import parse_changes
 from broadcaster.config.model import HUB_SLOTS, Config, FleetSettings
 from broadcaster.config.schema import _Invalid, _Loader, _show, _str, _valid_id
 from broadcaster.config.slots import parse_slots, parse_zones
@@ -106,6 +107,7 @@ def merge_programme(ld: _Loader, cfg: Config, path: Path) -> Config:
     slots = [replace(s, origin=origins[s.index - HUB_SLOTS] if isinstance(origins, list)
                      and s.index - HUB_SLOTS < len(origins) and isinstance(origins[s.index - HUB_SLOTS], str)
                      else signer) for s in slots]
+    hub_changes = parse_changes(pld, data, pld.table(data, "bulletins"), zones)   # its airings moved or cancelled
     hub_tz = head.get("timezone") if isinstance(head, dict) else None
     if hub_tz is not None:
         try:
@@ -123,6 +125,6 @@ def merge_programme(ld: _Loader, cfg: Config, path: Path) -> Config:
         ld.problem(("bulletins", clash), f"bulletins.{clash}",
                    _('"{id}" is also in the hub\'s programme: rename this one', id=clash))
     return replace(cfg, zones={**zones, **cfg.zones}, bulletins={**cfg.bulletins, **bulletins},
-                   slots=cfg.slots + tuple(slots),
+                   slots=cfg.slots + tuple(slots), changes=cfg.changes + hub_changes,
                    programme={"version": head.get("version"), "published": head.get("published"),
                               "station": head.get("station"), "by": signer})

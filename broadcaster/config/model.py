@@ -113,6 +113,15 @@ class Slot:
     timezone: str | None = None    # the zone its times are in, when not the configuration's (the hub's programme)
     exceptions: frozenset = frozenset()   # dates it does not play (its ``except``)
     gap: float = 0.0               # seconds between the bulletins of a sequence
+    weeks: int = 1                 # every N weeks, counted from the week of ``start``
+    monthly: str | None = None     # APScheduler's day field, with ``at``: "2nd sun", "last fri", "1,15"
+
+    def on_week(self, day: date) -> bool:
+        """Whether ``day`` falls in a week this slot plays (every ``weeks`` weeks from ``start``'s)."""
+        if self.weeks == 1 or self.start is None:
+            return True
+        first = self.start - timedelta(days=self.start.weekday())
+        return (day - first).days // 7 % self.weeks == 0
 
     @property
     def sequence(self) -> tuple[str, ...]:

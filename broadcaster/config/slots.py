@@ -16,7 +16,7 @@ from broadcaster.i18n import _
 
 ZONE_KEYS = ("name", "device", "volume", "quiet", "station", "monitor", *PLACE_KEYS)
 SLOT_KEYS = ("bulletin", "bulletins", "gap", "source", "zones", "at", "cron", "days", "start", "end", "priority",
-             "duration", "until", "except")
+             "duration", "until", "except", "weeks", "monthly")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|min|h|d)?$")
 
@@ -139,6 +139,29 @@ def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dic
             except (_Invalid, ValueError) as e:
                 bad("days", _('days {value} is not valid: {reason} (use e.g. "mon-fri" or "sat,sun")',
                              value=_show(days), reason=e))
+    monthly = s.get("monthly")
+    if monthly is not None:
+        if "cron" in s or days is not None:
+            bad("monthly", _('monthly names the day of the month ("2nd sun", "last fri", "15"): use it with at, '
+                             'without days or cron'))
+        else:
+            try:
+                if not isinstance(monthly, (str, int)) or isinstance(monthly, bool) or len(str(monthly)) > 40:
+                    raise ValueError(_show(monthly))
+                CronTrigger(day=str(monthly))
+            except ValueError as e:
+                bad("monthly", _('monthly {value} is not valid: {reason} (use e.g. "2nd sun", "last fri", "1st mon" '
+                                 'or "15")', value=_show(monthly), reason=e))
+    weeks = s.get("weeks", 1)
+    if weeks != 1:
+        if isinstance(weeks, bool) or not isinstance(weeks, int) or not 1 <= weeks <= 52:
+            bad("weeks", _("weeks must be a whole number from 1 to 52 (every N weeks), not {value}",
+                           value=_show(weeks)))
+        elif "start" not in s:
+            bad("weeks", _("every {n} weeks counts from a first day: add start = 2026-12-07 (the first week it "
+                           "plays)", n=weeks))
+        elif "cron" in s or monthly is not None:
+            bad("weeks", _("weeks goes with at and days (e.g. days = \"tue\", weeks = 2), not with cron or monthly"))
     dates = {}
     for k in ("start", "end"):
         if k in s:
@@ -158,7 +181,7 @@ def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dic
     exceptions = dates_of(ld, s["except"], key + ("except",), section, "except") if "except" in s else frozenset()
     return Slot(i, bulletin, zone_ids, at, s.get("cron"), days, dates.get("start"), dates.get("end"),
                 priority, ld.index.line(*key), **relay, then=tuple(sequence[1:]), gap=_gap(s, bad),
-                exceptions=exceptions)
+                exceptions=exceptions, weeks=weeks, monthly=str(monthly) if monthly is not None else None)
 
 
 def _sequence(s: dict, bulletins: dict, bad) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 
 from broadcaster.config import Config
 from broadcaster.errors import RefusedError
@@ -20,7 +20,10 @@ _SHA = re.compile(r"^[0-9a-f]{64}$")
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _TIME = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
 _EXT = ("mp3", "wav", "flac", "ogg")
+_MONTHLY = re.compile(r"^[0-9a-z ,-]{1,40}$")   # APScheduler's day field ("2nd sun", "last fri", "1,15")
 MAX_BULLETINS = 10_000
+MAX_DATES = 1_000     # exception dates of one slot
+MAX_CHANGES = 10_000
 
 
 SPREAD_PER_STATION = 0.02   # seconds of fetch spread per station: 1,000 stations fetch over 20 s, 20 over 0.4 s
@@ -58,6 +61,14 @@ def build_manifest(cfg: Config, station: str, audio: dict[str, dict], version: i
         for k in ("start", "end"):
             if getattr(s, k):
                 slot[k] = getattr(s, k).isoformat()
+        if s.weeks != 1:
+            slot["weeks"] = s.weeks
+        if s.monthly:
+            slot["monthly"] = s.monthly
+        # the dates it does not play: its own exceptions and, for a normal slot, this hub's holidays
+        held = s.exceptions | (cfg.skip if s.priority == "normal" else frozenset())
+        if held:
+            slot["except"] = sorted(d.isoformat() for d in held)
         slots.append(slot)
         for bid in s.sequence:
             b = cfg.bulletins[bid]
@@ -72,6 +83,11 @@ def build_manifest(cfg: Config, station: str, audio: dict[str, dict], version: i
                       **({"quiet": "-".join(t.strftime("%H:%M") for t in zone.quiet)} if zone.quiet else {})}
                   for z, zone in zones.items()},
         "bulletins": bulletins, "slots": slots,
+        # single airings moved or cancelled ([[changes]]) of the bulletins this station plays, on its zones
+        "changes": [{"bulletin": c.bulletin, "at": c.at.isoformat(), **({"to": c.to.isoformat()} if c.to else {}),
+                     **({"zones": [z for z in c.zones if z in zones]} if c.zones else {})}
+                    for c in cfg.changes if c.bulletin in bulletins
+                    and (not c.zones or any(z in zones for z in c.zones))],
     }
 
 
@@ -143,8 +159,33 @@ def _check_shape(doc: dict) -> None:
                     bad(f"slot {k} {s[k]!r}")
         if "from" in s and not (isinstance(s["from"], str) and _ID.match(s["from"])):
             bad(f"slot from {s['from']!r}"[:200])
+        if "weeks" in s and (isinstance(s["weeks"], bool) or not isinstance(s["weeks"], int)
+                             or not 1 <= s["weeks"] <= 52 or "start" not in s):
+            bad(f"slot weeks {s['weeks']!r}"[:200])
+        if "monthly" in s and not (isinstance(s["monthly"], str) and _MONTHLY.match(s["monthly"])):
+            bad(f"slot monthly {s['monthly']!r}"[:200])
+        if "except" in s and not (isinstance(s["except"], list) and len(s["except"]) <= MAX_DATES
+                                  and all(_parses(date, d) for d in s["except"])):
+            bad("slot except")
+    changes = doc.get("changes", [])
+    if not isinstance(changes, list) or len(changes) > MAX_CHANGES:
+        bad("changes")
+    for c in changes:
+        if (not isinstance(c, dict) or set(c) - {"bulletin", "at", "to", "zones"} or c.get("bulletin") not in bulletins
+                or not all(_parses(datetime, c.get(k)) for k in ("at", "to") if k in c or k == "at")
+                or not isinstance(c.get("zones", []), list) or any(z not in zones for z in c.get("zones", []))):
+            bad(f"change {c!r}"[:200])
     if "by" in doc and not (isinstance(doc["by"], str) and _ID.match(doc["by"])):
         bad("by")
+
+
+def _parses(kind, value) -> bool:
+    """Whether ``value`` is a date (``kind`` date) or a date and time (datetime) in ISO form."""
+    try:
+        return isinstance(value, str) and len(value) <= 32 and (kind is datetime or "T" not in value) \
+            and kind.fromisoformat(value) is not None
+    except ValueError:
+        return False
 
 
 def audio_name(info: dict) -> str:
@@ -187,6 +228,19 @@ def programme_toml(doc: dict) -> str:
         for k in ("start", "end"):
             if k in s:
                 out.append(f"{k} = {date.fromisoformat(s[k]).isoformat()}")
+        if "weeks" in s:
+            out.append(f"weeks = {int(s['weeks'])}")
+        if "monthly" in s:
+            out.append(f"monthly = {toml_string(s['monthly'])}")
+        if s.get("except"):
+            out.append(f"except = [{', '.join(date.fromisoformat(d).isoformat() for d in s['except'])}]")
+        out.append("")
+    for c in doc.get("changes", []):
+        out += ["[[changes]]", f"bulletin = {toml_string(c['bulletin'])}",
+                f"at = {datetime.fromisoformat(c['at']).isoformat()}",
+                f"to = {datetime.fromisoformat(c['to']).isoformat()}" if "to" in c else "cancel = true"]
+        if c.get("zones"):
+            out.append(f"zones = [{', '.join(toml_string(z) for z in c['zones'])}]")
         out.append("")
     return "\n".join(out)
 

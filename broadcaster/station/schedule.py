@@ -52,8 +52,8 @@ def slot_triggers(slot: Slot, tz: ZoneInfo) -> list[BaseTrigger]:
     }
     if slot.cron:
         return [_crontab(slot.cron, bounds)]
-    return [CronTrigger(hour=t.hour, minute=t.minute, second=t.second, day_of_week=slot.days, **bounds)
-            for t in slot.at]
+    return [CronTrigger(hour=t.hour, minute=t.minute, second=t.second, day_of_week=slot.days, day=slot.monthly,
+                        **bounds) for t in slot.at]
 
 
 def _crontab(expr: str, bounds: dict) -> CronTrigger:
@@ -157,7 +157,8 @@ def airings(cfg: Config, start: datetime, end: datetime, *, zones: set[str] | No
             continue
         times: list[datetime] = []
         stz = ZoneInfo(slot.timezone) if slot.timezone else tz   # a hub's programme: the hub's clock
-        weekly = (steady and (slot.cron is None or slot.cron.split()[2:4] == ["*", "*"])  # no day/month fields
+        weekly = (steady and slot.monthly is None
+                  and (slot.cron is None or slot.cron.split()[2:4] == ["*", "*"])  # no day/month fields
                   and (slot.start is None or slot.start <= start.astimezone(stz).date())
                   and (stz is tz or _steady(stz, start, end)))
         for trig, key in zip(slot_triggers(slot, stz), _trigger_keys(slot)):
@@ -165,6 +166,8 @@ def airings(cfg: Config, start: datetime, end: datetime, *, zones: set[str] | No
                 memo[key] = (weekly_fire_times(trig, start, end, slot.end, stz) if weekly
                              else fire_times(trig, start, end))
             times += memo[key]
+        if slot.weeks != 1:
+            times = [t for t in times if slot.on_week(t.astimezone(stz).date())]
         parts = sequence_offsets(slot, lengths or {})
         for t in times:
             local = t.astimezone(tz)
@@ -205,7 +208,7 @@ def _moved(cfg: Config, tz: ZoneInfo, start: datetime, end: datetime, zones: set
 
 
 def _trigger_keys(slot: Slot) -> list[tuple]:
-    common = (slot.days, slot.start, slot.end, slot.timezone)
+    common = (slot.days, slot.monthly, slot.start, slot.end, slot.timezone)
     if slot.cron:
         return [("cron", slot.cron, slot.start, slot.end, slot.timezone)]
     return [("at", t, *common) for t in slot.at]
