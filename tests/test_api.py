@@ -183,3 +183,49 @@ def test_the_compose_page_shows_the_coming_airings_before_saving(tmp_path):
         server.stop()
     assert (root / "schedule.toml").read_text(encoding="utf-8") == before
     assert len(list((root / "scripts").glob("*.txt"))) == 1
+
+
+def test_compose_once_monthly_every_other_week_a_recording_and_a_voice(tmp_path):
+    """The repetitions an officer asks for (once; the 2nd Sunday; every other Tuesday), a recording
+    uploaded instead of a text, a voice chosen; a file that is not audio is refused beside its field."""
+    import io
+    import numpy as np
+    import soundfile as sf
+    from tests.test_places import PLACES
+    from tests.test_web_hardening import logged_in, make_project
+    root = make_project(tmp_path / "project", PLACES)
+    wav = io.BytesIO()
+    sf.write(wav, 0.2 * np.sin(np.arange(16000) * 2 * np.pi * 440 / 16000), 16000, format="WAV")
+    server = ConsoleServer(root, tmp_path / "web.log")
+    base = {"text": "Mời bà con đi họp.", "times": "7:00", "place": ["cum_1"], "priority": "normal"}
+    try:
+        c = logged_in(server, "binh")
+        page = c.get("/compose").text
+        assert 'name="repeat" value="monthly"' in page and 'name="recording"' in page and 'name="engine"' in page
+        send = lambda **kw: c.post("/compose", data={"csrf": c.csrf("/compose"), **base, **kw})  # noqa: E731
+        assert send(title="Họp tháng", repeat="monthly", nth="2nd", weekday="sun").status_code == 303
+        assert send(title="Vệ sinh", repeat="weekly", days=["tue"], weeks="2", start="2026-12-08",
+                    engine="espeak").status_code == 303
+        r = send(title="Vệ sinh 2", repeat="weekly", days=["tue"], weeks="2")   # no first day to count from
+        assert r.status_code == 400 and 'data-field="dates"' in r.text
+        r = c.post("/compose", data={"csrf": c.csrf("/compose"), **base, "text": "", "title": "Lời chủ tịch",
+                                     "repeat": "once", "once": "2026-12-20"},
+                   files={"recording": ("loi-chu-tich.wav", wav.getvalue(), "audio/wav")})
+        assert r.status_code == 303 and r.headers["location"] == "/bulletins", r.text
+        r = c.post("/compose", data={"csrf": c.csrf("/compose"), **base, "text": "", "title": "Giả",
+                                     "repeat": "once", "once": "2026-12-21"},
+                   files={"recording": ("gia.mp3", b"<html>not audio</html>", "audio/mpeg")})
+        assert r.status_code == 400 and 'data-field="recording"' in r.text
+    finally:
+        server.stop()
+    from broadcaster.config import load_config
+    cfg = load_config(root / "schedule.toml")
+    slots = {s.bulletin: s for s in cfg.slots}
+    assert slots["hop-thang"].monthly == "2nd sun" and slots["hop-thang"].days is None
+    assert (slots["ve-sinh"].weeks, slots["ve-sinh"].days, str(slots["ve-sinh"].start)) == (2, "tue", "2026-12-08")
+    assert cfg.bulletins["ve-sinh"].tts.engines == ("espeak",)
+    once = slots["loi-chu-tich"]
+    assert (str(once.start), str(once.end)) == ("2026-12-20", "2026-12-20")
+    assert cfg.bulletins["loi-chu-tich"].file == root / "recordings" / "loi-chu-tich.wav"
+    assert cfg.bulletins["loi-chu-tich"].file.read_bytes() == wav.getvalue()
+    assert "gia" not in cfg.bulletins and not (root / "recordings" / "gia.mp3").exists()

@@ -13,15 +13,18 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from broadcaster.config.model import PRIORITIES, display_path
 from broadcaster.config.places import GROUP
 from broadcaster.config.schema import _valid_id
+from broadcaster.engines import engine_names
 from broadcaster.errors import ConfigError
 from broadcaster.fsutil import atomic_path, atomic_write_bytes
 from broadcaster.i18n import _
 
 MAX_TEXT = 200_000
+RECORDINGS = "recordings"   # where announcements uploaded as recordings are kept, in the project
 _TIME = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -38,6 +41,11 @@ class Announcement:
     skip: list[str] = field(default_factory=list)   # dates it does not air
     priority: str = "normal"
     id: str | None = None                  # made from the title when not given
+    once: str | None = None                # YYYY-MM-DD: only that day (times, days and dates are then ignored)
+    weeks: int = 1                         # every N weeks, from the week of ``start``
+    monthly: str | None = None             # "2nd sun", "last fri": that day of each month (instead of days)
+    engine: str | None = None              # the voice: an engine name; None: the project's
+    recording: Path | None = None          # an uploaded recording to air instead of a spoken text
 
 
 class ComposeError(ConfigError):
@@ -61,8 +69,11 @@ def check_fields(a: Announcement, cfg) -> dict[str, str]:
     bad: dict[str, str] = {}
     if not a.title.strip():
         bad["title"] = _("give the announcement a title")
-    if not a.text.strip():
-        bad["text"] = _("write the text to read (or upload a recording on Play now)")
+    if a.recording is not None:
+        if a.text.strip():
+            bad["text"] = _("give a text to read or a recording, not both")
+    elif not a.text.strip():
+        bad["text"] = _("write the text to read, or upload a recording")
     elif len(a.text) > MAX_TEXT:
         bad["text"] = _("the text is longer than {n} characters", n=MAX_TEXT)
     aid = a.id or slug(a.title)
@@ -74,6 +85,24 @@ def check_fields(a: Announcement, cfg) -> dict[str, str]:
         bad["times"] = _('times must be like "05:30" or "17:00"')
     if any(d not in DAYS for d in a.days):
         bad["days"] = _("days are mon, tue, wed, thu, fri, sat, sun")
+    if a.once:
+        try:
+            date.fromisoformat(a.once)
+        except ValueError:
+            bad["once"] = _("give the date as YYYY-MM-DD, like 2026-12-08")
+    elif a.monthly is not None:
+        from apscheduler.triggers.cron import CronTrigger
+        try:
+            CronTrigger(day=a.monthly)
+        except ValueError:
+            bad["monthly"] = _('the day of the month is like "2nd sun" or "last fri"')
+    if not a.once and (isinstance(a.weeks, bool) or not isinstance(a.weeks, int) or not 1 <= a.weeks <= 52):
+        bad["weeks"] = _("every 1 to 52 weeks")
+    elif not a.once and a.weeks != 1 and not a.start:
+        bad["start"] = _("every {n} weeks: give the first day (the first week it plays)", n=a.weeks)
+    if a.engine is not None and a.engine not in engine_names():
+        bad["engine"] = _('"{name}" is not a known engine{suggestion} (choose from auto, {names})', name=a.engine,
+                          suggestion="", names=", ".join(sorted(engine_names())))
     dates = {}
     for k in ("start", "end"):
         v = getattr(a, k)
@@ -106,11 +135,18 @@ def slot_table(a: Announcement, aid: str) -> dict:
     """The [[slots]] table of an announcement, as schedule.toml holds it."""
     slot: dict = {"bulletin": aid, "zones": list(dict.fromkeys(a.zones)),
                   "at": sorted({t.strip().zfill(5) for t in a.times})}
-    if a.days and set(a.days) != set(DAYS):
-        slot["days"] = ",".join(d for d in DAYS if d in a.days)
-    for k in ("start", "end"):
-        if getattr(a, k):
-            slot[k] = date.fromisoformat(getattr(a, k))
+    if a.once:
+        slot["start"] = slot["end"] = date.fromisoformat(a.once)
+    else:
+        if a.monthly is not None:
+            slot["monthly"] = a.monthly
+        elif a.days and set(a.days) != set(DAYS):
+            slot["days"] = ",".join(d for d in DAYS if d in a.days)
+        for k in ("start", "end"):
+            if getattr(a, k):
+                slot[k] = date.fromisoformat(getattr(a, k))
+        if a.weeks != 1 and a.monthly is None:
+            slot["weeks"] = a.weeks
     if a.skip:
         slot["except"] = sorted({date.fromisoformat(d) for d in a.skip})
     if a.priority != "normal":
@@ -144,7 +180,8 @@ def save_announcement(cfg, a: Announcement, load) -> str:
     if bad:
         raise ComposeError(bad)
     aid = a.id or slug(a.title)
-    script = cfg.paths.scripts / f"{aid.replace('-', '_')}.txt"
+    script = (cfg.root / RECORDINGS / f"{aid}{a.recording.suffix.lower()}" if a.recording is not None
+              else cfg.paths.scripts / f"{aid.replace('-', '_')}.txt")
     if script.exists():
         raise ComposeError({"id": _('{file} exists already: choose another title or id', file=script.name)})
     doc = tomlkit.parse(cfg.path.read_text(encoding="utf-8-sig"))
@@ -154,7 +191,10 @@ def save_announcement(cfg, a: Announcement, load) -> str:
         doc["bulletins"] = bulletins
     table = tomlkit.table()
     table["title"] = a.title.strip()
-    table["script"] = (script.relative_to(cfg.root).as_posix() if script.is_relative_to(cfg.root) else str(script))
+    table["file" if a.recording is not None else "script"] = (
+        script.relative_to(cfg.root).as_posix() if script.is_relative_to(cfg.root) else str(script))
+    if a.engine:
+        table["engine"] = a.engine
     bulletins[aid] = table
     slot = tomlkit.table()
     for k, v in slot_table(a, aid).items():
@@ -164,8 +204,13 @@ def save_announcement(cfg, a: Announcement, load) -> str:
         doc["slots"] = tomlkit.aot()
         slots = doc["slots"]
     slots.append(slot)
-    text = a.text.replace("\r\n", "\n")
-    atomic_write_bytes(script, (text if text.endswith("\n") else text + "\n").encode("utf-8"))
+    if a.recording is not None:
+        import shutil
+        with atomic_path(script) as tmp:
+            shutil.copyfile(a.recording, tmp)
+    else:
+        text = a.text.replace("\r\n", "\n")
+        atomic_write_bytes(script, (text if text.endswith("\n") else text + "\n").encode("utf-8"))
     try:
         with atomic_path(cfg.path) as tmp:
             tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")

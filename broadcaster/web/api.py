@@ -146,7 +146,8 @@ async def play(request: Request) -> Response:
 
 async def new_bulletin(request: Request) -> Response:
     """A new announcement with its schedule: {"title", "text", "times": ["05:30"], "days": ["mon"], "start",
-    "end", "except": ["YYYY-MM-DD"], "zones": [...], "groups": [...], "priority", "id"}; 201 with its id and
+    "end", "except": ["YYYY-MM-DD"], "zones": [...], "groups": [...], "priority", "id", "once": "YYYY-MM-DD",
+    "weeks": N, "monthly": "2nd sun", "engine"}; 201 with its id and
     its first airings, or 400 with what is wrong per field (nothing written)."""
     from broadcaster.config import load_config
     from broadcaster.config.compose import Announcement, ComposeError, save_announcement
@@ -156,7 +157,7 @@ async def new_bulletin(request: Request) -> Response:
         body = await request.json()
     except ValueError:
         body = None
-    texts = ("title", "text", "start", "end", "priority", "id")
+    texts = ("title", "text", "start", "end", "priority", "id", "once", "monthly", "engine")
     lists = ("times", "days", "except", "zones", "groups")
     if not isinstance(body, dict) or any(k in body and body[k] is not None and not isinstance(body[k], str)
                                          for k in texts) \
@@ -168,7 +169,9 @@ async def new_bulletin(request: Request) -> Response:
     places = [*body.get("zones", []), *(f"group:{g}" for g in body.get("groups", []))]
     ann = Announcement(title=body.get("title") or "", text=body.get("text") or "", times=body.get("times", []),
                        zones=places, days=body.get("days", []), start=body.get("start"), end=body.get("end"),
-                       skip=body.get("except", []), priority=body.get("priority") or "normal", id=body.get("id"))
+                       skip=body.get("except", []), priority=body.get("priority") or "normal", id=body.get("id"),
+                       once=body.get("once"), monthly=body.get("monthly"), engine=body.get("engine"),
+                       weeks=body.get("weeks", 1))
     allowed = allowed_zones(user, cfg.zones, cfg.groups)
     from broadcaster.config.places import expand_targets
     if any(z not in allowed for z in expand_targets(places, cfg.zones, cfg.groups)[0]):

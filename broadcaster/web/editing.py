@@ -10,6 +10,7 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from broadcaster.engines import engine_names
 from broadcaster.errors import BroadcasterError
 from broadcaster.fsutil import atomic_write_bytes, sha256_file
 from broadcaster.i18n import N_, _
@@ -18,6 +19,7 @@ from broadcaster.station.accounts import AccessError
 from broadcaster.station.approval import pin, state_of
 from broadcaster.station.renderer import render_in_child
 from broadcaster.web.common import Page, address, render
+from broadcaster.web.uploads import MAX_UPLOAD, take_upload
 
 MAX_SCRIPT = 200_000   # characters of one script edited in the browser
 STATE_WORDS = {"not-needed": "", "approved": N_("approved"), "changed": N_("changed since approval"),
@@ -168,6 +170,7 @@ def _pending(cfg, console) -> list[dict]:
     return out
 
 
+ORDINALS = (("1st", N_("1st")), ("2nd", N_("2nd")), ("3rd", N_("3rd")), ("4th", N_("4th")), ("last", N_("last")))
 DAY_WORDS = (("mon", N_("Mon")), ("tue", N_("Tue")), ("wed", N_("Wed")), ("thu", N_("Thu")), ("fri", N_("Fri")),
              ("sat", N_("Sat")), ("sun", N_("Sun")))
 
@@ -186,19 +189,33 @@ async def compose(request: Request) -> Response:
     context = dict(zones={z: v for z, v in cfg.zones.items() if z in allowed},
                    groups={g: ids for g, ids in cfg.groups.items() if ids and set(ids) <= allowed},
                    priorities=PRIORITY_WORDS, day_words=[(d, _(w, lang)) for d, w in DAY_WORDS], errors={},
+                   engines=sorted(engine_names()), ordinals=ORDINALS,
                    form={"title": "", "text": "", "times": "", "days": [], "start": "", "end": "", "except": "",
-                         "places": [], "priority": "normal"})
+                         "places": [], "priority": "normal", "repeat": "weekly", "once": "", "weeks": "1",
+                         "nth": "1st", "weekday": "mon", "engine": ""})
     if request.method == "GET":
         return render(request, "compose.html", **context)
     f = await request.form()
     split = (lambda v: [x.strip() for x in str(v or "").split(",") if x.strip()])
-    form = {"title": str(f.get("title", "")), "text": str(f.get("text", ""))[:MAX_SCRIPT],
-            "times": str(f.get("times", "")), "days": [str(d) for d in f.getlist("days")],
-            "start": str(f.get("start", "")), "end": str(f.get("end", "")), "except": str(f.get("except", "")),
-            "places": [str(p) for p in f.getlist("place")], "priority": str(f.get("priority", "normal"))}
+    keys = ("title", "times", "start", "end", "except", "repeat", "once", "weeks", "nth", "weekday", "engine")
+    form = {**{k: str(f.get(k) or "")[:200] for k in keys}, "text": str(f.get("text", ""))[:MAX_SCRIPT],
+            "days": [str(d) for d in f.getlist("days")], "places": [str(p) for p in f.getlist("place")],
+            "priority": str(f.get("priority", "normal"))}
+    repeat = form["repeat"] if form["repeat"] in ("once", "weekly", "monthly") else "weekly"
+    weeks = (int(form["weeks"]) if form["weeks"].isascii() and form["weeks"].isdigit() else 0) if form["weeks"] else 1
     ann = Announcement(title=form["title"], text=form["text"], times=split(form["times"]), zones=form["places"],
                        days=form["days"], start=form["start"] or None, end=form["end"] or None,
-                       skip=split(form["except"]), priority=form["priority"])
+                       skip=split(form["except"]), priority=form["priority"],
+                       once=(form["once"] or "?") if repeat == "once" else None,
+                       weeks=weeks if repeat == "weekly" else 1,
+                       monthly=f"{form['nth']} {form['weekday']}" if repeat == "monthly" else None,
+                       engine=form["engine"] or None)
+    upload = f.get("recording")
+    if hasattr(upload, "filename") and upload.filename:
+        ann.recording, why = await take_upload(cfg, upload, lang)
+        if why:
+            return render(request, "compose.html", status_code=400, **{**context, "form": form,
+                                                                       "errors": {"recording": why}})
     from broadcaster.config.places import expand_targets
     if any(z not in allowed for z in expand_targets(ann.zones, cfg.zones, cfg.groups)[0]):
         console.accounts.audit(user.name, address(request), "refused", "new bulletin outside its places")
@@ -213,7 +230,10 @@ async def compose(request: Request) -> Response:
     except ComposeError as e:
         return render(request, "compose.html", status_code=400, **{**context, "form": form, "errors": e.fields})
     console.accounts.audit(user.name, address(request), "new bulletin", aid)
-    rel = console.cfg().bulletins[aid].script.relative_to(cfg.paths.scripts.resolve()).as_posix()
+    b = console.cfg().bulletins[aid]
+    if b.script is None:   # a recording: nothing to edit; the list shows it with its approval
+        return RedirectResponse("/bulletins", 303)
+    rel = b.script.relative_to(cfg.paths.scripts.resolve()).as_posix()
     return RedirectResponse(f"/scripts/{rel}?saved=1", 303)
 
 
@@ -239,5 +259,5 @@ ROUTES = [
     Page("/reading", reading, {"POST": "view"}, 4 * MAX_SCRIPT + 1000),
     Page("/audio/{bulletin}", audio, {"GET": "view"}),
     Page("/approval", approval, {"GET": "approve", "POST": "approve"}),
-    Page("/compose", compose, {"GET": "edit", "POST": "edit"}, 4 * MAX_SCRIPT * 3),
+    Page("/compose", compose, {"GET": "edit", "POST": "edit"}, MAX_UPLOAD + 4 * MAX_SCRIPT * 3),
 ]

@@ -38,3 +38,16 @@ if (text && reading) {
   text.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(show, 250); });
   show();
 }
+
+// compose: show the fields of the chosen repetition only (all of them show without scripts)
+const repeats = document.querySelectorAll("input[name=repeat]");
+if (repeats.length) {
+  const shown = () => {
+    const chosen = document.querySelector("input[name=repeat]:checked")?.value || "weekly";
+    document.querySelectorAll("[data-repeat]").forEach((el) => {
+      el.hidden = !el.dataset.repeat.split(" ").includes(chosen);
+    });
+  };
+  repeats.forEach((r) => r.addEventListener("change", shown));
+  shown();
+}
