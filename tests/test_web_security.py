@@ -163,3 +163,75 @@ def test_nobody_approves_their_own_edit_and_only_approved_audio_airs(console, pr
     r = project.run("check")
     assert "changed since it was approved" in r.out + r.err
     assert any(a == "approve" and u == "chi" for _t, u, _ad, a, _d in audit(project))
+
+
+@pytest.mark.audio
+def test_a_new_slot_of_an_approved_bulletin_waits_for_approval_and_the_approved_one_airs(station):
+    """[approval] required: a slot added after the bulletin was approved does not play (logged missed,
+    saying why), the approved slot does; submitted and approved again, the new slot is covered."""
+    import os
+    import subprocess
+    import sys
+    from tests.console import PASSWORD
+    from tests.pulse import tone_onsets
+    from tests.station import FREQS
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "broadcaster", *args], cwd=station.root, capture_output=True,
+                              text=True, input=PASSWORD + "\n", env={**os.environ, "LANG": "C.UTF-8"})
+    station.configure([("a", ["za"], 0, "normal")], t0_in=14,
+                      extra=lambda when: ["[approval]", "required = true"])
+    station.build()
+    for name, role in (("binh", "editor"), ("chi", "approver")):
+        add_user(station.root, name, role)
+    assert cli("submit", "a", "--user", "binh").returncode == 0
+    r = cli("approve", "a", "--user", "chi")
+    assert r.returncode == 0, r.stderr
+    station.project.write("schedule.toml", station.project.read("schedule.toml")
+                          + f'[[slots]]\nbulletin = "a"\nzones = ["za"]\nat = ["{station.when(9)}"]\n')
+    r = cli("check")
+    assert "a slot of it is new or changed since it was approved" in r.stdout + r.stderr, r.stdout + r.stderr
+    station.record("zone_a")
+    station.start()
+    station.wait_until(13)
+    assert station.stop() == 0
+    onsets = tone_onsets(station.recorders.pop("zone_a").stop(), FREQS["a"])
+    rows = sorted(station.log(), key=lambda x: x["scheduled"])
+    assert [(x["bulletin"], x["status"]) for x in rows] == [("a", "played"), ("a", "missed")], rows
+    assert "waits for approval" in rows[1]["reason"], rows[1]
+    assert onsets and all(t - onsets[0] < 8.5 for t in onsets), onsets   # nothing 9 s after the first
+    assert cli("submit", "a", "--user", "binh").returncode == 0
+    assert cli("approve", "a", "--user", "chi").returncode == 0
+    r = cli("check")
+    assert "new or changed since it was approved" not in r.stdout + r.stderr
+
+
+def test_a_recording_composed_in_the_console_airs_only_once_approved(console, project):
+    import io
+    import numpy as np
+    import soundfile as sf
+    from broadcaster.config import load_config
+    from broadcaster.station.accounts import Accounts
+    from broadcaster.station.approval import audio_to_air
+    wav = io.BytesIO()
+    sf.write(wav, 0.2 * np.sin(np.arange(8000) * 2 * np.pi * 440 / 8000), 8000, format="WAV")
+    editor = console.client()
+    editor.login("binh")
+    r = editor.post("/compose", data={"csrf": editor.csrf("/compose"), "title": "Lời chủ tịch", "times": "17:00",
+                                      "repeat": "weekly", "days": ["mon"], "place": ["xa"]},
+                    files={"recording": ("loi.wav", wav.getvalue(), "audio/wav")})
+    assert r.status_code == 303, r.text
+    approver = console.client()
+    approver.login("chi")
+    page = approver.get("/approval").text
+    assert 'data-bulletin="loi-chu-tich"' in page and "17:00 · mon · 1 zone(s)" in page
+    cfg = load_config(project.root / "schedule.toml")
+    accounts = Accounts(cfg.paths.state)
+    try:
+        with pytest.raises(Exception, match="no approved version"):
+            audio_to_air(cfg, accounts, cfg.bulletins["loi-chu-tich"])
+        r = approver.post("/approval", data={**shown_form(approver), "bulletin": "loi-chu-tich", "decision": "approve"})
+        assert r.status_code == 303, r.text
+        assert audio_to_air(cfg, accounts, cfg.bulletins["loi-chu-tich"]).read_bytes() == wav.getvalue()
+    finally:
+        accounts.close()

@@ -115,18 +115,19 @@ def _login(accounts, name: str):
 @click.pass_obj
 def submit(obj: Context, bulletin: str, name: str) -> None:
     """Submit a bulletin's current script for approval."""
-    from broadcaster.fsutil import sha256_file
     from broadcaster.station.accounts import AccessError
+    from broadcaster.station.approval import source_of
+    from broadcaster.station.approval import submit as submit_
     cfg = obj.config()
     require_known("bulletin", (bulletin,), cfg)
     b = cfg.bulletins[bulletin]
-    if not b.rendered:
+    if source_of(cfg, b) is None:
         raise ConfigError(_("{bulletin} is a ready-made recording: there is no script to approve", bulletin=bulletin))
     with _accounts(obj) as accounts:
         u = _login(accounts, name)
         if not u.may("edit"):
             raise AccessError(_("{name} ({role}) may not do that", name=name, role=u.role))
-        accounts.submit(bulletin, sha256_file(b.script), name, b.script.read_text(encoding="utf-8", errors="replace"))
+        submit_(cfg, accounts, b, name)
         accounts.audit(name, "terminal", "submit", bulletin)
     click.echo(_("{bulletin} submitted for approval.", bulletin=bulletin))
 
@@ -141,7 +142,7 @@ def approve(obj: Context, bulletin: str, name: str, comment: str | None) -> None
     from broadcaster.commands.render import build
     from broadcaster.fsutil import sha256_file
     from broadcaster.station.accounts import AccessError
-    from broadcaster.station.approval import pin
+    from broadcaster.station.approval import pin, source_of
     cfg = obj.config()
     require_known("bulletin", (bulletin,), cfg)
     b = cfg.bulletins[bulletin]
@@ -149,11 +150,16 @@ def approve(obj: Context, bulletin: str, name: str, comment: str | None) -> None
         u = _login(accounts, name)
         if not u.may("approve"):
             raise AccessError(_("{name} ({role}) may not do that", name=name, role=u.role))
-        sha = sha256_file(b.script)
+        source = source_of(cfg, b)
+        if source is None:
+            raise ConfigError(_("{bulletin} is a ready-made recording: there is no script to approve",
+                                bulletin=bulletin))
+        sha = sha256_file(source)
         accounts.may_decide(bulletin, sha, name)   # before anything is built or kept aside
         audio = None
-        if comment is None:
+        if comment is None and b.script is not None:
             click.get_current_context().invoke(build, bulletins=(bulletin,), engine=None, force=False)
+        if comment is None:
             audio = str(pin(cfg, b))
         accounts.decide(bulletin, sha, name, approve=comment is None, comment=comment or "", audio=audio)
         accounts.audit(name, "terminal", "approve" if comment is None else "send back", bulletin)

@@ -33,7 +33,7 @@ def audio_info(cfg: Config, bulletin: str) -> tuple[dict, Path]:
     """What a station needs to know of a bulletin's rendered audio, and the file."""
     b = cfg.bulletins[bulletin]
     path = b.output_path(cfg.paths)
-    if cfg.approval_required and b.rendered:   # only approved versions go out
+    if cfg.approval_required:   # only approved versions go out
         from broadcaster.station.accounts import Accounts
         from broadcaster.station.approval import audio_to_air
         accounts = Accounts(cfg.paths.state)

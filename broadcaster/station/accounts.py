@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -95,7 +96,7 @@ CREATE INDEX IF NOT EXISTS approvals_bulletin ON approvals (bulletin, id);
 # columns added since older files were made: uid is the account's id, random, never reused (a
 # removed name added again is another account); failures say which account and address
 MIGRATIONS = (("users", "uid", "TEXT"), ("failures", "name", "TEXT"), ("failures", "address", "TEXT"),
-              ("users", "places", "TEXT"))
+              ("users", "places", "TEXT"), ("approvals", "slots", "TEXT"))
 SEEN_EVERY = 30           # seconds: a session's last use is written at most this often
 
 
@@ -132,6 +133,7 @@ class Approval:
     audio: str | None   # the approved audio kept aside (state/approved/…)
     time: float
     text: str | None    # the script as submitted (to show what changed since)
+    slots: str | None = None   # JSON: the keys of its slots as submitted (approval.slot_key); None: made before
 
 
 def _hasher():
@@ -309,9 +311,11 @@ class Accounts:
 
     # --- approvals ----------------------------------------------------------------
 
-    def submit(self, bulletin: str, script_sha256: str, editor: str, text: str | None = None) -> None:
-        self.store.write("INSERT INTO approvals (bulletin, script_sha256, state, editor, time, text)"
-                         " VALUES (?,?,?,?,?,?)", (bulletin, script_sha256, "submitted", editor, time.time(), text))
+    def submit(self, bulletin: str, script_sha256: str, editor: str, text: str | None = None,
+               slots: list[str] | None = None) -> None:
+        self.store.write("INSERT INTO approvals (bulletin, script_sha256, state, editor, time, text, slots)"
+                         " VALUES (?,?,?,?,?,?,?)", (bulletin, script_sha256, "submitted", editor, time.time(), text,
+                                                      json.dumps(sorted(slots)) if slots is not None else None))
 
     def may_decide(self, bulletin: str, script_sha256: str, approver: str) -> Approval:
         """The submission ``approver`` may decide on (the script as it is now), or AccessError saying why not."""
@@ -327,9 +331,9 @@ class Accounts:
                audio: str | None = None) -> Approval:
         sub = self.may_decide(bulletin, script_sha256, approver)
         self.store.write("INSERT INTO approvals (bulletin, script_sha256, state, editor, approver, comment, audio,"
-                         " time, text) VALUES (?,?,?,?,?,?,?,?,?)",
+                         " time, text, slots) VALUES (?,?,?,?,?,?,?,?,?,?)",
                          (bulletin, script_sha256, "approved" if approve else "returned", sub.editor, approver,
-                          comment, audio, time.time(), sub.text))
+                          comment, audio, time.time(), sub.text, sub.slots))
         return self.latest(bulletin)
 
     def latest(self, bulletin: str) -> Approval | None:

@@ -167,6 +167,12 @@ def check_approvals(cfg: Config, lang: str | None = None) -> list[Finding]:
             if st.state == "never":
                 out.append(Finding("warning", where, _('bulletin "{bulletin}" has no approved version: it does not air '
                                                       "until an approver approves it", lang, bulletin=b.id)))
+            elif st.state == "rescheduled" or (st.state in ("submitted", "returned") and st.approved is not None
+                                               and st.approved.script_sha256 == st.latest.script_sha256):
+                out.append(Finding("warning", where, _(
+                    'bulletin "{bulletin}": a slot of it is new or changed since it was approved; that slot does not '
+                    "play until the bulletin is submitted and approved again (its other slots play)", lang,
+                    bulletin=b.id)))
             elif st.state in ("changed", "submitted", "returned"):
                 out.append(Finding("warning", where, _(
                     'bulletin "{bulletin}": its script changed since it was approved; the approved version ({when}) '

@@ -76,6 +76,10 @@ class Planner(Periodic):
             self.planned.add(key)
             if d.journal.has(a.slot, a.zone, a.time):
                 continue
+            if not self._slot_approved(a.slot):
+                self._missed(a, _("its slot (schedule.toml line {line}) is new or changed and waits for approval",
+                                  line=self._slot_line(a.slot)))
+                continue
             age = now - a.time.timestamp()
             if age > d.cfg.grace:
                 self._missed(a, _("the daemon was not running at {time} and the grace period ({grace} s) had passed",
@@ -88,6 +92,17 @@ class Planner(Periodic):
             if not a.relay:
                 renderer.check(a.bulletin)
         self.planned = {k for k in self.planned if k[2] > now - d.cfg.grace - LOOKAHEAD}
+
+    def _slot_approved(self, index: int) -> bool:
+        cfg = self.d.cfg
+        if not cfg.approval_required:
+            return True
+        from broadcaster.station.approval import slot_approved
+        slot = next((s for s in cfg.slots if s.index == index), None)
+        return slot is None or slot_approved(cfg, self.d.get(Renderer).accounts(), slot)
+
+    def _slot_line(self, index: int):
+        return next((s.line for s in self.d.cfg.slots if s.index == index), "?")
 
     def _missed(self, a, reason: str) -> None:
         self.d.journal.record(scheduled=a.time, zone=a.zone, bulletin=a.bulletin, priority=a.priority,

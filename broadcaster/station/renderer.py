@@ -64,7 +64,7 @@ class Renderer(Part):
         b = cfg.bulletins.get(bulletin)
         if b is None:
             raise PlaybackError(_('bulletin "{bulletin}" is no longer in the configuration', bulletin=bulletin))
-        if cfg.approval_required and b.rendered:
+        if cfg.approval_required:
             from broadcaster.station.approval import audio_to_air
             path = audio_to_air(cfg, self.accounts(), b)
         else:

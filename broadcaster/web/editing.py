@@ -16,14 +16,15 @@ from broadcaster.fsutil import atomic_write_bytes, sha256_file
 from broadcaster.i18n import N_, _
 from broadcaster.render.sidecar import read_sidecar
 from broadcaster.station.accounts import AccessError
-from broadcaster.station.approval import pin, state_of
+from broadcaster.station.approval import pin, slots_of, source_of, state_of, submit
 from broadcaster.station.renderer import render_in_child
 from broadcaster.web.common import Page, address, render
 from broadcaster.web.uploads import MAX_UPLOAD, take_upload
 
 MAX_SCRIPT = 200_000   # characters of one script edited in the browser
 STATE_WORDS = {"not-needed": "", "approved": N_("approved"), "changed": N_("changed since approval"),
-               "submitted": N_("submitted"), "returned": N_("sent back"), "never": N_("not approved yet")}
+               "submitted": N_("submitted"), "returned": N_("sent back"), "never": N_("not approved yet"),
+               "rescheduled": N_("new times wait for approval")}
 
 
 def _script_path(cfg, rel: str) -> Path | None:
@@ -77,7 +78,7 @@ async def edit(request: Request) -> Response:
                 return render(request, "edit.html", rel=rel, text=text, b=b, saved=saved, error=said, diff=[],
                               state=state_of(cfg, console.accounts, b), state_words=STATE_WORDS)
             if action == "submit":
-                console.accounts.submit(b.id, sha256_file(path), request.state.user.name, text)
+                submit(cfg, console.accounts, b, request.state.user.name)
                 console.accounts.audit(request.state.user.name, address(request), "submit", b.id)
         return RedirectResponse(f"/scripts/{rel}?saved=1", 303)
     text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
@@ -140,8 +141,9 @@ async def approval(request: Request) -> Response:
             return PlainTextResponse("no such bulletin", 404)
         approve = form.get("decision") == "approve"
         try:
-            sha = sha256_file(b.script)
-            if form.get("script_sha256") != sha:   # the approver decides on what the page showed, or nothing
+            source = source_of(cfg, b)
+            sha = sha256_file(source) if source is not None else None
+            if source is None or form.get("script_sha256") != sha:   # the approver decides on what the page showed, or nothing
                 raise AccessError(_("the text of {bulletin} changed since you opened it: read it again, then decide",
                                     request.state.lang, bulletin=b.id))
             console.accounts.may_decide(b.id, sha, request.state.user.name)
@@ -166,7 +168,25 @@ def _pending(cfg, console) -> list[dict]:
         approved = st.approved.text if st.approved else None
         diff = list(difflib.unified_diff((approved or "").splitlines(), (latest.text or "").splitlines(),
                                          lineterm="", n=1))[2:]
-        out.append({"b": b, "latest": latest, "state": st.state, "diff": diff})
+        out.append({"b": b, "latest": latest, "state": st.state, "diff": diff,
+                    "schedule": _schedule_words(cfg, b, st.approved)})
+    return out
+
+
+def _schedule_words(cfg, b, approved) -> list[tuple[str, bool]]:
+    """(what the slot says, whether it is new since the approved version) for each of b's own slots."""
+    import json
+    from broadcaster.station.approval import slot_key
+    known = set(json.loads(approved.slots)) if approved is not None and approved.slots else None
+    out = []
+    for s in cfg.slots:
+        if s.origin != "local" or s.source or s.bulletin != b.id:
+            continue
+        when = ", ".join(t.strftime("%H:%M") for t in s.at) or s.cron
+        parts = [when, s.days or "", f"monthly {s.monthly}" if s.monthly else "",
+                 f"×{s.weeks}w" if s.weeks != 1 else "", f"{s.start or '…'} → {s.end or '…'}" if s.start or s.end else "",
+                 f"{len(s.zones)} zone(s)", s.priority if s.priority != "normal" else ""]
+        out.append((" · ".join(p for p in parts if p), known is not None and slot_key(s) not in known))
     return out
 
 
@@ -230,8 +250,12 @@ async def compose(request: Request) -> Response:
     except ComposeError as e:
         return render(request, "compose.html", status_code=400, **{**context, "form": form, "errors": e.fields})
     console.accounts.audit(user.name, address(request), "new bulletin", aid)
-    b = console.cfg().bulletins[aid]
-    if b.script is None:   # a recording: nothing to edit; the list shows it with its approval
+    new_cfg = console.cfg()
+    b = new_cfg.bulletins[aid]
+    if b.script is None:   # a recording: nothing to edit or render; submitted for approval at once
+        if new_cfg.approval_required:
+            submit(new_cfg, console.accounts, b, user.name)
+            console.accounts.audit(user.name, address(request), "submit", aid)
         return RedirectResponse("/bulletins", 303)
     rel = b.script.relative_to(cfg.paths.scripts.resolve()).as_posix()
     return RedirectResponse(f"/scripts/{rel}?saved=1", 303)
