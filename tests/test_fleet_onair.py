@@ -78,3 +78,66 @@ def test_publish_air_cut_the_server_restore_and_an_urgent_command(make_fleet, pu
     assert set(totals) == {("qb", "a"), ("qb", "b")} and all(c["aired"] == 1 for c in totals.values()), totals
     for s in fleet.stations:
         assert "programme refused" not in fleet.daemon_log(s)
+
+
+def test_an_emergency_at_the_hub_reaches_a_station_below_and_its_stop_fades_it_out(make_fleet, pulse, tmp_path):
+    """The hub's emergency page: the station's command is sent, taken (its consumer acknowledged it),
+    aired (the row it sent up), and the stop — a signed order through the same server — fades it out."""
+    import os
+    import subprocess
+    import sys
+    from tests.console import ConsoleServer, add_user
+    from tests.test_web_hardening import logged_in
+    fleet = make_fleet({"qa": "zone_a"})
+    fleet.district_config([], time.time())
+    hub = fleet.district / "schedule.toml"
+    hub.write_text(hub.read_text().replace('script = "scripts/b.txt"', 'script = "scripts/b.txt"\nrepeat = 8')
+                   .replace('device = "default"', 'device = "zone_b"'), encoding="utf-8")
+    fleet.init()
+    fleet.start_server()
+    fleet.station_config("qa")
+    fleet.start_daemon("qa", pulse.env)
+    assert cli(fleet.district, "build").code == 0
+    assert cli(fleet.district, "publish").code == 0   # the station plays the zones its hub's programme gives it
+    fleet.wait_for_log("qa", "the hub's programme version")
+    log = open(tmp_path / "hub.daemon.log", "ab")
+    daemon = subprocess.Popen([sys.executable, "-m", "broadcaster", "daemon"], cwd=fleet.district, stdout=log,
+                              stderr=subprocess.STDOUT, env={**os.environ, "LANG": "C.UTF-8", **pulse.env})
+    rec = Recorder(pulse, "zone_a", tmp_path / "zone_a.raw")
+    add_user(fleet.district, "chi", "technician")
+    console = ConsoleServer(fleet.district, tmp_path / "web.log", env=pulse.env)
+    try:
+        c = logged_in(console, "chi")
+        deadline = time.time() + 20
+        while "daemon started" not in (tmp_path / "hub.daemon.log").read_text(errors="replace"):
+            assert time.time() < deadline and daemon.poll() is None, (tmp_path / "hub.daemon.log").read_text()
+            time.sleep(0.2)
+        r = c.post("/emergency", data={"csrf": c.csrf("/emergency"), "bulletin": "b", "station": ["qa"],
+                                       "repeats": "0", "every": "10", "deadline": "30"})
+        assert r.status_code == 303, r.text
+        page = r.headers["location"]
+        seen = []
+        deadline = time.time() + 45
+        while (st := c.get(page + "/state").json())["zones"][0]["status"] != "playing":
+            if not seen or seen[-1] != st["zones"][0]["step"]:
+                seen.append(st["zones"][0]["step"])
+            assert time.time() < deadline, (st, (tmp_path / "hub.daemon.log").read_text()[-3000:],
+                                            fleet.daemon_log("qa")[-3000:])
+            time.sleep(0.2)
+        assert "received" in seen or st["zones"][0]["step"] == "aired", seen
+        assert st["zones"][0]["step"] == "aired" and st["zones"][0]["station"] == "qa"
+        assert c.post(page + "/stop", data={"csrf": c.csrf(page)}).status_code == 303
+        deadline = time.time() + 30
+        while (st := c.get(page + "/state").json())["zones"][0]["status"] != "interrupted":
+            assert time.time() < deadline, (st, fleet.daemon_log("qa")[-3000:])
+            time.sleep(0.3)
+        assert st["status"] == "stopped" and st["rounds"] == 1
+    finally:
+        console.stop()
+        daemon.terminate()
+        daemon.wait(15)
+    heard = segments(rec.stop())
+    rows = json.loads(cli(fleet.stations["qa"], "log", "--json").out)
+    [b] = [r for r in rows if r["bulletin"] == "b"]
+    assert b["status"] == "interrupted" and "stopped by hub" in b["reason"] and b["command"], b
+    assert heard and heard[-1][1] - heard[0][0] < 8 * 2.0, heard   # cut short: 8 repeats would last longer

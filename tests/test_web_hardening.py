@@ -81,7 +81,8 @@ def state_of_disk(root: Path) -> dict:
 
 
 def concrete(path: str) -> str:
-    return re.sub(r"\{path:path\}", "thong_bao.txt", path).replace("{bulletin}", "thong-bao")
+    return (re.sub(r"\{path:path\}", "thong_bao.txt", path).replace("{bulletin}", "thong-bao")
+            .replace("{eid:int}", "1"))
 
 
 # --- the whole table ------------------------------------------------------------------------

@@ -36,7 +36,7 @@ def send_to_stations(obj: Context, cfg: Config, target: str, stations: list[str]
     now = local_now(cfg)
     sent = asyncio.run(send_play(cfg, target, stations=chosen, zone=zone, priority=priority, now=now,
                                  deadline=now + timedelta(minutes=deadline_minutes), zones=zones))
-    for s, cid in sent:
+    for one in sent:
         click.echo(_("Sent to station {station} (command {id}, {priority}); it plays when the station has it, "
-                     "or logs it missed after {minutes} min.", station=s, id=cid[:8], priority=priority,
+                     "or logs it missed after {minutes} min.", station=one.station, id=one.id[:8], priority=priority,
                      minutes=deadline_minutes))

@@ -243,9 +243,17 @@ class Link:
                 continue
         return out
 
-    async def send_command(self, station: str, data: bytes, msg_id: str) -> None:
-        await self._call("send a command", lambda: self.js.publish(names.cmd_subject(station), data,
-                                                           headers={"Nats-Msg-Id": f"{msg_id}:{station}"}))
+    async def send_command(self, station: str, data: bytes, msg_id: str) -> int:
+        """The command's sequence in the stream (its consumer's acknowledgements say when the station took it)."""
+        ack = await self._call("send a command", lambda: self.js.publish(names.cmd_subject(station), data,
+                                                                 headers={"Nats-Msg-Id": f"{msg_id}:{station}"}))
+        return ack.seq
+
+    async def commands_taken(self, station: str) -> int:
+        """The last command sequence ``station`` acknowledged (took and kept), or -1."""
+        info = await self._call("read a command consumer", lambda: self.js.consumer_info(names.CMD_STREAM,
+                                                                                     names.cmd_consumer(station)))
+        return info.ack_floor.stream_seq if info.ack_floor else -1
 
     async def send_audio_below(self, child: str, sha: str, path: Path) -> bool:
         """A command's audio straight into the account of the hub ``child`` below (False: too large to go so)."""

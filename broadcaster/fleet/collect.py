@@ -183,7 +183,7 @@ class HubLink(LoopPart):
             cfg = self.d.cfg
             zones = set(doc.get("zones") or ())
             try:   # the audio into this hub's own store first: its stations read only there
-                if not await link.has_object(doc["audio"]["sha256"]):
+                if audio is not None and not await link.has_object(doc["audio"]["sha256"]):
                     await link.put_object(doc["audio"]["sha256"], audio)
             except FleetError:
                 await self._queue.put(item)   # the link dropped: again when it is back

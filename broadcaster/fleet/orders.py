@@ -15,6 +15,7 @@ import json
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from broadcaster.errors import FleetError, RefusedError
 from broadcaster.fleet.signing import sign, verify
@@ -43,6 +44,14 @@ def read_command(data: bytes, keys: dict[str, str], station: str, served: list[s
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise RefusedError(_("a message that is not a broadcaster command"))
     signer = verify(doc, keys, _("the command"))
+    if doc.get("action") == "stop":
+        ids = doc.get("commands")
+        if not isinstance(ids, list) or not 0 < len(ids) <= 1000 or not all(isinstance(i, str) and len(i) <= 64
+                                                                         for i in ids):
+            raise RefusedError(_("a stop without the commands it stops"))
+        if doc.get("station") != station and not set(doc.get("zones") or ()) & set(served or ()):
+            raise RefusedError(_('a command for station "{theirs}", not this one', theirs=doc.get("station")))
+        return {**doc, "signer": signer}
     zones = doc.get("zones")
     if not isinstance(zones, list) or not all(isinstance(z, str) for z in zones):
         raise RefusedError(_("a command without its list of zones"))
@@ -74,9 +83,15 @@ def command_audio(cfg, target: str) -> tuple[dict, Path, str | None, str]:
             None, path.name)
 
 
+class Sent(NamedTuple):
+    station: str
+    id: str           # the command's id
+    sequence: int     # its place in the command stream
+
+
 async def send_play(cfg, target: str, *, stations: list[str], zone: str | None, priority: str, now: datetime,
-                    deadline: datetime, zones: list[str] | None = None) -> list[tuple[str, str]]:
-    """Upload the audio if the server lacks it, then one signed command per station: [(station, id)].
+                    deadline: datetime, zones: list[str] | None = None) -> list[Sent]:
+    """Upload the audio if the server lacks it, then one signed command per station.
     ``zones`` (a group's, or several): each station gets those of its own among them."""
     from broadcaster.fleet.client import Link
     from broadcaster.fleet.credentials import hub_credentials
@@ -103,7 +118,7 @@ async def send_play(cfg, target: str, *, stations: list[str], zone: str | None, 
             doc, data = make_command(s, bulletin=bulletin, title=title, audio=target_audio, zones=mine,
                                      priority=priority, now=now, deadline=deadline, signing_key=creds.signing_key,
                                      by=cfg.fleet.name)
-            await link.send_command(s, data, doc["id"])
+            seq = await link.send_command(s, data, doc["id"])
             # straight to the stations below it that serve these zones, if it told us of them (its heartbeat):
             # they play it even when the station in between is switched off
             subs = direct_targets((below.get(s) or {}).get("stations"), mine)
@@ -113,10 +128,41 @@ async def send_play(cfg, target: str, *, stations: list[str], zone: str | None, 
                         await link.send_command_below(s, sub, data, doc["id"])
             except FleetError:
                 pass   # not exported to us (no hub below, or an older one): it goes through the station
-            sent.append((s, doc["id"]))
+            sent.append(Sent(s, doc["id"], seq))
     finally:
         await link.close()
     return sent
+
+
+def make_stop(station: str, *, commands: list[str], zones: list[str], now: datetime, signing_key: str,
+              by: str = "hub") -> tuple[dict, bytes]:
+    """A signed order to stop the given commands: what waits is taken back, what plays fades out."""
+    doc = {"kind": KIND, "action": "stop", "id": uuid.uuid4().hex, "station": station, "commands": commands,
+           "zones": zones, "issued": now.isoformat(timespec="milliseconds"), "by": by}
+    doc = sign(doc, signing_key)
+    return doc, json.dumps(doc, ensure_ascii=False).encode()
+
+
+async def send_stop(cfg, commands: dict[str, list[str]], *, now: datetime) -> None:
+    """Per station, a signed stop of its commands (passed down by the hubs between, like the commands)."""
+    from broadcaster.fleet.client import Link
+    from broadcaster.fleet.credentials import hub_credentials
+    creds = hub_credentials(cfg)
+    link = Link(creds)
+    await link.connect(name="broadcaster stop", forever=True)
+    try:
+        below = await link.states()
+        for s, ids in commands.items():
+            doc, data = make_stop(s, commands=ids, zones=list(cfg.zones_of(s)), now=now,
+                                  signing_key=creds.signing_key, by=cfg.fleet.name)
+            await link.send_command(s, data, doc["id"])
+            for sub in direct_targets((below.get(s) or {}).get("stations"), []):
+                try:
+                    await link.send_command_below(s, sub, data, doc["id"])
+                except FleetError:
+                    break
+    finally:
+        await link.close()
 
 
 def direct_targets(below: dict | None, zones: list[str]) -> list[str]:

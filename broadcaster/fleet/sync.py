@@ -255,6 +255,11 @@ class StationLink(LoopPart):
         journal = d.journal
         hub = self.hub()
         relay = hub is not None and doc.get("station") == self.station   # some of its zones are played below
+        if doc.get("action") == "stop":
+            stop_commands(d, set(doc["commands"]), _("stopped by {hub}", hub=doc["signer"]))
+            if relay:
+                hub.relay(data, doc, None)
+            return
         taken = journal.has_command(doc["id"])   # delivered again after a reconnect, or by two ways
         if taken and not relay:
             return
@@ -282,3 +287,22 @@ class StationLink(LoopPart):
             journal.add_request(target, z, doc["priority"], now, command=doc["id"], label=doc.get("bulletin"))
         log.info(_("command {id} from {hub}: {item} on {zones} ({priority})", id=doc["id"][:8], hub=doc["signer"],
                    item=label, zones=", ".join(zones), priority=doc["priority"]))
+
+
+def stop_commands(d, commands: set[str], reason: str) -> int:
+    """Take back what waits of these commands and fade out what of them plays; how many were stopped."""
+    from broadcaster.station.zones import Zones
+    journal = d.journal
+    stopped = 0
+    for w in d.get(Zones).workers.values():
+        for it in w.stop_items(lambda it: it.command in commands, reason):
+            if it.request is not None:
+                journal.finish_request(it.request, "interrupted", reason)
+            stopped += 1
+    marks = ",".join("?" * len(commands))
+    stopped += journal.store.write(f"UPDATE requests SET status='interrupted', reason=? WHERE status='pending' AND "
+                                   f"command IN ({marks})", (reason, *commands)).rowcount
+    if stopped:
+        log.warning(_("{count} airing(s) of {commands} stopped: {reason}", count=stopped,
+                      commands=", ".join(c[:8] for c in sorted(commands)), reason=reason))
+    return stopped

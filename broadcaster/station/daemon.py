@@ -27,6 +27,7 @@ from broadcaster.fsutil import private_dir, private_file
 from broadcaster.i18n import _
 from broadcaster.station.clock import Clock
 from broadcaster.station.alerts import Alerts
+from broadcaster.station.emergencies import Emergencies
 from broadcaster.station.inbox import Requests
 from broadcaster.station.monitor import Monitors
 from broadcaster.station.outputs import Outputs
@@ -51,6 +52,7 @@ PARTS: tuple[type[Part], ...] = (
     Timer,       # runs the periodic parts below
     Planner,     # the schedule → the zones' workers
     Requests,    # `play` requests → the zones' workers
+    Emergencies, # an emergency's rounds, sent on time; its stop carried out
     Watcher,     # live edits → reload
     Heartbeat,   # "this daemon is alive", for `play` and `status`
     MemoryTrim,  # freed memory handed back to the system (a cluster's board is small)

@@ -95,6 +95,21 @@ class ZoneWorker(threading.Thread):
             self.heap = keep
             return [e[2] for e in dropped]
 
+    def stop_items(self, which, reason: str) -> list[Item]:
+        """Take back the waiting items ``which(item)`` chooses, and fade out the playing one if it is chosen
+        (it is logged interrupted with ``reason``); the items taken back."""
+        with self.cv:
+            keep, taken = [], []
+            for entry in self.heap:
+                (taken if which(entry[2]) else keep).append(entry)
+            heapq.heapify(keep)
+            self.heap = keep
+            if self.current is not None and which(self.current) and self.playback is not None and not self.cut:
+                self.cut = ("interrupted", reason)
+                self.playback.fade_out(URGENT_FADE)
+            self.cv.notify_all()
+            return [e[2] for e in taken]
+
     def stop(self) -> None:
         with self.cv:
             self.stopping = True

@@ -51,3 +51,43 @@ if (repeats.length) {
   repeats.forEach((r) => r.addEventListener("change", shown));
   shown();
 }
+
+// emergencies: how many clusters the chosen groups, stations and zones add up to
+const targets = document.querySelector("[data-counts]");
+if (targets) {
+  const count = () => {
+    const zones = new Set();
+    targets.querySelectorAll("input:checked").forEach((i) => i.dataset.zones.split(" ").filter(Boolean).forEach((z) => zones.add(z)));
+    document.getElementById("chosen").textContent = zones.size;
+  };
+  targets.addEventListener("change", count);
+  count();
+}
+
+// one emergency: each cluster's step, refreshed every 2 s while it is on the air
+const head = document.querySelector("[data-emergency]");
+if (head) {
+  const refresh = async () => {
+    try {
+      const r = await fetch(`/emergency/${head.dataset.emergency}/state`);
+      if (!r.ok) return;
+      const data = await r.json();
+      document.getElementById("em-status").textContent = data.status_word;
+      document.getElementById("em-rounds").textContent = data.rounds;
+      for (const [step, n] of Object.entries(data.counts)) {
+        const el = head.querySelector(`[data-count=${step}]`);
+        if (el) el.textContent = n;
+      }
+      for (const z of data.zones) {
+        const row = document.querySelector(`tr[data-zone="${CSS.escape(z.zone)}"]`);
+        if (!row) continue;
+        const cells = row.querySelectorAll("td");
+        cells[2].textContent = z.step_word || "…";
+        cells[2].className = "step " + (z.step || "");
+        cells[3].textContent = z.status_word;
+        cells[4].textContent = z.heard_word;
+      }
+    } catch (e) { /* the console's PC lost the station for a moment: next time */ }
+  };
+  setInterval(refresh, 2000);
+}
