@@ -95,13 +95,11 @@ def test_a_day_at_the_console(station, tmp_path):
             assert tab.js("document.querySelector('[data-bulletin=b]').className").split()[-1] == "approved"
             log_out(tab)
 
-            # the technician: play "b" now on zone A
+            # the technician: "phát ngay" b on every zone, in two taps from the overview
             log_in(tab, console.url, "dung")
-            tab.go(f"{console.url}/play")
-            tab.js("document.getElementById('bulletin').value = 'b'")
-            tab.js("document.querySelector('input[name=zone][value=za]').checked = true")
-            tab.click("#play")
-            assert "b on za" in tab.js("document.getElementById('done').innerText")
+            tab.click("#quick a[href='/play?bulletin=b']")       # tap 1: the bulletin
+            tab.click("#play")                                    # tap 2: play (its zones are ticked)
+            assert "b on za, zb" in tab.js("document.getElementById('done').innerText")
             tab.screenshot(ARTIFACTS / "console-play.png")
             deadline = time.time() + 60
             while not any(r["bulletin"] == "b" and r["status"] == "played" and r["heard"] for r in station.log()):
@@ -144,9 +142,15 @@ def test_every_page_fits_a_phone(tmp_path):
     try:
         with Tab(width=390, height=844) as tab:
             log_in(tab, console.url, "an")
+            small = """[...document.querySelectorAll('button, select, input, a.tap, header nav a')]
+                .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
+                .map(e => (e.type === 'checkbox' || e.type === 'radio') ? e.closest('label') || e : e)
+                .filter(e => { const r = e.getBoundingClientRect(); return r.height < 44 || r.width < 44; })
+                .map(e => e.outerHTML.slice(0, 80))"""
             for page in pages:
                 tab.go(console.url + page)
                 assert tab.js("document.documentElement.scrollWidth") <= 390, page
+                assert tab.js(small) == [], page   # every control a finger can hit: 44 × 44 px at least
             tab.go(console.url + "/compose")
             tab.screenshot(ARTIFACTS / "console-compose-phone.png")
     finally:

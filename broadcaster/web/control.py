@@ -31,13 +31,16 @@ async def play(request: Request) -> Response:
     allowed = allowed_zones(user, cfg.zones, cfg.groups)   # an account limited to some places sees only those
     groups = {g: ids for g, ids in cfg.groups.items() if ids and set(ids) <= allowed}
     context = dict(zones={z: zone for z, zone in cfg.zones.items() if z in allowed}, groups=groups, served=served,
-                   priorities=PRIORITY_WORDS, error=None, done=None, confirm=None,
+                   priorities=PRIORITY_WORDS, error=None, done=None, confirm=None, chosen=None,
                    stations=cfg.stations() if cfg.is_hub and not user.places
                    else [])
-    if request.method == "GET":
-        return render(request, "play.html", **context)
+    if request.method == "GET":   # from the overview: the bulletin chosen, all the zones ticked (Play is tap 2)
+        chosen = request.query_params.get("bulletin")
+        return render(request, "play.html", **{**context, "chosen": chosen if chosen in cfg.bulletins else None})
     form = await request.form()
     asked = [z for z in form.getlist("zone") if z in cfg.zones]
+    if form.get("all") == "1":
+        asked += [z for z, zone in cfg.zones.items() if z in allowed and (z in served or zone.station)]
     for g in form.getlist("group"):
         asked += cfg.groups.get(g, ())
     outside = [z for z in dict.fromkeys(asked) if z not in allowed]
