@@ -77,7 +77,7 @@ def main() -> None:
         csrf = html.split('name="csrf" value="')[1].split('"')[0]
         c.post("/login", data={"csrf": csrf, "name": "admin", "password": PASSWORD, "next": "/"})
         for page in ("/", "/live", "/log", "/log?zone=z003", "/schedule", "/schedule?days=7", "/bulletins", "/clusters",
-                     "/clusters?village=Th%C3%B4n+3", "/play", "/compose"):
+                     "/clusters?village=Th%C3%B4n+3", "/play", "/compose", "/emergency"):
             c.get(page)   # warm
             took = []
             for _ in range(rounds):
@@ -91,6 +91,9 @@ def main() -> None:
         status = Path(f"/proc/{server.proc.pid}/status").read_text()
         peak = next(int(x.split()[1]) for x in status.splitlines() if x.startswith("VmHWM:")) / 1024
         print(f"console memory: peak {peak:.0f} MB")
+    except Exception:
+        print((tmp / "web.log").read_text(errors="replace")[-3000:])   # what the console said
+        raise
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -229,3 +229,22 @@ def test_compose_once_monthly_every_other_week_a_recording_and_a_voice(tmp_path)
     assert cfg.bulletins["loi-chu-tich"].file == root / "recordings" / "loi-chu-tich.wav"
     assert cfg.bulletins["loi-chu-tich"].file.read_bytes() == wav.getvalue()
     assert "gia" not in cfg.bulletins and not (root / "recordings" / "gia.mp3").exists()
+
+
+def test_the_week_view_shows_clusters_with_the_same_airings_as_one_bar(tmp_path):
+    """150 clusters under one programme are one bar per day, not 150; a cluster with airings of its own
+    keeps its own bar."""
+    import re
+    from tests.test_places import PLACES
+    from tests.test_web_hardening import logged_in, make_project
+    root = make_project(tmp_path / "project", PLACES + '[[slots]]\nbulletin = "thong-bao"\nzones = ["cum_3"]\n'
+                                                       'at = ["12:00"]\n')
+    server = ConsoleServer(root, tmp_path / "web.log")
+    try:
+        page = logged_in(server, "an").get("/schedule?days=7").text
+    finally:
+        server.stop()
+    labels = re.findall(r'<div class="label">(?:<span title="([^"]*)">)?([^<]+)', page)
+    assert labels.count(("Cụm loa thôn 1, Cụm loa thôn 2", "Cụm loa thôn 1 and 1 more")) == 7, labels
+    assert labels.count(("", "Cụm loa bến đò")) == 7 and len(labels) == 7 * 2, labels
+    assert page.count(">Cụm loa thôn 1 and 1 more</td>") == 7   # the table lists the pair once per airing

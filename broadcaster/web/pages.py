@@ -115,21 +115,32 @@ async def schedule(request: Request) -> Response:
     start = datetime.combine(now.date(), datetime.min.time(), now.tzinfo)
     lengths = durations(cfg)
     found = airings(cfg, start, start + timedelta(days=days), include_suppressed=True, lengths=lengths)
-    rows = []   # per zone and day: the airings as spans of the 24-hour bar
     by_day: dict[tuple[str, int], list] = {}   # each airing looked at once (150 clusters × 7 days × 10,500 was slow)
     for a in found:
         by_day.setdefault((a.zone, (a.time.astimezone(start.tzinfo).date() - start.date()).days), []).append(a)
+    # zones that air the same things at the same times (a commune's clusters under one programme) share
+    # one bar per day: 150 clusters with one programme are one row, not 150 (and one page, not 1.6 MB)
+    same: dict[tuple, list] = {}
     for zid, z in cfg.zones.items():
+        key = (z.quiet, tuple(tuple((a.time, a.bulletin, a.priority, a.suppressed, a.ends) for a in by_day.get((zid, d), ()))
+                              for d in range(days)))
+        same.setdefault(key, []).append(z)
+    rows, spans_all = [], []
+    for zones in same.values():
+        z = zones[0]
+        label = z.name if len(zones) == 1 else _("{first} and {count} more", request.state.lang, first=z.name,
+                                                   count=len(zones) - 1)
         for d in range(days):
             day0 = start + timedelta(days=d)
             spans = []
-            for a in by_day.get((zid, d), ()):
+            for a in by_day.get((z.id, d), ()):
                 if not day0 <= a.time < day0 + timedelta(days=1):
                     continue
                 minute = (a.time - day0).total_seconds() / 60
                 length = length_of(a, lengths) or 60.0
                 spans.append({"a": a, "left": minute / 14.4, "width": max(0.15, length / 60 / 14.4),
-                              "end": a.time + timedelta(seconds=length), "clash": False})
+                              "end": a.time + timedelta(seconds=length), "clash": False, "where": label,
+                              "count": len(zones)})
             spans.sort(key=lambda s: s["a"].time)
             for prev, cur in zip(spans, spans[1:]):
                 if not cur["a"].suppressed and not prev["a"].suppressed and cur["a"].time < prev["end"]:
@@ -138,9 +149,10 @@ async def schedule(request: Request) -> Response:
             if z.quiet:
                 q0, q1 = (t.hour * 60 + t.minute for t in z.quiet)
                 quiet = [(q0, q1)] if q0 < q1 else [(q0, 1440), (0, q1)]
-            rows.append({"zone": z, "day": day0.date(), "spans": spans,
+            rows.append({"zone": z, "label": label, "zones": zones, "day": day0.date(), "spans": spans,
                          "quiet": [(a / 14.4, (b - a) / 14.4) for a, b in quiet]})
-    spans = sorted((s for r in rows for s in r["spans"]), key=lambda s: (s["a"].time, s["a"].zone))
+            spans_all += spans
+    spans = sorted(spans_all, key=lambda s: (s["a"].time, s["where"]))
     return render(request, "schedule.html", rows=rows, days=days, listed=spans[:TABLE_ROWS],
                   more=max(0, len(spans) - TABLE_ROWS), priority_word=lambda p: PRIORITY_WORDS[p])
 
