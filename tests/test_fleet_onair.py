@@ -132,6 +132,14 @@ def test_an_emergency_at_the_hub_reaches_a_station_below_and_its_stop_fades_it_o
             assert time.time() < deadline, (st, fleet.daemon_log("qa")[-3000:])
             time.sleep(0.3)
         assert st["status"] == "stopped" and st["rounds"] == 1
+        # the hub's clusters page: the cluster's state from its station's own heartbeat, its last airing
+        import re
+        deadline = time.time() + 20   # the heartbeat that says it no longer plays: every few seconds
+        while (row := re.search(r'<tr data-zone="qa" class="(\w+)">(.*?)</tr>', c.get("/clusters").text, re.S)) \
+                and row.group(1) == "playing" and time.time() < deadline:
+            time.sleep(1)
+        assert row and row.group(1) == "idle" and "qa · heard from" in row.group(2), row and row.group(0)
+        assert re.search(r"b 20\d\d-\d\d-\d\d \d\d:\d\d \(interrupted\)", row.group(2)), row.group(2)
     finally:
         console.stop()
         daemon.terminate()

@@ -96,6 +96,7 @@ CREATE TABLE IF NOT EXISTS station_airings (
     PRIMARY KEY (station, id)
 );
 CREATE INDEX IF NOT EXISTS station_airings_time ON station_airings (scheduled_ts);
+CREATE INDEX IF NOT EXISTS station_airings_zone ON station_airings (zone, scheduled_ts);
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY,
     zone TEXT NOT NULL,
@@ -409,6 +410,12 @@ class Journal:
                                        stamp))
                 changed += cur.rowcount
         return changed
+
+    def last_below(self, zone: str) -> Row | None:
+        """The latest airing that is over of a zone a station below plays (from the rows it sent up)."""
+        r = self.store.one(f"{SELECT_ROW}, station FROM station_airings WHERE zone=? AND status != 'playing'"
+                           " ORDER BY scheduled_ts DESC LIMIT 1", (zone,))
+        return Row(*r) if r else None
 
     def station_rows(self, *, station: str | None = None, since: float | None = None, until: float | None = None,
                      zone: str | None = None, status: str | None = None) -> list[Row]:

@@ -249,6 +249,7 @@ def _clusters(request: Request) -> dict:
     journal = Journal(cfg.paths.state)
     try:
         states = {s.zone: s for s in zone_states(cfg, journal, _now(cfg))}
+        below = _below(cfg, journal)
     finally:
         journal.close()
     q = {k: request.query_params.get(k, "") for k in ("village", "group", "state")}
@@ -256,6 +257,9 @@ def _clusters(request: Request) -> dict:
     for zid, z in cfg.zones.items():
         s = states.get(zid)
         if s is None:
+            if zid in below:
+                rows.append({"id": zid, "name": z.name, "village": z.village, "position": z.position,
+                             "groups": [g for g, ids in cfg.groups.items() if zid in ids], **below[zid]})
             continue
         state = ("alert" if s.alerts or s.device_problem else "playing" if s.playing
                  else "idle" if s.served else "offline")
@@ -276,6 +280,29 @@ def _clusters(request: Request) -> dict:
     return dict(shown=shown, total=len(rows), plot=plot, query=q, groups=list(cfg.groups),
                 villages=sorted({r["village"] for r in rows if r["village"]}), state_words=CLUSTER_STATES,
                 status_word=lambda st: STATUS_WORDS.get(st, st))
+
+
+def _below(cfg, journal: Journal) -> dict[str, dict]:
+    """At a hub, each zone a station below plays: its state from that station's own heartbeat (the
+    deepest station that serves it), its last airing from the rows it sent up."""
+    if not cfg.is_hub:
+        return {}
+    by_zone: dict[str, dict] = {}
+    for st in _stations(cfg, journal):   # parents first, then the stations beneath them
+        for z in st["zones"]:
+            by_zone[z] = st
+    out = {}
+    for zid, z in cfg.zones.items():
+        st = by_zone.get(zid)
+        if not z.station or st is None:
+            continue
+        playing = any(isinstance(p, dict) and p.get("zone") == zid for p in st["playing"] or ())
+        alerts = [str(a) for a in st["alerts"] or ()]
+        last = journal.last_below(zid)
+        out[zid] = {"state": "alert" if alerts else "playing" if playing else "idle" if st["online"] else "offline",
+                    "last": last, "heard": heard_of(last.__dict__) if last else "", "alerts": alerts,
+                    "station": st["path"], "seen": st["last_seen"]}
+    return out
 
 
 async def clusters(request: Request) -> Response:
