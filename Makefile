@@ -6,7 +6,7 @@ RUN_PACKAGES  := ffmpeg espeak-ng libportaudio2
 TEST_PACKAGES := $(RUN_PACKAGES) pulseaudio pulseaudio-utils libasound2-plugins chromium fonts-dejavu-core \
                  nats-server icecast2
 
-.PHONY: run test soak system-deps test-system-deps bench clean
+.PHONY: run test soak guide system-deps test-system-deps bench clean
 
 run: system-deps $(VENV)/.installed
 	$(BIN)/broadcaster build
@@ -30,6 +30,11 @@ test: test-system-deps $(VENV)/.test-installed
 
 soak: test-system-deps $(VENV)/.test-installed
 	BROADCASTER_SOAK_SECONDS=600 $(PYTEST) tests/test_soak.py
+
+# the pictures of docs/huong-dan.md, taken by the console's acceptance test in headless Chromium
+guide: test-system-deps $(VENV)/.test-installed
+	$(PYTEST) tests/test_guide.py
+	mkdir -p docs/huong-dan && cp test-artifacts/huong-dan/*.png docs/huong-dan/
 
 system-deps:
 	@sh tools/system-deps.sh $(RUN_PACKAGES)

@@ -25,7 +25,7 @@ from broadcaster.i18n import _
 
 MAX_TEXT = 200_000
 RECORDINGS = "recordings"   # where announcements uploaded as recordings are kept, in the project
-_TIME = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
+_TIME = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d(:[0-5]\d)?$")   # HH:MM, or HH:MM:SS
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -134,7 +134,7 @@ def check_fields(a: Announcement, cfg) -> dict[str, str]:
 def slot_table(a: Announcement, aid: str) -> dict:
     """The [[slots]] table of an announcement, as schedule.toml holds it."""
     slot: dict = {"bulletin": aid, "zones": list(dict.fromkeys(a.zones)),
-                  "at": sorted({t.strip().zfill(5) for t in a.times})}
+                  "at": sorted({t.strip().zfill(8 if t.count(":") == 2 else 5) for t in a.times})}
     if a.once:
         slot["start"] = slot["end"] = date.fromisoformat(a.once)
     else:
