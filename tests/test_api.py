@@ -206,6 +206,8 @@ def test_compose_once_monthly_every_other_week_a_recording_and_a_voice(tmp_path)
         assert send(title="Họp tháng", repeat="monthly", nth="2nd", weekday="sun").status_code == 303
         assert send(title="Vệ sinh", repeat="weekly", days=["tue"], weeks="2", start="2026-12-08",
                     engine="espeak").status_code == 303
+        assert send(title="Thôn 1 họp", repeat="once", once="2026-12-22", place=["village:Thôn 1"]).status_code == 303
+        assert 'value="village:Thôn 1"' in c.get("/compose").text   # targets by village (play, emergency too)
         r = send(title="Vệ sinh 2", repeat="weekly", days=["tue"], weeks="2")   # no first day to count from
         assert r.status_code == 400 and 'data-field="dates"' in r.text
         r = c.post("/compose", data={"csrf": c.csrf("/compose"), **base, "text": "", "title": "Lời chủ tịch",
@@ -228,6 +230,7 @@ def test_compose_once_monthly_every_other_week_a_recording_and_a_voice(tmp_path)
     assert (str(once.start), str(once.end)) == ("2026-12-20", "2026-12-20")
     assert cfg.bulletins["loi-chu-tich"].file == root / "recordings" / "loi-chu-tich.wav"
     assert cfg.bulletins["loi-chu-tich"].file.read_bytes() == wav.getvalue()
+    assert slots["thon-1-hop"].zones == ("cum_1",)   # the village's clusters
     assert "gia" not in cfg.bulletins and not (root / "recordings" / "gia.mp3").exists()
 
 

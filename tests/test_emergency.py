@@ -77,6 +77,7 @@ def test_an_emergency_is_followed_to_heard_and_stopped_from_its_page(station, pu
         head = logged_in(console, "truong-thon")
         page = head.get("/emergency").text
         assert 'value="zb"' in page and 'value="za"' not in page and 'value="ben_song"' not in page
+        assert 'name="village" value="Thôn 2"' in page   # their village, as a target
         r = head.post("/emergency", data={"csrf": head.csrf("/emergency"), "bulletin": "a", "zone": ["za"],
                                           "repeats": "1", "every": "5", "deadline": "30"})
         assert r.status_code == 403

@@ -110,3 +110,12 @@ def expand_targets(names: list[str], zones: dict, groups: dict[str, tuple[str, .
         else:
             unknown.append(n)
     return tuple(dict.fromkeys(ids)), unknown
+
+
+def villages_of(zones: dict) -> dict[str, tuple[str, ...]]:
+    """The zones of each village (a zone's ``village``), for choosing targets by village."""
+    out: dict[str, list[str]] = {}
+    for z, zone in zones.items():
+        if getattr(zone, "village", None):
+            out.setdefault(zone.village, []).append(z)
+    return {v: tuple(ids) for v, ids in sorted(out.items())}

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from broadcaster.config import PRIORITY_WORDS
+from broadcaster.config.places import villages_of
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import _
 from broadcaster.station.accounts import ROLES, RIGHT_WORDS, RIGHTS, allowed_zones, parse_places
@@ -30,7 +31,9 @@ async def play(request: Request) -> Response:
     user = request.state.user
     allowed = allowed_zones(user, cfg.zones, cfg.groups)   # an account limited to some places sees only those
     groups = {g: ids for g, ids in cfg.groups.items() if ids and set(ids) <= allowed}
+    villages = {v: ids for v, ids in villages_of(cfg.zones).items() if set(ids) <= allowed}
     context = dict(zones={z: zone for z, zone in cfg.zones.items() if z in allowed}, groups=groups, served=served,
+                   villages=villages,
                    priorities=PRIORITY_WORDS, error=None, done=None, confirm=None, chosen=None,
                    stations=cfg.stations() if cfg.is_hub and not user.places
                    else [])
@@ -43,6 +46,8 @@ async def play(request: Request) -> Response:
         asked += [z for z, zone in cfg.zones.items() if z in allowed and (z in served or zone.station)]
     for g in form.getlist("group"):
         asked += cfg.groups.get(g, ())
+    for v in form.getlist("village"):
+        asked += villages_of(cfg.zones).get(v, ())
     outside = [z for z in dict.fromkeys(asked) if z not in allowed]
     if outside or (user.places and form.getlist("station")):
         console.accounts.audit(user.name, address(request), "refused", f"play outside its places: {', '.join(outside)}")

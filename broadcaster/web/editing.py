@@ -10,6 +10,7 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from broadcaster.config.places import villages_of
 from broadcaster.engines import engine_names
 from broadcaster.errors import BroadcasterError
 from broadcaster.fsutil import atomic_write_bytes, sha256_file
@@ -208,6 +209,8 @@ async def compose(request: Request) -> Response:
     lang = request.state.lang
     context = dict(zones={z: v for z, v in cfg.zones.items() if z in allowed},
                    groups={g: ids for g, ids in cfg.groups.items() if ids and set(ids) <= allowed},
+                   villages={v: ids for v, ids in villages_of(cfg.zones).items() if set(ids) <= allowed},
+                   stations={s: cfg.zones_of(s) for s in (cfg.stations() if not user.places else ())},
                    priorities=PRIORITY_WORDS, day_words=[(d, _(w, lang)) for d, w in DAY_WORDS], errors={},
                    engines=sorted(engine_names()), ordinals=ORDINALS,
                    form={"title": "", "text": "", "times": "", "days": [], "start": "", "end": "", "except": "",
@@ -223,7 +226,12 @@ async def compose(request: Request) -> Response:
             "priority": str(f.get("priority", "normal"))}
     repeat = form["repeat"] if form["repeat"] in ("once", "weekly", "monthly") else "weekly"
     weeks = (int(form["weeks"]) if form["weeks"].isascii() and form["weeks"].isdigit() else 0) if form["weeks"] else 1
-    ann = Announcement(title=form["title"], text=form["text"], times=split(form["times"]), zones=form["places"],
+    places = []   # a village or a station stands for its zones; groups stay groups in schedule.toml
+    for p in form["places"]:
+        kind, _colon, name = p.partition(":")
+        places += (villages_of(cfg.zones).get(name, [p]) if kind == "village"
+                   else cfg.zones_of(name) or [p] if kind == "station" else [p])
+    ann = Announcement(title=form["title"], text=form["text"], times=split(form["times"]), zones=places,
                        days=form["days"], start=form["start"] or None, end=form["end"] or None,
                        skip=split(form["except"]), priority=form["priority"],
                        once=(form["once"] or "?") if repeat == "once" else None,

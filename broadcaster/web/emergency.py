@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from broadcaster.config.places import villages_of
 from broadcaster.i18n import N_, _
 from broadcaster.station import emergencies as em
 from broadcaster.station.accounts import allowed_zones
@@ -30,6 +31,7 @@ def _targets(cfg, user) -> dict:
     allowed = allowed_zones(user, cfg.zones, cfg.groups)
     return dict(zones={z: zone for z, zone in cfg.zones.items() if z in allowed},
                 groups={g: ids for g, ids in cfg.groups.items() if ids and set(ids) <= allowed},
+                villages={v: ids for v, ids in villages_of(cfg.zones).items() if set(ids) <= allowed},
                 stations=[] if user.places else cfg.stations(), allowed=allowed)
 
 
@@ -49,6 +51,8 @@ async def emergencies(request: Request) -> Response:
         asked = [z for z in f.getlist("zone") if z in cfg.zones]
         for g in f.getlist("group"):
             asked += cfg.groups.get(g, ())
+        for v in f.getlist("village"):
+            asked += villages_of(cfg.zones).get(v, ())
         for s in f.getlist("station"):
             if s in targets["stations"]:
                 asked += cfg.zones_of(s)
