@@ -251,3 +251,51 @@ def test_the_week_view_shows_clusters_with_the_same_airings_as_one_bar(tmp_path)
     assert labels.count(("Cụm loa thôn 1, Cụm loa thôn 2", "Cụm loa thôn 1 and 1 more")) == 7, labels
     assert labels.count(("", "Cụm loa bến đò")) == 7 and len(labels) == 7 * 2, labels
     assert page.count(">Cụm loa thôn 1 and 1 more</td>") == 7   # the table lists the pair once per airing
+
+
+def test_one_airing_moved_or_cancelled_and_a_holiday_from_the_schedule_page(tmp_path):
+    """"This Tuesday at 17:30, not 17:00"; "not that day"; a public holiday: written as [[changes]] and
+    [calendar] skip (comments kept), followed by `next`; an account limited to a village changes only
+    its own clusters' airing; what names no airing is refused and writes nothing."""
+    import json
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+    from tests.test_places import PLACES
+    from tests.console import PASSWORD
+    from tests.test_web_hardening import logged_in, make_project
+    root = make_project(tmp_path / "project", PLACES)
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    d1, d2, d3 = (today + timedelta(days=n) for n in (2, 3, 4))
+    r = subprocess.run([sys.executable, "-m", "broadcaster", "user", "add", "thon1", "--role", "editor",
+                        "--places", "cum_1"], cwd=root, input=f"{PASSWORD}\n{PASSWORD}\n",
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    server = ConsoleServer(root, tmp_path / "web.log")
+    try:
+        c = logged_in(server, "an")
+        page = c.get("/schedule?days=7").text
+        assert f'name="at" value="{d1}T05:30:00"' in page and 'name="holiday"' in page
+        change = lambda who, **kw: who.post("/schedule/change", data={"csrf": who.csrf("/schedule"), **kw})  # noqa
+        assert change(c, bulletin="thong-bao", at=f"{d1}T05:30:00", action="move", to="06:15").status_code == 303
+        assert change(c, bulletin="thong-bao", at=f"{d2}T05:30:00", action="cancel").status_code == 303
+        assert change(c, holiday=str(d3)).status_code == 303
+        before = (root / "schedule.toml").read_bytes()
+        assert change(c, bulletin="thong-bao", at=f"{d1}T05:31:00", action="cancel").status_code == 409
+        assert change(c, bulletin="thong-bao", at=f"{today + timedelta(days=6)}T05:30:00", action="move",
+                      to="25:99").status_code == 400
+        head = logged_in(server, "thon1")
+        assert change(head, holiday=str(d1)).status_code == 403
+        assert (root / "schedule.toml").read_bytes() == before
+        assert change(head, bulletin="thong-bao", at=f"{today + timedelta(days=5)}T05:30:00",
+                      action="cancel").status_code == 303
+    finally:
+        server.stop()
+    text = (root / "schedule.toml").read_text(encoding="utf-8")
+    assert "# along the river" in text and f'skip = ["{d3}"]' in text
+    r = subprocess.run([sys.executable, "-m", "broadcaster", "next", "--json", "--from", str(d1), "--days", "5"],
+                       cwd=root, capture_output=True, text=True)
+    got = sorted((a["time"][:16], a["zone"]) for a in json.loads(r.stdout))
+    zones = ["cum_1", "cum_2", "cum_3"]
+    assert got == sorted([*((f"{d1}T06:15", z) for z in zones),                  # moved, on every cluster
+                          *((f"{today + timedelta(days=5)}T05:30", z) for z in ("cum_2", "cum_3")),
+                          *((f"{today + timedelta(days=6)}T05:30", z) for z in zones)]), got

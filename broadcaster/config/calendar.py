@@ -113,3 +113,42 @@ def local(t: datetime) -> datetime:
     """An aware local time as a changes table writes it (naive, to the second)."""
     return t.replace(tzinfo=None, microsecond=0)
 
+
+
+def write_calendar(cfg, load, *, change: dict | None = None, holiday: date | None = None) -> None:
+    """Add one ``[[changes]]`` entry (``change``: bulletin, at, and to or cancel, and zones) or one holiday to
+    schedule.toml, keeping its comments and layout; the new file is loaded as ``check`` loads it (``load``)
+    before it replaces the old one, so nothing is written when it fails (ConfigError)."""
+    import tomlkit
+    from broadcaster.config.model import display_path
+    from broadcaster.errors import ConfigError
+    from broadcaster.fsutil import atomic_path
+    doc = tomlkit.parse(cfg.path.read_text(encoding="utf-8-sig"))
+    if holiday is not None:
+        table = doc.get("calendar")
+        if table is None:
+            table = tomlkit.table()
+            doc["calendar"] = table
+        days = table.get("skip")
+        if days is None:
+            table["skip"] = tomlkit.array()
+            days = table["skip"]
+        if holiday.isoformat() not in [str(d) for d in days]:
+            days.append(holiday.isoformat())
+    if change is not None:
+        entry = tomlkit.table()
+        for k in ("bulletin", "at", "to", "cancel", "zones"):
+            if change.get(k) not in (None, [], False):
+                entry[k] = change[k]
+        changes = doc.get("changes")
+        if changes is None:
+            doc["changes"] = tomlkit.aot()
+            changes = doc["changes"]
+        changes.append(entry)
+    with atomic_path(cfg.path) as tmp:
+        tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+        try:
+            load(tmp)
+        except ConfigError as e:
+            raise ConfigError(e.problems[0].replace(display_path(tmp), display_path(cfg.path)),
+                              problems=e.problems) from None

@@ -157,6 +157,79 @@ async def schedule(request: Request) -> Response:
                   more=max(0, len(spans) - TABLE_ROWS), priority_word=lambda p: PRIORITY_WORDS[p])
 
 
+async def schedule_change(request: Request) -> Response:
+    """One airing moved or cancelled ("this Tuesday at 17:30, not 17:00"; "not today"), or a holiday added,
+    written into schedule.toml as a technician would ([[changes]], [calendar] skip), comments kept."""
+    import asyncio
+    from broadcaster.config import load_config
+    from broadcaster.config.calendar import write_calendar
+    from broadcaster.errors import ConfigError
+    from broadcaster.station.accounts import allowed_zones
+    console = request.app.state.console
+    cfg = console.cfg()
+    user = request.state.user
+    lang = request.state.lang
+    f = await request.form()
+    load = (lambda p: load_config(p, allow_outside=console.allow_outside))
+
+    def bad(message: str, status: int = 400) -> Response:
+        return PlainTextResponse(message, status)
+    if f.get("holiday"):
+        if user.places:
+            return bad(_("{name} may play only on {places}", lang, name=user.name, places=", ".join(user.places)), 403)
+        try:
+            day = date.fromisoformat(str(f["holiday"]))
+        except ValueError:
+            return bad(_("give the date as YYYY-MM-DD, like 2026-12-08", lang))
+        what, change = f"holiday {day}", None
+    else:
+        bulletin = str(f.get("bulletin", ""))
+        try:
+            at = datetime.fromisoformat(str(f.get("at", ""))).replace(tzinfo=None, microsecond=0)
+        except ValueError:
+            return bad(_("at must be the airing's planned date and time, like 2026-12-08T17:00:00, not {value}", lang,
+                         value=str(f.get("at", ""))[:40]))
+        tz = ZoneInfo(cfg.timezone)
+        found = [a for a in airings(cfg, at.replace(tzinfo=tz), at.replace(tzinfo=tz) + timedelta(seconds=1),
+                                    moves=False) if a.bulletin == bulletin]
+        if not found:
+            return bad(_("no airing of {bulletin} is planned at {time}", lang, bulletin=bulletin[:64],
+                         time=at.isoformat()), 409)
+        allowed = allowed_zones(user, cfg.zones, cfg.groups)
+        zones = [a.zone for a in found if a.zone in allowed] if user.places else []   # a limited account: its own
+        if user.places and not zones:
+            console.accounts.audit(user.name, address(request), "refused", f"change outside its places: {bulletin}")
+            return bad(_("{name} may play only on {places}", lang, name=user.name, places=", ".join(user.places)), 403)
+        change = {"bulletin": bulletin, "at": at, "zones": zones}
+        if f.get("action") == "cancel":
+            change["cancel"] = True
+            what = f"cancel {bulletin} at {at}"
+        else:
+            text = str(f.get("to", "")).strip()
+            try:
+                to = (datetime.combine(at.date(), time_of(text)) if len(text) <= 8
+                      else datetime.fromisoformat(text).replace(tzinfo=None, microsecond=0))
+            except (TypeError, ValueError):
+                return bad(_('to must be a time like "17:30" (that day) or a date and time like 2026-12-08T17:30', lang))
+            change["to"] = to
+            what = f"move {bulletin} from {at} to {to}"
+    try:
+        await asyncio.to_thread(write_calendar, cfg, load, change=change,
+                                holiday=day if change is None else None)
+    except ConfigError as e:
+        return bad(e.message, 400)
+    console.accounts.audit(user.name, address(request), "schedule change", what)
+    return RedirectResponse("/schedule" + (f"?days={f['days']}" if str(f.get("days", "")).isdigit() else ""), 303)
+
+
+def time_of(text: str):
+    from broadcaster.config.slots import parse_time
+    t = parse_time(text)
+    if t is None:
+        raise ValueError(text)
+    return t
+
+
 def _log_rows(request: Request, newest: int | None = None) -> tuple[list, int]:
     """The play log as filtered on the page (the newest so many), and how many match in all."""
     cfg = request.app.state.console.cfg()
@@ -317,6 +390,7 @@ ROUTES = [
     Page("/", overview, {"GET": "view"}),
     Page("/live", live, {"GET": "view"}),
     Page("/schedule", schedule, {"GET": "view"}),
+    Page("/schedule/change", schedule_change, {"POST": "edit"}),
     Page("/clusters", clusters, {"GET": "view"}),
     Page("/log", log_page, {"GET": "view"}),
     Page("/log.csv", log_csv, {"GET": "view"}),
