@@ -110,6 +110,9 @@ class HubLink(LoopPart):
         self.below: dict[str, dict] = {}
         self.published_for = None
         self._queue: asyncio.Queue | None = None
+        from broadcaster.fleet.orders import EmergencyBelow
+        from broadcaster.station.emergencies import Emergencies
+        self.d.get(Emergencies).below = EmergencyBelow(self.d)   # an emergency here reaches the stations below
         super().start()
 
     def relay(self, raw: bytes, doc: dict, audio: Path) -> None:

@@ -172,3 +172,44 @@ def direct_targets(below: dict | None, zones: list[str]) -> list[str]:
     return [sub for sub, st in below.items()
             if isinstance(st, dict) and isinstance(st.get("zones"), list)
             and (not zones or set(st["zones"]) & set(zones))]
+
+
+class EmergencyBelow:
+    """What a hub's emergency sends to the stations below (its daemon's station.emergencies part calls it,
+    from the daemon's timer thread): a round's signed commands, a stop, and which commands were taken."""
+
+    def __init__(self, daemon):
+        self.d = daemon
+
+    def round(self, e, zones: list[str], at: datetime) -> list[tuple[str, list[str], str, int]]:
+        """(station, its zones, command id, sequence) for each station that plays some of ``zones``."""
+        import asyncio
+        cfg = self.d.cfg
+        stations = list(dict.fromkeys(cfg.zones[z].station for z in zones))
+        deadline = max(datetime.fromtimestamp(e.deadline, at.tzinfo), at + timedelta(minutes=1))
+        sent = asyncio.run(send_play(cfg, e.target, stations=stations, zone=None, priority=e.priority, now=at,
+                                     deadline=deadline, zones=zones))
+        return [(one.station, [z for z in zones if cfg.zones[z].station == one.station], one.id, one.sequence)
+                for one in sent]
+
+    def stop(self, commands: list[tuple[str, str]], at: datetime) -> None:
+        import asyncio
+        by_station: dict[str, list[str]] = {}
+        for station, command in commands:
+            by_station.setdefault(station, []).append(command)
+        asyncio.run(send_stop(self.d.cfg, by_station, now=at))
+
+    def taken(self, stations: list[str]) -> dict[str, int]:
+        """Per station, the last command sequence its consumer acknowledged."""
+        import asyncio
+        from broadcaster.fleet.client import Link
+        from broadcaster.fleet.credentials import hub_credentials
+
+        async def read():
+            link = Link(hub_credentials(self.d.cfg))
+            await link.connect(name="broadcaster emergency")
+            try:
+                return {s: await link.commands_taken(s) for s in stations}
+            finally:
+                await link.close()
+        return asyncio.run(read())

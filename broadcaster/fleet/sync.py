@@ -295,7 +295,7 @@ def stop_commands(d, commands: set[str], reason: str) -> int:
     journal = d.journal
     stopped = 0
     for w in d.get(Zones).workers.values():
-        for it in w.stop_items(lambda it: it.command in commands, reason):
+        for it in w.take(lambda it: it.command in commands, cut=reason):
             if it.request is not None:
                 journal.finish_request(it.request, "interrupted", reason)
             stopped += 1

@@ -25,6 +25,7 @@ log = logging.getLogger("broadcaster.daemon")
 STEPS = ("sent", "received", "aired", "heard")
 AIRED = ("playing", "played", "late", "interrupted")
 TAKEN_EVERY = 3.0   # seconds between looks at which stations below took an emergency's commands
+RETRY = 10.0        # seconds before a round the server did not take is sent again
 MAX_REPEATS = 100
 UNTIL_STOPPED = 0
 
@@ -94,7 +95,7 @@ def states(cfg, journal, e: Emergency) -> list[dict]:
     for rnd, zone, station, request, command, taken, sent in sends(journal, e.id):
         last[zone] = (rnd, station, request, command, taken)
     for zone, (rnd, station, request, command, taken) in last.items():
-        st = out[zone] if zone in out else out.setdefault(zone, {"zone": zone, "name": zone, "station": station})
+        st = out.setdefault(zone, {"zone": zone, "name": zone, "station": station, "status": None, "heard": None})
         st.update(round=rnd, step="sent")
         if request is not None:   # played here: the request's state, then its airing
             status, _reason, airing = journal.request_state(request)
@@ -117,11 +118,12 @@ def states(cfg, journal, e: Emergency) -> list[dict]:
 
 
 class Emergencies(Periodic):
-    """The daemon's side: each active emergency's rounds on time, and a stop carried out."""
+    """The daemon's side: each active emergency's rounds on time, and a stop carried out. ``below`` sends
+    to the stations below: set by a hub's link to them (fleet.collect.HubLink), None elsewhere."""
 
     name = "emergencies"
     interval = 1.0
-
+    below = None
     _looked = 0.0
 
     def tick(self) -> None:
@@ -145,12 +147,12 @@ class Emergencies(Periodic):
     def _taken(self) -> None:
         """Mark the commands of recent emergencies that the stations below have taken."""
         waiting = self.d.journal.store.read(
-            "SELECT DISTINCT s.station, s.sequence FROM emergency_sends s JOIN emergencies e ON e.id = s.emergency "
-            "WHERE s.command IS NOT NULL AND s.taken = 0 AND s.sent > ?", (time.time() - 3600,))
-        if not waiting:
+            "SELECT DISTINCT station, sequence FROM emergency_sends WHERE command IS NOT NULL AND taken = 0 AND sent > ?",
+            (time.time() - 3600,))
+        if not waiting or self.below is None:
             return
         try:
-            floors = _taken_floors(self.d.cfg, sorted({s for s, _q in waiting}))
+            floors = self.below.taken(sorted({s for s, _q in waiting}))
         except Exception as ex:   # the server is away: looked at again later
             log.debug("emergency: which commands were taken: %s", ex)
             return
@@ -161,14 +163,16 @@ class Emergencies(Periodic):
     def _mine(self, e: Emergency) -> bool:
         """Whether this daemon sends it: it plays one of its zones, or it is the hub of the stations below."""
         cfg = self.d.cfg
-        return any(z in self.d.served or (z in cfg.zones and cfg.zones[z].station) for z in e.zones)
+        return any(z in self.d.served or (self.below is not None and z in cfg.zones and cfg.zones[z].station)
+                   for z in e.zones)
 
     def _round(self, e: Emergency, now: float) -> None:
         d = self.d
         cfg = d.cfg
         rnd = e.rounds + 1
         here = [z for z in e.zones if z in d.served]
-        below = [z for z in e.zones if z not in d.served and z in cfg.zones and cfg.zones[z].station]
+        below = [z for z in e.zones if z not in d.served and z in cfg.zones and cfg.zones[z].station
+                 and self.below is not None]
         at = d.clock.now()
         for z in here:
             rid = d.journal.add_request(e.target, z, e.priority, at, label=e.label)
@@ -176,15 +180,16 @@ class Emergencies(Periodic):
                                   "VALUES (?,?,?,?,?)", (e.id, rnd, z, rid, now))
         if below:
             try:
-                for station, zones, command, seq in _send_below(cfg, e, below, at):
+                for station, zones, command, seq in self.below.round(e, below, at):
                     for z in zones:
                         d.journal.store.write(
                             "INSERT INTO emergency_sends (emergency, round, zone, station, command, sequence, sent) "
                             "VALUES (?,?,?,?,?,?,?)", (e.id, rnd, z, station, command, seq, now))
-            except Exception as ex:   # the server is away: this round is tried again at the next tick
+            except Exception as ex:   # the server is away: this round is tried again a little later
                 log.warning(_("emergency {id}: round {round} not sent to the stations below yet: {reason}",
                               id=e.id, round=rnd, reason=getattr(ex, "message", None) or ex))
                 if not here:
+                    d.journal.store.write("UPDATE emergencies SET next=? WHERE id=?", (now + RETRY, e.id))
                     return
         d.journal.store.write("UPDATE emergencies SET rounds=?, next=? WHERE id=?", (rnd, now + e.every, e.id))
         log.warning(_("emergency {id}: round {round} of {rounds} sent ({item} on {count} zone(s))", id=e.id,
@@ -197,54 +202,19 @@ class Emergencies(Periodic):
             "SELECT request FROM emergency_sends WHERE emergency=? AND request IS NOT NULL", (e.id,))}
         reason = _("emergency {id} stopped by {name}", id=e.id, name=e.stopped_by)
         for w in d.get(Zones).workers.values():
-            for it in w.stop_items(lambda it: it.request in requests, reason):
+            for it in w.take(lambda it: it.request in requests, cut=reason):
                 d.journal.finish_request(it.request, "interrupted", reason)
         for r in requests:   # still waiting to be taken
             d.journal.store.write("UPDATE requests SET status='interrupted', reason=? WHERE id=? AND status='pending'",
                                   (reason, r))
         commands = d.journal.store.read("SELECT DISTINCT station, command FROM emergency_sends WHERE emergency=? "
                                         "AND command IS NOT NULL", (e.id,))
-        if commands:
+        if commands and self.below is not None:
             try:
-                _send_stop(d.cfg, e, commands, d.clock.now())
+                self.below.stop(commands, d.clock.now())
             except Exception as ex:
                 log.warning(_("emergency {id}: the stop not sent to the stations below yet: {reason}", id=e.id,
                               reason=getattr(ex, "message", None) or ex))
                 return
         d.journal.store.write("UPDATE emergencies SET stop_sent=1 WHERE id=?", (e.id,))
         log.warning(reason)
-
-
-def _send_below(cfg, e: Emergency, zones: list[str], at: datetime) -> list[tuple[str, list[str], str, int | None]]:
-    import asyncio
-    from datetime import timedelta
-    from broadcaster.fleet.orders import send_play
-    stations = list(dict.fromkeys(cfg.zones[z].station for z in zones))
-    deadline = datetime.fromtimestamp(e.deadline, at.tzinfo)
-    sent = asyncio.run(send_play(cfg, e.target, stations=stations, zone=None, priority=e.priority, now=at,
-                                 deadline=max(deadline, at + timedelta(minutes=1)), zones=zones))
-    return [(s, [z for z in zones if cfg.zones[z].station == s], cid, seq) for s, cid, seq in sent]
-
-
-def _send_stop(cfg, e: Emergency, commands: list[tuple[str, str]], at: datetime) -> None:
-    import asyncio
-    from broadcaster.fleet.orders import send_stop
-    by_station: dict[str, list[str]] = {}
-    for station, command in commands:
-        by_station.setdefault(station, []).append(command)
-    asyncio.run(send_stop(cfg, by_station, now=at))
-
-
-def _taken_floors(cfg, stations: list[str]) -> dict[str, int]:
-    import asyncio
-    from broadcaster.fleet.client import Link
-    from broadcaster.fleet.credentials import hub_credentials
-
-    async def read():
-        link = Link(hub_credentials(cfg))
-        await link.connect(name="broadcaster emergency")
-        try:
-            return {s: await link.commands_taken(s) for s in stations}
-        finally:
-            await link.close()
-    return asyncio.run(read())

@@ -46,7 +46,7 @@ class Planner(Periodic):
             return
         now = self.d.clock.wall()
         for w in self.d.get(Zones).workers.values():
-            for it in w.drop_future(now + LEAD):
+            for it in w.take(lambda it: it.slot is not None and it.scheduled.timestamp() > now + LEAD):
                 self.planned.discard((it.slot, it.zone, it.scheduled.timestamp()))
         self.planned_until = min(self.planned_until or now, now + LEAD)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from broadcaster.station.emergency_tables import EMERGENCY_TABLES
 from broadcaster.station.db import Database, Duplicate, StoreError
 from broadcaster.i18n import N_, _
 
@@ -109,36 +110,6 @@ CREATE TABLE IF NOT EXISTS alerts (
     posted INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS alerts_open ON alerts (zone, kind, until);
-CREATE TABLE IF NOT EXISTS emergencies (
-    id INTEGER PRIMARY KEY,
-    created TEXT NOT NULL,
-    by TEXT NOT NULL,
-    target TEXT NOT NULL,
-    label TEXT NOT NULL,
-    zones TEXT NOT NULL,
-    priority TEXT NOT NULL DEFAULT 'urgent',
-    repeats INTEGER NOT NULL,
-    every REAL NOT NULL,
-    deadline REAL NOT NULL,
-    status TEXT NOT NULL DEFAULT 'active',
-    rounds INTEGER NOT NULL DEFAULT 0,
-    next REAL NOT NULL,
-    stopped_by TEXT,
-    stopped REAL,
-    stop_sent INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS emergency_sends (
-    emergency INTEGER NOT NULL,
-    round INTEGER NOT NULL,
-    zone TEXT NOT NULL,
-    station TEXT,
-    request INTEGER,
-    command TEXT,
-    sequence INTEGER,
-    sent REAL NOT NULL,
-    taken INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS emergency_sends_of ON emergency_sends (emergency);
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY,
     station TEXT NOT NULL,
@@ -146,7 +117,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
     reason TEXT NOT NULL,
     data BLOB
 );
-""".replace("{added}", ",\n".join(f"    {c} {d}" for c, d in ADDED_COLUMNS))
+""".replace("{added}", ",\n".join(f"    {c} {d}" for c, d in ADDED_COLUMNS)) + EMERGENCY_TABLES
 # columns added since the first play logs: (table, column, definition)
 MIGRATIONS = (("airings", "version", "INTEGER NOT NULL DEFAULT 1"), ("airings", "sent", "INTEGER NOT NULL DEFAULT 0"),
               ("requests", "command", "TEXT"), ("requests", "label", "TEXT"),

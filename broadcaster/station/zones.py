@@ -1,11 +1,10 @@
 """A zone's worker: plays one airing at a time, highest priority first, on the exact instant.
 
-Items (airings waiting to play) come from the daemon's planner and from `play` requests. Each is
-prepared LEAD seconds ahead on the zone's output stream, which stays open while airings follow each
-other: while one plays, the next is attached behind it with its own start time, so back-to-back
-airings start on their own sample whatever the gap, and lateness never carries over. What plays is
-faded out for an urgent item or a shutdown; each airing's row is written before its first sample.
-"""
+Items (airings waiting to play) come from the planner and from `play` requests. Each is prepared LEAD
+seconds ahead on the zone's output stream, open while airings follow each other: the next is attached
+behind the one playing with its own start time, so back-to-back airings start on their own sample and
+lateness never carries over. What plays fades out for an urgent item, a stop or a shutdown; each
+airing's row is written before its first sample."""
 
 from __future__ import annotations
 
@@ -84,31 +83,18 @@ class ZoneWorker(threading.Thread):
             now = self.d.clock.wall()
             return any(e[2].priority == "urgent" and e[2].scheduled.timestamp() - LEAD <= now for e in self.heap)
 
-    def drop_future(self, after: float) -> list[Item]:
-        """Take back scheduled airings not yet prepared (for a reload)."""
+    def take(self, which, cut: str | None = None) -> list[Item]:
+        """Take back the waiting items (not yet prepared) that ``which(item)`` chooses; with ``cut``, also fade
+        out the playing one if it is one of them (logged interrupted, ``cut`` saying why)."""
         with self.cv:
-            keep, dropped = [], []
-            for entry in self.heap:
-                it = entry[2]
-                (dropped if it.slot is not None and it.scheduled.timestamp() > after else keep).append(entry)
-            heapq.heapify(keep)
-            self.heap = keep
-            return [e[2] for e in dropped]
-
-    def stop_items(self, which, reason: str) -> list[Item]:
-        """Take back the waiting items ``which(item)`` chooses, and fade out the playing one if it is chosen
-        (it is logged interrupted with ``reason``); the items taken back."""
-        with self.cv:
-            keep, taken = [], []
-            for entry in self.heap:
-                (taken if which(entry[2]) else keep).append(entry)
-            heapq.heapify(keep)
-            self.heap = keep
-            if self.current is not None and which(self.current) and self.playback is not None and not self.cut:
-                self.cut = ("interrupted", reason)
+            taken = [e[2] for e in self.heap if which(e[2])]
+            self.heap = [e for e in self.heap if not which(e[2])]
+            heapq.heapify(self.heap)
+            if cut and self.current is not None and which(self.current) and self.playback is not None and not self.cut:
+                self.cut = ("interrupted", cut)
                 self.playback.fade_out(URGENT_FADE)
-            self.cv.notify_all()
-            return [e[2] for e in taken]
+                self.cv.notify_all()
+            return taken
 
     def stop(self) -> None:
         with self.cv:
