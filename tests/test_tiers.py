@@ -13,7 +13,7 @@ from tests.pulse import Recorder, segments
 from tests.station import FREQS
 from tests.tiers import AUDIO, Tree, programme_lines, slot
 
-pytestmark = [pytest.mark.audio, pytest.mark.alone]
+pytestmark = [pytest.mark.audio]
 
 CLUSTERS = {"xa_a": ["cum_a1", "cum_a2"], "xa_b": ["cum_b1", "cum_b2"]}
 
