@@ -14,7 +14,7 @@ import sys
 import click
 
 from broadcaster import __version__
-from broadcaster.commands import desk, fleet, people, plan, render, station, text, web, zones
+from broadcaster.commands import desk, fleet, live, people, plan, render, station, text, web, zones
 from broadcaster.commands.common import Context
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import LANGUAGES, N_, _, gettext, set_language
@@ -36,7 +36,7 @@ def cli(ctx: click.Context, config_path: str | None, allow_outside: bool) -> Non
 
 for command in (render.build, render.say, text.normalize, text.voices, plan.check, plan.next_airings,
                 desk.report, desk.preview, station.daemon, station.play, station.show_log, station.status,
-                station.devices, fleet.fleet, fleet.publish, people.user, people.token, people.submit, people.approve,
+                station.devices, live.live, fleet.fleet, fleet.publish, people.user, people.token, people.submit, people.approve,
                 web.web, zones.zones):
     cli.add_command(command)
 

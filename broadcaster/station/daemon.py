@@ -29,6 +29,7 @@ from broadcaster.station.clock import Clock
 from broadcaster.station.alerts import Alerts
 from broadcaster.station.emergencies import Emergencies
 from broadcaster.station.inbox import Requests
+from broadcaster.station.live import LiveDesk
 from broadcaster.station.monitor import Monitors
 from broadcaster.station.outputs import Outputs
 from broadcaster.station.parts import Heartbeat, MemoryTrim, Part, PlayLog, StateLock, Timer
@@ -53,6 +54,7 @@ PARTS: tuple[type[Part], ...] = (
     Planner,     # the schedule → the zones' workers
     Requests,    # `play` requests → the zones' workers
     Emergencies, # an emergency's rounds, sent on time; its stop carried out
+    LiveDesk,    # a voice from this PC (`broadcaster live`, the console) → the zones' workers
     Watcher,     # live edits → reload
     Heartbeat,   # "this daemon is alive", for `play` and `status`
     MemoryTrim,  # freed memory handed back to the system (a cluster's board is small)

@@ -27,6 +27,7 @@ class Item:
     ends: datetime | None = field(default=None, compare=False)  # a relay (``bulletin`` names its source): its end
     resume: bool = field(default=False, compare=False)        # a relay going on after an urgent airing
     follows: float | None = field(default=None, compare=False)  # in a sequence: seconds after the one before
+    live: object = field(default=None, compare=False)           # a live voice: its feeder (audio.live)
 
     def __post_init__(self):
         self.sort_key = (-PRIORITY_RANK[self.priority], self.scheduled.timestamp())

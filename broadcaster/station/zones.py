@@ -36,9 +36,8 @@ ROW_AHEAD = 0.3       # the play log row is committed this long before the first
 URGENT_FADE = 0.5     # seconds: what an urgent airing cuts into fades out over this, ending on its time
 START_ERROR_WARN_MS = 50  # a first sample further than this from its time is worth a warning in the log
 TICK = 0.05           # seconds between looks at what plays (progress, urgent items, the next one to prepare)
-LINGER = 0.5          # a zone's stream stays open while an airing is due within LEAD + LINGER seconds
-# (longer would keep it open between airings far apart, and PulseAudio or PipeWire move an open stream
-# to another output when its sound card is pulled out: see docs/reliability.md)
+LINGER = 0.5          # the stream stays open while an airing is due within LEAD + LINGER s (not longer:
+# PulseAudio or PipeWire move an open stream elsewhere when its card is pulled out: docs/reliability.md)
 
 
 class ZoneWorker(threading.Thread):
@@ -162,6 +161,8 @@ class ZoneWorker(threading.Thread):
                 if pb is None:
                     return None
                 path, sha, target = source.url or source.device, None, self._real(start)
+            elif item.live is not None:   # a voice: on the air as soon as its row is written
+                pb, path, sha, target = self.outputs.open(self.zone, item.live), item.bulletin, None, time.time() + 0.1
             else:
                 path, sha = self.renderer.audio_for(item)
                 pb = self.outputs.open(self.zone, path, follows=follows)
@@ -222,9 +223,7 @@ class ZoneWorker(threading.Thread):
         log.info(_("zone {zone}: playing {item} (scheduled {time})", zone=self.zone, item=item.label,
                    time=item.scheduled.strftime("%H:%M:%S")))
         limit = pb.duration + 30 if pb.rate else 3600
-        t0 = time.monotonic()
-        measured = False
-        nxt: Flight | None = None
+        t0, measured, nxt = time.monotonic(), False, None
         while not pb.wait(TICK):
             measured = measured or self._measured_start(f)
             self._cut_for_urgent()
@@ -311,6 +310,8 @@ class ZoneWorker(threading.Thread):
             status, reason = self.cut
         elif pb.feeder.error or pb.error:
             status, reason = "failed", pb.feeder.error or pb.error
+        elif item.live is not None:
+            status, reason = "played", item.live.summary()
         elif late > LATE_AFTER:
             status, reason = "late", item.note or _("started {seconds} s late: the zone was busy", seconds=f"{late:.1f}")
         else:
@@ -403,8 +404,7 @@ class Zones(Part):
             self._add(z)
 
     def _add(self, zone: str) -> None:
-        self.workers[zone] = ZoneWorker(self.d, zone)
-        self.workers[zone].start()
+        self.workers.setdefault(zone, ZoneWorker(self.d, zone)).start()
 
     def reload(self, old, new) -> None:
         if new != old:

@@ -1,0 +1,131 @@
+"""The daemon's live desk: a speaker on this PC (`broadcaster live`, or the console's "Nói trực tiếp")
+reaches the zones this daemon plays through it, since the daemon owns the sound devices.
+
+It listens on 127.0.0.1 only, on a port it writes with a random key into ``<state>/live.json``
+(readable by this PC's account only: whoever can read it may speak here). A session is one line of
+JSON — the key, the zones, the priority, who speaks and from where — answered by one line (the zones
+that will play it, or why not), then frames: 4 bytes of length, 4 of sequence number, 16-bit samples
+at 16 kHz; a length of 0 ends it. Each zone gets an urgent (or priority) item that plays the voice
+through a jitter buffer (``audio.live``) and logs who spoke, how long it was on the air and any gap.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+import socket
+import struct
+import threading
+
+from broadcaster.audio.live import FRAME, LiveStream
+from broadcaster.fsutil import atomic_write_bytes, private_file
+from broadcaster.i18n import _
+from broadcaster.station.items import Item
+from broadcaster.station.parts import Part
+
+log = logging.getLogger("broadcaster.daemon")
+
+DESK_FILE = "live.json"
+MAX_HEADER = 4096
+LIVE_PRIORITIES = ("urgent", "priority")
+
+
+def desk_address(state) -> tuple[int, str] | None:
+    """(port, key) of this PC's live desk, or None if no daemon has one open."""
+    try:
+        doc = json.loads((state / DESK_FILE).read_text(encoding="utf-8"))
+        return int(doc["port"]), str(doc["key"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class LiveDesk(Part):
+    name = "live"
+
+    def __init__(self, daemon):
+        super().__init__(daemon)
+        self.server: socket.socket | None = None
+        self.sessions: set[LiveStream] = set()
+
+    def start(self) -> None:
+        self.key = secrets.token_urlsafe(24)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        path = self.d.cfg.paths.state / DESK_FILE
+        atomic_write_bytes(path, json.dumps({"port": self.server.getsockname()[1], "key": self.key}).encode())
+        private_file(path)
+        threading.Thread(target=self._accept, name="live desk", daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        for s in list(self.sessions):
+            s.end()
+        (self.d.cfg.paths.state / DESK_FILE).unlink(missing_ok=True)
+
+    def _accept(self) -> None:
+        while self.server is not None:
+            try:
+                conn, _addr = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(conn,), name="live session", daemon=True).start()
+
+    def _session(self, conn: socket.socket) -> None:
+        stream = None
+        with conn:
+            try:
+                f = conn.makefile("rb")
+                head = f.readline(MAX_HEADER)
+                stream, answer = self._open(head)
+                conn.sendall((json.dumps(answer, ensure_ascii=False) + "\n").encode())
+                if stream is None:
+                    return
+                while True:
+                    top = f.read(8)
+                    if len(top) < 8:
+                        break   # the speaker's side went away: what is buffered plays, then it ends
+                    size, seq = struct.unpack(">II", top)
+                    if size == 0:
+                        break
+                    if size > FRAME * 2:
+                        raise ValueError("frame too large")
+                    stream.put(seq, f.read(size))
+            except (OSError, ValueError) as e:
+                log.warning(_("live: a session ended: {reason}", reason=e))
+            finally:
+                if stream is not None:
+                    stream.end()
+                    self.sessions.discard(stream)
+
+    def _open(self, head: bytes) -> tuple[LiveStream | None, dict]:
+        """The session a header line opens (its items queued on the zones), or None and why not."""
+        from broadcaster.station.zones import Zones
+        try:
+            doc = json.loads(head.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return None, {"error": _("not a live session")}
+        if not isinstance(doc, dict) or not hmac.compare_digest(str(doc.get("key", "")), self.key):
+            log.warning(_("live: a session with a wrong key refused"))
+            return None, {"error": _("wrong key: read it again from the state folder")}
+        zones = doc.get("zones")
+        priority = doc.get("priority", "urgent")
+        if not isinstance(zones, list) or not zones or priority not in LIVE_PRIORITIES:
+            return None, {"error": _("a live session needs its zones and a priority (urgent or priority)")}
+        unknown = [str(z) for z in zones if z not in self.d.served]
+        if unknown:
+            return None, {"error": _("this daemon does not play {zones}", zones=", ".join(unknown))}
+        who, where = str(doc.get("who") or "?")[:64], str(doc.get("from") or "?")[:64]
+        stream = LiveStream(who, where)
+        self.sessions.add(stream)
+        workers = self.d.get(Zones).workers
+        cfg = self.d.cfg
+        for z in dict.fromkeys(zones):
+            workers[z].submit(Item(self.d.clock.now(), z, priority, bulletin=f"live:{who}",
+                                   live=stream.feeder(cfg.audio.sample_rate, cfg.audio.channels,
+                                                      cfg.zones[z].volume)))
+        log.warning(_("live: {who} from {where} speaks on {zones} ({priority})", who=who, where=where,
+                      zones=", ".join(zones), priority=priority))
+        return stream, {"zones": list(dict.fromkeys(zones))}
