@@ -62,8 +62,8 @@ class Tab:
     clicks are the page's own element.click(). Complaints are collected as in ``load``.
     """
 
-    def __init__(self, width: int = 1280, height: int = 900):
-        self.width, self.height = width, height
+    def __init__(self, width: int = 1280, height: int = 900, args: tuple[str, ...] = ()):
+        self.width, self.height, self.args = width, height, args
         self.errors: list[str] = []
 
     def __enter__(self) -> "Tab":
@@ -74,7 +74,7 @@ class Tab:
              "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-sync",
              "--disable-background-networking", "--disable-component-update", "--mute-audio",
              "--autoplay-policy=no-user-gesture-required",
-             f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"],
+             f"--user-data-dir={profile}", "--remote-debugging-port=0", *self.args, "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "HOME": profile})
         url = _devtools_url(self.proc, 60)
         self.loop = asyncio.new_event_loop()

@@ -164,3 +164,65 @@ def test_live_voice_reaches_both_zones_fades_what_plays_and_logs_a_cut_link(stat
         heard[sink] = (at, round(score, 2))
     print("live: lag from the microphone to each sink (s, correlation):", heard)
     assert all(score > 0.6 for _s, score in heard.values()), heard
+
+
+def test_speak_from_the_console_in_chromium_over_https(station, tmp_path):
+    """"Nói trực tiếp" in headless Chromium over HTTPS (a test certificate), its microphone a WAV file:
+    the voice reaches the chosen zone's null sink, the row says who spoke from the console, the voice is
+    kept at the origin; a viewer may not speak."""
+    from tests.browser import CHROMIUM, Tab
+    from tests.console import ConsoleServer, add_user
+    from tests.test_web_console import log_in
+    from tests.test_web_hardening import make_certificate
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (make test installs it)")
+    station.configure([("a", ["za"], 3600, "normal")], t0_in=0)
+    station.build()
+    add_user(station.root, "dung", "technician")
+    add_user(station.root, "em", "viewer")
+    wav = tmp_path / "mic.wav"   # real speech (a browser's noise suppression would take noise away)
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(wav), "Kính thưa bà con, đây là thông báo khẩn của ủy ban "
+                    "nhân dân xã về mưa lũ. Đề nghị bà con chằng chống nhà cửa, không ra sông."], check=True)
+    cert, key = make_certificate(tmp_path)
+    station.record("zone_a", "zone_b")
+    station.start()
+    console = ConsoleServer(station.root, tmp_path / "web.log", env=station.pulse.env, scheme="https",
+                            args=("--cert", str(cert), "--key", str(key)), verify=str(cert))
+    try:
+        with Tab(width=390, height=844, args=("--ignore-certificate-errors", "--use-fake-ui-for-media-stream",
+                                              "--use-fake-device-for-media-stream",
+                                              f"--use-file-for-fake-audio-capture={wav}")) as tab:
+            log_in(tab, console.url, "dung")
+            tab.go(f"{console.url}/speak")
+            tab.js("document.querySelector('input[name=zone][value=za]').click()")
+            tab.click("#talk", navigates=False)
+            tab.wait_for("!document.getElementById('on-air').hidden", 20)
+            assert tab.js("document.getElementById('on-air-zones').textContent") == "za"
+            time.sleep(6)
+            assert tab.js("parseInt(document.getElementById('level').style.width)") > 0   # the level meter moves
+            tab.click("#stop-talk", navigates=False)
+            tab.wait_for("document.getElementById('on-air').hidden", 20)
+            assert not tab.errors, tab.errors
+        deadline = time.time() + 15
+        while not [r for r in station.log() if (r["bulletin"] or "").startswith("live:") and r["ended"]]:
+            assert time.time() < deadline, station.daemon_log()[-2000:]
+            time.sleep(0.3)
+        viewer = __import__("tests.test_web_hardening", fromlist=["logged_in"]).logged_in(console, "em")
+        assert viewer.get("/speak").status_code == 403
+        assert viewer.post("/speak/start", data={"csrf": viewer.csrf("/"), "zone": "za"}).status_code == 403
+    finally:
+        console.stop()
+    assert station.stop() == 0
+    rec = {s: r.stop() for s, r in station.recorders.items()}
+    [row] = [r for r in station.log() if (r["bulletin"] or "").startswith("live:")]
+    assert row["zone"] == "za" and row["status"] == "played" and "live: dung from the console" in row["reason"], row
+    seconds = float(row["reason"].split(", ")[1].split(" s")[0])
+    assert 4.0 < seconds < 9.0, row["reason"]
+    kept = list((station.root / "state" / "live").glob("*-dung.wav"))
+    assert len(kept) == 1 and sf.info(str(kept[0])).duration > 4.0
+    # what the browser captured (the WAV, looped) reached zone A, and nothing reached zone B
+    heard = np.flatnonzero(np.abs(rec["zone_a"]) > 0.05)
+    assert len(heard) and (heard[-1] - heard[0]) / RATE > 4.0, len(heard)   # seconds of voice on zone A
+    assert not np.any(np.abs(rec["zone_b"]) > 0.05)
+    kept_voice, _rate = sf.read(str(kept[0]), dtype="float32")
+    assert np.std(kept_voice) > 0.05   # the voice, not silence, was kept

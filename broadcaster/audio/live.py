@@ -217,3 +217,23 @@ class LiveFeeder(threading.Thread):
         if t.late:
             out += "; " + _("{count} frame(s) came too late", count=t.late)
         return out
+
+
+class Keeper:
+    """The speaker's voice kept where it was spoken, as a WAV at WIRE_RATE, like an uploaded recording:
+    ``<state>/live/<date>-<time>-<who>.wav`` (written as it comes; whole once closed)."""
+
+    def __init__(self, state, who: str):
+        import re
+        from datetime import datetime
+        import soundfile as sf
+        folder = state / "live"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{datetime.now():%Y%m%d-%H%M%S}-{re.sub(r'[^A-Za-z0-9_.-]', '_', who)[:32]}.wav"
+        self.file = sf.SoundFile(str(self.path), "w", samplerate=WIRE_RATE, channels=1, subtype="PCM_16")
+
+    def write(self, pcm: bytes) -> None:
+        self.file.buffer_write(pcm, dtype="int16")
+
+    def close(self) -> None:
+        self.file.close()

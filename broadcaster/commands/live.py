@@ -32,7 +32,7 @@ from broadcaster.i18n import N_, _
 def live(obj: Context, zones: tuple[str, ...], groups: tuple[str, ...], everywhere: bool, priority: str,
          device: str | None) -> None:
     """Speak live on the loudspeakers, now: through this PC's running daemon. Enter or Ctrl+C ends it."""
-    from broadcaster.audio.live import FRAME, WIRE_RATE
+    from broadcaster.audio.live import FRAME, WIRE_RATE, Keeper
     from broadcaster.station.live import desk_address
     cfg = obj.config()
     require_known("zone", zones, cfg)
@@ -61,6 +61,7 @@ def live(obj: Context, zones: tuple[str, ...], groups: tuple[str, ...], everywhe
     done = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.readline(), done.set()), daemon=True).start()
     seq, rest, shown, began = 0, np.zeros(0, np.float32), 0.0, time.monotonic()
+    keeper = Keeper(cfg.paths.state, getpass.getuser())   # the voice kept here, as an upload is
     try:
         with mic.stream:
             while not done.is_set():
@@ -76,6 +77,7 @@ def live(obj: Context, zones: tuple[str, ...], groups: tuple[str, ...], everywhe
                     frame, rest = rest[:FRAME], rest[FRAME:]
                     pcm = (np.clip(frame, -1, 1) * 32767).astype("<i2").tobytes()
                     conn.sendall(struct.pack(">II", len(pcm), seq) + pcm)
+                    keeper.write(pcm)
                     seq += 1
                 if time.monotonic() - shown > 0.1:
                     shown = time.monotonic()
@@ -91,8 +93,10 @@ def live(obj: Context, zones: tuple[str, ...], groups: tuple[str, ...], everywhe
         except OSError:
             pass
         conn.close()
+        keeper.close()
     click.echo("", err=True)
-    click.echo(_("Ended: {seconds} s of voice sent.", seconds=f"{seq * FRAME / WIRE_RATE:.1f}"))
+    click.echo(_("Ended: {seconds} s of voice sent (kept in {file}).", seconds=f"{seq * FRAME / WIRE_RATE:.1f}",
+                 file=keeper.path))
 
 
 class _Input:

@@ -32,10 +32,12 @@ RIGHTS: dict[str, frozenset[str]] = {
     "edit": frozenset({"admin", "editor"}),                # edit scripts, render, submit for approval
     "approve": frozenset({"admin", "approver"}),           # approve or send back (never one's own edit)
     "play": frozenset({"admin", "technician"}),            # play now, any priority
+    "speak": frozenset({"admin", "technician"}),           # speak live on the loudspeakers
     "users": frozenset({"admin"}),                         # accounts
 }
 RIGHT_WORDS = {"view": N_("see everything"), "edit": N_("edit and render scripts, submit them"),
-               "approve": N_("approve or send back"), "play": N_("play now"), "users": N_("manage accounts")}
+               "approve": N_("approve or send back"), "play": N_("play now"), "speak": N_("speak live"),
+               "users": N_("manage accounts")}
 # Log-in throttling. One person mistyping (or someone who wants to keep the duty technician out
 # during a storm warning) must not lock an office that shares one address behind its router:
 # failures count per account *and* address, with a wait that doubles from FREE_TRIES on; an

@@ -28,7 +28,7 @@ from starlette.templating import Jinja2Templates
 
 from broadcaster.i18n import _
 from broadcaster.station.accounts import Accounts
-from broadcaster.web import api, control, editing, emergency, pages
+from broadcaster.web import api, control, editing, emergency, pages, speak
 from broadcaster.web.common import HERE, IDLE_MINUTES, PUBLIC, Console, Page, address, lang_of, secret_key
 
 STATIC = Page("/static", None, {"GET": PUBLIC}, 0)
@@ -184,7 +184,7 @@ def _replay(body: bytes, then):
 
 def page_table() -> list[Page]:
     """Every page of the console, with its rights per method: the one table the guard reads."""
-    return [*pages.ROUTES, *editing.ROUTES, *control.ROUTES, *emergency.ROUTES, *api.ROUTES]
+    return [*pages.ROUTES, *editing.ROUTES, *control.ROUTES, *emergency.ROUTES, *speak.ROUTES, *api.ROUTES]
 
 
 def create_app(config_path: Path, *, allow_outside: bool = False, secure: bool = False,

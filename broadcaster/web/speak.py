@@ -1,0 +1,178 @@
+"""Nói trực tiếp: speak live from the browser (a phone or a PC) on chosen zones. The browser's
+microphone needs HTTPS (`broadcaster web --cert --key`). Its voice comes as 20-ms frames of 16-bit
+samples at 16 kHz in small POSTs (each through the same guard as every page: session, the `speak`
+right, the CSRF token, a size cap), and goes to this PC's daemon by its live desk, as
+`broadcaster live` does; it is kept here as a WAV (``<state>/live/``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from broadcaster.audio.live import FRAME, WIRE_RATE, Keeper
+from broadcaster.config.places import villages_of
+from broadcaster.i18n import _
+from broadcaster.station.accounts import allowed_zones
+from broadcaster.station.live import desk_address
+from broadcaster.station.playlog import Journal
+from broadcaster.web.common import Page, address, render
+
+CHUNK = 4 + FRAME * 2        # one frame in a POST: its sequence number, then its samples
+MAX_POST = 64 * CHUNK        # at most 1.28 s of voice in one POST
+IDLE = 10.0                  # seconds without voice: the session ends (a phone that went away)
+
+
+@dataclass
+class Talk:
+    sid: str
+    user: str
+    zones: list[str]
+    conn: socket.socket
+    keeper: Keeper
+    frames: int = 0
+    last: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def close(self) -> None:
+        with self.lock:
+            try:
+                self.conn.sendall(struct.pack(">II", 0, self.frames))
+            except OSError:
+                pass
+            self.conn.close()
+            self.keeper.close()
+
+
+def _talks(request: Request) -> dict[str, Talk]:
+    state = request.app.state
+    if not hasattr(state, "talks"):
+        state.talks = {}
+    now = time.monotonic()
+    for sid, t in list(state.talks.items()):   # a browser that went away: its voice ends
+        if now - t.last > IDLE:
+            state.talks.pop(sid).close()
+    return state.talks
+
+
+async def speak(request: Request) -> Response:
+    cfg = request.app.state.console.cfg()
+    user = request.state.user
+    allowed = allowed_zones(user, cfg.zones, cfg.groups)
+    journal = Journal(cfg.paths.state)
+    try:
+        served = {z for _pid, zs in journal.live_daemons() for z in zs}
+    finally:
+        journal.close()
+    zones = {z: zone for z, zone in cfg.zones.items() if z in allowed and z in served}
+    return render(request, "speak.html", zones=zones,
+                  groups={g: ids for g, ids in cfg.groups.items() if ids and set(ids) <= set(zones)},
+                  villages={v: ids for v, ids in villages_of(zones).items()})
+
+
+async def start(request: Request) -> Response:
+    """Open a live session on the chosen zones: {"sid", "zones"}, or {"error"} with why not."""
+    console = request.app.state.console
+    cfg = console.cfg()
+    user = request.state.user
+    lang = request.state.lang
+    form = await request.form()
+    asked = [z for z in form.getlist("zone") if z in cfg.zones]
+    for g in form.getlist("group"):
+        asked += cfg.groups.get(g, ())
+    for v in form.getlist("village"):
+        asked += villages_of(cfg.zones).get(v, ())
+    if form.get("all") == "1":   # every zone this PC's daemon plays, within the account's places
+        journal = Journal(cfg.paths.state)
+        try:
+            asked += sorted({z for _pid, zs in journal.live_daemons() for z in zs})
+        finally:
+            journal.close()
+    zones = list(dict.fromkeys(asked))
+    outside = [z for z in zones if z not in allowed_zones(user, cfg.zones, cfg.groups)]
+    if outside:
+        console.accounts.audit(user.name, address(request), "refused", f"speak outside its places: {', '.join(outside)}")
+        return JSONResponse({"error": _("{name} may play only on {places}", lang, name=user.name,
+                                        places=", ".join(user.places))}, 403)
+    if not zones:
+        return JSONResponse({"error": _("choose at least one zone", lang)}, 400)
+    priority = "priority" if form.get("priority") == "priority" else "urgent"
+    desk = desk_address(cfg.paths.state)
+    if desk is None:
+        return JSONResponse({"error": _("no daemon runs on this PC: the daemon plays the voice (it owns the sound "
+                                        "devices)", lang)}, 409)
+    head = {"key": desk[1], "zones": zones, "priority": priority, "who": user.name,
+            "from": f"{_('the console', lang)} ({address(request)})"}
+
+    def connect():
+        c = socket.create_connection(("127.0.0.1", desk[0]), timeout=5)
+        c.sendall((json.dumps(head) + "\n").encode())
+        return c, json.loads(c.makefile("rb").readline(4096) or b"{}")
+    try:
+        conn, answer = await asyncio.to_thread(connect)
+    except (OSError, ValueError) as e:
+        return JSONResponse({"error": str(e)}, 502)
+    if "zones" not in answer:
+        conn.close()
+        return JSONResponse({"error": answer.get("error", "?")}, 409)
+    talk = Talk(secrets.token_urlsafe(16), user.name, answer["zones"], conn, Keeper(cfg.paths.state, user.name))
+    _talks(request)[talk.sid] = talk
+    console.accounts.audit(user.name, address(request), "speak", f"{', '.join(zones)} ({priority})")
+    return JSONResponse({"sid": talk.sid, "zones": talk.zones})
+
+
+def _mine(request: Request) -> Talk | None:
+    t = _talks(request).get(request.path_params["sid"])
+    return t if t is not None and t.user == request.state.user.name else None
+
+
+async def audio(request: Request) -> Response:
+    """Frames of the voice: [4 bytes of sequence number, 640 bytes of samples] × n."""
+    talk = _mine(request)
+    if talk is None:
+        return JSONResponse({"error": _("this live session has ended", request.state.lang)}, 410)
+    body = await request.body()
+    if len(body) % CHUNK:
+        return JSONResponse({"error": "frames of 644 bytes"}, 400)
+    out = bytearray()
+    for i in range(0, len(body), CHUNK):
+        (seq,) = struct.unpack(">I", body[i:i + 4])
+        pcm = body[i + 4:i + CHUNK]
+        out += struct.pack(">II", len(pcm), seq) + pcm
+        talk.keeper.write(pcm)
+    with talk.lock:
+        try:
+            talk.conn.sendall(bytes(out))
+        except OSError:
+            _talks(request).pop(talk.sid, None)
+            return JSONResponse({"error": _("the daemon stopped the live session", request.state.lang)}, 410)
+        talk.frames += len(body) // CHUNK
+        talk.last = time.monotonic()
+    return JSONResponse({"frames": talk.frames})
+
+
+async def end(request: Request) -> Response:
+    talk = _mine(request)
+    if talk is not None:
+        _talks(request).pop(talk.sid, None)
+        talk.close()
+        request.app.state.console.accounts.audit(
+            request.state.user.name, address(request), "speak end",
+            f"{talk.frames * FRAME / WIRE_RATE:.1f} s, kept in {talk.keeper.path.name}")
+    return JSONResponse({"ended": True})
+
+
+ROUTES = [
+    Page("/speak", speak, {"GET": "speak"}),
+    Page("/speak/start", start, {"POST": "speak"}),
+    Page("/speak/{sid}/audio", audio, {"POST": "speak"}, MAX_POST),
+    Page("/speak/{sid}/end", end, {"POST": "speak"}),
+]
