@@ -37,6 +37,7 @@ class Tally:
     aired: float = 0.0                       # seconds of voice played
     gaps: list[float] = field(default_factory=list)   # seconds of each silence while the link was lost
     late: int = 0                            # frames that came too late to play (dropped)
+    gave_up: bool = False                    # no voice came for GIVE_UP seconds: ended without the speaker
 
 
 class LiveStream:
@@ -165,7 +166,7 @@ class LiveFeeder(threading.Thread):
                         self.next_seq = min(self.pending)
                     on_air, fade_in, missing_since = True, True, None
                 elif clock() - (self.last_arrival or self.stream.started) > GIVE_UP:
-                    self.error = f"no voice for {GIVE_UP:g} s"
+                    self.tally.gave_up = True   # the speaker's side went away without ending: it ends here
                     return
                 else:
                     self.wake.wait(0.01)
@@ -216,6 +217,8 @@ class LiveFeeder(threading.Thread):
                             count=len(t.gaps), seconds=f"{sum(t.gaps):.1f}", longest=f"{max(t.gaps):.1f}")
         if t.late:
             out += "; " + _("{count} frame(s) came too late", count=t.late)
+        if t.gave_up:
+            out += "; " + _("no voice came for {seconds} s: ended", seconds=f"{GIVE_UP:g}")
         return out
 
 
