@@ -226,3 +226,71 @@ def test_speak_from_the_console_in_chromium_over_https(station, tmp_path):
     assert not np.any(np.abs(rec["zone_b"]) > 0.05)
     kept_voice, _rate = sf.read(str(kept[0]), dtype="float32")
     assert np.std(kept_voice) > 0.05   # the voice, not silence, was kept
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def _drain(feeder, seconds: float, clock: _Clock, step: float = 0.02) -> list:
+    """Take the feeder's blocks as a sound card would, ``step`` s at a time on the test's clock."""
+    got, end = [], clock.t + seconds
+    while clock.t < end:
+        clock.t += step
+        try:
+            got.append(feeder.blocks.get(timeout=0.05))
+        except Exception:
+            got.append("underrun")
+        if got[-1] is None:
+            break
+    return got
+
+
+@pytest.mark.parametrize("order", ["in order", "two swapped"])
+def test_the_jitter_buffer_plays_frames_in_their_order(order):
+    """Frames that arrive unevenly (two swapped on the way) play in their numbered order, none lost."""
+    from broadcaster.audio.live import FRAME, LiveStream
+    clock = _Clock()
+    stream = LiveStream("an", "test", clock=clock)
+    feeder = stream.feeder(16000, 1)   # the wire's own rate: one block is one frame
+    feeder.start()
+    seqs = list(range(50))
+    if order == "two swapped":
+        seqs[10], seqs[11] = seqs[11], seqs[10]
+    blocks = []
+    for s in seqs:   # one frame every 20 ms, as a speaker sends them
+        stream.put(s, (np.full(FRAME, s + 1) * 100).astype("<i2").tobytes())
+        blocks += _drain(feeder, 0.02, clock)
+    stream.end()
+    blocks = [b for b in blocks + _drain(feeder, 5.0, clock) if b is not None and not isinstance(b, str)]
+    levels = [int(round(float(np.median(b)) * 32768 / 100)) for b in blocks]
+    voiced = [v for v in levels if v > 0]
+    assert voiced == sorted(voiced) and len(set(voiced)) >= 45, levels   # in order; (the fades excepted)
+    assert feeder.tally.late == 0 and not feeder.tally.gaps
+
+
+def test_a_stalled_link_is_one_gap_and_the_voice_comes_back_near_the_target():
+    """5 s without frames, then the backlog at once (TCP after a cut): one gap, the oldest of the backlog
+    dropped (counted), and the voice back with about the target buffered, not 5 s behind."""
+    from broadcaster.audio.live import FRAME, LiveStream
+    clock = _Clock()
+    stream = LiveStream("an", "test", clock=clock)
+    feeder = stream.feeder(16000, 1)
+    feeder.start()
+    pcm = (np.full(FRAME, 3000)).astype("<i2").tobytes()
+    for s in range(50):             # 1 s of voice, in time
+        stream.put(s, pcm)
+        _drain(feeder, 0.02, clock)
+    _drain(feeder, 5.0, clock, step=0.1)   # the link stalls for 5 s …
+    for s in range(50, 350):        # … then its 6 s of backlog arrive at once
+        stream.put(s, pcm)
+    _drain(feeder, 0.5, clock)
+    assert len(feeder.tally.gaps) == 1 and 4.5 <= feeder.tally.gaps[0] <= 6.0, feeder.tally
+    assert feeder.buffered() <= stream.target() + 0.1, (feeder.buffered(), stream.target())
+    assert feeder.tally.late >= 250   # the backlog beyond the buffer: dropped, and counted
+    stream.end()
+    assert _drain(feeder, 5.0, clock)[-1] is None   # and it ends when the speaker does
