@@ -176,13 +176,19 @@ def test_speak_from_the_console_in_chromium_over_https(station, tmp_path):
     from tests.test_web_hardening import make_certificate
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (make test installs it)")
-    station.configure([("a", ["za"], 3600, "normal")], t0_in=0)
+    home = Path(station.pulse.env["HOME"])   # zone A's monitor input: what its loudspeakers play (proof of air)
+    if "zone_a_in" not in (home / ".asoundrc").read_text():
+        with open(home / ".asoundrc", "a") as f:
+            f.write('pcm.zone_a_in { type pulse; device "zone_a.monitor" }\n')
+    station.configure([("a", ["za"], 3600, "normal")], t0_in=0, zone_keys={"za": ['monitor = "zone_a_in"']})
     station.build()
     add_user(station.root, "dung", "technician")
     add_user(station.root, "em", "viewer")
     wav = tmp_path / "mic.wav"   # real speech (a browser's noise suppression would take noise away)
-    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(wav), "Kính thưa bà con, đây là thông báo khẩn của ủy ban "
-                    "nhân dân xã về mưa lũ. Đề nghị bà con chằng chống nhà cửa, không ra sông."], check=True)
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(wav),   # longer than the talk: the fake microphone loops it
+                    "Kính thưa bà con, đây là thông báo khẩn của ủy ban nhân dân xã về mưa lũ. Đề nghị bà con chằng "
+                    "chống nhà cửa, không ra sông, không đánh bắt cá. Các hộ ven sông chuẩn bị di dời người già và "
+                    "trẻ em tới nhà văn hóa thôn trước mười bảy giờ chiều nay. Xin cảm ơn bà con."], check=True)
     cert, key = make_certificate(tmp_path)
     station.record("zone_a", "zone_b")
     station.start()
@@ -204,7 +210,7 @@ def test_speak_from_the_console_in_chromium_over_https(station, tmp_path):
             tab.wait_for("document.getElementById('on-air').hidden", 20)
             assert not tab.errors, tab.errors
         deadline = time.time() + 15
-        while not [r for r in station.log() if (r["bulletin"] or "").startswith("live:") and r["ended"]]:
+        while not [r for r in station.log() if (r["bulletin"] or "").startswith("live:") and r["heard"]]:
             assert time.time() < deadline, station.daemon_log()[-2000:]
             time.sleep(0.3)
         viewer = __import__("tests.test_web_hardening", fromlist=["logged_in"]).logged_in(console, "em")
@@ -216,6 +222,7 @@ def test_speak_from_the_console_in_chromium_over_https(station, tmp_path):
     rec = {s: r.stop() for s, r in station.recorders.items()}
     [row] = [r for r in station.log() if (r["bulletin"] or "").startswith("live:")]
     assert row["zone"] == "za" and row["status"] == "played" and "live: dung from the console" in row["reason"], row
+    assert row["heard"] == "confirmed", row   # proof of air: its monitor heard what it sent
     seconds = float(row["reason"].split(", ")[1].split(" s")[0])
     assert 4.0 < seconds < 9.0, row["reason"]
     kept = list((station.root / "state" / "live").glob("*-dung.wav"))
