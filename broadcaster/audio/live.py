@@ -27,6 +27,7 @@ FRAME_S = FRAME / WIRE_RATE
 MAX_LIVE = 3600.0            # seconds a live voice may last
 TARGET = 0.08                # seconds buffered before the voice goes on the air (a clean link)
 MOST = 1.0                   # the jitter buffer never holds more than this (late frames beyond it are dropped)
+QUIET_FRAME = 0.01           # a frame quieter than this (RMS) is a pause: what a zone behind its target drops
 QUIET_AFTER = 0.5            # seconds without a frame: the voice fades out (the link is counted lost)
 GIVE_UP = 30.0               # seconds without a frame: the airing ends
 CATCH_UP = 0.06              # a zone holding this much more than the target drops a frame (they stay together)
@@ -53,8 +54,10 @@ class LiveStream:
         self.anchor: tuple[int, float] | None = None   # (seq, arrival) of the earliest frame for its number
         self.jitter = 0.0
 
-    def feeder(self, rate: int, channels: int, volume: float = 1.0) -> "LiveFeeder":
+    def feeder(self, rate: int, channels: int, volume: float = 1.0, chime: np.ndarray | None = None) -> "LiveFeeder":
+        """A zone's feeder; ``chime`` (mono samples at ``rate``) plays before the voice."""
         f = LiveFeeder(self, rate, channels, volume)
+        f.chime = chime
         with self.lock:
             self.feeders.append(f)
         return f
@@ -96,6 +99,7 @@ class LiveFeeder(threading.Thread):
         self.blocks: queue.Queue = queue.Queue(maxsize=3)   # ~60 ms ahead of the sound card: no more
         self.stop_flag = threading.Event()
         self.error: str | None = None
+        self.chime: np.ndarray | None = None
         self.wake = threading.Event()
         self.pending: dict[int, np.ndarray] = {}
         self.next_seq: int | None = None
@@ -136,6 +140,11 @@ class LiveFeeder(threading.Thread):
 
     def _run(self) -> None:
         clock = self.stream.clock
+        if self.chime is not None:   # the chime first; what is said meanwhile is not kept (the speaker waits)
+            for i in range(0, len(self.chime), 1024):
+                block = (self.chime[i:i + 1024] * self.volume).astype(np.float32)
+                if not put_until(self.blocks, np.repeat(block[:, None], self.channels, axis=1), self.stop_flag):
+                    return
         on_air, fade_in = False, False
         quiet_since = clock()
         missing_since: float | None = None
@@ -143,11 +152,10 @@ class LiveFeeder(threading.Thread):
             self.target = self.stream.target()
             with self.lock:
                 have = self.buffered()
-                if on_air and self.pending and self.next_seq < min(self.pending):
-                    # frames arrive in order (TCP): those before the first one here are lost for good
-                    self.tally.late += min(self.pending) - self.next_seq
-                    self.next_seq = min(self.pending)
-                if on_air and have > self.target + CATCH_UP and self.next_seq in self.pending:   # behind: catch up
+                nxt = self.pending.get(self.next_seq) if on_air else None
+                if nxt is not None and have > self.target + CATCH_UP and (
+                        have > MOST * 0.9 or float(np.sqrt(np.mean(nxt * nxt))) < QUIET_FRAME):
+                    # behind: catch up in the pauses between words (speech only when the buffer is full)
                     del self.pending[self.next_seq]
                     self.next_seq += 1
                     self.tally.late += 1
@@ -185,6 +193,11 @@ class LiveFeeder(threading.Thread):
                     self.wake.wait(0.005)
                     self.wake.clear()
                     continue
+                with self.lock:
+                    if self.pending and min(self.pending) > self.next_seq:   # lost on the way: on to the next one
+                        self.tally.late += min(self.pending) - self.next_seq
+                        self.next_seq = min(self.pending)
+                        continue
                 frame = np.zeros(FRAME, np.float32)   # late in a flowing voice: silence for it
             missing_since = None
             with self.lock:

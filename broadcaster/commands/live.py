@@ -28,9 +28,11 @@ from broadcaster.i18n import N_, _
               help=N_("fade out what plays and speak now, even in quiet hours (the default)"))
 @click.option("--priority", "priority", flag_value="priority", help=N_("wait until what plays has ended"))
 @click.option("--device", metavar="INPUT", help=N_("the microphone or line-in, by name as `broadcaster devices` lists it"))
+@click.option("--chime/--no-chime", default=True, show_default=True,
+              help=N_("the [live] chime before the voice, when schedule.toml has one"))
 @click.pass_obj
 def live(obj: Context, zones: tuple[str, ...], groups: tuple[str, ...], everywhere: bool, priority: str,
-         device: str | None) -> None:
+         device: str | None, chime: bool) -> None:
     """Speak live on the loudspeakers, now: through this PC's running daemon. Enter or Ctrl+C ends it."""
     from broadcaster.audio.live import FRAME, WIRE_RATE, Keeper
     from broadcaster.station.live import desk_address
@@ -51,11 +53,14 @@ def live(obj: Context, zones: tuple[str, ...], groups: tuple[str, ...], everywhe
     mic = _open_input(device)
     conn = socket.create_connection(("127.0.0.1", desk[0]), timeout=10)
     conn.sendall((json.dumps({"key": desk[1], "zones": chosen, "priority": priority, "who": getpass.getuser(),
-                              "from": socket.gethostname()}) + "\n").encode())
+                              "from": socket.gethostname(), "chime": chime}) + "\n").encode())
     answer = json.loads(conn.makefile("rb").readline(4096) or b"{}")
     if "zones" not in answer:
         raise PlaybackError(_("the daemon refused: {reason}", reason=answer.get("error", "?")))
     conn.settimeout(None)
+    if answer.get("chime"):   # what is said while the chime plays is not kept: wait for it
+        click.echo(_("The chime plays ({seconds} s)…", seconds=answer["chime"]), err=True)
+        time.sleep(answer["chime"] + 0.8)
     click.echo(_("On the air on {zones} ({priority}). Speak; press Enter to end.", zones=", ".join(answer["zones"]),
                  priority=priority), err=True)
     done = threading.Event()

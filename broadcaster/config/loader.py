@@ -53,7 +53,7 @@ def find_config(explicit: str | None) -> Path:
 
 
 TOP_KEYS = ("timezone", "paths", "tts", "audio", "bulletins", "sources", "zones", "slots", "daemon", "fleet", "approval",
-            "monitor", "alerts", "web", "groups", "calendar", "changes")
+            "monitor", "alerts", "web", "groups", "calendar", "changes", "live")
 
 
 def load_config(path: str | os.PathLike, *, allow_outside: bool = False, programme: Path | None = None) -> Config:
@@ -165,6 +165,9 @@ def _build(ld: _Loader, data: dict, programme: Path | None = None) -> Config:
     grace = parse_daemon(ld, data)
     monitor, alerts = parse_monitor(ld, data)
     approval = ld.table(data, "approval")
+    live = ld.table(data, "live")
+    ld.unknown_keys(live, ("chime",), ("live",), "live")
+    chime = ld.file_path(live["chime"], ("live", "chime"), "live", "chime") if "chime" in live else None
     ld.unknown_keys(approval, ("required",), ("approval",), "approval")
     if not isinstance(approval.get("required", False), bool):
         ld.problem(("approval", "required"), "approval", _("required must be true or false, not {value}",
@@ -173,7 +176,7 @@ def _build(ld: _Loader, data: dict, programme: Path | None = None) -> Config:
                  root=ld.root, timezone=tz, paths=paths, tts=tts, audio=audio,
                  bulletins=bulletins, zones=zones, slots=tuple(slots), sources=sources, grace=grace,
                  allow_outside=ld.allow_outside, fleet=fleet, approval_required=approval.get("required") is True,
-                 monitor=monitor, alerts=alerts, web=parse_web(ld, data), groups=groups,
+                 monitor=monitor, alerts=alerts, web=parse_web(ld, data), groups=groups, live_chime=chime,
                  skip=parse_calendar(ld, data), changes=parse_changes(ld, data, bulletins, zones),
                  lines=ld.index)
     if fleet and fleet.station and not ld.problems:

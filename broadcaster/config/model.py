@@ -222,6 +222,7 @@ class Config:
     allow_outside: bool = False
     fleet: FleetSettings | None = None
     approval_required: bool = False   # [approval] required: only approved script versions air
+    live_chime: Path | None = None    # [live] chime: played before a live voice
     monitor: MonitorSettings = MonitorSettings()
     alerts: AlertSettings = AlertSettings()
     web: WebSettings = WebSettings()

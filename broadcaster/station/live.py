@@ -118,14 +118,31 @@ class LiveDesk(Part):
         if unknown:
             return None, {"error": _("this daemon does not play {zones}", zones=", ".join(unknown))}
         who, where = str(doc.get("who") or "?")[:64], str(doc.get("from") or "?")[:64]
+        cfg = self.d.cfg
+        chime = self._chime(cfg) if doc.get("chime", True) and cfg.live_chime else None
         stream = LiveStream(who, where)
         self.sessions.add(stream)
         workers = self.d.get(Zones).workers
-        cfg = self.d.cfg
         for z in dict.fromkeys(zones):
             workers[z].submit(Item(self.d.clock.now(), z, priority, bulletin=f"live:{who}",
                                    live=stream.feeder(cfg.audio.sample_rate, cfg.audio.channels,
-                                                      cfg.zones[z].volume)))
+                                                      cfg.zones[z].volume, chime)))
         log.warning(_("live: {who} from {where} speaks on {zones} ({priority})", who=who, where=where,
                       zones=", ".join(zones), priority=priority))
-        return stream, {"zones": list(dict.fromkeys(zones))}
+        return stream, {"zones": list(dict.fromkeys(zones)),
+                        "chime": round(len(chime) / cfg.audio.sample_rate, 2) if chime is not None else 0}
+
+    def _chime(self, cfg):
+        """[live] chime as mono samples at the zones' rate (None, logged, if it cannot be read)."""
+        from broadcaster.audio.files import decode_file
+        from broadcaster.errors import BroadcasterError
+        try:
+            data, rate = decode_file(cfg.live_chime, what=_("the live chime"), longest=30)
+        except BroadcasterError as e:
+            log.warning(_("live: the chime cannot be played ({reason}): the voice goes on without it",
+                          reason=e.message))
+            return None
+        mono = data.mean(axis=1) if data.ndim > 1 else data
+        n = int(len(mono) * cfg.audio.sample_rate / rate)
+        import numpy as np
+        return np.interp(np.arange(n) * rate / cfg.audio.sample_rate, np.arange(len(mono)), mono).astype("float32")

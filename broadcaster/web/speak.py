@@ -109,7 +109,7 @@ async def start(request: Request) -> Response:
     if desk is None:
         return JSONResponse({"error": _("no daemon runs on this PC: the daemon plays the voice (it owns the sound "
                                         "devices)", lang)}, 409)
-    head = {"key": desk[1], "zones": zones, "priority": priority, "who": user.name,
+    head = {"key": desk[1], "zones": zones, "priority": priority, "who": user.name, "chime": form.get("chime") == "1",
             "from": f"{_('the console', lang)} ({address(request)})"}
 
     def connect():
@@ -126,7 +126,7 @@ async def start(request: Request) -> Response:
     talk = Talk(secrets.token_urlsafe(16), user.name, answer["zones"], conn, Keeper(cfg.paths.state, user.name))
     _talks(request)[talk.sid] = talk
     console.accounts.audit(user.name, address(request), "speak", f"{', '.join(zones)} ({priority})")
-    return JSONResponse({"sid": talk.sid, "zones": talk.zones})
+    return JSONResponse({"sid": talk.sid, "zones": talk.zones, "chime": answer.get("chime", 0)})
 
 
 def _mine(request: Request) -> Talk | None:

@@ -23,6 +23,7 @@
     document.getElementById("on-air").hidden = false;
     document.getElementById("talk").hidden = true;
     document.getElementById("stop-talk").hidden = false;
+    if (data.chime) await new Promise((r) => setTimeout(r, (data.chime + 0.8) * 1000));   // the chime first
     ctx = new AudioContext();
     await ctx.audioWorklet.addModule("/static/mic-worklet.js");
     const tap = new AudioWorkletNode(ctx, "mic-tap");
