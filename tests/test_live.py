@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.icecast import icecast  # noqa: F401  (a fixture)
 from tests.pulse import Recorder
 
 pytestmark = pytest.mark.audio
@@ -98,11 +99,29 @@ class Proxy:
                     pass
 
 
-def test_live_voice_reaches_both_zones_fades_what_plays_and_logs_a_cut_link(station, pulse, tmp_path):
+def microphone(pulse) -> None:
+    """A "mic" null sink whose monitor is the ALSA input mic_in: what is played into it is spoken."""
     if "mic" not in pulse.sinks:
         pulse.add_sink("mic")
         with open(Path(pulse.env["HOME"]) / ".asoundrc", "a") as f:
             f.write('pcm.mic_in { type pulse; device "mic.monitor" }\n')
+
+
+def speaker(station, pulse, *args: str) -> subprocess.Popen:
+    """`broadcaster live ... --device mic_in`, once it says it is on the air."""
+    env = {**os.environ, **pulse.env, "LANG": "C.UTF-8"}
+    p = subprocess.Popen([sys.executable, "-m", "broadcaster", "live", *args, "--device", "mic_in"], cwd=station.root,
+                         env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 20
+    said = ""
+    while "On the air" not in said:
+        said += p.stderr.read(1) if p.poll() is None else ""
+        assert time.time() < deadline and p.poll() is None, said + station.daemon_log()[-2000:]
+    return p
+
+
+def test_live_voice_reaches_both_zones_fades_what_plays_and_logs_a_cut_link(station, pulse, tmp_path):
+    microphone(pulse)
     station.project.write("scripts/b.txt", "Thông báo dài. " * 12)
     station.configure([("b", ["za"], 0, "normal")], t0_in=6,
                       extra=lambda when: ["[live]", 'chime = "jingles/chime.wav"'])
@@ -119,15 +138,8 @@ def test_live_voice_reaches_both_zones_fades_what_plays_and_logs_a_cut_link(stat
     wav = tmp_path / "speech.wav"
     sf.write(str(wav), speech, RATE)
     env = {**os.environ, **pulse.env, "LANG": "C.UTF-8"}
-    speaker = subprocess.Popen([sys.executable, "-m", "broadcaster", "live", "--zone", "za", "--zone", "zb",
-                                "--device", "mic_in"], cwd=station.root, env=env, stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    talker = speaker(station, pulse, "--zone", "za", "--zone", "zb")
     try:
-        deadline = time.time() + 20
-        said = ""
-        while "On the air" not in said:
-            said += speaker.stderr.read(1) if speaker.poll() is None else ""
-            assert time.time() < deadline and speaker.poll() is None, said + station.daemon_log()[-2000:]
         talk = subprocess.Popen(["paplay", "--device=mic", str(wav)], env=env)   # the speaker talks for 12 s
         time.sleep(4.0)
         proxy.open.clear()        # the link is cut for 5 s, mid-way
@@ -135,12 +147,12 @@ def test_live_voice_reaches_both_zones_fades_what_plays_and_logs_a_cut_link(stat
         proxy.open.set()
         talk.wait(20)
         time.sleep(1.5)
-        out, err = speaker.communicate("\n", timeout=20)   # Enter: the end
-        assert speaker.returncode == 0, err
+        out, err = talker.communicate("\n", timeout=20)   # Enter: the end
+        assert talker.returncode == 0, err
         assert "Ended:" in out
     finally:
-        if speaker.poll() is None:
-            speaker.kill()
+        if talker.poll() is None:
+            talker.kill()
     deadline = time.time() + 10   # what the jitter buffer holds plays out, then each zone's voice ends
     while len([r for r in station.log() if (r["bulletin"] or "").startswith("live:") and r["ended"]]) < 2:
         assert time.time() < deadline, station.daemon_log()[-2000:]
@@ -312,3 +324,34 @@ def test_a_stalled_link_is_one_gap_and_the_voice_comes_back_near_the_target():
     assert feeder.tally.late >= 300 - (stream.target() + 0.1) / FRAME_S   # the rest of the backlog: dropped
     stream.end()
     assert _drain(feeder, 5.0, clock)[-1] is None   # and it ends when the speaker does
+
+
+def test_a_relay_cut_by_a_live_voice_goes_on_after_it(station, pulse, icecast):
+    """VOV relayed on zone A; a live voice (urgent) cuts in, the relay is logged interrupted and goes on
+    once the voice has ended."""
+    from tests.pulse import tone_onsets
+    from tests.test_relay import relay_slot, source_lines
+    microphone(pulse)
+    icecast.feed("vov1", 1000.0)
+    station.configure([], extra=lambda when: source_lines(icecast.url("vov1")) + relay_slot("vov1", ["za"], when(0),
+                                                                                           "25s"), t0_in=8)
+    station.build()
+    station.record("zone_a")
+    station.start()
+    station.wait_until(5)
+    talker = speaker(station, pulse, "--zone", "za", "--no-chime")
+    env = {**os.environ, **pulse.env}
+    talk = subprocess.Popen(["pacat", "--playback", "--device=mic", "--raw", "--format=s16le", "--channels=1",
+                             f"--rate={RATE}"], stdin=subprocess.PIPE, env=env)
+    talk.communicate((voice(4.0, seed=8) * 32767).astype("<i2").tobytes(), timeout=20)
+    time.sleep(1.0)
+    talker.communicate("\n", timeout=20)
+    assert talker.returncode == 0
+    station.wait_until(27)
+    a = station.recorders.pop("zone_a").stop()
+    assert station.stop() == 0
+    za = [r for r in station.log() if r["zone"] == "za"]
+    assert [(r["bulletin"] or "").split(":")[0] for r in za] == ["vov1", "live", "vov1"], za
+    assert za[0]["status"] == "interrupted" and "live" in za[0]["reason"] and za[2]["status"] == "played", za
+    relay = tone_onsets(a, 1000.0)
+    assert relay and any(t > relay[0] + 9 for t in relay), relay   # the relay sounded again after the voice
