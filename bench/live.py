@@ -17,70 +17,17 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-RATE = 48000
-
-
-def speech(seconds: float, seed: int = 11) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    n = int(seconds * RATE)
-    env = np.zeros(n, np.float32)
-    at = 0
-    while at < n:
-        on = int(rng.uniform(0.08, 0.35) * RATE)
-        env[at:at + on] = rng.uniform(0.4, 1.0)
-        at += on + int(rng.uniform(0.05, 0.4) * RATE)
-    return np.clip(rng.normal(0, 0.2, n).astype(np.float32) * env, -0.9, 0.9)
-
-
-class DelayProxy:
-    """127.0.0.1 proxy holding each chunk ``delay`` ± ``spread`` seconds, keeping the order."""
-
-    def __init__(self, target: int, delay: float, spread: float):
-        self.target, self.delay, self.spread = target, delay, spread
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                a, _addr = self.server.accept()
-            except OSError:
-                return
-            b = socket.create_connection(("127.0.0.1", self.target))
-            threading.Thread(target=self._pipe, args=(a, b, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(b, a, False), daemon=True).start()
-
-    def _pipe(self, src, dst, delayed):
-        last = 0.0
-        try:
-            while data := src.recv(4096):
-                if delayed:
-                    due = max(last, time.monotonic() + self.delay + random.uniform(-self.spread, self.spread))
-                    time.sleep(max(0.0, due - time.monotonic()))
-                    last = due
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+from tests.voice import RATE, LinkProxy, microphone, speaker, voice   # noqa: E402
 
 
 def latencies(x: np.ndarray, source: np.ndarray, window: float = 4.0) -> list[float]:
@@ -110,30 +57,23 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def run(seconds: float, pulse, project: Path, desk: dict, proxy: DelayProxy | None, daemon_pid: int) -> dict:
+def run(seconds: float, pulse, project: Path, desk: dict, proxy: LinkProxy | None, daemon_pid: int) -> dict:
     from tests.pulse import Recorder
     (project / "state" / "live.json").write_text(json.dumps({**desk, "port": proxy.port if proxy else desk["port"]}))
     env = {**os.environ, **pulse.env, "LANG": "C.UTF-8"}
     tmp = Path(tempfile.mkdtemp())
     wav = tmp / "speech.raw"
-    voice = speech(seconds)
-    wav.write_bytes((voice * 32767).astype("<i2").tobytes())
+    source = voice(seconds, seed=11, level=0.2)
+    wav.write_bytes((source * 32767).astype("<i2").tobytes())
     rec = Recorder(pulse, "zone_a", tmp / "zone_a.raw")
     before = _cpu(daemon_pid)
-    speaker = subprocess.Popen([sys.executable, "-m", "broadcaster", "live", "--zone", "za", "--device", "mic_in"],
-                               cwd=project, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    said = ""
-    while "On the air" not in said:
-        said += speaker.stderr.read(1)
-        if speaker.poll() is not None:
-            raise SystemExit(said)
+    talker = speaker(project, pulse, "--zone", "za")
     time.sleep(1.0)
     t0 = time.monotonic()
     subprocess.run(["pacat", "--playback", "--device=mic", "--raw", "--format=s16le", "--channels=1",
                     f"--rate={RATE}", str(wav)], env=env, check=True)
     time.sleep(2.0)
-    speaker.communicate("\n", timeout=30)
+    talker.communicate("\n", timeout=30)
     used = _cpu(daemon_pid) - before
     time.sleep(3.0)
     x = rec.stop()
@@ -141,7 +81,7 @@ def run(seconds: float, pulse, project: Path, desk: dict, proxy: DelayProxy | No
                                      capture_output=True, text=True, env=env).stdout)
     row = [r for r in rows if (r["bulletin"] or "").startswith("live:")][-1]
     shutil.rmtree(tmp, ignore_errors=True)
-    lat = latencies(x, voice)
+    lat = latencies(x, source)
     return {"p50": pct(lat, 50), "p95": pct(lat, 95), "windows": len(lat), "row": row["reason"],
             "cpu": used / (time.monotonic() - t0)}
 
@@ -155,9 +95,8 @@ def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 120.0
     from tests.pulse import PulseServer
     base = Path(tempfile.mkdtemp(prefix="bench-live-"))
-    pulse = PulseServer(base / "pulse", ["zone_a", "mic"])
-    with open(Path(pulse.env["HOME"]) / ".asoundrc", "a") as f:
-        f.write('pcm.mic_in { type pulse; device "mic.monitor" }\n')
+    pulse = PulseServer(base / "pulse", ["zone_a"])
+    microphone(pulse)
     pulse.pactl("load-module", "module-loopback", "source=mic.monitor", "sink=zone_a", "latency_msec=1")
     project = base / "project"
     project.mkdir()
@@ -172,7 +111,7 @@ def main() -> None:
                 raise SystemExit((base / "daemon.log").read_text())
             time.sleep(0.2)
         desk = json.loads((project / "state" / "live.json").read_text())
-        for name, proxy in (("clean loopback", None), ("proxy 100 ± 50 ms", DelayProxy(desk["port"], 0.1, 0.05))):
+        for name, proxy in (("clean loopback", None), ("proxy 100 ± 50 ms", LinkProxy(desk["port"], 0.1, 0.05))):
             r = run(seconds, pulse, project, desk, proxy, daemon.pid)
             print(f"{name:<20} mouth-to-sink p50 {r['p50'] * 1000:6.0f} ms   p95 {r['p95'] * 1000:6.0f} ms   "
                   f"({r['windows']} windows of 4 s)   daemon CPU {r['cpu'] * 100:4.1f} % of a core")

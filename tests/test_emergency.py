@@ -18,6 +18,22 @@ from tests.test_web_hardening import logged_in
 pytestmark = pytest.mark.audio
 
 
+def follow(client, page: str, done, seconds: float, why=lambda: "") -> tuple[dict, list]:
+    """Read an emergency's live state (its page's /state) until ``done(its first zone's state)``: the last
+    state read and each step that zone was seen at, in order; an AssertionError (with ``why()``) after
+    ``seconds``."""
+    seen, deadline = [], time.time() + seconds
+    while True:
+        st = client.get(page + "/state").json()
+        zone = st["zones"][0]
+        if not seen or seen[-1] != zone["step"]:
+            seen.append(zone["step"])
+        if done(zone):
+            return st, seen
+        assert time.time() < deadline, (st, seen, why())
+        time.sleep(0.2)
+
+
 def test_an_emergency_is_followed_to_heard_and_stopped_from_its_page(station, pulse, tmp_path):
     monitors(pulse)
     station.project.write("scripts/a.txt", LONG)
@@ -41,16 +57,8 @@ def test_an_emergency_is_followed_to_heard_and_stopped_from_its_page(station, pu
                                        "repeats": "1", "every": "5", "deadline": "30"})
         assert r.status_code == 303, r.text
         first = r.headers["location"]
-        seen = []
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            st = c.get(first + "/state").json()
-            [za] = st["zones"]
-            if not seen or seen[-1] != za["step"]:
-                seen.append(za["step"])
-            if za["step"] == "heard":
-                break
-            time.sleep(0.3)
+        st, seen = follow(c, first, lambda z: z["step"] == "heard", 60, lambda: station.daemon_log()[-3000:])
+        assert len(st["zones"]) == 1, st
         order = ["sent", "received", "aired", "heard"]
         assert seen[-1] == "heard" and "aired" in seen, (seen, station.daemon_log()[-3000:])   # aired, then heard
         assert [s for s in seen if s] == sorted((s for s in seen if s), key=order.index), seen   # never backwards
@@ -60,17 +68,11 @@ def test_an_emergency_is_followed_to_heard_and_stopped_from_its_page(station, pu
         r = c.post("/emergency", data={"csrf": c.csrf("/emergency"), "bulletin": "b", "zone": ["za"], "repeats": "0",
                                        "every": "0.5", "deadline": "30"})
         second = r.headers["location"]
-        deadline = time.time() + 30
-        while c.get(second + "/state").json()["zones"][0]["status"] != "playing":
-            assert time.time() < deadline, station.daemon_log()[-3000:]
-            time.sleep(0.2)
+        follow(c, second, lambda z: z["status"] == "playing", 30, lambda: station.daemon_log()[-3000:])
         time.sleep(1.0)
         r = c.post(second + "/stop", data={"csrf": c.csrf(second)})
         assert r.status_code == 303
-        deadline = time.time() + 10
-        while (st := c.get(second + "/state").json())["zones"][0]["status"] != "interrupted":
-            assert time.time() < deadline, (st, station.daemon_log()[-3000:])
-            time.sleep(0.2)
+        st, _seen = follow(c, second, lambda z: z["status"] == "interrupted", 10, lambda: station.daemon_log()[-3000:])
         assert st["status"] == "stopped" and st["rounds"] == 1
         assert c.post(second + "/stop", data={"csrf": c.csrf(second)}).status_code == 303   # again: nothing more
         # a village head limited to Thôn 2 (zb) starts nothing on za, sees only zb, opens no other emergency

@@ -87,6 +87,7 @@ def test_an_emergency_at_the_hub_reaches_a_station_below_and_its_stop_fades_it_o
     import subprocess
     import sys
     from tests.console import ConsoleServer, add_user
+    from tests.test_emergency import follow
     from tests.test_web_hardening import logged_in
     fleet = make_fleet({"qa": "zone_a"})
     fleet.district_config([], time.time())
@@ -116,21 +117,12 @@ def test_an_emergency_at_the_hub_reaches_a_station_below_and_its_stop_fades_it_o
                                        "repeats": "0", "every": "10", "deadline": "30"})
         assert r.status_code == 303, r.text
         page = r.headers["location"]
-        seen = []
-        deadline = time.time() + 45
-        while (st := c.get(page + "/state").json())["zones"][0]["status"] != "playing":
-            if not seen or seen[-1] != st["zones"][0]["step"]:
-                seen.append(st["zones"][0]["step"])
-            assert time.time() < deadline, (st, (tmp_path / "hub.daemon.log").read_text()[-3000:],
-                                            fleet.daemon_log("qa")[-3000:])
-            time.sleep(0.2)
+        st, seen = follow(c, page, lambda z: z["status"] == "playing", 45, lambda: (
+            (tmp_path / "hub.daemon.log").read_text()[-3000:], fleet.daemon_log("qa")[-3000:]))
         assert "received" in seen or st["zones"][0]["step"] == "aired", seen
         assert st["zones"][0]["step"] == "aired" and st["zones"][0]["station"] == "qa"
         assert c.post(page + "/stop", data={"csrf": c.csrf(page)}).status_code == 303
-        deadline = time.time() + 30
-        while (st := c.get(page + "/state").json())["zones"][0]["status"] != "interrupted":
-            assert time.time() < deadline, (st, fleet.daemon_log("qa")[-3000:])
-            time.sleep(0.3)
+        st, _seen = follow(c, page, lambda z: z["status"] == "interrupted", 30, lambda: fleet.daemon_log("qa")[-3000:])
         assert st["status"] == "stopped" and st["rounds"] == 1
         # the hub's clusters page: the cluster's state from its station's own heartbeat, its last airing
         import re

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -21,24 +19,9 @@ import pytest
 import soundfile as sf
 
 from tests.icecast import icecast  # noqa: F401  (a fixture)
-from tests.pulse import Recorder
+from tests.voice import RATE, LinkProxy, microphone, speaker, voice
 
 pytestmark = pytest.mark.audio
-RATE = Recorder.RATE
-
-
-def voice(seconds: float, seed: int = 3) -> np.ndarray:
-    """Speech-like test audio: bursts of noise like syllables, of uneven lengths and pauses (so that its
-    envelope cross-correlates at one lag only)."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * RATE)
-    envelope = np.zeros(n, np.float32)
-    at = 0
-    while at < n:
-        on = int(rng.uniform(0.08, 0.35) * RATE)
-        envelope[at:at + on] = rng.uniform(0.4, 1.0)
-        at += on + int(rng.uniform(0.05, 0.4) * RATE)
-    return np.clip(rng.normal(0, 0.25, n).astype(np.float32) * envelope, -0.9, 0.9)
 
 
 def lag(mic: np.ndarray, heard: np.ndarray, start: float, seconds: float = 3.5, most: float = 3.0,
@@ -63,63 +46,6 @@ def lag(mic: np.ndarray, heard: np.ndarray, start: float, seconds: float = 3.5, 
     return best[1] / 100, best[0]
 
 
-class Proxy:
-    """A TCP proxy on 127.0.0.1 that the test can pause (what is sent waits, as on a link that drops)."""
-
-    def __init__(self, port: int):
-        self.target = port
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.open = threading.Event()
-        self.open.set()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                a, _addr = self.server.accept()
-            except OSError:
-                return
-            b = socket.create_connection(("127.0.0.1", self.target))
-            for src, dst in ((a, b), (b, a)):
-                threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
-
-    def _pipe(self, src, dst):
-        try:
-            while data := src.recv(4096):
-                self.open.wait()
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-
-def microphone(pulse) -> None:
-    """A "mic" null sink whose monitor is the ALSA input mic_in: what is played into it is spoken."""
-    if "mic" not in pulse.sinks:
-        pulse.add_sink("mic")
-        with open(Path(pulse.env["HOME"]) / ".asoundrc", "a") as f:
-            f.write('pcm.mic_in { type pulse; device "mic.monitor" }\n')
-
-
-def speaker(station, pulse, *args: str) -> subprocess.Popen:
-    """`broadcaster live ... --device mic_in`, once it says it is on the air."""
-    env = {**os.environ, **pulse.env, "LANG": "C.UTF-8"}
-    p = subprocess.Popen([sys.executable, "-m", "broadcaster", "live", *args, "--device", "mic_in"], cwd=station.root,
-                         env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 20
-    said = ""
-    while "On the air" not in said:
-        said += p.stderr.read(1) if p.poll() is None else ""
-        assert time.time() < deadline and p.poll() is None, said + station.daemon_log()[-2000:]
-    return p
-
-
 def test_live_voice_reaches_both_zones_fades_what_plays_and_logs_a_cut_link(station, pulse, tmp_path):
     microphone(pulse)
     station.project.write("scripts/b.txt", "Thông báo dài. " * 12)
@@ -131,14 +57,14 @@ def test_live_voice_reaches_both_zones_fades_what_plays_and_logs_a_cut_link(stat
     station.record("zone_a", "zone_b", "mic")
     station.start()
     desk = json.loads((station.root / "state" / "live.json").read_text())
-    proxy = Proxy(desk["port"])   # the speaker's link goes through it
+    proxy = LinkProxy(desk["port"])   # the speaker's link goes through it
     (station.root / "state" / "live.json").write_text(json.dumps({**desk, "port": proxy.port}))
     station.wait_until(3)         # b plays on za
     speech = voice(12.0)
     wav = tmp_path / "speech.wav"
     sf.write(str(wav), speech, RATE)
     env = {**os.environ, **pulse.env, "LANG": "C.UTF-8"}
-    talker = speaker(station, pulse, "--zone", "za", "--zone", "zb")
+    talker = speaker(station.root, pulse, "--zone", "za", "--zone", "zb", log=station.daemon_log)
     try:
         talk = subprocess.Popen(["paplay", "--device=mic", str(wav)], env=env)   # the speaker talks for 12 s
         time.sleep(4.0)
@@ -339,7 +265,7 @@ def test_a_relay_cut_by_a_live_voice_goes_on_after_it(station, pulse, icecast):
     station.record("zone_a")
     station.start()
     station.wait_until(5)
-    talker = speaker(station, pulse, "--zone", "za", "--no-chime")
+    talker = speaker(station.root, pulse, "--zone", "za", "--no-chime", log=station.daemon_log)
     env = {**os.environ, **pulse.env}
     talk = subprocess.Popen(["pacat", "--playback", "--device=mic", "--raw", "--format=s16le", "--channels=1",
                              f"--rate={RATE}"], stdin=subprocess.PIPE, env=env)

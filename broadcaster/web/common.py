@@ -105,3 +105,29 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
         response.set_cookie("lang", request.query_params["lang"], max_age=365 * 86400, samesite="strict",
                             httponly=True, secure=console.secure)
     return response
+
+
+def targets_within(cfg: Config, zone_ids) -> dict:
+    """What a page offers as targets among ``zone_ids`` (an account's places): those zones, and the groups
+    and villages wholly inside them."""
+    from broadcaster.config.places import villages_of
+    ids = set(zone_ids)
+    return dict(zones={z: zone for z, zone in cfg.zones.items() if z in ids},
+                groups={g: members for g, members in cfg.groups.items() if members and set(members) <= ids},
+                villages={v: members for v, members in villages_of(cfg.zones).items() if set(members) <= ids})
+
+
+def chosen_zones(cfg: Config, form, stations=()) -> list[str]:
+    """The zone ids a form's targets name, each once, in order: its zones, the zones of its groups and of its
+    villages, and those of its stations that are among ``stations``."""
+    from broadcaster.config.places import villages_of
+    villages = villages_of(cfg.zones)
+    asked = [z for z in form.getlist("zone") if z in cfg.zones]
+    for g in form.getlist("group"):
+        asked += cfg.groups.get(g, ())
+    for v in form.getlist("village"):
+        asked += villages.get(v, ())
+    for s in form.getlist("station"):
+        if s in stations:
+            asked += cfg.zones_of(s)
+    return list(dict.fromkeys(asked))

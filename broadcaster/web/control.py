@@ -11,12 +11,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from broadcaster.config import PRIORITY_WORDS
-from broadcaster.config.places import villages_of
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import _
 from broadcaster.station.accounts import ROLES, RIGHT_WORDS, RIGHTS, allowed_zones, parse_places
 from broadcaster.station.playlog import Journal
-from broadcaster.web.common import Page, address, render
+from broadcaster.web.common import Page, address, chosen_zones, render, targets_within
 from broadcaster.web.uploads import MAX_UPLOAD, take_upload
 
 
@@ -30,10 +29,7 @@ async def play(request: Request) -> Response:
         journal.close()
     user = request.state.user
     allowed = allowed_zones(user, cfg.zones, cfg.groups)   # an account limited to some places sees only those
-    groups = {g: ids for g, ids in cfg.groups.items() if ids and set(ids) <= allowed}
-    villages = {v: ids for v, ids in villages_of(cfg.zones).items() if set(ids) <= allowed}
-    context = dict(zones={z: zone for z, zone in cfg.zones.items() if z in allowed}, groups=groups, served=served,
-                   villages=villages,
+    context = dict(**targets_within(cfg, allowed), served=served,
                    priorities=PRIORITY_WORDS, error=None, done=None, confirm=None, chosen=None,
                    stations=cfg.stations() if cfg.is_hub and not user.places
                    else [])
@@ -41,13 +37,9 @@ async def play(request: Request) -> Response:
         chosen = request.query_params.get("bulletin")
         return render(request, "play.html", **{**context, "chosen": chosen if chosen in cfg.bulletins else None})
     form = await request.form()
-    asked = [z for z in form.getlist("zone") if z in cfg.zones]
+    asked = chosen_zones(cfg, form)   # stations are sent to as stations (below)
     if form.get("all") == "1":
         asked += [z for z, zone in cfg.zones.items() if z in allowed and (z in served or zone.station)]
-    for g in form.getlist("group"):
-        asked += cfg.groups.get(g, ())
-    for v in form.getlist("village"):
-        asked += villages_of(cfg.zones).get(v, ())
     outside = [z for z in dict.fromkeys(asked) if z not in allowed]
     if outside or (user.places and form.getlist("station")):
         console.accounts.audit(user.name, address(request), "refused", f"play outside its places: {', '.join(outside)}")

@@ -19,7 +19,7 @@ from broadcaster.render.sidecar import read_sidecar
 from broadcaster.station.accounts import AccessError
 from broadcaster.station.approval import pin, slots_of, source_of, state_of, submit
 from broadcaster.station.renderer import render_in_child
-from broadcaster.web.common import Page, address, render
+from broadcaster.web.common import Page, address, render, targets_within
 from broadcaster.web.uploads import MAX_UPLOAD, take_upload
 
 MAX_SCRIPT = 200_000   # characters of one script edited in the browser
@@ -207,9 +207,7 @@ async def compose(request: Request) -> Response:
     user = request.state.user
     allowed = allowed_zones(user, cfg.zones, cfg.groups)
     lang = request.state.lang
-    context = dict(zones={z: v for z, v in cfg.zones.items() if z in allowed},
-                   groups={g: ids for g, ids in cfg.groups.items() if ids and set(ids) <= allowed},
-                   villages={v: ids for v, ids in villages_of(cfg.zones).items() if set(ids) <= allowed},
+    context = dict(**targets_within(cfg, allowed),
                    stations={s: cfg.zones_of(s) for s in (cfg.stations() if not user.places else ())},
                    priorities=PRIORITY_WORDS, day_words=[(d, _(w, lang)) for d, w in DAY_WORDS], errors={},
                    engines=sorted(engine_names()), ordinals=ORDINALS,
@@ -226,10 +224,11 @@ async def compose(request: Request) -> Response:
             "priority": str(f.get("priority", "normal"))}
     repeat = form["repeat"] if form["repeat"] in ("once", "weekly", "monthly") else "weekly"
     weeks = (int(form["weeks"]) if form["weeks"].isascii() and form["weeks"].isdigit() else 0) if form["weeks"] else 1
-    places = []   # a village or a station stands for its zones; groups stay groups in schedule.toml
+    # a village or a station stands for its zones; groups stay groups in schedule.toml
+    places, villages = [], villages_of(cfg.zones)
     for p in form["places"]:
         kind, _colon, name = p.partition(":")
-        places += (villages_of(cfg.zones).get(name, [p]) if kind == "village"
+        places += (villages.get(name, [p]) if kind == "village"
                    else cfg.zones_of(name) or [p] if kind == "station" else [p])
     ann = Announcement(title=form["title"], text=form["text"], times=split(form["times"]), zones=places,
                        days=form["days"], start=form["start"] or None, end=form["end"] or None,

@@ -10,12 +10,11 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from broadcaster.config.places import villages_of
 from broadcaster.i18n import N_, _
 from broadcaster.station import emergencies as em
 from broadcaster.station.accounts import allowed_zones
 from broadcaster.station.playlog import HEARD_WORDS, STATUS_WORDS, Journal
-from broadcaster.web.common import Page, address, render
+from broadcaster.web.common import Page, address, chosen_zones, render, targets_within
 from broadcaster.web.uploads import MAX_UPLOAD, take_upload
 
 STEP_WORDS = {"sent": N_("sent"), "received": N_("received"), "aired": N_("aired"), "heard": N_("heard")}
@@ -29,10 +28,7 @@ def _journal(request: Request) -> Journal:
 
 def _targets(cfg, user) -> dict:
     allowed = allowed_zones(user, cfg.zones, cfg.groups)
-    return dict(zones={z: zone for z, zone in cfg.zones.items() if z in allowed},
-                groups={g: ids for g, ids in cfg.groups.items() if ids and set(ids) <= allowed},
-                villages={v: ids for v, ids in villages_of(cfg.zones).items() if set(ids) <= allowed},
-                stations=[] if user.places else cfg.stations(), allowed=allowed)
+    return dict(**targets_within(cfg, allowed), stations=[] if user.places else cfg.stations(), allowed=allowed)
 
 
 async def emergencies(request: Request) -> Response:
@@ -48,15 +44,7 @@ async def emergencies(request: Request) -> Response:
         if request.method == "GET":
             return render(request, "emergency.html", **context)
         f = await request.form()
-        asked = [z for z in f.getlist("zone") if z in cfg.zones]
-        for g in f.getlist("group"):
-            asked += cfg.groups.get(g, ())
-        for v in f.getlist("village"):
-            asked += villages_of(cfg.zones).get(v, ())
-        for s in f.getlist("station"):
-            if s in targets["stations"]:
-                asked += cfg.zones_of(s)
-        zones = list(dict.fromkeys(asked))
+        zones = chosen_zones(cfg, f, targets["stations"])
         outside = [z for z in zones if z not in targets["allowed"]]
         if outside or (user.places and f.getlist("station")):
             console.accounts.audit(user.name, address(request), "refused",

@@ -163,6 +163,7 @@ async def schedule_change(request: Request) -> Response:
     import asyncio
     from broadcaster.config import load_config
     from broadcaster.config.calendar import write_calendar
+    from broadcaster.config.slots import parse_time
     from broadcaster.errors import ConfigError
     from broadcaster.station.accounts import allowed_zones
     console = request.app.state.console
@@ -207,7 +208,7 @@ async def schedule_change(request: Request) -> Response:
         else:
             text = str(f.get("to", "")).strip()
             try:
-                to = (datetime.combine(at.date(), time_of(text)) if len(text) <= 8
+                to = (datetime.combine(at.date(), parse_time(text)) if len(text) <= 8   # None: a TypeError
                       else datetime.fromisoformat(text).replace(tzinfo=None, microsecond=0))
             except (TypeError, ValueError):
                 return bad(_('to must be a time like "17:30" (that day) or a date and time like 2026-12-08T17:30', lang))
@@ -220,14 +221,6 @@ async def schedule_change(request: Request) -> Response:
         return bad(e.message, 400)
     console.accounts.audit(user.name, address(request), "schedule change", what)
     return RedirectResponse("/schedule" + (f"?days={f['days']}" if str(f.get("days", "")).isdigit() else ""), 303)
-
-
-def time_of(text: str):
-    from broadcaster.config.slots import parse_time
-    t = parse_time(text)
-    if t is None:
-        raise ValueError(text)
-    return t
 
 
 def _log_rows(request: Request, newest: int | None = None) -> tuple[list, int]:

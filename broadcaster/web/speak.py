@@ -24,7 +24,7 @@ from broadcaster.i18n import _
 from broadcaster.station.accounts import allowed_zones
 from broadcaster.station.live import desk_address
 from broadcaster.station.playlog import Journal
-from broadcaster.web.common import Page, address, render
+from broadcaster.web.common import Page, address, chosen_zones, render, targets_within
 
 CHUNK = 4 + FRAME * 2        # one frame in a POST: its sequence number, then its samples
 MAX_POST = 64 * CHUNK        # at most 1.28 s of voice in one POST
@@ -72,10 +72,9 @@ async def speak(request: Request) -> Response:
         served = {z for _pid, zs in journal.live_daemons() for z in zs}
     finally:
         journal.close()
-    zones = {z: zone for z, zone in cfg.zones.items() if z in allowed and z in served}
-    return render(request, "speak.html", zones=zones,
-                  groups={g: ids for g, ids in cfg.groups.items() if ids and set(ids) <= set(zones)},
-                  villages={v: ids for v, ids in villages_of(zones).items()})
+    targets = targets_within(cfg, allowed & served)
+    # a village with some clusters played elsewhere is offered with those played here
+    return render(request, "speak.html", **{**targets, "villages": villages_of(targets["zones"])})
 
 
 async def start(request: Request) -> Response:
@@ -85,11 +84,7 @@ async def start(request: Request) -> Response:
     user = request.state.user
     lang = request.state.lang
     form = await request.form()
-    asked = [z for z in form.getlist("zone") if z in cfg.zones]
-    for g in form.getlist("group"):
-        asked += cfg.groups.get(g, ())
-    for v in form.getlist("village"):
-        asked += villages_of(cfg.zones).get(v, ())
+    asked = chosen_zones(cfg, form)
     if form.get("all") == "1":   # every zone this PC's daemon plays, within the account's places
         journal = Journal(cfg.paths.state)
         try:
