@@ -103,7 +103,9 @@ def test_an_airing_of_another_rate_waits_for_the_one_before_and_still_plays(stat
     assert station.stop() == 0
     x = station.recorders.pop("zone_a").stop()
     [p_on], q_on = tone_onsets(x, 440.0), tone_onsets(x, 880.0)
-    assert q_on and q_on[0] - p_on >= 2.5, (p_on, q_on)   # after p's last sample, not on top of it
+    # after p's last sample, not on top of it (that would be 1.0 s). q comes on a stream of its own, whose
+    # latency in the sink is not p's: a few tens of milliseconds either way are the two streams, not overlap
+    assert q_on and q_on[0] - p_on >= 2.5 - 0.06, (p_on, q_on)
     rows = {r["bulletin"]: r for r in station.log()}
     assert rows["p"]["status"] == "played" and rows["q"]["status"] == "late" and "busy" in rows["q"]["reason"]
     assert station.daemon_log().count("playing q") == 1
