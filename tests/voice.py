@@ -62,7 +62,11 @@ class LinkProxy:
                 a, _addr = self.server.accept()
             except OSError:
                 return
-            b = socket.create_connection(("127.0.0.1", self.target))
+            try:
+                b = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:   # the server behind it has stopped
+                a.close()
+                continue
             threading.Thread(target=self._pipe, args=(a, b, True), daemon=True).start()
             threading.Thread(target=self._pipe, args=(b, a, False), daemon=True).start()
 

@@ -53,6 +53,8 @@ class LiveStream:
         self.started = clock()
         self.anchor: tuple[int, float] | None = None   # (seq, arrival) of the earliest frame for its number
         self.jitter = 0.0
+        self.last_put: float | None = None
+        self.forwards: list = []   # where else the frames go as they come (put, end): the stations below
 
     def feeder(self, rate: int, channels: int, volume: float = 1.0, chime: np.ndarray | None = None) -> "LiveFeeder":
         """A zone's feeder; ``chime`` (mono samples at ``rate``) plays before the voice."""
@@ -64,11 +66,14 @@ class LiveStream:
 
     def put(self, seq: int, pcm: bytes) -> None:
         """A frame from the speaker: 16-bit little-endian samples at WIRE_RATE."""
+        for f in self.forwards:
+            f.put(seq, pcm)
         samples = np.frombuffer(pcm[:FRAME * 2], dtype="<i2").astype(np.float32) / 32768
         now = self.clock()
         with self.lock:
-            if self.anchor is None:
-                self.anchor = (seq, now)
+            last, self.last_put = self.last_put, now
+            if self.anchor is None or (last is not None and now - last > QUIET_AFTER):
+                self.anchor = (seq, now)   # the first, or the first after the link was lost: its backlog is no jitter
             else:   # how much later than the earliest frame says this one comes: the link's jitter
                 delta = now - (self.anchor[1] + (seq - self.anchor[0]) * FRAME_S)
                 if delta < 0:
@@ -82,6 +87,9 @@ class LiveStream:
         return min(MOST * 0.8, max(TARGET, 2.5 * self.jitter))
 
     def end(self) -> None:
+        if not self.ended.is_set():
+            for f in self.forwards:
+                f.end()
         self.ended.set()
         with self.lock:
             for f in self.feeders:

@@ -23,7 +23,10 @@ from broadcaster.i18n import N_, _
 @click.command()
 @click.option("--zone", "zones", multiple=True, help=N_("speak on this zone (repeatable)"))
 @click.option("--group", "groups", multiple=True, metavar="NAME", help=N_("speak on every zone of this group (repeatable)"))
-@click.option("--all", "everywhere", is_flag=True, help=N_("speak on every zone this PC plays"))
+@click.option("--station", "stations", multiple=True, metavar="ID",
+              help=N_("speak on the zones of this station below (repeatable; at a hub)"))
+@click.option("--all", "everywhere", is_flag=True, help=N_("speak on every zone this PC plays and, at a hub, on every "
+                                                           "station below"))
 @click.option("--urgent", "priority", flag_value="urgent", default=True,
               help=N_("fade out what plays and speak now, even in quiet hours (the default)"))
 @click.option("--priority", "priority", flag_value="priority", help=N_("wait until what plays has ended"))
@@ -31,7 +34,8 @@ from broadcaster.i18n import N_, _
 @click.option("--chime/--no-chime", default=True, show_default=True,
               help=N_("the [live] chime before the voice, when schedule.toml has one"))
 @click.pass_obj
-def live(obj: Context, zones: tuple[str, ...], groups: tuple[str, ...], everywhere: bool, priority: str,
+def live(obj: Context, zones: tuple[str, ...], groups: tuple[str, ...], stations: tuple[str, ...], everywhere: bool,
+         priority: str,
          device: str | None, chime: bool) -> None:
     """Speak live on the loudspeakers, now: through this PC's running daemon. Enter or Ctrl+C ends it."""
     from broadcaster.audio.live import FRAME, WIRE_RATE, Keeper
@@ -40,12 +44,14 @@ def live(obj: Context, zones: tuple[str, ...], groups: tuple[str, ...], everywhe
     require_known("zone", zones, cfg)
     require_known("group", groups, cfg, hint=_("groups: {groups}", groups=", ".join(cfg.groups) or "-"),
                   known=cfg.groups)
-    chosen = [*zones, *(z for g in groups for z in cfg.groups[g])]
+    require_known("station", stations, cfg, hint=_("stations: {stations}", stations=", ".join(cfg.stations()) or "-"),
+                  known=cfg.stations())
+    chosen = [*zones, *(z for g in groups for z in cfg.groups[g]), *(z for s in stations for z in cfg.zones_of(s))]
     if everywhere:
-        chosen += cfg.local_zones()
+        chosen += list(cfg.zones)   # this PC's own and, at a hub, its stations' (the daemon passes them on)
     chosen = list(dict.fromkeys(chosen))
     if not chosen:
-        raise click.UsageError(_("say where: --zone ZONE, --group NAME or --all"))
+        raise click.UsageError(_("say where: --zone ZONE, --group NAME, --station ID or --all"))
     desk = desk_address(cfg.paths.state)
     if desk is None:
         raise PlaybackError(_("no daemon runs on this PC: the daemon plays the voice (it owns the sound devices)"),

@@ -6,8 +6,8 @@ commune's stations (its clusters) are users in the commune's account and see not
 commune's. The hub at the top (a province, or the seed's district) runs the server, one node or a
 cluster of three; a hub below it (a commune) has its account on those same servers: its `fleet
 init` writes ``account.json`` (names and bcrypt hashes, no password), which the hub above puts in
-its ``state/fleet/accounts/`` before running its own `fleet init`. Each account exports its command
-subjects to the account above it, so the top can reach a commune's clusters directly.
+its ``state/fleet/accounts/`` before running its own `fleet init`. Each account exports its command,
+audio and live-voice subjects to the account above it, so the top can reach a commune's clusters directly.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from broadcaster.config import Config, display_path
 from broadcaster.errors import ConfigError
 from broadcaster.fleet.credentials import fleet_dir, hub_files, station_file_text, toml_string, up_credentials
-from broadcaster.fleet.names import down_audio_subject, down_subject, hub_user, station_permissions
+from broadcaster.fleet.names import down_audio_subject, down_live_subject, down_subject, hub_user, station_permissions
 from broadcaster.fleet.signing import new_private_key, public_key
 from broadcaster.fsutil import atomic_write_bytes, private_dir, private_file
 from broadcaster.i18n import _
@@ -30,6 +30,7 @@ from broadcaster.i18n import _
 SERVER_CONF = "nats-server.conf"
 ACCOUNT_FILE = "account.json"     # a hub below the top: what the top's server needs to know of it
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+EXPORTED = ("cmd", "audio", "live")   # what each account lets the one above send into it: commands, their audio, voice
 _BCRYPT = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
 
 
@@ -195,14 +196,13 @@ def server_config(accounts: dict[str, dict], listen: str, store: Path, *, server
         lines += [f"      {u}" for u in users]
         lines.append("    ]")
         if acc.get("parent"):
-            lines.append(f"    exports: [ {{ service: \"bc.cmd.*\", accounts: [{q(acc['parent'])}] }}, "
-                         f"{{ service: \"bc.audio.*\", accounts: [{q(acc['parent'])}] }} ]")
+            lines.append("    exports: [ " + ", ".join(f"{{ service: \"bc.{kind}.*\", accounts: [{q(acc['parent'])}] }}"
+                                                for kind in EXPORTED) + " ]")
         if children:
             lines.append("    imports: [")
             for c in children:
-                lines.append(f"      {{ service: {{ account: {q(c)}, subject: \"bc.cmd.*\" }}, to: {q(down_subject(c, '*'))} }}")
-                lines.append(f"      {{ service: {{ account: {q(c)}, subject: \"bc.audio.*\" }}, "
-                             f"to: {q(down_audio_subject(c, '*'))} }}")
+                for kind, to in (("cmd", down_subject), ("audio", down_audio_subject), ("live", down_live_subject)):
+                    lines.append(f"      {{ service: {{ account: {q(c)}, subject: \"bc.{kind}.*\" }}, to: {q(to(c, '*'))} }}")
             lines.append("    ]")
         lines.append("  }")
     lines += ["}", ""]

@@ -287,6 +287,21 @@ class Link:
         await self._call("watch the programme", lambda: self.nc.subscribe(names.programme_key_subject(self.creds.station),
                                                                           cb=handler))
 
+    async def on_live(self, callback: Callable[[bytes], None]) -> None:
+        """Call ``callback`` with every message of a live voice for this station (core NATS: the client
+        subscribes again by itself after a reconnect)."""
+        async def handler(msg):
+            callback(msg.data)
+        await self._call("listen for a live voice", lambda: self.nc.subscribe(names.live_subject(self.creds.station),
+                                                                              cb=handler))
+
+    async def publish_live(self, subject: str, data: bytes) -> None:
+        """A live voice's message (not kept by the server: whoever listens now hears it)."""
+        try:
+            await self.nc.publish(subject, data)
+        except (NatsError, OSError):
+            pass   # the link dropped under it: that part of the voice is lost, the stations say so
+
     async def fetch_object(self, sha: str, into: Path) -> None:
         """An audio object, chunk by chunk with direct gets (answered by any server of a cluster, and no
         consumer made on the server for each of thousands of stations), its digest checked."""

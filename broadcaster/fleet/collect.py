@@ -110,10 +110,24 @@ class HubLink(LoopPart):
         self.below: dict[str, dict] = {}
         self.published_for = None
         self._queue: asyncio.Queue | None = None
+        self._live: asyncio.Queue | None = None
+        from broadcaster.fleet.live import LiveBelow
         from broadcaster.fleet.orders import EmergencyBelow
         from broadcaster.station.emergencies import Emergencies
+        from broadcaster.station.live import LiveDesk
         self.d.get(Emergencies).below = EmergencyBelow(self.d)   # an emergency here reaches the stations below
+        self.d.get(LiveDesk).below = LiveBelow(self)             # and a live voice spoken here
         super().start()
+
+    def live_subjects(self, zones: list[str], *, own: bool) -> list[str]:
+        from broadcaster.fleet.live import live_subjects
+        return live_subjects(self.d.cfg, self.below, zones, own=own)
+
+    def send_live(self, subjects: list[str], data: bytes) -> None:
+        """A live voice's message to these subjects, in order (called from other threads); dropped while
+        the link is down: a voice is now or never."""
+        if self.loop is not None and self._live is not None and subjects:
+            self.loop.call_soon_threadsafe(self._live.put_nowait, (subjects, data))
 
     def relay(self, raw: bytes, doc: dict, audio: Path) -> None:
         """Pass a command from above to the stations below serving its zones (called from another thread);
@@ -123,7 +137,7 @@ class HubLink(LoopPart):
 
     async def main(self) -> None:
         said = None
-        self._queue = asyncio.Queue()
+        self._queue, self._live = asyncio.Queue(), asyncio.Queue()
         while not self.stopping.is_set():
             link = Link(self.creds)
             try:
@@ -131,7 +145,7 @@ class HubLink(LoopPart):
                 await link.ensure_layout(self.d.cfg.stations())
                 said = None
                 await self.until_stopped(collect(link, self.d.journal, until_idle=None), self._watch_below(link),
-                                         self._republish(link), self._relay(link))
+                                         self._republish(link), self._relay(link), self._live_out(link))
             except FleetError as e:
                 if str(e) != said:
                     log.warning(_("link to the stations below: {reason}; trying again", reason=e))
@@ -179,6 +193,13 @@ class HubLink(LoopPart):
                                     version=version, reason=e))
                     said = str(e)
             await asyncio.sleep(REPUBLISH_POLL)
+
+    async def _live_out(self, link: Link) -> None:
+        while True:
+            subjects, data = await self._live.get()
+            if link.connected:
+                for subject in subjects:
+                    await link.publish_live(subject, data)
 
     async def _relay(self, link: Link) -> None:
         while True:

@@ -1,7 +1,7 @@
 """The names on the message server, and what each station may do there (least privilege).
 
 Each hub has an account of its own; inside it, a station can read only its own programme and
-commands and write only its own heartbeat and play-log rows; the hub's audio store is shared by its
+commands and hear only its own live voice, and write only its own heartbeat and play-log rows; the hub's audio store is shared by its
 stations (content-addressed public broadcasts). Every subject is spelt out, so the server itself
 refuses anything else.
 """
@@ -34,6 +34,16 @@ def down_subject(child: str, station: str) -> str:
 def down_audio_subject(child: str, sha: str) -> str:
     """In a hub's account: where the audio of a command goes into the account of the hub ``child`` below."""
     return f"down.{child}.audio.{sha}"
+
+
+def live_subject(station: str) -> str:
+    """A live voice for ``station`` (core NATS, not kept: it is now or never)."""
+    return f"bc.live.{station}"
+
+
+def down_live_subject(child: str, station: str) -> str:
+    """In a hub's account: a live voice for ``station`` in the account of the hub ``child`` below."""
+    return f"down.{child}.live.{station}"
 
 
 def audio_subject(sha: str) -> str:
@@ -76,5 +86,5 @@ def station_permissions(station: str) -> dict[str, list[str]]:
             f"$JS.API.DIRECT.GET.{obj}", f"$JS.API.DIRECT.GET.{obj}.>",
             f"$JS.API.DIRECT.GET.{AUDIO_IN}.>",   # a command's audio a hub above put in this account
         ],
-        "subscribe": [f"{inbox_prefix(station)}.>", programme_key_subject(station)],
+        "subscribe": [f"{inbox_prefix(station)}.>", programme_key_subject(station), live_subject(station)],
     }

@@ -56,8 +56,14 @@ class StationLink(LoopPart):
         return self.d.cfg.fleet.station
 
     def start(self) -> None:
+        from broadcaster.fleet.live import LiveIn
         self.creds = up_credentials(self.d.cfg)
+        self.live = LiveIn(self.d, self.creds.keys, hub=self.hub())
         super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        self.live.close()
 
     # --- the connection ------------------------------------------------------------
 
@@ -105,6 +111,7 @@ class StationLink(LoopPart):
             self._pushed = data
             wake.set()
         await link.on_manifest(changed)
+        await link.on_live(self.live.take)
         await self.until_stopped(self._programmes(link, wake), self._heartbeats(link), self._outbox(link),
                                  self._commands(link))
 
@@ -279,6 +286,11 @@ class StationLink(LoopPart):
         path = await self.loop.run_in_executor(None, store_audio, cfg, doc["audio"], self._fetcher(link))
         if relay:
             hub.relay(data, doc, path)   # passed down as it is, still signed by whoever issued it
+        if not zones and not taken and not relay:
+            # addressed to this station, but none of its zones is played here yet: a programme being
+            # installed (its zones come with the reload); asked again until its deadline, then logged missed
+            raise FleetError(_("command {id} is for {zones}, which this station does not play (yet)",
+                               id=doc["id"][:8], zones=", ".join(doc["zones"]) or "-"))
         if taken or not zones:
             return
         b = cfg.bulletins.get(doc.get("bulletin") or "")

@@ -7,6 +7,9 @@ JSON — the key, the zones, the priority, who speaks and from where — answere
 that will play it, or why not), then frames: 4 bytes of length, 4 of sequence number, 16-bit samples
 at 16 kHz; a length of 0 ends it. Each zone gets an urgent (or priority) item that plays the voice
 through a jitter buffer (``audio.live``) and logs who spoke, how long it was on the air and any gap.
+
+At a hub, zones of its stations below are reached too: the voice goes on to them over the hub's link
+(``below``, set by the hub's link part), and a station's link brings a voice from above to ``open``.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import socket
 import struct
 import threading
 
-from broadcaster.audio.live import FRAME, LiveStream
+from broadcaster.audio.live import FRAME, WIRE_RATE, LiveStream
 from broadcaster.fsutil import atomic_write_bytes, private_file
 from broadcaster.i18n import _
 from broadcaster.station.items import Item
 from broadcaster.station.parts import Part
+from broadcaster.station.zones import Zones
 
 log = logging.getLogger("broadcaster.daemon")
 
@@ -48,6 +52,7 @@ class LiveDesk(Part):
         super().__init__(daemon)
         self.server: socket.socket | None = None
         self.sessions: set[LiveStream] = set()
+        self.below = None   # at a hub, its link's live sender (fleet.live.LiveBelow): zones of stations below
 
     def start(self) -> None:
         self.key = secrets.token_urlsafe(24)
@@ -97,12 +102,10 @@ class LiveDesk(Part):
                 log.warning(_("live: a session ended: {reason}", reason=e))
             finally:
                 if stream is not None:
-                    stream.end()
-                    self.sessions.discard(stream)
+                    self.close(stream)
 
     def _open(self, head: bytes) -> tuple[LiveStream | None, dict]:
         """The session a header line opens (its items queued on the zones), or None and why not."""
-        from broadcaster.station.zones import Zones
         try:
             doc = json.loads(head.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -114,26 +117,43 @@ class LiveDesk(Part):
         priority = doc.get("priority", "urgent")
         if not isinstance(zones, list) or not zones or priority not in LIVE_PRIORITIES:
             return None, {"error": _("a live session needs its zones and a priority (urgent or priority)")}
-        unknown = [str(z) for z in zones if z not in self.d.served]
+        zones = list(dict.fromkeys(str(z) for z in zones))
+        cfg = self.d.cfg
+        below = [z for z in zones if z not in self.d.served and z in cfg.zones and cfg.zones[z].station]
+        unknown = [z for z in zones if z not in self.d.served and (z not in below or self.below is None)]
         if unknown:
             return None, {"error": _("this daemon does not play {zones}", zones=", ".join(unknown))}
         who, where = str(doc.get("who") or "?")[:64], str(doc.get("from") or "?")[:64]
+        chime = self._chime(cfg, cfg.audio.sample_rate) if doc.get("chime", True) and cfg.live_chime else None
+        here = [z for z in zones if z in self.d.served]
+        stream = self.open(here, priority, who, where, chime)
+        if below:   # to the stations below, over the hub's link
+            stream.forwards.append(self.below.open(below, priority, who, where, self._chime(cfg, WIRE_RATE)
+                                                   if chime is not None else None))
+        log.warning(_("live: {who} from {where} speaks on {zones} ({priority})", who=who, where=where,
+                      zones=", ".join(zones), priority=priority))
+        return stream, {"zones": zones,
+                        "chime": round(len(chime) / cfg.audio.sample_rate, 2) if chime is not None else 0}
+
+    def open(self, zones: list[str], priority: str, who: str, where: str, chime=None) -> LiveStream:
+        """A session playing on these zones of this daemon (an urgent or priority item on each);
+        ``chime``: mono samples at the zones' rate, played first. Also for a voice from the hub above."""
         cfg = self.d.cfg
-        chime = self._chime(cfg) if doc.get("chime", True) and cfg.live_chime else None
         stream = LiveStream(who, where)
         self.sessions.add(stream)
         workers = self.d.get(Zones).workers
-        for z in dict.fromkeys(zones):
+        for z in zones:
             workers[z].submit(Item(self.d.clock.now(), z, priority, bulletin=f"live:{who}",
                                    live=stream.feeder(cfg.audio.sample_rate, cfg.audio.channels,
                                                       cfg.zones[z].volume, chime)))
-        log.warning(_("live: {who} from {where} speaks on {zones} ({priority})", who=who, where=where,
-                      zones=", ".join(zones), priority=priority))
-        return stream, {"zones": list(dict.fromkeys(zones)),
-                        "chime": round(len(chime) / cfg.audio.sample_rate, 2) if chime is not None else 0}
+        return stream
 
-    def _chime(self, cfg):
-        """[live] chime as mono samples at the zones' rate (None, logged, if it cannot be read)."""
+    def close(self, stream: LiveStream) -> None:
+        stream.end()
+        self.sessions.discard(stream)
+
+    def _chime(self, cfg, to: int):
+        """[live] chime as mono samples at the rate ``to`` (None, logged, if it cannot be read)."""
         from broadcaster.audio.files import decode_file
         from broadcaster.errors import BroadcasterError
         try:
@@ -143,6 +163,6 @@ class LiveDesk(Part):
                           reason=e.message))
             return None
         mono = data.mean(axis=1) if data.ndim > 1 else data
-        n = int(len(mono) * cfg.audio.sample_rate / rate)
+        n = int(len(mono) * to / rate)
         import numpy as np
-        return np.interp(np.arange(n) * rate / cfg.audio.sample_rate, np.arange(len(mono)), mono).astype("float32")
+        return np.interp(np.arange(n) * rate / to, np.arange(len(mono)), mono).astype("float32")

@@ -57,7 +57,8 @@ class Outputs(Part):
             out = self.streams.get(zone)
             if out is not None and not out.fits(feeder.rate, feeder.channels):
                 if not (out.idle or out.closed.is_set()):
-                    feeder.discard()
+                    if feeder is not path:   # ours; a live voice's (or a relay's) is offered again as it is
+                        feeder.discard()
                     raise Busy(zone)
                 self.close_stream(zone)
                 out = None

@@ -1,0 +1,301 @@
+"""A live voice over the network: from a hub's daemon to the stations below it, at any depth, on the
+link they already hold (no port to open at a commune).
+
+The voice goes as Opus (``audio.opus``), three 20-ms frames a message, on core NATS (now or never: not
+kept by the server) to ``bc.live.<station>`` of each station concerned, and straight into the account
+of each station that is a hub itself, for its stations below that serve the zones (so a province
+reaches a commune's clusters with the commune's PC off); a hub that receives it passes it on only to
+the accounts below its stations, which its sender could not name. Every account thus gets it once.
+
+Every message is signed by the hub it comes from (Ed25519, like programmes and commands), and its
+shape checked before anything is done with it: a station plays only what a hub it trusts signed, and
+one bad message is dropped, never the session. A message is::
+
+    b"BCL1" | kind (H, A or E) | session id (16 bytes) | body | signature (64 bytes)
+
+H, the session (sent first, then every second, so that a station whose link comes back mid-way
+joins again): JSON with the zones, the priority, who speaks, from where, by which hub, when. A: the
+first frame's number (4 bytes), how many (1 byte), then each frame's length (2 bytes) and bytes. E:
+the end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import struct
+import threading
+import time
+
+from broadcaster.audio.live import FRAME, FRAME_S, GIVE_UP
+from broadcaster.errors import RefusedError
+from broadcaster.fleet import names
+from broadcaster.fleet.signing import Signer, Verifier
+from broadcaster.i18n import _
+
+log = logging.getLogger("broadcaster.fleet")
+
+MAGIC = b"BCL1"
+HEADER, AUDIO, END = b"H", b"A", b"E"
+PACK = 3                  # frames a message: 60 ms
+HEADER_EVERY = 1.0        # seconds between two sendings of the session
+MAX_MESSAGE = 8192
+MAX_ZONES = 5000
+SKEW = 300.0              # seconds a session's time may differ from this PC's clock
+PRIORITIES = ("urgent", "priority")
+
+
+def pack(kind: bytes, sid: bytes, body: bytes, signer: Signer) -> bytes:
+    return signer.sign(MAGIC + kind + sid + body)
+
+
+def unpack(data: bytes, verifier: Verifier) -> tuple[str, bytes, bytes, bytes]:
+    """(signer, kind, session id, body) of a message; RefusedError if it is not one a trusted hub signed."""
+    if not isinstance(data, bytes) or not 4 + 1 + 16 + 64 <= len(data) <= MAX_MESSAGE or data[:4] != MAGIC:
+        raise RefusedError(_("a message on the live subject that is not a live voice"))
+    signer, body = verifier.open(data, _("a live voice"))
+    kind, sid, rest = body[4:5], body[5:21], body[21:]
+    if kind not in (HEADER, AUDIO, END):
+        raise RefusedError(_("a message on the live subject that is not a live voice"))
+    return signer, kind, sid, rest
+
+
+def read_header(body: bytes) -> dict:
+    """The session's description, its shape checked."""
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise RefusedError(_("a live voice whose description is not valid JSON")) from None
+    zones = doc.get("zones") if isinstance(doc, dict) else None
+    if (not isinstance(zones, list) or not 0 < len(zones) <= MAX_ZONES or not all(isinstance(z, str) for z in zones)
+            or doc.get("priority") not in PRIORITIES or not isinstance(doc.get("issued"), (int, float))
+            or not all(isinstance(doc.get(k), str) for k in ("who", "from", "by"))):
+        raise RefusedError(_("a live voice without its zones, priority, speaker or time"))
+    return doc
+
+
+def read_frames(body: bytes) -> list[tuple[int, bytes]]:
+    """(number, Opus packet) of each frame in an audio message."""
+    try:
+        seq, n = struct.unpack_from(">IB", body)
+        at, out = 5, []
+        for i in range(n):
+            (size,) = struct.unpack_from(">H", body, at)
+            if size == 0 or at + 2 + size > len(body):
+                raise ValueError
+            out.append((seq + i, body[at + 2:at + 2 + size]))
+            at += 2 + size
+    except (struct.error, ValueError):
+        raise RefusedError(_("a live voice message cut short or malformed")) from None
+    if at != len(body) or not out:
+        raise RefusedError(_("a live voice message cut short or malformed"))
+    return out
+
+
+# --- at the hub the voice starts from -------------------------------------------------------------------
+
+class LiveBelow:
+    """Set by a hub's link part on the daemon's live desk: opens a voice to the stations below."""
+
+    def __init__(self, hub):
+        self.hub = hub
+        self.signer = Signer(hub.creds.signing_key)
+
+    def open(self, zones: list[str], priority: str, who: str, where: str, chime=None) -> "LiveOut":
+        subjects = self.hub.live_subjects(zones, own=True)
+        return LiveOut(self, subjects, {"zones": zones, "priority": priority, "who": who, "from": where,
+                                        "by": self.hub.creds.hub}, chime)
+
+
+class LiveOut:
+    """One speaker's voice on its way down: frames in as the speaker's session brings them (``put``),
+    Opus messages out. ``chime`` (mono at 16 kHz) goes first, at its own pace; what the speaker says
+    meanwhile is not sent (the speaker is told to wait for it)."""
+
+    def __init__(self, below: LiveBelow, subjects: list[str], head: dict, chime=None):
+        from broadcaster.audio.opus import Encoder
+        self.below, self.subjects, self.head = below, subjects, head
+        self.sid = secrets.token_bytes(16)
+        self.encoder = Encoder()
+        self.lock = threading.Lock()
+        self.frames: list[bytes] = []
+        self.first = 0            # the number of the first frame in ``frames``
+        self.count = 0            # frames sent so far
+        self.header_at = 0.0
+        self.ended = False
+        self.chiming = threading.Event()
+        with self.lock:
+            self._header()
+        if chime is not None and len(chime):
+            self.chiming.set()
+            threading.Thread(target=self._chime, args=(chime,), name="live chime", daemon=True).start()
+
+    def _send(self, kind: bytes, body: bytes) -> None:
+        self.below.hub.send_live(self.subjects, pack(kind, self.sid, body, self.below.signer))
+
+    def _header(self) -> None:
+        self.header_at = time.monotonic()
+        doc = {**self.head, "issued": time.time()}
+        self._send(HEADER, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode())
+
+    def _chime(self, chime) -> None:
+        import numpy as np
+        began = time.monotonic()
+        for i in range(0, len(chime) - FRAME + 1, FRAME):
+            pcm = (np.clip(chime[i:i + FRAME], -1, 1) * 32767).astype("<i2").tobytes()
+            with self.lock:
+                self._frame(pcm)
+            time.sleep(max(0.0, began + (i // FRAME + 1) * FRAME_S - time.monotonic()))
+        self.chiming.clear()
+
+    def put(self, seq: int, pcm: bytes) -> None:
+        if self.chiming.is_set() or self.ended:
+            return
+        with self.lock:
+            self._frame(pcm)
+
+    def _frame(self, pcm: bytes) -> None:
+        for packet in self.encoder.encode(pcm):
+            if not self.frames:
+                self.first = self.count
+            self.frames.append(packet)
+            self.count += 1
+        if len(self.frames) >= PACK:
+            self._flush()
+        if time.monotonic() - self.header_at >= HEADER_EVERY:
+            self._header()
+
+    def _flush(self) -> None:
+        if self.frames:
+            body = struct.pack(">IB", self.first, len(self.frames)) + b"".join(
+                struct.pack(">H", len(p)) + p for p in self.frames)
+            self.frames = []
+            self._send(AUDIO, body)
+
+    def end(self) -> None:
+        with self.lock:
+            if self.ended:
+                return
+            self.ended = True
+            self._flush()
+            self._send(END, struct.pack(">I", self.count))
+
+
+# --- at a station ---------------------------------------------------------------------------------------
+
+class _Session:
+    def __init__(self, head: dict, stream, relay: list[str]):
+        from broadcaster.audio.opus import Decoder
+        self.head, self.stream, self.relay = head, stream, relay
+        self.decoder = Decoder() if stream is not None else None
+        self.last = time.monotonic()
+
+
+class LiveIn:
+    """A station's side: the voices a hub above sends to it, played on the zones it serves among theirs
+    (through the daemon's live desk) and passed on below when it is a hub too. ``take`` is called with
+    every message on the station's live subject and never raises."""
+
+    def __init__(self, daemon, keys: dict[str, str], hub=None):
+        self.d = daemon
+        self.verifier = Verifier(keys)
+        self.hub = hub
+        self.sessions: dict[bytes, _Session] = {}
+        self.ended: dict[bytes, float] = {}
+        self.refused: dict[str, float] = {}
+
+    def take(self, data: bytes) -> None:
+        try:
+            self._take(data)
+        except RefusedError as e:
+            self._say(str(e))
+        except Exception as e:   # one bad message never stops the voices that follow
+            self._say(_("a live voice message could not be used: {reason}", reason=f"{type(e).__name__}: {e}"))
+
+    def _say(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self.refused.get(text, -1e9) > 60:   # once a minute, not for every message
+            log.error(_("live voice from the hub refused: {reason}", reason=text))
+            self.refused[text] = now
+
+    def _take(self, data: bytes) -> None:
+        signer, kind, sid, body = unpack(data, self.verifier)
+        if sid in self.ended:
+            return
+        s = self.sessions.get(sid)
+        if kind == HEADER:
+            if s is None:
+                s = self._open(signer, sid, read_header(body))
+            s.last = time.monotonic()
+        elif s is None:
+            return   # its session comes within a second
+        elif kind == AUDIO:
+            frames = read_frames(body)
+            s.last = time.monotonic()
+            if s.stream is not None:
+                for seq, packet in frames:
+                    try:
+                        pcm = s.decoder.decode(packet)
+                    except ValueError:
+                        continue   # one frame lost, not the voice
+                    if len(pcm) == FRAME * 2:
+                        s.stream.put(seq, pcm)
+        else:
+            self._end(sid)
+        if s.relay and self.hub is not None:
+            self.hub.send_live(s.relay, data)   # as it came, still signed by the hub that spoke
+
+    def _open(self, signer: str, sid: bytes, head: dict) -> _Session:
+        from broadcaster.station.live import LiveDesk
+        self._tidy()
+        if abs(head["issued"] - time.time()) > SKEW:
+            raise RefusedError(_("a live voice from {time} (this PC's clock or a replay): check the clock",
+                                 time=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(head["issued"]))))
+        zones = [z for z in dict.fromkeys(head["zones"]) if z in self.d.served]
+        stream = None
+        who, where = head["who"][:64], f"{head['from'][:48]} ({signer})"
+        if zones:
+            stream = self.d.get(LiveDesk).open(zones, head["priority"], who, where)
+            log.warning(_("live: {who} from {where} speaks on {zones} ({priority})", who=who, where=where,
+                          zones=", ".join(zones), priority=head["priority"]))
+        relay = self.hub.live_subjects(head["zones"], own=False) if self.hub is not None else []
+        s = self.sessions[sid] = _Session(head, stream, relay)
+        return s
+
+    def _end(self, sid: bytes) -> None:
+        s = self.sessions.pop(sid, None)
+        self.ended[sid] = time.monotonic()
+        if s is not None and s.stream is not None:
+            from broadcaster.station.live import LiveDesk
+            self.d.get(LiveDesk).close(s.stream)
+
+    def _tidy(self) -> None:
+        """Sessions whose hub went quiet for good (its end lost with the link) are ended here."""
+        now = time.monotonic()
+        for sid, s in list(self.sessions.items()):
+            if now - s.last > GIVE_UP + 5:
+                self._end(sid)
+        for sid, at in list(self.ended.items()):
+            if now - at > 600:
+                del self.ended[sid]
+
+    def close(self) -> None:
+        for sid in list(self.sessions):
+            self._end(sid)
+
+
+def live_subjects(cfg, below: dict, zones: list[str], *, own: bool) -> list[str]:
+    """Where a voice for ``zones`` goes from this hub: each station of its own that serves some of them
+    (``own``: when the voice starts here), and straight into the account of each such station that is
+    a hub, for its stations that serve them (known from its heartbeat)."""
+    from broadcaster.fleet.orders import direct_targets
+    wanted, out = set(zones), []
+    for s in cfg.stations():
+        mine = [z for z in cfg.zones_of(s) if z in wanted]
+        if not mine:
+            continue
+        if own:
+            out.append(names.live_subject(s))
+        out += [names.down_live_subject(s, sub) for sub in direct_targets((below.get(s) or {}).get("stations"), mine)]
+    return out
