@@ -83,6 +83,7 @@ def test_a_hub_speaks_to_two_stations_one_through_a_link_cut_for_5_s(make_fleet,
                 break
             assert time.time() < deadline, (done, fleet.daemon_log("s2")[-3000:])
             time.sleep(0.5)
+        console_speaks_to_a_station(fleet, tmp_path)
     finally:
         heard = {s: x.stop() for s, x in rec.items()}
         server.stop()
@@ -112,3 +113,43 @@ def test_a_hub_speaks_to_two_stations_one_through_a_link_cut_for_5_s(make_fleet,
     # within one sink's timeline: back after the cut no further behind than before it (the backlog that
     # came at once when the link returned is not taken for jitter)
     assert found["zone_b after the cut"][0] - found["zone_b"][0] < 0.3, found
+
+
+def console_speaks_to_a_station(fleet, tmp_path):
+    """The hub's console offers its stations' zones on "Nói trực tiếp"; a voice sent from it in POSTs (as
+    the page sends the browser's) is on the air at the station, which the page hears of from its heartbeat."""
+    import struct
+    import soxr
+    from tests.console import ConsoleServer, add_user
+    from tests.test_web_hardening import logged_in
+    add_user(fleet.district, "dung", "technician")
+    console = ConsoleServer(fleet.district, tmp_path / "web.log")
+    try:
+        c = logged_in(console, "dung")
+        page = c.get("/speak").text
+        assert 'name="zone" value="s1"' in page and 'name="zone" value="s2"' in page, page
+        csrf = c.csrf("/speak")
+        r = c.post("/speak/start", data={"csrf": csrf, "zone": "s1", "priority": "urgent"})
+        assert r.status_code == 200, r.text
+        sid = r.json()["sid"]
+        pcm = (soxr.resample(voice(8.0, seed=5), RATE, 16000) * 32767).astype("<i2").tobytes()
+        frames = [pcm[i:i + 640] for i in range(0, len(pcm) - 640, 640)]
+        began, on_air = time.monotonic(), []
+        for k in range(0, len(frames), 10):   # 200 ms of voice every 200 ms
+            body = b"".join(struct.pack(">I", k + i) + f for i, f in enumerate(frames[k:k + 10]))
+            r = c.post(f"/speak/{sid}/audio", content=body, headers={"X-CSRF-Token": csrf})
+            assert r.status_code == 200, r.text
+            if k % 100 == 0:
+                on_air = c.get(f"/speak/{sid}").json()["on_air"] or on_air
+            time.sleep(max(0.0, began + (k + 10) * 0.02 - time.monotonic()))
+        assert on_air == ["s1"], on_air   # the station's heartbeat said so while the voice played
+        assert c.post(f"/speak/{sid}/end", headers={"X-CSRF-Token": csrf}).status_code == 200
+        deadline = time.time() + 15
+        while not (rows := [x for x in live_rows(fleet.stations["s1"])[0] if "dung" in x["bulletin"] and x["ended"]]):
+            assert time.time() < deadline, fleet.daemon_log("s1")[-2000:]
+            time.sleep(0.5)
+        [row] = rows
+        assert row["status"] == "played" and "live: dung from the console" in row["reason"], row
+        assert 6.0 < float(row["reason"].split(", ")[1].split(" s")[0]) < 9.0, row["reason"]   # of the 8 s sent
+    finally:
+        console.stop()

@@ -63,16 +63,25 @@ def _talks(request: Request) -> dict[str, Talk]:
     return state.talks
 
 
+def _speakable(cfg) -> set[str]:
+    """The zones a voice spoken here reaches: those this PC's running daemon plays and, at a hub whose
+    daemon runs, those of its stations below (the daemon passes the voice on to them)."""
+    journal = Journal(cfg.paths.state)
+    try:
+        daemons = journal.live_daemons()
+    finally:
+        journal.close()
+    served = {z for _pid, zs in daemons for z in zs}
+    if daemons and cfg.fleet is not None:
+        served |= {z for z, zone in cfg.zones.items() if zone.station}
+    return served
+
+
 async def speak(request: Request) -> Response:
     cfg = request.app.state.console.cfg()
     user = request.state.user
     allowed = allowed_zones(user, cfg.zones, cfg.groups)
-    journal = Journal(cfg.paths.state)
-    try:
-        served = {z for _pid, zs in journal.live_daemons() for z in zs}
-    finally:
-        journal.close()
-    targets = targets_within(cfg, allowed & served)
+    targets = targets_within(cfg, allowed & _speakable(cfg))
     # a village with some clusters played elsewhere is offered with those played here
     return render(request, "speak.html", **{**targets, "villages": villages_of(targets["zones"])})
 
@@ -85,12 +94,8 @@ async def start(request: Request) -> Response:
     lang = request.state.lang
     form = await request.form()
     asked = chosen_zones(cfg, form)
-    if form.get("all") == "1":   # every zone this PC's daemon plays, within the account's places
-        journal = Journal(cfg.paths.state)
-        try:
-            asked += sorted({z for _pid, zs in journal.live_daemons() for z in zs})
-        finally:
-            journal.close()
+    if form.get("all") == "1":   # every zone this PC's daemon plays or passes on, within the account's places
+        asked += sorted(_speakable(cfg) & allowed_zones(user, cfg.zones, cfg.groups))
     zones = list(dict.fromkeys(asked))
     outside = [z for z in zones if z not in allowed_zones(user, cfg.zones, cfg.groups)]
     if outside:
@@ -154,6 +159,31 @@ async def audio(request: Request) -> Response:
     return JSONResponse({"frames": talk.frames})
 
 
+def _on_air(cfg, talk: Talk) -> list[str]:
+    """The talk's zones on which its voice plays now: this PC's from its play log, a hub's stations' from
+    their heartbeats (every few seconds; the level above hears of the deeper ones through theirs)."""
+    label = f"live:{talk.user}"
+    journal = Journal(cfg.paths.state)
+    try:
+        on = {r.zone for r in journal.playing() if r.bulletin == label}
+        if cfg.is_hub and set(talk.zones) - on:
+            from broadcaster.web.pages import _stations
+            for st in _stations(cfg, journal):
+                on |= {p.get("zone") for p in st.get("playing") or () if isinstance(p, dict) and p.get("bulletin") == label}
+    finally:
+        journal.close()
+    return [z for z in talk.zones if z in on]
+
+
+async def status(request: Request) -> Response:
+    talk = _mine(request)
+    if talk is None:
+        return JSONResponse({"error": _("this live session has ended", request.state.lang)}, 410)
+    cfg = request.app.state.console.cfg()
+    on = await asyncio.to_thread(_on_air, cfg, talk)
+    return JSONResponse({"zones": talk.zones, "on_air": on})
+
+
 async def end(request: Request) -> Response:
     talk = _mine(request)
     if talk is not None:
@@ -170,4 +200,5 @@ ROUTES = [
     Page("/speak/start", start, {"POST": "speak"}),
     Page("/speak/{sid}/audio", audio, {"POST": "speak"}, MAX_POST),
     Page("/speak/{sid}/end", end, {"POST": "speak"}),
+    Page("/speak/{sid}", status, {"GET": "speak"}),
 ]

@@ -6,7 +6,7 @@
   const say = (text) => { const e = document.getElementById("speak-error"); e.textContent = text; e.hidden = !text; };
   const FRAME = 320, RATE = 16000;
   let ctx = null, stream = null, sid = null, seq = 0, pending = [], rest = new Float32Array(0), timer = null, began = 0;
-  let sending = false;   // one POST at a time: the frames reach the station in order
+  let sending = false, watch = null;   // one POST at a time: the frames reach the station in order
 
   async function start() {
     say("");
@@ -48,6 +48,19 @@
       rest = joined.slice(at);
     };
     timer = setInterval(send, 100);
+    watch = setInterval(onAir, 3000);
+  }
+
+  async function onAir() {   // which of the chosen zones play the voice now (a station's from its heartbeat)
+    if (!sid) return;
+    try {
+      const r = await fetch(`/speak/${sid}`);
+      if (!r.ok) return;
+      const data = await r.json();
+      const on = new Set(data.on_air);
+      document.getElementById("on-air-zones").textContent =
+        data.zones.map((z) => (on.has(z) ? "● " : "○ ") + z).join(", ") + ` (${on.size}/${data.zones.length})`;
+    } catch (e) { /* asked again in 3 s */ }
   }
 
   async function send() {
@@ -68,6 +81,7 @@
 
   async function stop() {
     clearInterval(timer);
+    clearInterval(watch);
     while (sending) await new Promise((r) => setTimeout(r, 20));
     await send();
     if (stream) stream.getTracks().forEach((t) => t.stop());
