@@ -229,6 +229,34 @@ def test_the_jitter_buffer_plays_frames_in_their_order(order):
     assert feeder.tally.late == 0 and not feeder.tally.gaps
 
 
+def test_the_first_words_are_kept_while_the_sound_card_opens_and_caught_up_in_the_pauses():
+    """1.5 s of voice arrive before the zone takes any (a fade, a sound card opening): it starts from the
+    first frame, not the newest, and is back near the target after a few pauses, dropping only quiet frames."""
+    from broadcaster.audio.live import FRAME, LiveStream
+    clock = _Clock()
+    stream = LiveStream("an", "test", clock=clock)
+    feeder = stream.feeder(16000, 1)
+    feeder.start()
+
+    def frame(s):   # words of 0.4 s, pauses of 0.2 s; each word's frames carry their number
+        return np.full(FRAME, 1000 + 10 * (s + 1) if s % 30 < 20 else 0).astype("<i2").tobytes()
+    for s in range(75):          # 1.5 s before anything is taken
+        clock.t += 0.02
+        stream.put(s, frame(s))
+    blocks = []
+    for s in range(75, 500):     # then one frame every 20 ms, taken as a sound card does
+        stream.put(s, frame(s))
+        blocks += _drain(feeder, 0.02, clock)
+    levels = [int(round((float(np.median(b)) * 32768 - 1000) / 10)) for b in blocks
+              if not isinstance(b, str) and b is not None]
+    voiced = [v for v in levels if v > 0]
+    assert voiced[0] <= 2, voiced[:10]   # from the first word (its first frame faded in)
+    spoken = {s + 1 for s in range(1, 75) if s % 30 < 20}   # (the first, faded in, reads lower)
+    assert spoken <= set(voiced), sorted(spoken - set(voiced))[:10]   # none of the first 1.5 s of words lost
+    assert feeder.buffered() <= stream.target() + 0.1, (feeder.buffered(), stream.target())   # caught up
+    stream.end()
+
+
 def test_a_stalled_link_is_one_gap_and_the_voice_comes_back_near_the_target():
     """5 s without frames, then the backlog at once (TCP after a cut): one gap, the oldest of the backlog
     dropped (counted), and the voice back with about the target buffered, not 5 s behind."""

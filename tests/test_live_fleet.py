@@ -153,3 +153,94 @@ def console_speaks_to_a_station(fleet, tmp_path):
         assert 6.0 < float(row["reason"].split(", ")[1].split(" s")[0]) < 9.0, row["reason"]   # of the 8 s sent
     finally:
         console.stop()
+
+
+def test_a_province_speaks_to_a_communes_cluster_with_the_communes_pc_off(pulse, tmp_path):
+    """Two levels down: the province's voice reaches a commune's cluster straight through the commune's
+    account (exported to the province like its commands), with the commune's PC switched off."""
+    from tests.tiers import AUDIO, Tree, programme_lines, slot
+    microphone(pulse)
+    tree = Tree(tmp_path)
+    try:
+        province = tree.node("tinh")
+        province.write([*AUDIO, *programme_lines(tree.server, "tinh"), "[zones.cum_1]", 'station = "xa_1"'])
+        tree.init(province)
+        commune = tree.node("xa_1")
+        commune.write([*AUDIO, *programme_lines(tree.server), *commune.credentials_from(province), *commune.bulletins("b"),
+                       "[zones.cum_1]", 'station = "cum_1"', *slot("b", ["cum_1"], time.time() + 6 * 3600)])
+        tree.init(commune)
+        (province.root / "state" / "fleet" / "accounts").mkdir()
+        (province.root / "state" / "fleet" / "accounts" / "xa_1.json").write_bytes(
+            (commune.root / "state" / "fleet" / "account.json").read_bytes())
+        tree.init(province)
+        tree.start_servers(province)
+        cluster = tree.node("cum_1")
+        cluster.write([*programme_lines(tree.server), *cluster.credentials_from(commune), "[fleet.devices]",
+                       'cum_1 = "zone_a"'])
+        assert commune.cli("publish").code == 0
+        for n in (cluster, commune, province):
+            n.start(pulse.env)
+            n.started()
+        cluster.wait_for("the hub's programme version", 60)
+        deadline = time.time() + 40   # the commune's heartbeat names its cluster and the zone it plays …
+        while not any(r["path"] == "xa_1/cum_1" and r["zones"] == ["cum_1"] for r in province.json("fleet", "status", "--json")):
+            assert time.time() < deadline, commune.text()[-2000:]
+            time.sleep(1)
+        time.sleep(6)        # … and the province's daemon has read it
+
+        def speak(seconds: float, count: int) -> list[dict]:
+            """The province speaks for ``seconds``; the cluster's live rows once ``count`` have ended."""
+            wav = tmp_path / "speech.wav"
+            sf.write(str(wav), voice(seconds, seed=7), RATE)
+            talker = speaker(province.root, pulse, "--zone", "cum_1", log=province.text)
+            try:
+                subprocess.run(["paplay", "--device=mic", str(wav)], env={**os.environ, **pulse.env}, timeout=20)
+                time.sleep(1.0)
+                out, err = talker.communicate("\n", timeout=20)
+                assert talker.returncode == 0, err
+            finally:
+                if talker.poll() is None:
+                    talker.kill()
+            deadline = time.time() + 15
+            while len(rows := [x for x in live_rows(cluster.root)[0] if x["ended"]]) < count:
+                assert time.time() < deadline, cluster.text()[-2000:]
+                time.sleep(0.5)
+            return rows
+        # the commune's PC on: the cluster hears the province once (straight; the commune, seeing it
+        # reached, does not pass it on too)
+        [first] = speak(3.0, 1)
+        assert first["status"] == "played" and "(tinh)" in first["reason"], first
+        assert "live: the voice from tinh passed on" not in commune.text(), commune.text()[-2000:]
+        commune.stop()       # the commune's PC is switched off
+        rec = Recorder(pulse, "zone_a", tmp_path / "zone_a.raw")
+        mic = Recorder(pulse, "mic", tmp_path / "mic.raw")
+        rows = speak(6.0, 2)
+        heard, spoken = rec.stop(), mic.stop()
+    finally:
+        tree.close()
+    row = rows[-1]
+    assert row["status"] == "played" and "(tinh)" in row["reason"], row   # signed by the province
+    on = int(np.flatnonzero(np.abs(spoken) > 0.05)[0]) / RATE
+    at, score = max((lag(spoken, heard, on + k, seconds=1.5) for k in (0.0, 1.0, 2.0)), key=lambda r: r[1])
+    assert score > 0.45, (at, score)
+
+
+def test_the_routes_of_a_voice_reach_every_station_once():
+    """Where a voice goes from a hub: its stations' subjects, straight into the account of a station that
+    is a hub for the stations below it that play the zones (named in the session), and from a hub that
+    receives it, only to those of its stations the one above did not reach."""
+    from types import SimpleNamespace
+    from broadcaster.fleet.live import live_routes
+    zones = {"c1": "xa_1", "c2": "xa_1", "c3": "xa_2", "loa": None}
+    cfg = SimpleNamespace(stations=lambda: ["xa_1", "xa_2"],
+                          zones_of=lambda s: [z for z, st in zones.items() if st == s])
+    below = {"xa_1": {"stations": {"cum_1": {"zones": ["c1"]}, "cum_2": {"zones": ["c2"]}}}}   # xa_2 never told
+    assert live_routes(cfg, below, ["c1", "c3"], origin=True) == [
+        (["bc.live.xa_1", "down.xa_1.live.cum_1"], ["cum_1"]), (["bc.live.xa_2"], [])]
+    assert live_routes(cfg, below, ["c1", "c2"], origin=True) == [
+        (["bc.live.xa_1", "down.xa_1.live.cum_1", "down.xa_1.live.cum_2"], ["cum_1", "cum_2"])]
+    # at commune xa_1 (its stations cum_1, cum_2): cum_1 was reached straight, cum_2 was not
+    commune = {"c1": "cum_1", "c2": "cum_2"}
+    cfg = SimpleNamespace(stations=lambda: ["cum_1", "cum_2"], zones_of=lambda s: [z for z, st in commune.items() if st == s])
+    assert live_routes(cfg, {}, ["c1", "c2"], origin=False, covered={"cum_1"}) == [(["bc.live.cum_2"], [])]
+    assert live_routes(cfg, {}, ["loa"], origin=False) == []

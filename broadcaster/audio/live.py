@@ -27,6 +27,8 @@ FRAME_S = FRAME / WIRE_RATE
 MAX_LIVE = 3600.0            # seconds a live voice may last
 TARGET = 0.08                # seconds buffered before the voice goes on the air (a clean link)
 MOST = 1.0                   # the jitter buffer never holds more than this (late frames beyond it are dropped)
+FIRST_MOST = 4.0             # … but before the voice first goes on the air (a fade, a sound card opening):
+                             # the first words are kept, and caught up with in the pauses
 QUIET_FRAME = 0.01           # a frame quieter than this (RMS) is a pause: what a zone behind its target drops
 QUIET_AFTER = 0.5            # seconds without a frame: the voice fades out (the link is counted lost)
 GIVE_UP = 30.0               # seconds without a frame: the airing ends
@@ -112,6 +114,7 @@ class LiveFeeder(threading.Thread):
         self.pending: dict[int, np.ndarray] = {}
         self.next_seq: int | None = None
         self.target = TARGET
+        self.most = FIRST_MOST    # MOST once the voice has caught up after its start
         self.last_arrival: float | None = None
         self.tally = Tally()
         self._x = np.arange(FRAME, dtype=np.float64)
@@ -125,7 +128,7 @@ class LiveFeeder(threading.Thread):
                 self.tally.late += 1   # its time has passed: dropped
                 return
             self.pending[seq] = samples
-            while len(self.pending) * FRAME_S > MOST:
+            while len(self.pending) * FRAME_S > self.most:
                 self.pending.pop(min(self.pending))
                 self.tally.late += 1
             self.last_arrival = now
@@ -161,8 +164,10 @@ class LiveFeeder(threading.Thread):
             with self.lock:
                 have = self.buffered()
                 nxt = self.pending.get(self.next_seq) if on_air else None
+                if on_air and have <= self.target + CATCH_UP:
+                    self.most = MOST   # caught up: from now on a short buffer
                 if nxt is not None and have > self.target + CATCH_UP and (
-                        have > MOST * 0.9 or float(np.sqrt(np.mean(nxt * nxt))) < QUIET_FRAME):
+                        have > self.most * 0.9 or float(np.sqrt(np.mean(nxt * nxt))) < QUIET_FRAME):
                     # behind: catch up in the pauses between words (speech only when the buffer is full)
                     del self.pending[self.next_seq]
                     self.next_seq += 1
@@ -175,8 +180,9 @@ class LiveFeeder(threading.Thread):
                 if have >= self.target or (ended and have):
                     if self.tally.aired > 0:
                         self.tally.gaps.append(clock() - quiet_since)
-                    with self.lock:   # what came while it waited (an urgent fade, a link back): the newest only
-                        while self.buffered() > self.target + FRAME_S:
+                    with self.lock:   # after a lost link, of what came meanwhile the newest only (the first
+                        # time, all: the first words, caught up with in the pauses)
+                        while self.tally.aired > 0 and self.buffered() > self.target + FRAME_S:
                             del self.pending[min(self.pending)]
                             self.tally.late += 1
                         self.next_seq = min(self.pending)

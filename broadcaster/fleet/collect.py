@@ -119,9 +119,9 @@ class HubLink(LoopPart):
         self.d.get(LiveDesk).below = LiveBelow(self)             # and a live voice spoken here
         super().start()
 
-    def live_subjects(self, zones: list[str], *, own: bool) -> list[str]:
-        from broadcaster.fleet.live import live_subjects
-        return live_subjects(self.d.cfg, self.below, zones, own=own)
+    def live_routes(self, zones: list[str], *, origin: bool, covered=()) -> list[tuple[list[str], list[str]]]:
+        from broadcaster.fleet.live import live_routes
+        return live_routes(self.d.cfg, self.below, zones, origin=origin, covered=covered)
 
     def send_live(self, subjects: list[str], data: bytes) -> None:
         """A live voice's message to these subjects, in order (called from other threads); dropped while

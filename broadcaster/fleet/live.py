@@ -4,8 +4,9 @@ link they already hold (no port to open at a commune).
 The voice goes as Opus (``audio.opus``), three 20-ms frames a message, on core NATS (now or never: not
 kept by the server) to ``bc.live.<station>`` of each station concerned, and straight into the account
 of each station that is a hub itself, for its stations below that serve the zones (so a province
-reaches a commune's clusters with the commune's PC off); a hub that receives it passes it on only to
-the accounts below its stations, which its sender could not name. Every account thus gets it once.
+reaches a commune's clusters with the commune's PC off). The session names, for each account, the
+stations reached straight; a hub that receives it passes it on to its other stations only (those it
+knows and its hub did not yet, or deeper down). Every station thus gets it once.
 
 Every message is signed by the hub it comes from (Ed25519, like programmes and commands), and its
 shape checked before anything is done with it: a station plays only what a hub it trusts signed, and
@@ -14,7 +15,8 @@ one bad message is dropped, never the session. A message is::
     b"BCL1" | kind (H, A or E) | session id (16 bytes) | body | signature (64 bytes)
 
 H, the session (sent first, then every second, so that a station whose link comes back mid-way
-joins again): JSON with the zones, the priority, who speaks, from where, by which hub, when. A: the
+joins again): JSON with the zones, the priority, who speaks, from where, by which hub, when, and the
+stations of the receiving account reached straight. A: the
 first frame's number (4 bytes), how many (1 byte), then each frame's length (2 bytes) and bytes. E:
 the end.
 """
@@ -40,7 +42,7 @@ MAGIC = b"BCL1"
 HEADER, AUDIO, END = b"H", b"A", b"E"
 PACK = 3                  # frames a message: 60 ms
 HEADER_EVERY = 1.0        # seconds between two sendings of the session
-MAX_MESSAGE = 8192
+MAX_MESSAGE = 65536
 MAX_ZONES = 5000
 SKEW = 300.0              # seconds a session's time may differ from this PC's clock
 PRIORITIES = ("urgent", "priority")
@@ -70,7 +72,8 @@ def read_header(body: bytes) -> dict:
     zones = doc.get("zones") if isinstance(doc, dict) else None
     if (not isinstance(zones, list) or not 0 < len(zones) <= MAX_ZONES or not all(isinstance(z, str) for z in zones)
             or doc.get("priority") not in PRIORITIES or not isinstance(doc.get("issued"), (int, float))
-            or not all(isinstance(doc.get(k), str) for k in ("who", "from", "by"))):
+            or not all(isinstance(doc.get(k), str) for k in ("who", "from", "by"))
+            or not isinstance(doc.get("direct", []), list) or len(doc.get("direct", [])) > MAX_ZONES):
         raise RefusedError(_("a live voice without its zones, priority, speaker or time"))
     return doc
 
@@ -103,9 +106,11 @@ class LiveBelow:
         self.signer = Signer(hub.creds.signing_key)
 
     def open(self, zones: list[str], priority: str, who: str, where: str, chime=None) -> "LiveOut":
-        subjects = self.hub.live_subjects(zones, own=True)
-        return LiveOut(self, subjects, {"zones": zones, "priority": priority, "who": who, "from": where,
-                                        "by": self.hub.creds.hub}, chime)
+        routes = self.hub.live_routes(zones, origin=True)
+        log.info(_("live: the voice goes to {stations}", stations=", ".join(
+            [r[0][0].rsplit(".", 1)[1] + "".join(f" {x}" for x in r[1]) for r in routes]) or "-"))
+        return LiveOut(self, routes, {"zones": zones, "priority": priority, "who": who, "from": where,
+                                      "by": self.hub.creds.hub}, chime)
 
 
 class LiveOut:
@@ -113,9 +118,10 @@ class LiveOut:
     Opus messages out. ``chime`` (mono at 16 kHz) goes first, at its own pace; what the speaker says
     meanwhile is not sent (the speaker is told to wait for it)."""
 
-    def __init__(self, below: LiveBelow, subjects: list[str], head: dict, chime=None):
+    def __init__(self, below: LiveBelow, routes: list[tuple[list[str], list[str]]], head: dict, chime=None):
         from broadcaster.audio.opus import Encoder
-        self.below, self.subjects, self.head = below, subjects, head
+        self.below, self.routes, self.head = below, routes, head
+        self.subjects = [x for subjects, _direct in routes for x in subjects]
         self.sid = secrets.token_bytes(16)
         self.encoder = Encoder()
         self.lock = threading.Lock()
@@ -135,9 +141,14 @@ class LiveOut:
         self.below.hub.send_live(self.subjects, pack(kind, self.sid, body, self.below.signer))
 
     def _header(self) -> None:
+        """The session, to each station's account with the stations below it that it reaches straight
+        (so that a station there that is a hub passes it on to the others only)."""
         self.header_at = time.monotonic()
-        doc = {**self.head, "issued": time.time()}
-        self._send(HEADER, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode())
+        now = time.time()
+        for subjects, direct in self.routes:
+            doc = {**self.head, "issued": now, "direct": direct}
+            self.below.hub.send_live(subjects, pack(HEADER, self.sid, json.dumps(
+                doc, ensure_ascii=False, separators=(",", ":")).encode(), self.below.signer))
 
     def _chime(self, chime) -> None:
         import numpy as np
@@ -259,7 +270,11 @@ class LiveIn:
             stream = self.d.get(LiveDesk).open(zones, head["priority"], who, where)
             log.warning(_("live: {who} from {where} speaks on {zones} ({priority})", who=who, where=where,
                           zones=", ".join(zones), priority=head["priority"]))
-        relay = self.hub.live_subjects(head["zones"], own=False) if self.hub is not None else []
+        relay = [x for subjects, _direct in self.hub.live_routes(head["zones"], origin=False, covered=set(
+            str(c) for c in head.get("direct", []))) for x in subjects] if self.hub is not None else []
+        if relay:
+            log.info(_("live: the voice from {hub} passed on to {stations}", hub=signer,
+                       stations=", ".join(x.rsplit(".", 1)[1] for x in relay)))
         s = self.sessions[sid] = _Session(head, stream, relay)
         return s
 
@@ -285,17 +300,17 @@ class LiveIn:
             self._end(sid)
 
 
-def live_subjects(cfg, below: dict, zones: list[str], *, own: bool) -> list[str]:
-    """Where a voice for ``zones`` goes from this hub: each station of its own that serves some of them
-    (``own``: when the voice starts here), and straight into the account of each such station that is
-    a hub, for its stations that serve them (known from its heartbeat)."""
+def live_routes(cfg, below: dict, zones: list[str], *, origin: bool, covered=()) -> list[tuple[list[str], list[str]]]:
+    """Where a voice for ``zones`` goes from this hub, by station of its own that serves some of them
+    (but those ``covered``, reached straight from above): [(subjects, the stations below it reached
+    straight)]. Where the voice starts (``origin``), also straight into the account of each such station
+    that is a hub, for its stations that serve them (known from its heartbeat)."""
     from broadcaster.fleet.orders import direct_targets
     wanted, out = set(zones), []
     for s in cfg.stations():
         mine = [z for z in cfg.zones_of(s) if z in wanted]
-        if not mine:
+        if not mine or s in covered:
             continue
-        if own:
-            out.append(names.live_subject(s))
-        out += [names.down_live_subject(s, sub) for sub in direct_targets((below.get(s) or {}).get("stations"), mine)]
+        subs = direct_targets((below.get(s) or {}).get("stations"), mine) if origin else []
+        out.append(([names.live_subject(s), *(names.down_live_subject(s, sub) for sub in subs)], subs))
     return out
