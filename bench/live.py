@@ -11,6 +11,11 @@ mouth-to-sink latency (less the loopback's few ms). Two links between the speake
 clean (loopback TCP), and through a proxy that holds each chunk 100 ms ± 50 ms (in order, as TCP
 does). Prints latency p50/p95, dropouts (frames that came too late, gaps, as the play log says), and
 the CPU the daemon used per second of voice.
+
+Then the same over the network, as a hub speaks to a station below it: the speaker at the hub, the
+hub's daemon sending Opus over a real nats-server, the station's daemon playing it on zone A; the
+station's link to the server clean, then through the proxy (100 ms ± 50 ms on everything the server
+sends it). CPU is the station's daemon's (and the hub's).
 """
 
 from __future__ import annotations
@@ -57,38 +62,99 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def run(seconds: float, pulse, project: Path, desk: dict, proxy: LinkProxy | None, daemon_pid: int) -> dict:
+def run(seconds: float, pulse, project: Path, desk: dict | None, proxy: LinkProxy | None, daemon_pid: int,
+        args: tuple = ("--zone", "za"), played: Path | None = None, hub_pid: int | None = None) -> dict:
+    """``played``: the project whose play log has the row (the station's, over the network)."""
     from tests.pulse import Recorder
-    (project / "state" / "live.json").write_text(json.dumps({**desk, "port": proxy.port if proxy else desk["port"]}))
+    if desk is not None:
+        (project / "state" / "live.json").write_text(json.dumps({**desk, "port": proxy.port if proxy else desk["port"]}))
     env = {**os.environ, **pulse.env, "LANG": "C.UTF-8"}
     tmp = Path(tempfile.mkdtemp())
     wav = tmp / "speech.raw"
     source = voice(seconds, seed=11, level=0.2)
     wav.write_bytes((source * 32767).astype("<i2").tobytes())
     rec = Recorder(pulse, "zone_a", tmp / "zone_a.raw")
-    before = _cpu(daemon_pid)
-    talker = speaker(project, pulse, "--zone", "za")
+    before, hub_before = _cpu(daemon_pid), _cpu(hub_pid) if hub_pid else 0.0
+    talker = speaker(project, pulse, *args)
     time.sleep(1.0)
     t0 = time.monotonic()
     subprocess.run(["pacat", "--playback", "--device=mic", "--raw", "--format=s16le", "--channels=1",
                     f"--rate={RATE}", str(wav)], env=env, check=True)
     time.sleep(2.0)
     talker.communicate("\n", timeout=30)
-    used = _cpu(daemon_pid) - before
+    used, hub_used = _cpu(daemon_pid) - before, (_cpu(hub_pid) - hub_before) if hub_pid else 0.0
     time.sleep(3.0)
     x = rec.stop()
-    rows = json.loads(subprocess.run([sys.executable, "-m", "broadcaster", "log", "--json"], cwd=project,
+    rows = json.loads(subprocess.run([sys.executable, "-m", "broadcaster", "log", "--json"], cwd=played or project,
                                      capture_output=True, text=True, env=env).stdout)
     row = [r for r in rows if (r["bulletin"] or "").startswith("live:")][-1]
     shutil.rmtree(tmp, ignore_errors=True)
     lat = latencies(x, source)
     return {"p50": pct(lat, 50), "p95": pct(lat, 95), "windows": len(lat), "row": row["reason"],
-            "cpu": used / (time.monotonic() - t0)}
+            "cpu": used / (time.monotonic() - t0), "hub_cpu": hub_used / (time.monotonic() - t0)}
 
 
 def _cpu(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_daemon(root: Path, env: dict, log: Path) -> subprocess.Popen:
+    p = subprocess.Popen([sys.executable, "-m", "broadcaster", "daemon"], cwd=root, env=env,
+                         stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while b"daemon started" not in log.read_bytes():
+        if time.time() > deadline or p.poll() is not None:
+            raise SystemExit(log.read_text())
+        time.sleep(0.2)
+    return p
+
+
+def report(name: str, r: dict, hub: bool = False) -> None:
+    print(f"{name:<28} mouth-to-sink p50 {r['p50'] * 1000:6.0f} ms   p95 {r['p95'] * 1000:6.0f} ms   "
+          f"({r['windows']} windows of 4 s)   {'station' if hub else 'daemon'} CPU {r['cpu'] * 100:4.1f} % of a core"
+          + (f", hub {r['hub_cpu'] * 100:4.1f} %" if hub else ""))
+    print(f"{'':<28} play log: {r['row']}")
+
+
+def network(seconds: float, pulse, base: Path, env: dict) -> None:
+    """A hub (nats-server, its daemon, the speaker) and one station below it playing zone A."""
+    import soundfile as sf
+    from tests.fleet import NatsServer, cli, free_port
+    port = free_port()
+    hub, station = base / "hub", base / "s1"
+    for root in (hub, station):
+        root.mkdir()
+    sf.write(str(hub / "b.wav"), np.zeros(4410, np.float32), 44100)
+    (hub / "schedule.toml").write_text("\n".join([
+        'timezone = "UTC"', "[fleet]", f'server = "nats://127.0.0.1:{port}"', "[bulletins.b]", 'file = "b.wav"',
+        "[zones.s1]", 'station = "s1"', "[[slots]]", 'bulletin = "b"', 'zones = ["s1"]', 'at = ["03:00"]']) + "\n")
+    assert cli(hub, "fleet", "init", "--listen", f"127.0.0.1:{port}").code == 0
+    server = NatsServer(hub / "state" / "fleet" / "nats-server.conf", port, base / "nats.log")
+    server.start()
+    daemons = []
+    try:
+        assert cli(hub, "publish").code == 0
+        shutil.copy(hub / "state" / "fleet" / "stations" / "s1.toml", station / "s1.toml")
+        for name, proxy in (("network, clean", None),
+                            ("network, proxy 100 ± 50 ms", LinkProxy(port, 0.1, 0.05, back=True))):
+            (station / "schedule.toml").write_text("\n".join([
+                'timezone = "UTC"', "[fleet]", f'server = "nats://127.0.0.1:{proxy.port if proxy else port}"',
+                'station = "s1"', 'credentials = "s1.toml"', "[fleet.devices]", 's1 = "zone_a"']) + "\n")
+            s = start_daemon(station, env, base / "s1.log")
+            h = start_daemon(hub, env, base / "hub.log")
+            daemons += [s, h]
+            time.sleep(8)   # the station's programme (its zone) installed
+            r = run(seconds, pulse, hub, None, None, s.pid, args=("--station", "s1"), played=station, hub_pid=h.pid)
+            report(name, r, hub=True)
+            for p in (h, s):
+                p.terminate()
+                p.wait(20)
+    finally:
+        for p in daemons:
+            if p.poll() is None:
+                p.kill()
+        server.stop()
 
 
 def main() -> None:
@@ -102,23 +168,18 @@ def main() -> None:
     project.mkdir()
     (project / "schedule.toml").write_text('timezone = "UTC"\n[zones.za]\ndevice = "zone_a"\n', encoding="utf-8")
     env = {**os.environ, **pulse.env, "LANG": "C.UTF-8"}
-    daemon = subprocess.Popen([sys.executable, "-m", "broadcaster", "daemon"], cwd=project, env=env,
-                              stdout=open(base / "daemon.log", "wb"), stderr=subprocess.STDOUT)
+    daemon = start_daemon(project, env, base / "daemon.log")
     try:
-        deadline = time.time() + 30
-        while not (project / "state" / "live.json").exists():
-            if time.time() > deadline or daemon.poll() is not None:
-                raise SystemExit((base / "daemon.log").read_text())
-            time.sleep(0.2)
         desk = json.loads((project / "state" / "live.json").read_text())
         for name, proxy in (("clean loopback", None), ("proxy 100 ± 50 ms", LinkProxy(desk["port"], 0.1, 0.05))):
-            r = run(seconds, pulse, project, desk, proxy, daemon.pid)
-            print(f"{name:<20} mouth-to-sink p50 {r['p50'] * 1000:6.0f} ms   p95 {r['p95'] * 1000:6.0f} ms   "
-                  f"({r['windows']} windows of 4 s)   daemon CPU {r['cpu'] * 100:4.1f} % of a core")
-            print(f"{'':<20} play log: {r['row']}")
-    finally:
+            report(name, run(seconds, pulse, project, desk, proxy, daemon.pid))
         daemon.terminate()
         daemon.wait(20)
+        network(seconds, pulse, base, env)
+    finally:
+        if daemon.poll() is None:
+            daemon.terminate()
+            daemon.wait(20)
         pulse.stop()
         shutil.rmtree(base, ignore_errors=True)
 

@@ -45,11 +45,12 @@ def microphone(pulse) -> None:
 
 class LinkProxy:
     """A TCP proxy on 127.0.0.1 between the speaker and the daemon. Clearing ``open`` cuts the link (what is
-    sent waits, as on a link that drops); ``delay`` ± ``spread`` seconds hold each chunk towards the daemon,
-    keeping the order (as TCP does)."""
+    sent waits, as on a link that drops); ``delay`` ± ``spread`` seconds hold each chunk towards the daemon
+    (``back``: each chunk coming back from it, as from a message server to its station), keeping the order
+    (as TCP does)."""
 
-    def __init__(self, port: int, delay: float = 0.0, spread: float = 0.0):
-        self.target, self.delay, self.spread = port, delay, spread
+    def __init__(self, port: int, delay: float = 0.0, spread: float = 0.0, back: bool = False):
+        self.target, self.delay, self.spread, self.back = port, delay, spread, back
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         self.open = threading.Event()
@@ -75,7 +76,7 @@ class LinkProxy:
         try:
             while data := src.recv(4096):
                 self.open.wait()
-                if towards_daemon and self.delay:
+                if towards_daemon != self.back and self.delay:
                     due = max(last, time.monotonic() + self.delay + random.uniform(-self.spread, self.spread))
                     time.sleep(max(0.0, due - time.monotonic()))
                     last = due
