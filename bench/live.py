@@ -81,7 +81,10 @@ def run(seconds: float, pulse, project: Path, desk: dict | None, proxy: LinkProx
     subprocess.run(["pacat", "--playback", "--device=mic", "--raw", "--format=s16le", "--channels=1",
                     f"--rate={RATE}", str(wav)], env=env, check=True)
     time.sleep(2.0)
-    talker.communicate("\n", timeout=30)
+    out, err = talker.communicate("\n", timeout=30)
+    if "Warning" in err:
+        print(err.split("Warning", 1)[1][:200])
+    sent = out.split("Ended: ")[1].split(" s")[0] if "Ended: " in out else "?"
     used, hub_used = _cpu(daemon_pid) - before, (_cpu(hub_pid) - hub_before) if hub_pid else 0.0
     time.sleep(3.0)
     x = rec.stop()
@@ -90,7 +93,7 @@ def run(seconds: float, pulse, project: Path, desk: dict | None, proxy: LinkProx
     row = [r for r in rows if (r["bulletin"] or "").startswith("live:")][-1]
     shutil.rmtree(tmp, ignore_errors=True)
     lat = latencies(x, source)
-    return {"p50": pct(lat, 50), "p95": pct(lat, 95), "windows": len(lat), "row": row["reason"],
+    return {"p50": pct(lat, 50), "p95": pct(lat, 95), "windows": len(lat), "row": row["reason"], "sent": sent,
             "cpu": used / (time.monotonic() - t0), "hub_cpu": hub_used / (time.monotonic() - t0)}
 
 
@@ -114,7 +117,7 @@ def report(name: str, r: dict, hub: bool = False) -> None:
     print(f"{name:<28} mouth-to-sink p50 {r['p50'] * 1000:6.0f} ms   p95 {r['p95'] * 1000:6.0f} ms   "
           f"({r['windows']} windows of 4 s)   {'station' if hub else 'daemon'} CPU {r['cpu'] * 100:4.1f} % of a core"
           + (f", hub {r['hub_cpu'] * 100:4.1f} %" if hub else ""))
-    print(f"{'':<28} play log: {r['row']}")
+    print(f"{'':<28} sent {r['sent']} s; play log: {r['row']}")
 
 
 def network(seconds: float, pulse, base: Path, env: dict) -> None:

@@ -73,6 +73,7 @@ def test_a_hub_speaks_to_two_stations_one_through_a_link_cut_for_5_s(make_fleet,
             time.sleep(1.5)
             out, err = talker.communicate("\n", timeout=20)
             assert talker.returncode == 0 and "Ended:" in out, err
+            assert "on the air: 2/2" in err, err[-500:]   # the speaker saw both stations take it (heartbeats)
         finally:
             if talker.poll() is None:
                 talker.kill()

@@ -91,7 +91,33 @@ class LinkProxy:
                     pass
 
 
-def speaker(root: Path, pulse, *args: str, log=lambda: "") -> subprocess.Popen:
+class Talker:
+    """`broadcaster live` running: its stderr (the level meter, ten lines a second) read as it comes, so
+    that a full pipe never stalls it (it would stop taking the microphone)."""
+
+    def __init__(self, p: subprocess.Popen, said: str):
+        self.p, self.said = p, [said]
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while chunk := self.p.stderr.read(256):
+            self.said.append(chunk)
+
+    def communicate(self, text: str, timeout: float):
+        """Enter (``text``) for it, then (its stdout, all it said on stderr) once it has ended."""
+        self.p.stdin.write(text)
+        self.p.stdin.close()
+        self.p.wait(timeout)
+        self.reader.join(5)
+        out = self.p.stdout.read()
+        return out, "".join(self.said)
+
+    def __getattr__(self, name):
+        return getattr(self.p, name)
+
+
+def speaker(root: Path, pulse, *args: str, log=lambda: "") -> Talker:
     """`broadcaster live ... --device mic_in` in the project ``root``, once it says it is on the air (an
     AssertionError with what it said, and ``log()``, if it does not within 20 s)."""
     env = {**os.environ, **pulse.env, "LANG": "C.UTF-8"}
@@ -102,4 +128,4 @@ def speaker(root: Path, pulse, *args: str, log=lambda: "") -> subprocess.Popen:
     while "On the air" not in said:
         said += p.stderr.read(1) if p.poll() is None else ""
         assert time.time() < deadline and p.poll() is None, said + log()[-2000:]
-    return p
+    return Talker(p, said)

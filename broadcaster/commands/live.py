@@ -71,6 +71,9 @@ def live(obj: Context, zones: tuple[str, ...], groups: tuple[str, ...], stations
                  priority=priority), err=True)
     done = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.readline(), done.set()), daemon=True).start()
+    receiving: list[str] = []
+    threading.Thread(target=_follow, args=(cfg, answer["zones"], f"live:{getpass.getuser()}", receiving, done),
+                     daemon=True).start()
     seq, rest, shown, began = 0, np.zeros(0, np.float32), 0.0, time.monotonic()
     keeper = Keeper(cfg.paths.state, getpass.getuser())   # the voice kept here, as an upload is
     try:
@@ -95,7 +98,8 @@ def live(obj: Context, zones: tuple[str, ...], groups: tuple[str, ...], stations
                     level = 20 * math.log10(max(1e-6, float(np.sqrt(np.mean(x * x)))))
                     bar = "#" * max(0, min(30, int((level + 60) / 2)))
                     click.echo(f"\r{bar:<30} {level:6.1f} dB  {int(shown - began) // 60:02d}:"
-                               f"{int(shown - began) % 60:02d}", nl=False, err=True)
+                               f"{int(shown - began) % 60:02d}  " + _("on the air: {count}/{all}", count=len(receiving),
+                                                                      all=len(answer["zones"])), nl=False, err=True)
     except KeyboardInterrupt:
         pass
     finally:
@@ -108,11 +112,29 @@ def live(obj: Context, zones: tuple[str, ...], groups: tuple[str, ...], stations
     click.echo("", err=True)
     click.echo(_("Ended: {seconds} s of voice sent (kept in {file}).", seconds=f"{seq * FRAME / WIRE_RATE:.1f}",
                  file=keeper.path))
+    if mic.lost:
+        click.echo(_("Warning: {seconds} s of the microphone were lost: this PC did not keep up (close other programs)",
+                     seconds=f"{mic.lost / 50:.1f}"), err=True)
+
+
+def _follow(cfg, zones: list[str], label: str, receiving: list[str], done: threading.Event) -> None:
+    """Every few seconds, which of the zones play the voice now (a station's from its heartbeat)."""
+    from broadcaster.fleet.status import live_on_air
+    from broadcaster.station.playlog import Journal
+    while not done.wait(2.0):
+        journal = Journal(cfg.paths.state)
+        try:
+            receiving[:] = live_on_air(cfg, journal, zones, label)
+        except Exception:   # the meter goes on; the count is only shown
+            pass
+        finally:
+            journal.close()
 
 
 class _Input:
     def __init__(self, stream, rate: int, blocks: queue.Queue):
         self.stream, self.rate, self.blocks = stream, rate, blocks
+        self.lost = 0   # blocks the sound input delivered that found no room (this program fell behind)
 
 
 def _open_input(name: str | None) -> _Input:
@@ -123,16 +145,18 @@ def _open_input(name: str | None) -> _Input:
     info = sd.query_devices(index, "input")
     rate = int(info["default_samplerate"]) or 48000
     blocks: queue.Queue = queue.Queue(maxsize=200)
+    made = _Input(None, rate, blocks)
 
     def callback(data, frames, when, status):
         try:
             blocks.put_nowait(data.copy())
         except queue.Full:
-            pass
+            made.lost += 1
     try:
         stream = sd.InputStream(device=index, channels=1, samplerate=rate, dtype="float32", blocksize=rate // 50,
                                 callback=callback)
     except Exception as e:   # PortAudioError: the device is busy or gone
         raise PlaybackError(_("cannot open the sound input: {reason}", reason=e),
                             hint=_("run `broadcaster devices` and give its name with --device")) from None
-    return _Input(stream, rate, blocks)
+    made.stream = stream
+    return made

@@ -66,3 +66,28 @@ async def fleet_view(cfg: Config, journal, *, name: str, collect_first: bool = F
     finally:
         await link.close()
     return station_rows(cfg, states, published, journal.station_counts())
+
+
+def live_on_air(cfg: Config, journal, zones: list[str], label: str) -> list[str]:
+    """Those of ``zones`` that play the live voice ``label`` now: this PC's from its play log, a hub's
+    stations' (at any depth) from their heartbeats on the server (none of theirs if it does not answer)."""
+    import asyncio
+    from broadcaster.errors import BroadcasterError
+    on = {r.zone for r in journal.playing() if r.bulletin == label}
+    if cfg.is_hub and set(zones) - on:
+        async def states():
+            from broadcaster.fleet.client import Link
+            from broadcaster.fleet.credentials import hub_credentials
+            link = Link(hub_credentials(cfg))
+            await link.connect(name="broadcaster live")
+            try:
+                return await link.states()
+            finally:
+                await link.close()
+        try:
+            rows = station_rows(cfg, asyncio.run(states()), {}, {})
+        except BroadcasterError:
+            rows = []
+        for st in rows:
+            on |= {p.get("zone") for p in st["playing"] or () if isinstance(p, dict) and p.get("bulletin") == label}
+    return [z for z in zones if z in on]

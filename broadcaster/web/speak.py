@@ -160,19 +160,12 @@ async def audio(request: Request) -> Response:
 
 
 def _on_air(cfg, talk: Talk) -> list[str]:
-    """The talk's zones on which its voice plays now: this PC's from its play log, a hub's stations' from
-    their heartbeats (every few seconds; the level above hears of the deeper ones through theirs)."""
-    label = f"live:{talk.user}"
+    from broadcaster.fleet.status import live_on_air
     journal = Journal(cfg.paths.state)
     try:
-        on = {r.zone for r in journal.playing() if r.bulletin == label}
-        if cfg.is_hub and set(talk.zones) - on:
-            from broadcaster.web.pages import _stations
-            for st in _stations(cfg, journal):
-                on |= {p.get("zone") for p in st.get("playing") or () if isinstance(p, dict) and p.get("bulletin") == label}
+        return live_on_air(cfg, journal, talk.zones, f"live:{talk.user}")
     finally:
         journal.close()
-    return [z for z in talk.zones if z in on]
 
 
 async def status(request: Request) -> Response:
