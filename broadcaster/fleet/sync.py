@@ -63,7 +63,8 @@ class StationLink(LoopPart):
 
     def stop(self) -> None:
         super().stop()
-        self.live.close()
+        if getattr(self, "live", None) is not None:
+            self.live.close()   # the voices from above end here with a fade
 
     # --- the connection ------------------------------------------------------------
 
