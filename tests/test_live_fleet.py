@@ -35,6 +35,10 @@ def test_a_hub_speaks_to_two_stations_one_through_a_link_cut_for_5_s(make_fleet,
     fleet = make_fleet({"s1": "zone_a", "s2": "zone_b"})
     (fleet.district / "scripts" / "a.txt").write_text("Thông báo dài. " * 14, encoding="utf-8")
     fleet.district_config([("b", ["s1", "s2"], 6 * 3600, "normal")], time.time())   # the stations' zones
+    t = np.arange(int(0.6 * 22050)) / 22050   # a chime before the voice, at the hub: it goes down ahead of it
+    sf.write(str(fleet.district / "jingles" / "chime.wav"), 0.3 * np.sin(2 * np.pi * 1320 * t), 22050)
+    with open(fleet.district / "schedule.toml", "a", encoding="utf-8") as f:
+        f.write('[live]\nchime = "jingles/chime.wav"\n')
     fleet.init()
     server = fleet.start_server()
     assert cli(fleet.district, "build", "a").code == 0
@@ -97,6 +101,9 @@ def test_a_hub_speaks_to_two_stations_one_through_a_link_cut_for_5_s(make_fleet,
     longest = float(gaps.split("the longest ")[1].split(" s")[0])
     assert 4.0 <= longest <= 6.0, gaps          # the 5-s cut
     assert "gap" not in done["s1"][0]["reason"], done["s1"][0]["reason"]   # the clean link: none
+    from tests.pulse import tone_onsets
+    for sink in ("zone_a", "zone_b"):   # the chime once on each station, then the voice
+        assert len(tone_onsets(heard[sink], 1320)) == 1, (sink, tone_onsets(heard[sink], 1320))
     _live, rows = live_rows(fleet.stations["s1"])
     a = [x for x in rows if x["bulletin"] == "a"]
     assert [x["status"] for x in a] == ["interrupted"] and "live" in a[0]["reason"], a
@@ -128,10 +135,10 @@ def console_speaks_to_a_station(fleet, tmp_path):
     try:
         c = logged_in(console, "dung")
         page = c.get("/speak").text
-        assert 'name="zone" value="s1"' in page and 'name="zone" value="s2"' in page, page
+        assert 'name="zone" value="s1"' in page and 'name="station" value="s2"' in page, page
         csrf = c.csrf("/speak")
-        r = c.post("/speak/start", data={"csrf": csrf, "zone": "s1", "priority": "urgent"})
-        assert r.status_code == 200, r.text
+        r = c.post("/speak/start", data={"csrf": csrf, "station": "s1", "priority": "urgent"})
+        assert r.status_code == 200 and r.json()["zones"] == ["s1"], r.text
         sid = r.json()["sid"]
         pcm = (soxr.resample(voice(8.0, seed=5), RATE, 16000) * 32767).astype("<i2").tobytes()
         frames = [pcm[i:i + 640] for i in range(0, len(pcm) - 640, 640)]
@@ -141,7 +148,7 @@ def console_speaks_to_a_station(fleet, tmp_path):
             r = c.post(f"/speak/{sid}/audio", content=body, headers={"X-CSRF-Token": csrf})
             assert r.status_code == 200, r.text
             if k % 100 == 0:
-                on_air = c.get(f"/speak/{sid}").json()["on_air"] or on_air
+                on_air = c.get(f"/speak/{sid}/status").json()["on_air"] or on_air
             time.sleep(max(0.0, began + (k + 10) * 0.02 - time.monotonic()))
         assert on_air == ["s1"], on_air   # the station's heartbeat said so while the voice played
         assert c.post(f"/speak/{sid}/end", headers={"X-CSRF-Token": csrf}).status_code == 200

@@ -41,6 +41,7 @@ log = logging.getLogger("broadcaster.fleet")
 MAGIC = b"BCL1"
 HEADER, AUDIO, END = b"H", b"A", b"E"
 PACK = 3                  # frames a message: 60 ms
+CHIME_WAIT = 3.0          # seconds of silence sent after the chime at most, until the speaker's voice comes
 HEADER_EVERY = 1.0        # seconds between two sendings of the session
 MAX_MESSAGE = 65536
 MAX_ZONES = 5000
@@ -131,6 +132,7 @@ class LiveOut:
         self.header_at = 0.0
         self.ended = False
         self.chiming = threading.Event()
+        self.voiced = False       # the speaker's frames have begun (after the chime)
         with self.lock:
             self._header()
         if chime is not None and len(chime):
@@ -151,19 +153,31 @@ class LiveOut:
                 doc, ensure_ascii=False, separators=(",", ":")).encode(), self.below.signer))
 
     def _chime(self, chime) -> None:
+        """The chime, then silence until the speaker's voice comes (the speaker waits for the chime to
+        have played): the stations' voice goes on without a gap."""
         import numpy as np
         began = time.monotonic()
-        for i in range(0, len(chime) - FRAME + 1, FRAME):
-            pcm = (np.clip(chime[i:i + FRAME], -1, 1) * 32767).astype("<i2").tobytes()
+        silence = bytes(FRAME * 2)
+        n = 0
+        while not self.ended and n < len(chime) // FRAME + int(CHIME_WAIT / FRAME_S):
+            chiming = n < len(chime) // FRAME
+            if not chiming:
+                self.chiming.clear()
+            pcm = (np.clip(chime[n * FRAME:(n + 1) * FRAME], -1, 1) * 32767).astype("<i2").tobytes() if chiming \
+                else silence
             with self.lock:
+                if not chiming and self.voiced:
+                    return
                 self._frame(pcm)
-            time.sleep(max(0.0, began + (i // FRAME + 1) * FRAME_S - time.monotonic()))
+            n += 1
+            time.sleep(max(0.0, began + n * FRAME_S - time.monotonic()))
         self.chiming.clear()
 
     def put(self, seq: int, pcm: bytes) -> None:
         if self.chiming.is_set() or self.ended:
             return
         with self.lock:
+            self.voiced = True
             self._frame(pcm)
 
     def _frame(self, pcm: bytes) -> None:

@@ -77,13 +77,19 @@ def _speakable(cfg) -> set[str]:
     return served
 
 
+def _stations_for(cfg, user, zones) -> list[str]:
+    """The stations below a hub offered whole: to an account of every place, those whose zones are offered."""
+    return [] if user.places else [s for s in cfg.stations() if set(cfg.zones_of(s)) <= set(zones)]
+
+
 async def speak(request: Request) -> Response:
     cfg = request.app.state.console.cfg()
     user = request.state.user
     allowed = allowed_zones(user, cfg.zones, cfg.groups)
     targets = targets_within(cfg, allowed & _speakable(cfg))
     # a village with some clusters played elsewhere is offered with those played here
-    return render(request, "speak.html", **{**targets, "villages": villages_of(targets["zones"])})
+    return render(request, "speak.html", **{**targets, "villages": villages_of(targets["zones"]),
+                                            "stations": _stations_for(cfg, user, targets["zones"])})
 
 
 async def start(request: Request) -> Response:
@@ -93,7 +99,7 @@ async def start(request: Request) -> Response:
     user = request.state.user
     lang = request.state.lang
     form = await request.form()
-    asked = chosen_zones(cfg, form)
+    asked = chosen_zones(cfg, form, _stations_for(cfg, user, _speakable(cfg)))
     if form.get("all") == "1":   # every zone this PC's daemon plays or passes on, within the account's places
         asked += sorted(_speakable(cfg) & allowed_zones(user, cfg.zones, cfg.groups))
     zones = list(dict.fromkeys(asked))
@@ -193,5 +199,5 @@ ROUTES = [
     Page("/speak/start", start, {"POST": "speak"}),
     Page("/speak/{sid}/audio", audio, {"POST": "speak"}, MAX_POST),
     Page("/speak/{sid}/end", end, {"POST": "speak"}),
-    Page("/speak/{sid}", status, {"GET": "speak"}),
+    Page("/speak/{sid}/status", status, {"GET": "speak"}),
 ]

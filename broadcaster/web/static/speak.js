@@ -54,7 +54,7 @@
   async function onAir() {   // which of the chosen zones play the voice now (a station's from its heartbeat)
     if (!sid) return;
     try {
-      const r = await fetch(`/speak/${sid}`);
+      const r = await fetch(`/speak/${sid}/status`);
       if (!r.ok) return;
       const data = await r.json();
       const on = new Set(data.on_air);
