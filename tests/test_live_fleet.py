@@ -58,7 +58,8 @@ def test_a_hub_speaks_to_two_stations_one_through_a_link_cut_for_5_s(make_fleet,
     fleet.wait_for_log("district", "daemon started")
     rec = {s: Recorder(pulse, s, tmp_path / f"{s}.raw") for s in ("zone_a", "zone_b", "mic")}
     try:
-        r = cli(fleet.district, "play", "a", "--station", "s1")   # a long bulletin on s1, which the voice cuts
+        r = cli(fleet.district, "play", "a", "--zone", "s1")   # a long bulletin on s1, which the voice cuts (a
+        assert "Sent to station s1" in r.out, r.out + r.err     # station's zone: sent to it, as with --station)
         assert r.code == 0, r.err
         fleet.wait_for_log("s1", "playing", 30)
         time.sleep(2.0)

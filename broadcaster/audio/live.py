@@ -40,6 +40,7 @@ class Tally:
     aired: float = 0.0                       # seconds of voice played
     gaps: list[float] = field(default_factory=list)   # seconds of each silence while the link was lost
     late: int = 0                            # frames that came too late to play (dropped)
+    skipped: int = 0                         # quiet frames left out to catch up (a pause made shorter)
     gave_up: bool = False                    # no voice came for GIVE_UP seconds: ended without the speaker
 
 
@@ -166,12 +167,15 @@ class LiveFeeder(threading.Thread):
                 nxt = self.pending.get(self.next_seq) if on_air else None
                 if on_air and have <= self.target + CATCH_UP:
                     self.most = MOST   # caught up: from now on a short buffer
-                if nxt is not None and have > self.target + CATCH_UP and (
-                        have > self.most * 0.9 or float(np.sqrt(np.mean(nxt * nxt))) < QUIET_FRAME):
+                quiet = nxt is not None and float(np.sqrt(np.mean(nxt * nxt))) < QUIET_FRAME
+                if nxt is not None and have > self.target + CATCH_UP and (have > self.most * 0.9 or quiet):
                     # behind: catch up in the pauses between words (speech only when the buffer is full)
                     del self.pending[self.next_seq]
                     self.next_seq += 1
-                    self.tally.late += 1
+                    if quiet:
+                        self.tally.skipped += 1
+                    else:
+                        self.tally.late += 1
                 frame = self.pending.pop(self.next_seq, None) if on_air else None
             ended = self.stream.ended.is_set()
             if not on_air:   # waiting for enough voice to go on (again)
@@ -244,6 +248,8 @@ class LiveFeeder(threading.Thread):
                             count=len(t.gaps), seconds=f"{sum(t.gaps):.1f}", longest=f"{max(t.gaps):.1f}")
         if t.late:
             out += "; " + _("{count} frame(s) came too late", count=t.late)
+        if t.skipped:
+            out += "; " + _("pauses shortened by {seconds} s to catch up", seconds=f"{t.skipped * FRAME_S:.1f}")
         if t.gave_up:
             out += "; " + _("no voice came for {seconds} s: ended", seconds=f"{GIVE_UP:g}")
         return out

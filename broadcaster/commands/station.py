@@ -81,6 +81,10 @@ def play(obj: Context, target: str, zone: str | None, groups: tuple[str, ...], u
     if zone is None:
         raise click.UsageError(_("--zone or --group is needed (or --station, at a hub)"))
     require_known("zone", (zone,), cfg, hint=_("zones: {zones}", zones=", ".join(cfg.zones)))
+    if cfg.zones[zone].station:   # a zone a station below plays: it goes to that station, as --station does
+        from broadcaster.commands.orders import send_to_stations
+        send_to_stations(obj, cfg, target, [cfg.zones[zone].station], False, zone, priority, deadline)
+        return
     if target not in cfg.bulletins:
         path = Path(target).resolve()
         if not path.is_file():
