@@ -34,8 +34,7 @@ def canonical(doc: dict) -> bytes:
 
 
 def sign(doc: dict, private: str) -> dict:
-    key = Ed25519PrivateKey.from_private_bytes(base64.b64decode(private))
-    return {**doc, "signature": base64.b64encode(key.sign(canonical(doc))).decode()}
+    return {**doc, "signature": base64.b64encode(Signer(private).key.sign(canonical(doc))).decode()}
 
 
 def verify(doc: dict, keys: dict[str, str] | str, what: str) -> str:
@@ -44,17 +43,11 @@ def verify(doc: dict, keys: dict[str, str] | str, what: str) -> str:
     sig = doc.get("signature")
     if not isinstance(sig, str):
         raise RefusedError(_("{what} is not signed", what=what))
-    if isinstance(keys, str):
-        keys = {"hub": keys}
-    body = canonical(doc)
-    for name, public in keys.items():
-        try:
-            Ed25519PublicKey.from_public_bytes(base64.b64decode(public)).verify(base64.b64decode(sig), body)
-            return name
-        except (InvalidSignature, ValueError):
-            continue
-    raise RefusedError(_("{what} does not carry the signature of a hub this station trusts", what=what),
-                       hint=_("it was changed on the way or signed with another key"))
+    try:
+        raw = base64.b64decode(sig)
+    except ValueError:
+        raw = b""
+    return Verifier({"hub": keys} if isinstance(keys, str) else keys).check(canonical(doc), raw, what)
 
 
 class Signer:
@@ -70,19 +63,29 @@ class Signer:
 
 
 class Verifier:
-    """Checks what a Signer signed against the trusted hubs' keys (name → public key)."""
+    """Checks signatures against the trusted hubs' keys (name → public key; one that is not a key is
+    skipped, as no signature can match it)."""
 
     def __init__(self, keys: dict[str, str]):
-        self.keys = {name: Ed25519PublicKey.from_public_bytes(base64.b64decode(k)) for name, k in keys.items()}
+        self.keys = {}
+        for name, k in keys.items():
+            try:
+                self.keys[name] = Ed25519PublicKey.from_public_bytes(base64.b64decode(k))
+            except ValueError:
+                continue
 
-    def open(self, data: bytes, what: str) -> tuple[str, bytes]:
-        """(the signer's name, the bytes it signed); RefusedError if no trusted hub signed them."""
-        body, sig = data[:-Signer.SIZE], data[-Signer.SIZE:]
+    def check(self, body: bytes, sig: bytes, what: str) -> str:
+        """The name of the hub whose signature ``sig`` of ``body`` is; RefusedError if none."""
         for name, key in self.keys.items():
             try:
                 key.verify(sig, body)
-                return name, body
+                return name
             except (InvalidSignature, ValueError):
                 continue
         raise RefusedError(_("{what} does not carry the signature of a hub this station trusts", what=what),
                            hint=_("it was changed on the way or signed with another key"))
+
+    def open(self, data: bytes, what: str) -> tuple[str, bytes]:
+        """(the signer's name, the bytes it signed) of what a Signer signed; RefusedError if no trusted hub did."""
+        body = data[:-Signer.SIZE]
+        return self.check(body, data[-Signer.SIZE:], what), body
