@@ -118,7 +118,6 @@ class LiveFeeder(threading.Thread):
         self.most = FIRST_MOST    # MOST once the voice has caught up after its start
         self.last_arrival: float | None = None
         self.tally = Tally()
-        self._x = np.arange(FRAME, dtype=np.float64)
         self._last = np.float32(0.0)
         self.lock = threading.Lock()
 

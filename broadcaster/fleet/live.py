@@ -210,9 +210,9 @@ class LiveOut:
 # --- at a station ---------------------------------------------------------------------------------------
 
 class _Session:
-    def __init__(self, head: dict, stream, relay: list[str]):
+    def __init__(self, stream, relay: list[str]):
         from broadcaster.audio.opus import Decoder
-        self.head, self.stream, self.relay = head, stream, relay
+        self.stream, self.relay = stream, relay
         self.decoder = Decoder() if stream is not None else None
         self.last = time.monotonic()
 
@@ -268,7 +268,7 @@ class LiveIn:
                         s.stream.put(seq, pcm)
         else:
             self._end(sid)
-        if s.relay and self.hub is not None:
+        if s.relay:   # (only a hub has any)
             self.hub.send_live(s.relay, data)   # as it came, still signed by the hub that spoke
 
     def _open(self, signer: str, sid: bytes, head: dict) -> _Session:
@@ -289,7 +289,7 @@ class LiveIn:
         if relay:
             log.info(_("live: the voice from {hub} passed on to {stations}", hub=signer,
                        stations=", ".join(x.rsplit(".", 1)[1] for x in relay)))
-        s = self.sessions[sid] = _Session(head, stream, relay)
+        s = self.sessions[sid] = _Session(stream, relay)
         return s
 
     def _end(self, sid: bytes) -> None:

@@ -124,12 +124,12 @@ class LiveDesk(Part):
         if unknown:
             return None, {"error": _("this daemon does not play {zones}", zones=", ".join(unknown))}
         who, where = str(doc.get("who") or "?")[:64], str(doc.get("from") or "?")[:64]
-        chime = self._chime(cfg, cfg.audio.sample_rate) if doc.get("chime", True) and cfg.live_chime else None
+        rates = self._chime(cfg, cfg.audio.sample_rate, WIRE_RATE) if doc.get("chime", True) and cfg.live_chime else None
+        chime = rates[0] if rates else None
         here = [z for z in zones if z in self.d.served]
         stream = self.open(here, priority, who, where, chime)
         if below:   # to the stations below, over the hub's link
-            stream.forwards.append(self.below.open(below, priority, who, where, self._chime(cfg, WIRE_RATE)
-                                                   if chime is not None else None))
+            stream.forwards.append(self.below.open(below, priority, who, where, rates[1] if rates else None))
         log.warning(_("live: {who} from {where} speaks on {zones} ({priority})", who=who, where=where,
                       zones=", ".join(zones), priority=priority))
         return stream, {"zones": zones,
@@ -152,8 +152,8 @@ class LiveDesk(Part):
         stream.end()
         self.sessions.discard(stream)
 
-    def _chime(self, cfg, to: int):
-        """[live] chime as mono samples at the rate ``to`` (None, logged, if it cannot be read)."""
+    def _chime(self, cfg, *rates: int):
+        """[live] chime as mono samples at each of ``rates`` (decoded once; None, logged, if it cannot be read)."""
         from broadcaster.audio.files import decode_file
         from broadcaster.errors import BroadcasterError
         try:
@@ -163,6 +163,6 @@ class LiveDesk(Part):
                           reason=e.message))
             return None
         mono = data.mean(axis=1) if data.ndim > 1 else data
-        n = int(len(mono) * to / rate)
         import numpy as np
-        return np.interp(np.arange(n) * rate / to, np.arange(len(mono)), mono).astype("float32")
+        return [np.interp(np.arange(int(len(mono) * to / rate)) * rate / to, np.arange(len(mono)), mono)
+                .astype("float32") for to in rates]

@@ -99,11 +99,12 @@ async def start(request: Request) -> Response:
     user = request.state.user
     lang = request.state.lang
     form = await request.form()
-    asked = chosen_zones(cfg, form, _stations_for(cfg, user, _speakable(cfg)))
+    speakable, allowed = _speakable(cfg), allowed_zones(user, cfg.zones, cfg.groups)
+    asked = chosen_zones(cfg, form, _stations_for(cfg, user, speakable))
     if form.get("all") == "1":   # every zone this PC's daemon plays or passes on, within the account's places
-        asked += sorted(_speakable(cfg) & allowed_zones(user, cfg.zones, cfg.groups))
+        asked += sorted(speakable & allowed)
     zones = list(dict.fromkeys(asked))
-    outside = [z for z in zones if z not in allowed_zones(user, cfg.zones, cfg.groups)]
+    outside = [z for z in zones if z not in allowed]
     if outside:
         console.accounts.audit(user.name, address(request), "refused", f"speak outside its places: {', '.join(outside)}")
         return JSONResponse({"error": _("{name} may play only on {places}", lang, name=user.name,
