@@ -93,12 +93,17 @@ class Recorder:
         self.proc = subprocess.Popen(
             ["parec", f"--device={sink}.monitor", "--raw", "--format=s16le", "--channels=1",
              f"--rate={self.RATE}", "--latency-msec=20"], stdout=open(path, "wb"), env=env)
+        self.started = time.monotonic()
+        self.lost = 0.0   # after stop(): seconds of wall time the recording is shorter by (~2 s: the delay)
 
     def stop(self) -> np.ndarray:
+        wall = time.monotonic() - self.started
         for p in (self.proc, self.keepalive):
             p.terminate()
             p.wait(5)
-        return np.frombuffer(self.path.read_bytes(), dtype="<i2").astype(np.float32) / 32768
+        x = np.frombuffer(self.path.read_bytes(), dtype="<i2").astype(np.float32) / 32768
+        self.lost = round(wall - len(x) / self.RATE, 2)
+        return x
 
 
 def segments(x: np.ndarray, rate: int = Recorder.RATE, threshold: float = 0.02, gap: float = 0.8):
