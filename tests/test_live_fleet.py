@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,7 +45,11 @@ def test_a_hub_speaks_to_two_stations_one_through_a_link_cut_for_5_s(make_fleet,
     assert cli(fleet.district, "build", "a").code == 0
     assert cli(fleet.district, "publish").code == 0
     proxy = LinkProxy(fleet.port)   # s2 reaches the server through it
-    fleet.station_config("s1")
+    home = Path(pulse.env["HOME"])   # s1's monitor input: what its loudspeakers play (proof of air)
+    if "zone_a_in" not in (home / ".asoundrc").read_text():
+        with open(home / ".asoundrc", "a") as f:
+            f.write('pcm.zone_a_in { type pulse; device "zone_a.monitor" }\n')
+    fleet.station_config("s1", '[fleet.monitors]\ns1 = "zone_a_in"\n')
     fleet.station_config("s2")
     conf = fleet.stations["s2"] / "schedule.toml"
     conf.write_text(conf.read_text().replace(fleet.server_url, f"nats://127.0.0.1:{proxy.port}"))
@@ -85,7 +90,7 @@ def test_a_hub_speaks_to_two_stations_one_through_a_link_cut_for_5_s(make_fleet,
         deadline = time.time() + 20
         while True:
             done = {s: [x for x in live_rows(fleet.stations[s])[0] if x["ended"]] for s in ("s1", "s2")}
-            if all(done.values()):
+            if all(done.values()) and done["s1"][0]["heard"]:   # s1's monitor has judged its airing too
                 break
             assert time.time() < deadline, (done, fleet.daemon_log("s2")[-3000:])
             time.sleep(0.5)
@@ -98,6 +103,11 @@ def test_a_hub_speaks_to_two_stations_one_through_a_link_cut_for_5_s(make_fleet,
         # who, from where, and the hub whose signature it carried
         assert row["status"] == "played" and f"live: {getpass.getuser()} from {socket.gethostname()} (hub)" in \
             row["reason"], row
+    # proof of air at a station below: its monitor heard what it put out of the voice it received
+    print("live over the network, proof of air at s1:", {k: done["s1"][0][k] for k in ("heard", "heard_score",
+                                                                                     "heard_delay_ms", "heard_note")})
+    assert done["s1"][0]["heard"] in ("confirmed", "partial") and done["s1"][0]["heard_score"] >= 0.7, done["s1"]
+    assert done["s2"][0]["heard"] is None, done["s2"]    # (s2 has no monitor)
     gaps = done["s2"][0]["reason"]
     longest = float(gaps.split("the longest ")[1].split(" s")[0])
     assert 4.0 <= longest <= 6.0, gaps          # the 5-s cut
