@@ -174,6 +174,12 @@ def test_speak_from_the_console_in_chromium_over_https(station, tmp_path):
     # its monitor heard what it sent (short speech of even rhythm can leave the matcher unsure of the lag)
     seconds = float(row["reason"].split(", ")[1].split(" s")[0])
     assert 4.0 < seconds < 9.0, row["reason"]
+    # the browser sent Opus (its own WebCodecs encoder): a few kB a second, not the 32 kB of 16-bit samples
+    from tests.test_web_security import audit
+    [ended] = [d for _t, user, _a, action, d in audit(station) if action == "speak end" and user == "dung"]
+    talked, kb = float(ended.split(" s ")[0]), float(ended.split("opus, ")[1].split(" kB")[0])
+    print(f"live from the browser: {ended} ({kb * 8 / talked:.0f} kb/s of voice up)")
+    assert kb / talked < 6.0, ended
     kept = list((station.root / "state" / "live").glob("*-dung.wav"))
     assert len(kept) == 1 and sf.info(str(kept[0])).duration > 4.0
     # what the browser captured (the WAV, looped) reached zone A, and nothing reached zone B

@@ -1,4 +1,5 @@
-// Nói trực tiếp: the microphone → 20-ms frames of 16-bit samples at 16 kHz → small POSTs every 100 ms.
+// Nói trực tiếp: the microphone → 20-ms frames at 16 kHz → Opus packets (WebCodecs; else the 16-bit
+// samples themselves, 8 times the size) → small POSTs every 100 ms.
 (() => {
   const form = document.querySelector("[data-speak]");
   if (!form) return;
@@ -7,6 +8,30 @@
   const FRAME = 320, RATE = 16000;
   let ctx = null, stream = null, sid = null, seq = 0, pending = [], rest = new Float32Array(0), timer = null, began = 0;
   let sending = false, watch = null;   // one POST at a time: the frames reach the station in order
+  let encoder = null, tap = null;      // Opus by the browser's own encoder, where it has one
+  let phase = 0;                       // where the next 16-kHz sample falls in the coming block of samples
+
+  async function opusEncoder() {
+    const config = {codec: "opus", sampleRate: RATE, numberOfChannels: 1, bitrate: 24000,
+                    opus: {frameDuration: 20000, complexity: 5}};
+    try {
+      if (!window.AudioEncoder || !(await AudioEncoder.isConfigSupported(config)).supported) return null;
+      const e = new AudioEncoder({
+        output: (chunk) => {
+          const packet = new Uint8Array(6 + chunk.byteLength);
+          const head = new DataView(packet.buffer);
+          head.setUint32(0, Math.round((chunk.timestamp * RATE) / 1e6 / FRAME));   // the frame's number
+          head.setUint16(4, chunk.byteLength);
+          chunk.copyTo(packet.subarray(6));
+          packet.opus = true;
+          pending.push(packet);
+        },
+        error: () => { encoder = null; },   // what is left goes as samples
+      });
+      e.configure(config);
+      return e;
+    } catch (e) { return null; }
+  }
 
   async function start() {
     say("");
@@ -18,7 +43,7 @@
     const r = await fetch("/speak/start", {method: "POST", body, headers: {"X-CSRF-Token": csrf}});
     const data = await r.json();
     if (!r.ok) { say(data.error); stream.getTracks().forEach((t) => t.stop()); return; }
-    sid = data.sid; seq = 0; began = Date.now();
+    sid = data.sid; seq = 0; phase = 0; rest = new Float32Array(0); began = Date.now();
     document.getElementById("on-air-zones").textContent = data.zones.join(", ");
     document.getElementById("on-air").hidden = false;
     document.getElementById("talk").hidden = true;
@@ -26,20 +51,37 @@
     if (data.chime) await new Promise((r) => setTimeout(r, (data.chime + 0.8) * 1000));   // the chime first
     ctx = new AudioContext();
     await ctx.audioWorklet.addModule("/static/mic-worklet.js");
-    const tap = new AudioWorkletNode(ctx, "mic-tap");
+    tap = new AudioWorkletNode(ctx, "mic-tap");
     ctx.createMediaStreamSource(stream).connect(tap);
     const ratio = ctx.sampleRate / RATE;
+    encoder = await opusEncoder();
     tap.port.onmessage = (ev) => {
       const x = ev.data;
       let peak = 0;
       for (const v of x) peak = Math.max(peak, Math.abs(v));
       document.getElementById("level").style.width = Math.min(100, Math.round(peak * 140)) + "%";
-      const n = Math.floor(x.length / ratio);
-      const joined = new Float32Array(rest.length + n);
+      // to 16 kHz: each sample the mean of the ones it stands for (a low-pass before dropping samples),
+      // the fractional position carried from block to block (so no time is lost between blocks)
+      const got = [];
+      for (; phase < x.length; phase += ratio) {
+        const a = Math.floor(phase), b = Math.min(x.length, Math.max(a + 1, Math.floor(phase + ratio)));
+        let sum = 0;
+        for (let k = a; k < b; k++) sum += x[k];
+        got.push(sum / (b - a));
+      }
+      phase -= x.length;
+      const joined = new Float32Array(rest.length + got.length);
       joined.set(rest);
-      for (let i = 0; i < n; i++) joined[rest.length + i] = x[Math.min(x.length - 1, Math.floor(i * ratio))];
+      joined.set(got, rest.length);
       let at = 0;
       for (; at + FRAME <= joined.length; at += FRAME) {
+        if (encoder) {
+          const data = new AudioData({format: "f32", sampleRate: RATE, numberOfFrames: FRAME, numberOfChannels: 1,
+                                      timestamp: (seq++ * FRAME * 1e6) / RATE, data: joined.slice(at, at + FRAME)});
+          encoder.encode(data);
+          data.close();
+          continue;
+        }
         const frame = new DataView(new ArrayBuffer(4 + FRAME * 2));
         frame.setUint32(0, seq++);
         for (let i = 0; i < FRAME; i++) frame.setInt16(4 + i * 2, Math.max(-1, Math.min(1, joined[at + i])) * 32767, true);
@@ -68,11 +110,13 @@
     document.getElementById("talk-time").textContent = `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
     if (!sid || !pending.length || sending) return;
     sending = true;
-    const frames = pending.splice(0, 64);
-    const body = new Uint8Array(frames.length * frames[0].length);
-    frames.forEach((f, i) => body.set(f, i * f.length));
+    const opus = !!pending[0].opus;   // (a POST carries one kind: the encoder may have failed half-way)
+    const frames = [];
+    while (pending.length && frames.length < 64 && !!pending[0].opus === opus) frames.push(pending.shift());
+    const body = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    frames.reduce((at, f) => { body.set(f, at); return at + f.length; }, 0);
     try {
-      const r = await fetch(`/speak/${sid}/audio`, {method: "POST", body,
+      const r = await fetch(`/speak/${sid}/${opus ? "opus" : "audio"}`, {method: "POST", body,
         headers: {"X-CSRF-Token": csrf, "Content-Type": "application/octet-stream"}});
       if (r.status === 410) { say((await r.json()).error); stop(); }
     } catch (e) { /* the network hiccupped: the next POST carries on (the station logs the gap) */ }
@@ -82,12 +126,14 @@
   async function stop() {
     clearInterval(timer);
     clearInterval(watch);
+    if (tap) tap.port.onmessage = null;
+    if (encoder) { try { await encoder.flush(); } catch (e) { /* nothing more to send */ } encoder = null; }
     while (sending) await new Promise((r) => setTimeout(r, 20));
     await send();
     if (stream) stream.getTracks().forEach((t) => t.stop());
     if (ctx) await ctx.close();
     if (sid) await fetch(`/speak/${sid}/end`, {method: "POST", headers: {"X-CSRF-Token": csrf}});
-    sid = null; ctx = null; stream = null;
+    sid = null; ctx = null; stream = null; tap = null;
     document.getElementById("on-air").hidden = true;
     document.getElementById("talk").hidden = false;
     document.getElementById("stop-talk").hidden = true;
