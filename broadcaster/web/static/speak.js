@@ -129,7 +129,7 @@
     if (tap) tap.port.onmessage = null;
     if (encoder) { try { await encoder.flush(); } catch (e) { /* nothing more to send */ } encoder = null; }
     while (sending) await new Promise((r) => setTimeout(r, 20));
-    await send();
+    while (sid && pending.length) await send();   // all that is left (a POST carries 64 at most, of one kind)
     if (stream) stream.getTracks().forEach((t) => t.stop());
     if (ctx) await ctx.close();
     if (sid) await fetch(`/speak/${sid}/end`, {method: "POST", headers: {"X-CSRF-Token": csrf}});
