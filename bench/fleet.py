@@ -165,7 +165,7 @@ def main() -> None:
     from broadcaster.fleet.orders import make_command
     from broadcaster.fleet.publish import plan, publish
     from broadcaster.fleet.signing import new_private_key, public_key, sign
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.playlog import Journal
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
     port = 14000 + os.getpid() % 1000

@@ -224,7 +224,7 @@ def main() -> None:
     from broadcaster.fleet.orders import make_command
     from broadcaster.fleet.publish import bounded, plan, publish
     from broadcaster.fleet.signing import new_private_key, public_key
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.playlog import Journal
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-province-"))
     ports = free_ports(6)

@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.schedule import district  # noqa: E402
 from broadcaster.config import load_config  # noqa: E402
-from broadcaster.station.playlog import Journal  # noqa: E402
-from broadcaster.station.schedule import airings  # noqa: E402
+from broadcaster.records.playlog import Journal  # noqa: E402
+from broadcaster.config.schedule import airings  # noqa: E402
 
 
 def month_of_log(root: Path) -> int:

@@ -31,7 +31,7 @@ VILLAGES = 34
 
 def main() -> None:
     import httpx
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.playlog import Journal
     from tests.console import ConsoleServer, PASSWORD, add_user
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     n_zones = int(sys.argv[2]) if len(sys.argv) > 2 else ZONES

@@ -1,4 +1,4 @@
-"""broadcaster: public announcements on the air in Vietnamese districts and communes."""
+"""broadcaster: public announcements on the air on Vietnam's loudspeaker networks: provinces, communes and their villages' clusters."""
 
 import os
 

@@ -77,10 +77,10 @@ class PlaybackError(BroadcasterError):
 
 
 class FleetError(BroadcasterError):
-    """The district's message server cannot be reached or refused us. Not the input's fault."""
+    """The message server of the hub above (or our own) cannot be reached or refused us. Not the input's fault."""
 
     exit_code = 1
 
 
 class RefusedError(FleetError):
-    """Something that arrived from the district failed verification (signature, hash, shape)."""
+    """Something that arrived from the hub above failed verification (signature, hash, shape)."""

@@ -72,7 +72,7 @@ def test_a_program_reads_and_plays_through_the_api_within_its_rights_and_places(
     from tests.pulse import tone_onsets
     from tests.station import FREQS
     assert tone_onsets(station.recorders.pop("zone_a").stop(), FREQS["b"])   # it reached zone A's loudspeakers
-    from broadcaster.station.accounts import Accounts
+    from broadcaster.records.accounts import Accounts
     a = Accounts(root / "state")
     try:
         trail = a.trail()

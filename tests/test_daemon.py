@@ -215,7 +215,7 @@ def test_stale_and_missing_audio_are_rendered_ahead_of_their_airing(station):
     new_a = station.project.sidecar("a")["audio_sha256"]
     assert new_a != old_a
     journal = station.project.run("log", "--json")
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.playlog import Journal
     j = Journal(station.root / "state")
     played = {r.bulletin: r.audio_sha256 for r in j.rows()}
     j.close()
@@ -229,8 +229,8 @@ def test_clock_jumps_forward_and_back_cause_no_storm_and_no_double(station, capl
     BIOS battery would), playing into the null sinks."""
     import logging
     from zoneinfo import ZoneInfo
-    from broadcaster.station.clock import Clock
-    from broadcaster.station.daemon import Daemon
+    from broadcaster.daemon.clock import Clock
+    from broadcaster.daemon.daemon import Daemon
     station.configure([("a", ["za"], 0, "normal"), ("b", ["za"], 3600 - 60, "normal"),
                        ("c", ["za"], 3600 + 8, "normal"), ("d", ["za"], 13, "normal")], t0_in=4)
     station.build()

@@ -94,8 +94,8 @@ def test_an_emergency_is_followed_to_heard_and_stopped_from_its_page(station, pu
     trail = [(u, a) for _t, u, _ad, a, _d in audit(station.project)]
     assert ("dung", "emergency") in trail and ("dung", "emergency stop") in trail
     assert ("truong-thon", "refused") in trail
-    from broadcaster.station.playlog import Journal
-    from broadcaster.station import emergencies as em
+    from broadcaster.records.playlog import Journal
+    from broadcaster.daemon import emergencies as em
     j = Journal(root / "state")
     try:
         assert len(em.listed(j)) == 2   # the refused one was never created

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from broadcaster.station.playlog import Journal
+from broadcaster.records.playlog import Journal
 from tests.pulse import Recorder, remove_sink, restore_sink, tone_onsets
 from tests.soak import integrity, keep, match_heard
 from tests.conftest import SCRIPT

@@ -235,8 +235,8 @@ def test_bad_programmes_from_the_server_are_refused_and_the_last_good_one_kept(f
     assert qa["online"] and "refused" in qa["alerts"][0] and qa["published"] != qa["programme"], qa
     # a zone's alert (raised by its monitor: here written where the monitor writes it) reaches the district too
     from datetime import datetime, timezone
-    from broadcaster.station.alerts import AlertLog
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.alerts import AlertLog
+    from broadcaster.records.playlog import Journal
     journal = Journal(fleet.stations["qa"] / "state")
     AlertLog(journal).raise_("qa_zone", "dead_air", "nothing heard on the monitor for 12 s", datetime.now(timezone.utc))
     journal.close()
@@ -325,14 +325,14 @@ def test_malformed_rows_from_one_station_are_quarantined_and_the_others_arrive(f
     rows = json.loads(r.out)
     assert sorted((x["station"], x["zone"], x["status"]) for x in rows) == [
         ("qa", "qa", "playing"), ("qb", "qb", "played"), ("qb", "qb", "played"), ("qb", "qb", "played")], rows
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.playlog import Journal
     j = Journal(fleet.district / "state")
     try:
         assert j.quarantined() == {"qa": len(bad)}
         reasons = [r[0] for r in j.store.read("SELECT reason FROM quarantine ORDER BY id")]
         assert "zone must be a text" in reasons[0] and "not JSON" in reasons[4] and "larger than a row" in reasons[6]
         assert "larger than a row" in reasons[7] and "path must be station ids" in reasons[8]
-        from broadcaster.station.alerts import AlertLog
+        from broadcaster.records.alerts import AlertLog
         [alert] = AlertLog(j).active("qa")
         assert alert.kind == "malformed" and "station qa" in alert.detail
     finally:

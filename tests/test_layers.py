@@ -26,7 +26,8 @@ LAYERS = [
     ("engines", ["broadcaster.engines"]),
     ("config", ["broadcaster.config"]),
     ("render", ["broadcaster.render"]),
-    ("station", ["broadcaster.station"]),
+    ("records", ["broadcaster.records"]),
+    ("daemon", ["broadcaster.daemon"]),
     ("fleet", ["broadcaster.fleet"]),
     ("web", ["broadcaster.web"]),
     ("commands", ["broadcaster.commands", "broadcaster.cli", "broadcaster.__main__"]),
@@ -139,7 +140,7 @@ def test_the_checks_catch_what_they_look_for():
     """The cycle finder and the layer rule are shown to fail on a made-up package."""
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
-    assert layer_of("broadcaster.station.daemon") > layer_of("broadcaster.config.model")
+    assert layer_of("broadcaster.daemon.daemon") > layer_of("broadcaster.config.model")
     assert layer_of("broadcaster.text.textnorm.core") < layer_of("broadcaster.audio.files")
     with pytest.raises(AssertionError, match="belongs to no layer"):
         layer_of("broadcaster.somewhere_new")
@@ -169,3 +170,15 @@ def test_every_module_imports_on_its_own():
 def test_no_module_is_much_over_400_lines():
     long = {m: n for m, p in modules().items() if (n := len(p.read_text(encoding="utf-8").splitlines())) > 420}
     assert not long, long
+
+
+def test_the_development_guide_lists_the_layers_as_the_folders_are():
+    """docs/development.md's table of layers names every layer in LAYERS, in order, and every folder of the
+    package (a package with modules) is one of them or inside one."""
+    table = [line.split("|")[1].strip() for line in (REPO / "docs" / "development.md").read_text().splitlines()
+             if line.startswith("| ") and not line.startswith("| layer") and not line.startswith("| ---")]
+    assert table == [name for name, _prefixes in LAYERS], table
+    folders = {f"broadcaster.{p.parent.relative_to(PACKAGE).as_posix().replace('/', '.')}"
+               for p in PACKAGE.rglob("*.py") if p.parent != PACKAGE}
+    for folder in folders:
+        layer_of(folder)

@@ -167,7 +167,7 @@ def test_an_account_limited_to_a_village_plays_only_there(tmp_path):
         assert c.get("/play").status_code == 303   # a change of places ends the account's sessions
     finally:
         server.stop()
-    from broadcaster.station.accounts import Accounts
+    from broadcaster.records.accounts import Accounts
     a = Accounts(root / "state")
     try:
         assert a.get("truong_thon").places == ("cum_2",)

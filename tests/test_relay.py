@@ -234,7 +234,7 @@ def test_a_fallback_bulletin_airs_only_as_any_airing_of_it_would(project):
     but unapproved version (the fallback is not a way round approval)."""
     from types import SimpleNamespace
     from broadcaster.config import load_config
-    from broadcaster.station.renderer import Renderer
+    from broadcaster.daemon.renderer import Renderer
     project.write("scripts/a.txt", "Xin chào bà con.")
     text = "\n".join(BASE + ['[tts]', 'engine = "espeak"', '[audio]', 'format = "wav"']
                      + source_lines("http://127.0.0.1:9/vov1", fallback="a")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from broadcaster.station.playlog import Journal
+from broadcaster.records.playlog import Journal
 from tests.conftest import BASE_CONFIG
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")

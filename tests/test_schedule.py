@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broadcaster.config import load_config
-from broadcaster.station.schedule import airings
+from broadcaster.config.schedule import airings
 from tests.conftest import BASE_CONFIG
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -251,7 +251,7 @@ def test_cron_airings_agree_with_the_trigger_asked_every_time(tmp_path_factory, 
                                                              days):
     """The weekly shortcut gives exactly what APScheduler's trigger gives when asked for each fire."""
     from apscheduler.triggers.cron import CronTrigger
-    from broadcaster.station.schedule import fire_times
+    from broadcaster.config.schedule import fire_times
     root = tmp_path_factory.mktemp("p")
     (root / "scripts").mkdir()
     (root / "scripts" / "thong_bao.txt").write_text("Xin chào.", encoding="utf-8")

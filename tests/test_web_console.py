@@ -122,7 +122,7 @@ def test_a_day_at_the_console(station, tmp_path):
     from tests.station import FREQS
     x = station.recorders.pop("zone_a").stop()
     assert tone_onsets(x, FREQS["a"]) and tone_onsets(x, FREQS["b"])   # both reached zone A's loudspeakers
-    trail = json.loads(json.dumps([list(x) for x in __import__("broadcaster.station.accounts", fromlist=["x"])
+    trail = json.loads(json.dumps([list(x) for x in __import__("broadcaster.records.accounts", fromlist=["x"])
                                    .Accounts(root / "state").trail()]))
     assert {"login", "submit", "approve", "play"} <= {x[3] for x in trail}
 

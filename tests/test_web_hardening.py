@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from broadcaster.station.accounts import RIGHTS
+from broadcaster.records.accounts import RIGHTS
 from broadcaster.web.app import STATIC, page_table
 from broadcaster.web.common import PUBLIC
 from tests.conftest import BASE_CONFIG, REPO, SCRIPT
@@ -55,7 +55,7 @@ def logged_in(server, name: str) -> Person:
 
 
 def pending_requests(root: Path) -> list:
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.playlog import Journal
     j = Journal(root / "state")
     try:
         return j.store.read("SELECT target, zone, priority FROM requests")
@@ -291,7 +291,7 @@ def test_bad_parameters_get_a_clear_400_not_a_crash(site):
 def test_csv_cells_that_look_like_formulas_are_escaped(tmp_path):
     from datetime import datetime
     from zoneinfo import ZoneInfo
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.playlog import Journal
     root = make_project(tmp_path / "project", CONFIG.replace('name = "Xã A"', 'name = "=HYPERLINK(\\"x\\")"'))
     j = Journal(root / "state")
     t = datetime(2026, 12, 1, 5, 30, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
@@ -322,7 +322,7 @@ def test_csv_cells_that_look_like_formulas_are_escaped(tmp_path):
 def test_old_uploads_nobody_needs_are_removed_at_start(tmp_path):
     from datetime import datetime
     from zoneinfo import ZoneInfo
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.playlog import Journal
     root = make_project(tmp_path / "project", CONFIG + '[web]\nkeep_uploads = "30d"\n')
     uploads = root / "state" / "uploads"
     uploads.mkdir(parents=True)
@@ -361,7 +361,7 @@ def test_keep_uploads_is_checked_like_any_setting(tmp_path):
 
 
 def test_waits_grow_per_account_and_address_and_spraying_pauses_the_address(tmp_path):
-    from broadcaster.station.accounts import FIRST_WAIT, FREE_TRIES, WINDOW, AccessError, Accounts
+    from broadcaster.records.accounts import FIRST_WAIT, FREE_TRIES, WINDOW, AccessError, Accounts
     accounts = Accounts(tmp_path)
     accounts.add("chi", "approver", PASSWORD)
     accounts.add("an", "admin", PASSWORD)

@@ -21,7 +21,7 @@ def console(project, tmp_path):
 
 
 def requests_waiting(project) -> list:
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.playlog import Journal
     j = Journal(project.root / "state")
     try:
         return j.store.read("SELECT target, zone, priority FROM requests")
@@ -30,7 +30,7 @@ def requests_waiting(project) -> list:
 
 
 def audit(project) -> list[tuple]:
-    from broadcaster.station.accounts import Accounts
+    from broadcaster.records.accounts import Accounts
     a = Accounts(project.root / "state")
     try:
         return a.trail()
@@ -131,8 +131,8 @@ def test_script_paths_from_the_browser_stay_inside_scripts(console, project):
 
 def test_nobody_approves_their_own_edit_and_only_approved_audio_airs(console, project):
     from broadcaster.config import load_config
-    from broadcaster.station.accounts import Accounts
-    from broadcaster.station.approval import audio_to_air
+    from broadcaster.records.accounts import Accounts
+    from broadcaster.records.approval import audio_to_air
     editor = console.client()
     editor.login("an")    # an admin may edit and approve, but not both for one version
     r = editor.post("/scripts/thong_bao.txt", data={"csrf": editor.csrf("/bulletins"), "text": "Kính thưa bà con.\n",
@@ -211,8 +211,8 @@ def test_a_recording_composed_in_the_console_airs_only_once_approved(console, pr
     import numpy as np
     import soundfile as sf
     from broadcaster.config import load_config
-    from broadcaster.station.accounts import Accounts
-    from broadcaster.station.approval import audio_to_air
+    from broadcaster.records.accounts import Accounts
+    from broadcaster.records.approval import audio_to_air
     wav = io.BytesIO()
     sf.write(wav, 0.2 * np.sin(np.arange(8000) * 2 * np.pi * 440 / 8000), 8000, format="WAV")
     editor = console.client()

@@ -31,8 +31,8 @@ def report(obj: Context, first: str | None, last: str | None, zones: tuple[str, 
            output: str, station: str | None, by_station: bool) -> None:
     """What was aired against what the schedule asked for, per bulletin, zone and day."""
     from broadcaster.fsutil import atomic_write_bytes
-    from broadcaster.station.report import build_report, combine
-    from broadcaster.station.report_formats import FORMATS, render
+    from broadcaster.records.report import build_report, combine
+    from broadcaster.records.report_formats import FORMATS, render
     from broadcaster.render.sidecar import durations
     cfg = obj.config()
     fmt = Path(output).suffix.lower().lstrip(".")
@@ -79,13 +79,13 @@ def _by_station(cfg, rows, first_day, last_day, out: Path, fmt: str) -> None:
     from zoneinfo import ZoneInfo
     from broadcaster.errors import BroadcasterError
     from broadcaster.fsutil import atomic_write_bytes
-    from broadcaster.station.statistics import render_statistics, subtree
+    from broadcaster.records.statistics import render_statistics, subtree
     if not cfg.is_hub:
         raise ConfigError(_("--by-station is for a hub's project, where the stations' play logs are collected"))
     online = None
     try:   # clusters online, from their heartbeats, when the message server answers
         from broadcaster.fleet.status import fleet_view
-        from broadcaster.station.playlog import Journal
+        from broadcaster.records.playlog import Journal
         journal = Journal(cfg.paths.state)
         try:
             online = {r["path"]: r["online"] for r in asyncio.run(fleet_view(cfg, journal, name="broadcaster report"))}

@@ -75,7 +75,7 @@ def init(obj: Context, listen: str | None, bind: str, route_ports: tuple[int, ..
 def status(obj: Context, as_json: bool) -> None:
     """At a hub: every station beneath it online or not, its programme, what it plays, its backlog."""
     from broadcaster.fleet.status import fleet_view
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.playlog import Journal
     cfg = obj.config()
     hub_only(cfg, "fleet status")
     journal = Journal(cfg.paths.state)

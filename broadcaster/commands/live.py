@@ -39,7 +39,7 @@ def live(obj: Context, zones: tuple[str, ...], groups: tuple[str, ...], stations
          device: str | None, chime: bool) -> None:
     """Speak live on the loudspeakers, now: through this PC's running daemon. Enter or Ctrl+C ends it."""
     from broadcaster.audio.live import FRAME, WIRE_RATE, Keeper
-    from broadcaster.station.live import desk_address
+    from broadcaster.daemon.live import desk_address
     cfg = obj.config()
     require_known("zone", zones, cfg)
     require_known("group", groups, cfg, hint=_("groups: {groups}", groups=", ".join(cfg.groups) or "-"),
@@ -120,7 +120,7 @@ def live(obj: Context, zones: tuple[str, ...], groups: tuple[str, ...], stations
 def _follow(cfg, zones: list[str], label: str, receiving: list[str], done: threading.Event) -> None:
     """Every few seconds, which of the zones play the voice now (a station's from its heartbeat)."""
     from broadcaster.fleet.status import live_on_air
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.playlog import Journal
     while not done.wait(2.0):
         journal = Journal(cfg.paths.state)
         try:

@@ -12,7 +12,7 @@ from broadcaster.i18n import N_, _
 def _accounts(obj: Context):
     """The accounts, for a ``with`` block (closed at its end, whatever happens)."""
     from contextlib import closing
-    from broadcaster.station.accounts import Accounts
+    from broadcaster.records.accounts import Accounts
     return closing(Accounts(obj.config().paths.state))
 
 
@@ -42,7 +42,7 @@ _places_option = click.option("--places", default="", metavar="ZONES",
 
 
 def _places(obj: Context, places: str) -> tuple[str, ...]:
-    from broadcaster.station.accounts import parse_places
+    from broadcaster.records.accounts import parse_places
     return parse_places(places, obj.config().zones, obj.config().groups) if places else ()
 
 
@@ -58,7 +58,7 @@ def user() -> None:
 @click.pass_obj
 def user_add(obj: Context, name: str, role: str, places: str) -> None:
     """Add an account; the password is asked twice (never on the command line)."""
-    from broadcaster.station.accounts import check_name
+    from broadcaster.records.accounts import check_name
     check_name(name)
     chosen = _places(obj, places)
     with _accounts(obj) as accounts:
@@ -71,7 +71,7 @@ def user_add(obj: Context, name: str, role: str, places: str) -> None:
 @click.pass_obj
 def user_list(obj: Context) -> None:
     """The accounts and their roles."""
-    from broadcaster.station.accounts import ROLE_WORDS
+    from broadcaster.records.accounts import ROLE_WORDS
     with _accounts(obj) as accounts:
         users = accounts.users()
     if not users:
@@ -115,9 +115,9 @@ def _login(accounts, name: str):
 @click.pass_obj
 def submit(obj: Context, bulletin: str, name: str) -> None:
     """Submit a bulletin's current script for approval."""
-    from broadcaster.station.accounts import AccessError
-    from broadcaster.station.approval import source_of
-    from broadcaster.station.approval import submit as submit_
+    from broadcaster.records.accounts import AccessError
+    from broadcaster.records.approval import source_of
+    from broadcaster.records.approval import submit as submit_
     cfg = obj.config()
     require_known("bulletin", (bulletin,), cfg)
     b = cfg.bulletins[bulletin]
@@ -141,8 +141,8 @@ def approve(obj: Context, bulletin: str, name: str, comment: str | None) -> None
     """Approve the submitted version of a bulletin (its audio is kept aside and airs), or send it back."""
     from broadcaster.commands.render import build
     from broadcaster.fsutil import sha256_file
-    from broadcaster.station.accounts import AccessError
-    from broadcaster.station.approval import pin, source_of
+    from broadcaster.records.accounts import AccessError
+    from broadcaster.records.approval import pin, source_of
     cfg = obj.config()
     require_known("bulletin", (bulletin,), cfg)
     b = cfg.bulletins[bulletin]
@@ -192,7 +192,7 @@ def token_add(obj: Context, name: str, role: str, places: str) -> None:
 @click.pass_obj
 def token_list(obj: Context) -> None:
     """The tokens, their roles and places (never the tokens themselves)."""
-    from broadcaster.station.accounts import ROLE_WORDS
+    from broadcaster.records.accounts import ROLE_WORDS
     with _accounts(obj) as accounts:
         for t in accounts.tokens():
             click.echo(f"{t.name[len('token:'):]:<24} {_(ROLE_WORDS[t.role]):<16} "

@@ -18,7 +18,7 @@ from broadcaster.i18n import N_, _, language, when
 @click.pass_obj
 def check(obj: Context, strict: bool) -> None:
     """Validate the whole project: config, scripts, jingles, slots, quiet hours, overlaps."""
-    from broadcaster.station.check import Finding, check_project
+    from broadcaster.records.check import Finding, check_project
     lang = language()
     try:
         cfg = obj.config()
@@ -56,7 +56,7 @@ def next_airings(obj: Context, days: int, zones: tuple[str, ...], start: str | N
     import json
     from datetime import timedelta
     from broadcaster.render.sidecar import durations
-    from broadcaster.station.schedule import airings, length_of
+    from broadcaster.config.schedule import airings, length_of
     cfg = obj.config()
     require_known("zone", zones, cfg)
     t0 = parse_from(start, cfg)
@@ -79,7 +79,7 @@ def next_airings(obj: Context, days: int, zones: tuple[str, ...], start: str | N
             for a in found]
     header = [_(h, lang) for h in (N_("time"), N_("zone"), N_("bulletin"), N_("title"), N_("priority"),
                                    N_("duration"))]
-    if cfg.fleet is not None:   # where each airing comes from: this station's own, or the district's
+    if cfg.fleet is not None:   # where each airing comes from: this station's own, or a hub's above
         rows = [r + (_(ORIGIN_WORDS[a.origin]) if a.origin in ORIGIN_WORDS else a.origin,) for r, a in zip(rows, found)]
         header.append(_("from", lang))
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]

@@ -12,7 +12,7 @@ from broadcaster.commands.common import Context, local_now, parse_from, play_to_
 from broadcaster.config import Config
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _, when
-from broadcaster.station.playlog import REQUEST_WORDS, STATUS_WORDS
+from broadcaster.records.playlog import REQUEST_WORDS, STATUS_WORDS
 
 @click.command()
 @click.option("--zone", "zones", multiple=True, help=N_("serve only this zone (repeatable; default: every zone)"))
@@ -20,9 +20,9 @@ from broadcaster.station.playlog import REQUEST_WORDS, STATUS_WORDS
 @click.pass_obj
 def daemon(obj: Context, zones: tuple[str, ...], verbose: bool) -> None:
     """Play the schedule on this PC's zones until stopped (Ctrl+C or SIGTERM)."""
-    from broadcaster.station.daemon import Daemon, setup_logging
+    from broadcaster.daemon.daemon import Daemon, setup_logging
     cfg = obj.config()
-    from broadcaster.station.check import check_project
+    from broadcaster.records.check import check_project
     problems = [f for f in check_project(cfg, local_now(cfg)) if f.level == "error"]
     if problems:
         for f in problems:
@@ -35,7 +35,7 @@ def daemon(obj: Context, zones: tuple[str, ...], verbose: bool) -> None:
 def daemon_parts(cfg: Config) -> tuple:
     """The station's parts, and with [fleet] its roles: the link to the hub above (a station) and the
     link to the stations below (a hub); a commune holds both."""
-    from broadcaster.station.daemon import PARTS
+    from broadcaster.daemon.daemon import PARTS
     if cfg.fleet is None:
         return PARTS
     parts = PARTS
@@ -69,7 +69,7 @@ def play(obj: Context, target: str, zone: str | None, groups: tuple[str, ...], u
     At a hub, --station (or a --group whose zones stations below play) sends it to them as a signed command.
     """
     import time as _t
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.playlog import Journal
     cfg = obj.config()
     priority = "urgent" if urgent else "priority" if high else "normal"
     if stations or all_stations:
@@ -118,7 +118,7 @@ def _play_on_groups(obj: Context, cfg: Config, target: str, zone: str | None, gr
     """A bulletin on every zone of some groups (and ``zone``): a signed command to the stations below
     that serve some of them, the others queued for the daemons on this PC."""
     import time as _t
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.playlog import Journal
     require_known("group", groups, cfg, hint=_("groups: {groups}", groups=", ".join(cfg.groups) or "-"),
                   known=cfg.groups)
     if target not in cfg.bulletins:
@@ -193,7 +193,7 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
     """The play log: every airing, when it started and ended, and how it went."""
     import csv
     import json
-    from broadcaster.station.overview import heard_of
+    from broadcaster.records.overview import heard_of
     cfg = obj.config()
     t0 = parse_from(since, cfg, "--since").timestamp() if since else None
     rows = read_rows(cfg, station, since=t0, zone=zone)
@@ -231,7 +231,7 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
 def read_rows(cfg: Config, station: str | None, **filters) -> list:
     """This PC's play log; at a hub with the rows collected from every station below it (or one station's,
     at any depth: "xa_a/cum_1" is cluster cum_1 of station xa_a)."""
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.playlog import Journal
     hub = cfg.is_hub
     if station is not None and not hub:
         raise ConfigError(_("--station is for a hub's project, where the stations' play logs are collected"))
@@ -266,9 +266,9 @@ def _collect(cfg: Config, journal) -> None:
 @click.pass_obj
 def status(obj: Context) -> None:
     """Per zone: what is playing, what comes next, and the last airing."""
-    from broadcaster.station.check import check_approvals
-    from broadcaster.station.overview import heard_of, zone_states
-    from broadcaster.station.playlog import Journal
+    from broadcaster.records.check import check_approvals
+    from broadcaster.records.overview import heard_of, zone_states
+    from broadcaster.records.playlog import Journal
     cfg = obj.config()
     journal = Journal(cfg.paths.state)
     try:

@@ -22,7 +22,7 @@ from broadcaster.i18n import N_, _
 def web(obj: Context, listen: str, cert: str | None, key: str | None, proxied: bool, idle: int) -> None:
     """Serve the web console (log in with an account from `broadcaster user add`)."""
     import uvicorn
-    from broadcaster.station.accounts import Accounts
+    from broadcaster.records.accounts import Accounts
     from broadcaster.web.app import create_app
     cfg = obj.config()
     host, _sep, port = listen.rpartition(":")

@@ -59,7 +59,7 @@ TOP_KEYS = ("timezone", "paths", "tts", "audio", "bulletins", "sources", "zones"
 def load_config(path: str | os.PathLike, *, allow_outside: bool = False, programme: Path | None = None) -> Config:
     """Read and validate a whole schedule.toml; raise one ConfigError listing every problem.
 
-    At a station, the district's installed programme is merged in (``programme`` reads another
+    At a station, the hub's installed programme is merged in (``programme`` reads another
     file in its place: a new programme is checked so before it is installed)."""
     path = Path(path)
     text, data = _read(path)

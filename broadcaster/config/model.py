@@ -51,7 +51,7 @@ class Bulletin:
     tts: TTSSettings
     audio: AudioSettings
     line: int | None = None
-    file: Path | None = None       # ready-made audio (a recording, or the district's rendered bulletin)
+    file: Path | None = None       # ready-made audio (a recording, or the hub's rendered bulletin)
     origin: str = "local"          # "local", or "hub" for what came in the hub's programme
 
     @property
@@ -74,7 +74,7 @@ class Zone:
     volume: float = 1.0
     quiet: tuple[time, time] | None = None   # no normal/priority airings from [0] to [1]
     line: int | None = None
-    station: str | None = None     # the station (PC) that plays it, in a district project
+    station: str | None = None     # the station (PC) below that plays it, in a hub's project
     origin: str = "local"
     monitor: str | None = None     # a sound input hearing what the loudspeakers got (proof of air)
     village: str | None = None     # the village its loudspeakers are in
@@ -170,7 +170,7 @@ class WebSettings:
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """[alerts]: where alerts go besides the log, `status`, the console and the district."""
+    """[alerts]: where alerts go besides the log, `status`, the console and the hub above."""
     webhook: str | None = None      # JSON POSTed on every alert raised and cleared
 
 
@@ -229,7 +229,7 @@ class Config:
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)   # [groups]: name → zone ids
     skip: frozenset = frozenset()  # [calendar] skip: dates with no normal airings (public holidays)
     changes: tuple = ()            # [[changes]]: single airings moved or cancelled (config.calendar.Change)
-    programme: dict | None = None  # the district programme merged in: {"version": …, "published": …}
+    programme: dict | None = None  # the hub's programme merged in: {"version": …, "published": …}
     lines: LineIndex | None = field(default=None, compare=False, repr=False)  # where each key was written
 
     def where(self, *key) -> str:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import threading
 
-from broadcaster.station.parts import Part
+from broadcaster.daemon.parts import Part
 
 log = logging.getLogger("broadcaster.fleet")
 

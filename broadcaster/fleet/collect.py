@@ -22,8 +22,8 @@ from broadcaster.fleet.credentials import hub_credentials
 from broadcaster.fleet.records import Rejected, parse_row
 from broadcaster.i18n import _
 from broadcaster.fleet.background import LoopPart
-from broadcaster.station.alerts import AlertLog
-from broadcaster.station.playlog import Journal
+from broadcaster.records.alerts import AlertLog
+from broadcaster.records.playlog import Journal
 
 log = logging.getLogger("broadcaster.fleet")
 
@@ -113,8 +113,8 @@ class HubLink(LoopPart):
         self._live: asyncio.Queue | None = None
         from broadcaster.fleet.live import LiveBelow
         from broadcaster.fleet.orders import EmergencyBelow
-        from broadcaster.station.emergencies import Emergencies
-        from broadcaster.station.live import LiveDesk
+        from broadcaster.daemon.emergencies import Emergencies
+        from broadcaster.daemon.live import LiveDesk
         self.d.get(Emergencies).below = EmergencyBelow(self.d)   # an emergency here reaches the stations below
         self.d.get(LiveDesk).below = LiveBelow(self)             # and a live voice spoken here
         super().start()

@@ -272,7 +272,7 @@ class LiveIn:
             self.hub.send_live(s.relay, data)   # as it came, still signed by the hub that spoke
 
     def _open(self, signer: str, sid: bytes, head: dict) -> _Session:
-        from broadcaster.station.live import LiveDesk
+        from broadcaster.daemon.live import LiveDesk
         self._tidy()
         if abs(head["issued"] - time.time()) > SKEW:
             raise RefusedError(_("a live voice from {time} (this PC's clock or a replay): check the clock",
@@ -296,7 +296,7 @@ class LiveIn:
         s = self.sessions.pop(sid, None)
         self.ended[sid] = time.monotonic()
         if s is not None and s.stream is not None:
-            from broadcaster.station.live import LiveDesk
+            from broadcaster.daemon.live import LiveDesk
             self.d.get(LiveDesk).close(s.stream)
 
     def _tidy(self) -> None:

@@ -175,7 +175,7 @@ def direct_targets(below: dict | None, zones: list[str]) -> list[str]:
 
 
 class EmergencyBelow:
-    """What a hub's emergency sends to the stations below (its daemon's station.emergencies part calls it,
+    """What a hub's emergency sends to the stations below (its daemon's daemon.emergencies part calls it,
     from the daemon's timer thread): a round's signed commands, a stop, and which commands were taken."""
 
     def __init__(self, daemon):

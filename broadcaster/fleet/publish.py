@@ -34,8 +34,8 @@ def audio_info(cfg: Config, bulletin: str) -> tuple[dict, Path]:
     b = cfg.bulletins[bulletin]
     path = b.output_path(cfg.paths)
     if cfg.approval_required:   # only approved versions go out
-        from broadcaster.station.accounts import Accounts
-        from broadcaster.station.approval import audio_to_air
+        from broadcaster.records.accounts import Accounts
+        from broadcaster.records.approval import audio_to_air
         accounts = Accounts(cfg.paths.state)
         try:
             path = audio_to_air(cfg, accounts, b)
@@ -102,7 +102,7 @@ async def publish(link, cfg: Config, plans: list[StationPlan], files: dict[str, 
 
 
 async def bounded(coros: list, limit: int = 64) -> list:
-    """Run requests to the server concurrently, at most ``limit`` at a time (a district has hundreds)."""
+    """Run requests to the server concurrently, at most ``limit`` at a time (a hub has hundreds)."""
     gate = asyncio.Semaphore(limit)
 
     async def one(c):

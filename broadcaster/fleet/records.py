@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from broadcaster.config import PRIORITIES
-from broadcaster.station.playlog import EXTRA_FIELDS, ROW_FIELDS, STATUS_WORDS
+from broadcaster.records.playlog import EXTRA_FIELDS, ROW_FIELDS, STATUS_WORDS
 
 MAX_ROW_BYTES = 64_000      # a real row is under 2 KB; anything near this is not one
 MAX_TEXT = 4_000            # characters of one text field (a reason, a note)

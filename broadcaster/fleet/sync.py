@@ -25,7 +25,7 @@ from broadcaster.fleet.install import install, installed_version, store_audio, s
 from broadcaster.fleet.manifest import read_manifest
 from broadcaster.fleet.orders import read_command
 from broadcaster.i18n import _
-from broadcaster.station.alerts import AlertLog
+from broadcaster.records.alerts import AlertLog
 from broadcaster.fleet.background import LoopPart
 
 log = logging.getLogger("broadcaster.fleet")
@@ -304,7 +304,7 @@ class StationLink(LoopPart):
 
 def stop_commands(d, commands: set[str], reason: str) -> int:
     """Take back what waits of these commands and fade out what of them plays; how many were stopped."""
-    from broadcaster.station.zones import Zones
+    from broadcaster.daemon.zones import Zones
     journal = d.journal
     stopped = 0
     for w in d.get(Zones).workers.values():

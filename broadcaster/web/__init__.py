@@ -3,5 +3,5 @@
 Starlette with Jinja2 pages rendered on the server and a few lines of JavaScript for the live
 parts; every asset is served from the package (it works with no internet). It reads the same
 configuration, play log and request queue as the commands, and decides who may do what in one
-place (``station.accounts.RIGHTS``, checked by ``web.app`` for every request).
+place (``records.accounts.RIGHTS``, checked by ``web.app`` for every request).
 """

@@ -13,10 +13,10 @@ from starlette.responses import JSONResponse, Response
 
 from broadcaster.config import PRIORITIES
 from broadcaster.i18n import _
-from broadcaster.station.accounts import allowed_zones
-from broadcaster.station.overview import zone_states
-from broadcaster.station.playlog import Journal
-from broadcaster.station.schedule import airings
+from broadcaster.records.accounts import allowed_zones
+from broadcaster.records.overview import zone_states
+from broadcaster.records.playlog import Journal
+from broadcaster.config.schedule import airings
 from broadcaster.web.common import FORM, Page, address, day_start
 
 MAX_DAYS = 14

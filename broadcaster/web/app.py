@@ -4,8 +4,8 @@ Every request passes the guard before any page sees it, in this order: the route
 be declared (others: 404/405); HEAD is served as a GET with no body and no effect; the body is
 capped by the route's limit while it streams (413), and read only once the session is known; a
 page other than the log-in page and the health check needs an open session (kept server-side, see
-``station.accounts``); the session's role must hold the right the route declares for the method
-(the one table of rights, ``station.accounts.RIGHTS``); every method but GET needs the session's
+``records.accounts``); the session's role must hold the right the route declares for the method
+(the one table of rights, ``records.accounts.RIGHTS``); every method but GET needs the session's
 CSRF token. Only then does the page run.
 """
 
@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from broadcaster.i18n import _
-from broadcaster.station.accounts import Accounts
+from broadcaster.records.accounts import Accounts
 from broadcaster.web import api, control, editing, emergency, pages, speak
 from broadcaster.web.common import HERE, IDLE_MINUTES, PUBLIC, Console, Page, address, lang_of, secret_key
 

@@ -18,7 +18,7 @@ from broadcaster.config import Config, load_config
 from broadcaster.errors import BroadcasterError
 from broadcaster.fsutil import atomic_write_bytes, private_file
 from broadcaster.i18n import LANGUAGES, _, day, when
-from broadcaster.station.accounts import ROLE_WORDS, Accounts
+from broadcaster.records.accounts import ROLE_WORDS, Accounts
 
 HERE = Path(__file__).parent
 IDLE_MINUTES = 30

@@ -13,8 +13,8 @@ from starlette.responses import RedirectResponse, Response
 from broadcaster.config import PRIORITY_WORDS
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import _
-from broadcaster.station.accounts import ROLES, RIGHT_WORDS, RIGHTS, allowed_zones, parse_places
-from broadcaster.station.playlog import Journal
+from broadcaster.records.accounts import ROLES, RIGHT_WORDS, RIGHTS, allowed_zones, parse_places
+from broadcaster.records.playlog import Journal
 from broadcaster.web.common import Page, address, chosen_zones, render, targets_within
 from broadcaster.web.uploads import MAX_UPLOAD, take_upload
 

@@ -16,9 +16,9 @@ from broadcaster.errors import BroadcasterError
 from broadcaster.fsutil import atomic_write_bytes, sha256_file
 from broadcaster.i18n import N_, _
 from broadcaster.render.sidecar import read_sidecar
-from broadcaster.station.accounts import AccessError
-from broadcaster.station.approval import pin, slots_of, source_of, state_of, submit
-from broadcaster.station.renderer import render_in_child
+from broadcaster.records.accounts import AccessError
+from broadcaster.records.approval import pin, slots_of, source_of, state_of, submit
+from broadcaster.daemon.renderer import render_in_child
 from broadcaster.web.common import Page, address, render, targets_within
 from broadcaster.web.uploads import MAX_UPLOAD, take_upload
 
@@ -177,7 +177,7 @@ def _pending(cfg, console) -> list[dict]:
 def _schedule_words(cfg, b, approved) -> list[tuple[str, bool]]:
     """(what the slot says, whether it is new since the approved version) for each of b's own slots."""
     import json
-    from broadcaster.station.approval import slot_key
+    from broadcaster.records.approval import slot_key
     known = set(json.loads(approved.slots)) if approved is not None and approved.slots else None
     out = []
     for s in cfg.slots:
@@ -201,7 +201,7 @@ async def compose(request: Request) -> Response:
     script and a bulletin with its slot (config.compose), or shown again with what is wrong beside each field."""
     from broadcaster.config import PRIORITY_WORDS, load_config
     from broadcaster.config.compose import Announcement, ComposeError, save_announcement
-    from broadcaster.station.accounts import allowed_zones
+    from broadcaster.records.accounts import allowed_zones
     console = request.app.state.console
     cfg = console.cfg()
     user = request.state.user
@@ -274,7 +274,7 @@ def _preview(cfg, ann) -> list[tuple]:
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
     from broadcaster.config.compose import preview_slot
-    from broadcaster.station.schedule import airings
+    from broadcaster.config.schedule import airings
     slot = preview_slot(cfg, ann)
     now = datetime.now(ZoneInfo(cfg.timezone))
     found = airings(replace(cfg, slots=(slot,), changes=()), now, now + timedelta(days=14))

@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from broadcaster.i18n import N_, _
-from broadcaster.station import emergencies as em
-from broadcaster.station.accounts import allowed_zones
-from broadcaster.station.playlog import HEARD_WORDS, STATUS_WORDS, Journal
+from broadcaster.daemon import emergencies as em
+from broadcaster.records.accounts import allowed_zones
+from broadcaster.records.playlog import HEARD_WORDS, STATUS_WORDS, Journal
 from broadcaster.web.common import Page, address, chosen_zones, render, targets_within
 from broadcaster.web.uploads import MAX_UPLOAD, take_upload
 

@@ -15,11 +15,11 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from broadcaster.config import PRIORITY_WORDS
 from broadcaster.i18n import N_, _
 from broadcaster.render.sidecar import durations
-from broadcaster.station.accounts import AccessError
-from broadcaster.station.overview import heard_of, zone_states
-from broadcaster.station.playlog import STATUS_WORDS, Journal
-from broadcaster.station.report_formats import safe_cells
-from broadcaster.station.schedule import airings, length_of
+from broadcaster.records.accounts import AccessError
+from broadcaster.records.overview import heard_of, zone_states
+from broadcaster.records.playlog import STATUS_WORDS, Journal
+from broadcaster.records.report_formats import safe_cells
+from broadcaster.config.schedule import airings, length_of
 from broadcaster.web.common import PUBLIC, Page, address, day_start, render
 
 
@@ -83,7 +83,7 @@ def _overview_context(request: Request) -> dict:
 
 
 def _stations(cfg, journal: Journal) -> list[dict]:
-    """At the district: each station from its heartbeat (offline for all when the server does not answer)."""
+    """At a hub: each station below from its heartbeat (offline for all when the server does not answer)."""
     import asyncio
     from broadcaster.errors import BroadcasterError
     from broadcaster.fleet.status import fleet_view, station_rows
@@ -165,7 +165,7 @@ async def schedule_change(request: Request) -> Response:
     from broadcaster.config.calendar import write_calendar
     from broadcaster.config.slots import parse_time
     from broadcaster.errors import ConfigError
-    from broadcaster.station.accounts import allowed_zones
+    from broadcaster.records.accounts import allowed_zones
     console = request.app.state.console
     cfg = console.cfg()
     user = request.state.user
@@ -285,8 +285,8 @@ async def report(request: Request) -> Response:
         return render(request, "report.html", first=today - timedelta(days=6), last=today)
 
     def make() -> str:
-        from broadcaster.station.report import build_report, combine
-        from broadcaster.station.report_formats import render as render_report
+        from broadcaster.records.report import build_report, combine
+        from broadcaster.records.report_formats import render as render_report
         first, last = date.fromisoformat(q["from"]), date.fromisoformat(q.get("to") or q["from"])
         journal = Journal(cfg.paths.state)
         try:

@@ -22,9 +22,9 @@ from starlette.responses import JSONResponse, Response
 from broadcaster.audio.live import FRAME, WIRE_RATE, Keeper
 from broadcaster.config.places import villages_of
 from broadcaster.i18n import _
-from broadcaster.station.accounts import allowed_zones
-from broadcaster.station.live import desk_address
-from broadcaster.station.playlog import Journal
+from broadcaster.records.accounts import allowed_zones
+from broadcaster.daemon.live import desk_address
+from broadcaster.records.playlog import Journal
 from broadcaster.web.common import Page, address, chosen_zones, render, targets_within
 
 CHUNK = 4 + FRAME * 2        # one frame in a POST: its sequence number, then its samples

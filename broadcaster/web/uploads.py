@@ -12,7 +12,7 @@ from broadcaster.config import AUDIO_SUFFIXES, Config
 from broadcaster.errors import BroadcasterError
 from broadcaster.fsutil import atomic_write_bytes
 from broadcaster.i18n import _
-from broadcaster.station.playlog import Journal
+from broadcaster.records.playlog import Journal
 
 MAX_UPLOAD = 50_000_000
 DAY = 86400.0

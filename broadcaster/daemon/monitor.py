@@ -21,10 +21,10 @@ import numpy as np
 from broadcaster.audio.proof import MAX_DELAY, MIN_DELAY, MIN_LENGTH, Envelope, Match, SampleClock, dbfs, match
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import _
-from broadcaster.station.alerts import Alerts
-from broadcaster.station.outputs import Outputs
-from broadcaster.station.parts import Part
-from broadcaster.station.playlog import HEARD_WORDS
+from broadcaster.daemon.alerts import Alerts
+from broadcaster.daemon.outputs import Outputs
+from broadcaster.daemon.parts import Part
+from broadcaster.records.playlog import HEARD_WORDS
 
 log = logging.getLogger("broadcaster.daemon")
 

@@ -15,7 +15,7 @@ from broadcaster.text.reading import speakability_warnings, spoken_paragraphs
 from broadcaster.config import Config, display_path
 from broadcaster.errors import BroadcasterError
 from broadcaster.fsutil import sha256_file
-from broadcaster.station.schedule import airings, length_of
+from broadcaster.config.schedule import airings, length_of
 from broadcaster.text.scripts import read_script
 from broadcaster.render.sidecar import durations, read_sidecar
 from broadcaster.i18n import N_, _, day, when
@@ -116,7 +116,7 @@ def _check_bulletins(cfg: Config, lang: str | None, each=iter) -> list[Finding]:
     decoded: dict = {}
     for b in each(list(cfg.bulletins.values())):
         if not b.rendered:
-            if b.origin == "local":   # the district's files were checked by hash when they arrived
+            if b.origin == "local":   # the hub's files were checked by hash when they arrived
                 try:
                     decode_file(b.file, what=display_path(b.file))
                 except BroadcasterError as e:
@@ -156,8 +156,8 @@ def check_approvals(cfg: Config, lang: str | None = None) -> list[Finding]:
     """With [approval] required: bulletins whose current script is not the approved one."""
     if not cfg.approval_required:
         return []
-    from broadcaster.station.accounts import Accounts
-    from broadcaster.station.approval import state_of
+    from broadcaster.records.accounts import Accounts
+    from broadcaster.records.approval import state_of
     out = []
     accounts = Accounts(cfg.paths.state)
     try:

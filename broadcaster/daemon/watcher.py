@@ -8,7 +8,7 @@ import logging
 from broadcaster.config import load_config, programme_path
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import _
-from broadcaster.station.parts import Periodic
+from broadcaster.daemon.parts import Periodic
 
 log = logging.getLogger("broadcaster.daemon")
 
@@ -29,7 +29,7 @@ class Watcher(Periodic):
         cfg = self.d.cfg
         paths = [self.d.config_path, *(b.script or b.file for b in cfg.bulletins.values())]
         if cfg.fleet is not None and cfg.fleet.station:
-            paths.append(programme_path(cfg))   # a programme installed from the district
+            paths.append(programme_path(cfg))   # a programme installed from the hub above
         paths += [p for b in cfg.bulletins.values() for p in (b.tts.lexicon, b.audio.jingle_in, b.audio.jingle_out) if p]
         out = []
         for p in sorted(set(paths)):

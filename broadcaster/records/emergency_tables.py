@@ -1,4 +1,4 @@
-"""The play log's tables of emergencies (station.emergencies): each one, and what each round sent where."""
+"""The play log's tables of emergencies (daemon.emergencies): each one, and what each round sent where."""
 
 EMERGENCY_TABLES = """
 CREATE TABLE IF NOT EXISTS emergencies (

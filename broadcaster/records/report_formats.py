@@ -14,8 +14,8 @@ from html import escape
 from broadcaster import __version__
 from broadcaster.config import Config
 from broadcaster.i18n import N_, _, day, language, when
-from broadcaster.station.playlog import STATUS_WORDS
-from broadcaster.station.report import OUTCOMES, Cell, Report
+from broadcaster.records.playlog import STATUS_WORDS
+from broadcaster.records.report import OUTCOMES, Cell, Report
 
 FORMATS = ("csv", "html", "json")
 COLOURS = {"played": "#2e7d32", "late": "#f9a825", "interrupted": "#ef6c00", "missed": "#8e24aa",

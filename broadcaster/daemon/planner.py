@@ -11,12 +11,12 @@ import logging
 from datetime import datetime
 
 from broadcaster.i18n import LANGUAGES, N_, _, gettext, when
-from broadcaster.station.parts import Periodic, PlayLog
-from broadcaster.station.renderer import Renderer
+from broadcaster.daemon.parts import Periodic, PlayLog
+from broadcaster.daemon.renderer import Renderer
 from broadcaster.render.sidecar import sequence_lengths
-from broadcaster.station.schedule import airings
-from broadcaster.station.items import Item
-from broadcaster.station.zones import LATE_AFTER, LEAD, Zones
+from broadcaster.config.schedule import airings
+from broadcaster.daemon.items import Item
+from broadcaster.daemon.zones import LATE_AFTER, LEAD, Zones
 
 log = logging.getLogger("broadcaster.daemon")
 
@@ -97,7 +97,7 @@ class Planner(Periodic):
         cfg = self.d.cfg
         if not cfg.approval_required:
             return True
-        from broadcaster.station.approval import slot_approved
+        from broadcaster.records.approval import slot_approved
         slot = next((s for s in cfg.slots if s.index == index), None)
         return slot is None or slot_approved(cfg, self.d.get(Renderer).accounts(), slot)
 

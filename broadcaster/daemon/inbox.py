@@ -7,9 +7,9 @@ from pathlib import Path
 
 from broadcaster.config import AUDIO_SUFFIXES
 from broadcaster.i18n import _
-from broadcaster.station.parts import Periodic
-from broadcaster.station.items import Item
-from broadcaster.station.zones import Zones
+from broadcaster.daemon.parts import Periodic
+from broadcaster.daemon.items import Item
+from broadcaster.daemon.zones import Zones
 
 log = logging.getLogger("broadcaster.daemon")
 

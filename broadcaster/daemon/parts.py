@@ -2,7 +2,7 @@
 
 A part has ``start`` and ``stop`` and may answer ``reload`` (the configuration changed)
 and ``health`` (what it has to say in the heartbeat). The daemon lists its parts once
-(``station.daemon.PARTS``), starts them in that order and stops them in reverse, as
+(``daemon.daemon.PARTS``), starts them in that order and stops them in reverse, as
 Mopidy does: a new part is a new module and one line in that list.
 """
 
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Callable
 from broadcaster.errors import PlaybackError
 from broadcaster.fsutil import private_dir, private_file
 from broadcaster.i18n import _
-from broadcaster.station.playlog import Journal
+from broadcaster.records.playlog import Journal
 
 if TYPE_CHECKING:
     from broadcaster.config import Config
-    from broadcaster.station.daemon import Daemon
+    from broadcaster.daemon.daemon import Daemon
 
 log = logging.getLogger("broadcaster.daemon")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from broadcaster.errors import PlaybackError
 from broadcaster.i18n import _
-from broadcaster.station.parts import Part
+from broadcaster.daemon.parts import Part
 
 log = logging.getLogger("broadcaster.daemon")
 

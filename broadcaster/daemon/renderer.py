@@ -19,7 +19,7 @@ from broadcaster.errors import PlaybackError
 from broadcaster.fsutil import sha256_unchanged
 from broadcaster.i18n import _, language
 from broadcaster.render.sidecar import read_sidecar
-from broadcaster.station.parts import Part
+from broadcaster.daemon.parts import Part
 
 log = logging.getLogger("broadcaster.daemon")
 
@@ -40,7 +40,7 @@ class Renderer(Part):
     def accounts(self):
         """The approvals, opened when first needed ([approval] required)."""
         if self._accounts is None:
-            from broadcaster.station.accounts import Accounts
+            from broadcaster.records.accounts import Accounts
             self._accounts = Accounts(self.d.cfg.paths.state)
         return self._accounts
 
@@ -65,7 +65,7 @@ class Renderer(Part):
         if b is None:
             raise PlaybackError(_('bulletin "{bulletin}" is no longer in the configuration', bulletin=bulletin))
         if cfg.approval_required:
-            from broadcaster.station.approval import audio_to_air
+            from broadcaster.records.approval import audio_to_air
             path = audio_to_air(cfg, self.accounts(), b)
         else:
             path = b.output_path(cfg.paths)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from broadcaster.errors import BroadcasterError, ConfigError
 from broadcaster.i18n import N_, _
-from broadcaster.station.db import Database, Duplicate
+from broadcaster.records.db import Database, Duplicate
 
 DB_NAME = "accounts.sqlite3"
 ROLES = ("admin", "approver", "editor", "technician", "viewer")

@@ -25,9 +25,9 @@ import threading
 from broadcaster.audio.live import FRAME, WIRE_RATE, LiveStream
 from broadcaster.fsutil import atomic_write_bytes, private_file
 from broadcaster.i18n import _
-from broadcaster.station.items import Item
-from broadcaster.station.parts import Part
-from broadcaster.station.zones import Zones
+from broadcaster.daemon.items import Item
+from broadcaster.daemon.parts import Part
+from broadcaster.daemon.zones import Zones
 
 log = logging.getLogger("broadcaster.daemon")
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from broadcaster.station.schedule import PRIORITY_RANK
+from broadcaster.config.schedule import PRIORITY_RANK
 
 
 @dataclass(order=True)
@@ -23,7 +23,7 @@ class Item:
     slot: int | None = field(default=None, compare=False)
     request: int | None = field(default=None, compare=False)
     note: str | None = field(default=None, compare=False)     # why it is late, if known
-    command: str | None = field(default=None, compare=False)  # the district's command id, if it came so
+    command: str | None = field(default=None, compare=False)  # the hub's command id, if it came so
     ends: datetime | None = field(default=None, compare=False)  # a relay (``bulletin`` names its source): its end
     resume: bool = field(default=False, compare=False)        # a relay going on after an urgent airing
     follows: float | None = field(default=None, compare=False)  # in a sequence: seconds after the one before

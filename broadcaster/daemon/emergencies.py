@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from broadcaster.i18n import _
-from broadcaster.station.parts import Periodic
+from broadcaster.daemon.parts import Periodic
 
 log = logging.getLogger("broadcaster.daemon")
 
@@ -197,7 +197,7 @@ class Emergencies(Periodic):
 
     def _stop(self, e: Emergency) -> None:
         d = self.d
-        from broadcaster.station.zones import Zones
+        from broadcaster.daemon.zones import Zones
         requests = {r for (r,) in d.journal.store.read(
             "SELECT request FROM emergency_sends WHERE emergency=? AND request IS NOT NULL", (e.id,))}
         reason = _("emergency {id} stopped by {name}", id=e.id, name=e.stopped_by)

@@ -19,8 +19,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from broadcaster.config import Config
-from broadcaster.station.playlog import Row
-from broadcaster.station.schedule import airings
+from broadcaster.records.playlog import Row
+from broadcaster.config.schedule import airings
 
 OUTCOMES = ("played", "late", "interrupted", "missed", "failed")
 AIRED = ("played", "late", "playing")

@@ -21,7 +21,7 @@ from broadcaster.errors import PlaybackError
 from broadcaster.fsutil import atomic_path, sha256_file
 from broadcaster.i18n import _
 from broadcaster.render.sidecar import read_sidecar
-from broadcaster.station.accounts import Accounts, Approval
+from broadcaster.records.accounts import Accounts, Approval
 
 
 @dataclass(frozen=True)

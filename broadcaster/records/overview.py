@@ -1,4 +1,4 @@
-"""One model of what each zone is doing now, for `status`, the console and the district's view."""
+"""One model of what each zone is doing now, for `status`, the console and the hub's view."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from broadcaster.config import Config
 from broadcaster.i18n import _
 from broadcaster.render.sidecar import durations
-from broadcaster.station.alerts import AlertLog
-from broadcaster.station.playlog import HEARD_WORDS, Journal, Row
-from broadcaster.station.schedule import Airing, airings
+from broadcaster.records.alerts import AlertLog
+from broadcaster.records.playlog import HEARD_WORDS, Journal, Row
+from broadcaster.config.schedule import Airing, airings
 
 
 @dataclass
@@ -25,7 +25,7 @@ class ZoneState:
     coming: Airing | None
     last: Row | None
     device_problem: str | None
-    alerts: list = field(default_factory=list)   # station.alerts.Alert: raised now
+    alerts: list = field(default_factory=list)   # records.alerts.Alert: raised now
 
 
 def zone_states(cfg: Config, journal: Journal, now: datetime) -> list[ZoneState]:

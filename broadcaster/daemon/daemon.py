@@ -7,7 +7,7 @@ priority order and fades out for an urgent one. Every airing is a row in the pla
 Other parts take `play` requests, watch the files for live edits, re-render stale
 audio ahead of time and beat the heart that `play` and `status` look for.
 
-Each part is one module (see ``station.parts`` for what a part is); ``PARTS`` is the one
+Each part is one module (see ``daemon.parts`` for what a part is); ``PARTS`` is the one
 place that lists them. A new part is a new module and one line here.
 """
 
@@ -25,19 +25,19 @@ from broadcaster.config import Config, load_config
 from broadcaster.errors import ConfigError
 from broadcaster.fsutil import private_dir, private_file
 from broadcaster.i18n import _
-from broadcaster.station.clock import Clock
-from broadcaster.station.alerts import Alerts
-from broadcaster.station.emergencies import Emergencies
-from broadcaster.station.inbox import Requests
-from broadcaster.station.live import LiveDesk
-from broadcaster.station.monitor import Monitors
-from broadcaster.station.outputs import Outputs
-from broadcaster.station.parts import Heartbeat, MemoryTrim, Part, PlayLog, StateLock, Timer
-from broadcaster.station.planner import Planner
-from broadcaster.station.playlog import Journal
-from broadcaster.station.renderer import Renderer
-from broadcaster.station.watcher import Watcher
-from broadcaster.station.zones import Zones
+from broadcaster.daemon.clock import Clock
+from broadcaster.daemon.alerts import Alerts
+from broadcaster.daemon.emergencies import Emergencies
+from broadcaster.daemon.inbox import Requests
+from broadcaster.daemon.live import LiveDesk
+from broadcaster.daemon.monitor import Monitors
+from broadcaster.daemon.outputs import Outputs
+from broadcaster.daemon.parts import Heartbeat, MemoryTrim, Part, PlayLog, StateLock, Timer
+from broadcaster.daemon.planner import Planner
+from broadcaster.records.playlog import Journal
+from broadcaster.daemon.renderer import Renderer
+from broadcaster.daemon.watcher import Watcher
+from broadcaster.daemon.zones import Zones
 
 log = logging.getLogger("broadcaster.daemon")
 

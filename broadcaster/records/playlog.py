@@ -1,6 +1,6 @@
 """The play log (the journal of every airing) and the request queue for `play`, in SQLite.
 
-Written through ``station.db`` (WAL with synchronous=FULL: a committed row
+Written through ``records.db`` (WAL with synchronous=FULL: a committed row
 survives a power cut). A scheduled airing's row is written when it *starts* and
 completed when it ends; (slot, zone, scheduled) is unique, so an airing is aired
 at most once, and a row left 'playing' by a killed daemon is marked interrupted
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from broadcaster.station.emergency_tables import EMERGENCY_TABLES
-from broadcaster.station.db import Database, Duplicate, StoreError
+from broadcaster.records.emergency_tables import EMERGENCY_TABLES
+from broadcaster.records.db import Database, Duplicate, StoreError
 from broadcaster.i18n import N_, _
 
 DB_NAME = "playlog.sqlite3"
@@ -28,7 +28,7 @@ HEARD_WORDS = {"confirmed": N_("confirmed"), "partial": N_("partly heard"), "unh
 REQUEST_WORDS = {"done": N_("played"), "failed": N_("failed"), "interrupted": N_("interrupted"),
                  "missing": N_("the request is no longer in the play log")}
 
-# an airing's columns after its first ones, in both tables (the district keeps the stations' rows as they are)
+# an airing's columns after its first ones, in both tables (a hub keeps its stations' rows as they are)
 ADDED_COLUMNS = (("command", "TEXT"), ("start_error_ms", "REAL"), ("relayed_s", "REAL"), ("fallback_s", "REAL"),
                  ("heard", "TEXT"), ("heard_delay_ms", "REAL"), ("heard_score", "REAL"), ("heard_note", "TEXT"))
 
@@ -155,7 +155,7 @@ class Row:
     heard_delay_ms: float | None = None  # how much later the monitor heard it than it was sent
     heard_score: float | None = None     # how well what was heard matched what was sent (-1..1)
     heard_note: str | None = None        # where sound stopped, or why it could not be checked
-    station: str | None = None     # at the district: the station that aired it
+    station: str | None = None     # at a hub: the station that aired it
 
 
 class Journal:
@@ -297,14 +297,14 @@ class Journal:
 
     def add_request(self, target: str, zone: str, priority: str, now: datetime, command: str | None = None,
                     label: str | None = None) -> int:
-        """A `play` request; ``label`` names an audio file in the log (the district's bulletin id)."""
+        """A `play` request; ``label`` names an audio file in the log (the hub's bulletin id)."""
         cur = self.store.write("INSERT INTO requests (created, target, zone, priority, command, label)"
                           " VALUES (?,?,?,?,?,?)",
                           (now.isoformat(timespec="milliseconds"), target, zone, priority, command, label))
         return cur.lastrowid
 
     def has_command(self, command: str) -> bool:
-        """A district command already taken (as a request, or logged missed)."""
+        """A hub's command already taken (as a request, or logged missed)."""
         return (self.store.one("SELECT 1 FROM requests WHERE command=?", (command,)) is not None
                 or self.store.one("SELECT 1 FROM airings WHERE command=?", (command,)) is not None)
 
@@ -339,10 +339,10 @@ class Journal:
         rs = self.store.read(f"{SELECT_ROW} FROM airings WHERE status='playing' ORDER BY id")
         return [Row(*r) for r in rs]
 
-    # --- the outbox: rows (and every later change of a row) until the district has them ---------
+    # --- the outbox: rows (and every later change of a row) until the hub above has them ---------
 
     def unsent(self, limit: int = 200) -> list[tuple[Row, int]]:
-        """Rows whose latest version the district has not acknowledged, oldest first: (row, version)."""
+        """Rows whose latest version the hub above has not acknowledged, oldest first: (row, version)."""
         rs = self.store.read(f"{SELECT_ROW}, version FROM airings WHERE sent < version ORDER BY id LIMIT ?", (limit,))
         return [(Row(*r[:-1]), r[-1]) for r in rs]
 
@@ -364,7 +364,7 @@ class Journal:
         self.store.write("UPDATE station_airings SET sent=? WHERE station=? AND id=? AND sent < ?",
                          (version, station, row, version))
 
-    # --- at the district: every station's rows ----------------------------------------------------
+    # --- at a hub: every station's rows below ---------------------------------------------------------
 
     def store_station_rows(self, rows: list[dict], received: datetime) -> int:
         """Keep each station's rows, the newest version of each; returns how many were new or newer."""

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
 from broadcaster.i18n import N_, _
-from broadcaster.station.playlog import Row
+from broadcaster.records.playlog import Row
 
 DONE = ("played", "late")
 COLUMNS = (("level", N_("level")), ("station", N_("station")), ("hub", N_("hub")), ("clusters", N_("clusters")),
@@ -111,7 +111,7 @@ def subtree(rows: list[Row], me: str, first: date, last: date, tz, online: dict[
 
 def render_statistics(lines: list[dict], fmt: str, *, title: str) -> bytes:
     """The lines as CSV (for Excel), HTML (to print or attach) or JSON."""
-    from broadcaster.station.report_formats import safe_cells
+    from broadcaster.records.report_formats import safe_cells
     if fmt == "json":
         return json.dumps({"title": title, "columns": [k for k, _t in COLUMNS], "stations": lines},
                           ensure_ascii=False, indent=1).encode("utf-8")

@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import _
-from broadcaster.station.monitor import Monitors
-from broadcaster.station.outputs import Busy, Outputs
-from broadcaster.station.parts import Part
-from broadcaster.station.playlog import STATUS_WORDS
-from broadcaster.station.items import Flight, Item
-from broadcaster.station.renderer import Renderer
+from broadcaster.daemon.monitor import Monitors
+from broadcaster.daemon.outputs import Busy, Outputs
+from broadcaster.daemon.parts import Part
+from broadcaster.records.playlog import STATUS_WORDS
+from broadcaster.daemon.items import Flight, Item
+from broadcaster.daemon.renderer import Renderer
 
 if TYPE_CHECKING:
-    from broadcaster.station.daemon import Daemon
+    from broadcaster.daemon.daemon import Daemon
 
 log = logging.getLogger("broadcaster.daemon")
 
