@@ -411,21 +411,29 @@ def test_a_station_airs_the_hubs_bulletins_in_its_own_slots_at_normal_priority_o
 
 
 def test_the_console_at_a_hub_plays_a_group_of_zones_below_as_signed_commands(fleet, tmp_path):
-    """'Phát ngay' on a group of clusters from the hub's console: each station below gets its own zones."""
+    """'Phát ngay' on a group of clusters from the hub's console, and the same through the API (one path for
+    both since issue 41; the API answered 409 "no daemon serves" before): each station below gets its own
+    zones, once per play."""
+    import httpx
     from tests.console import ConsoleServer, add_user
+    from tests.test_api import token
     text = (fleet.district / "schedule.toml").read_text() + '[groups]\nca_hai = ["qa", "qb"]\n'
     (fleet.district / "schedule.toml").write_text(text, encoding="utf-8")
     assert cli(fleet.district, "build").code == 0
     add_user(fleet.district, "chi", "technician")
+    secret = token(fleet.district, "tinh", "technician")
     server = ConsoleServer(fleet.district, tmp_path / "web.log")
     try:
         with server.client() as c:
             assert c.login("chi").status_code == 303
             page = c.get("/play").text
             assert 'value="qa"' in page and "→ qa" in page   # a zone a station below plays is offered too
-            token = c.csrf("/play")
-            r = c.post("/play", data={"csrf": token, "bulletin": "a", "priority": "normal", "group": "ca_hai"})
+            csrf = c.csrf("/play")
+            r = c.post("/play", data={"csrf": csrf, "bulletin": "a", "priority": "normal", "group": "ca_hai"})
             assert r.status_code == 200 and "error" not in r.text.lower(), r.text[-2000:]
+        r = httpx.post(server.url + "/api/v1/play", json={"bulletin": "a", "groups": ["ca_hai"], "priority": "priority"},
+                       headers={"Authorization": f"Bearer {secret}", "Accept-Language": "en"}, timeout=60)
+        assert r.status_code == 202 and sorted(s["station"] for s in r.json()["stations"]) == ["qa", "qb"], r.text
     finally:
         server.stop()
 
@@ -435,14 +443,15 @@ def test_the_console_at_a_hub_plays_a_group_of_zones_below_as_signed_commands(fl
         for s in ("qa", "qb"):
             link = await connected(fleet, s)
             try:
-                [m] = await (await link.command_consumer()).fetch(1, timeout=10)
-                doc = read_command(m.data, link.creds.keys, s, [s])
-                got[s] = (doc["zones"], doc["signer"], doc["bulletin"])
-                await m.ack()
+                got[s] = []
+                for m in await (await link.command_consumer()).fetch(2, timeout=10):
+                    doc = read_command(m.data, link.creds.keys, s, [s])
+                    got[s].append((doc["zones"], doc["signer"], doc["bulletin"], doc["priority"]))
+                    await m.ack()
             finally:
                 await link.close()
         return got
-    assert asyncio.run(go()) == {"qa": (["qa"], "hub", "a"), "qb": (["qb"], "hub", "a")}
+    assert asyncio.run(go()) == {s: [([s], "hub", "a", "normal"), ([s], "hub", "a", "priority")] for s in ("qa", "qb")}
 
 
 def test_a_station_airs_what_the_hub_plans_holidays_exceptions_moves_and_recurrences_included(fleet, tmp_path):

@@ -29,6 +29,7 @@ LAYERS = [
     ("records", ["broadcaster.records"]),
     ("daemon", ["broadcaster.daemon"]),
     ("fleet", ["broadcaster.fleet"]),
+    ("dispatch", ["broadcaster.dispatch"]),
     ("web", ["broadcaster.web"]),
     ("commands", ["broadcaster.commands", "broadcaster.cli", "broadcaster.__main__"]),
 ]

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from broadcaster.config import AUTO_ENGINES, Config, display_path, find_config, load_config
+from broadcaster.config import AUTO_ENGINES, Config, day_in_range, display_path, find_config, load_config
+from broadcaster.config.model import out_of_range
 from broadcaster.engines import engine_names
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _
@@ -99,19 +100,11 @@ def config_lexicon(obj: Context) -> Path | None:
 
 
 def require_known(kind: str, names, cfg: Config, hint: str | None = None, known=None) -> None:
-    """ConfigError for the first zone, bulletin or station id in ``names`` that the config does not have."""
-    from difflib import get_close_matches
-    if known is None:
-        known = cfg.zones if kind == "zone" else cfg.bulletins
-    for n in names:
-        if n not in known:
-            close = get_close_matches(n, list(known), n=1)
-            message = (_('no zone "{zone}" in {file}', zone=n, file=display_path(cfg.path)) if kind == "zone" else
-                       _('no station "{station}" in {file}', station=n, file=display_path(cfg.path))
-                       if kind == "station" else
-                       _('no group "{group}" in {file}', group=n, file=display_path(cfg.path)) if kind == "group" else
-                       _('no bulletin "{bulletin}" in {file}', bulletin=n, file=display_path(cfg.path)))
-            raise ConfigError(message + (_(' (did you mean "{word}"?)', word=close[0]) if close else ""), hint=hint)
+    """ConfigError for the first zone, bulletin, group or station id in ``names`` that the config does not have."""
+    from broadcaster.dispatch.play import unknown
+    message = unknown(kind, names, cfg, known)
+    if message is not None:
+        raise ConfigError(message, hint=hint)
 
 
 _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -121,12 +114,13 @@ def parse_day(value: str, option: str) -> date:
     """A day as 2020-08-05 or as Vietnamese write it, 05/8/2020."""
     m = _DMY.match(value.strip())
     try:
-        if m:
-            return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
-        return date.fromisoformat(value.strip())
+        d = date(int(m.group(3)), int(m.group(2)), int(m.group(1))) if m else date.fromisoformat(value.strip())
     except ValueError:
         raise click.BadParameter(_('"{value}" is not a date like 2020-08-05 or 05/8/2020', value=value),
                                  param_hint=option) from None
+    if not day_in_range(d):
+        raise click.BadParameter(out_of_range(option, d), param_hint=option)
+    return d
 
 
 def parse_from(value: str | None, cfg: Config, hint: str = "--from") -> datetime:
@@ -141,6 +135,8 @@ def parse_from(value: str | None, cfg: Config, hint: str = "--from") -> datetime
     except ValueError:
         raise click.BadParameter(_('"{value}" is not a date and time like 2020-08-05 or 2020-08-05T05:00',
                                    value=value), param_hint=hint) from None
+    if not day_in_range(t.date()):
+        raise click.BadParameter(out_of_range(hint, t.date()), param_hint=hint)
     return t if t.tzinfo else t.replace(tzinfo=tz)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import click
 
 from broadcaster.commands.common import Context, local_now, parse_from, play_to_end, project_path, require_known, warn
-from broadcaster.config import Config
+from broadcaster.config import AUDIO_SUFFIXES, Config
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _, when
 from broadcaster.records.playlog import REQUEST_WORDS, STATUS_WORDS
@@ -67,93 +68,74 @@ def play(obj: Context, target: str, zone: str | None, groups: tuple[str, ...], u
     When a daemon serves the zone, it plays it (through the play log's request queue);
     otherwise it plays here and waits until done. Either way it is logged.
     At a hub, --station (or a --group whose zones stations below play) sends it to them as a signed command.
+    In a zone's quiet hours only --urgent plays.
     """
-    import time as _t
+    import asyncio
+    from datetime import timedelta
+    from broadcaster.dispatch.play import Ask, carry_out, route
     from broadcaster.records.playlog import Journal
     cfg = obj.config()
     priority = "urgent" if urgent else "priority" if high else "normal"
-    if stations or all_stations:
-        from broadcaster.commands.orders import send_to_stations
-        send_to_stations(obj, cfg, target, list(stations), all_stations, zone, priority, deadline)
-        return
-    if groups:
-        return _play_on_groups(obj, cfg, target, zone, groups, priority, deadline)
-    if zone is None:
+    whole = bool(stations or all_stations)
+    if not (zone or groups or whole):
         raise click.UsageError(_("--zone or --group is needed (or --station, at a hub)"))
-    require_known("zone", (zone,), cfg, hint=_("zones: {zones}", zones=", ".join(cfg.zones)))
-    if cfg.zones[zone].station:   # a zone a station below plays: it goes to that station, as --station does
-        from broadcaster.commands.orders import send_to_stations
-        send_to_stations(obj, cfg, target, [cfg.zones[zone].station], False, zone, priority, deadline)
-        return
-    if target not in cfg.bulletins:
-        path = Path(target).resolve()
-        if not path.is_file():
-            raise ConfigError(_('"{target}" is neither a bulletin id nor an audio file', target=target),
-                              hint=_("bulletins: {bulletins}", bulletins=", ".join(cfg.bulletins)))
-        path = project_path(obj, target, "TARGET", cfg.root)
-        target = str(path)
+    ask = Ask(target, zones=() if whole or not zone else (zone,), groups=groups, stations=stations,
+              all_stations=all_stations, zone=zone if whole else None, priority=priority)
     journal = Journal(cfg.paths.state)
     try:
-        served = [pid for pid, zs in journal.live_daemons() if zone in zs]
-        if served:
-            rid = journal.add_request(target, zone, priority, local_now(cfg))
-            click.echo(_("Sent to the daemon (pid {pid}) serving zone {zone}; waiting for it to play…",
-                         pid=served[0], zone=zone))
-            while True:
-                status, reason, row = journal.request_state(rid)
-                if status in ("done", "failed", "interrupted"):
-                    break
-                _t.sleep(0.3)
-            click.echo(_(REQUEST_WORDS.get(status, status)) + (f": {reason}" if reason else ""))
-            if status != "done":
-                sys.exit(1)
-            return
-        _play_here(cfg, journal, target, zone, priority)
-    finally:
-        journal.close()
-
-
-def _play_on_groups(obj: Context, cfg: Config, target: str, zone: str | None, groups: tuple[str, ...], priority: str,
-                    deadline: int) -> None:
-    """A bulletin on every zone of some groups (and ``zone``): a signed command to the stations below
-    that serve some of them, the others queued for the daemons on this PC."""
-    import time as _t
-    from broadcaster.records.playlog import Journal
-    require_known("group", groups, cfg, hint=_("groups: {groups}", groups=", ".join(cfg.groups) or "-"),
-                  known=cfg.groups)
-    if target not in cfg.bulletins:
-        raise ConfigError(_('"{target}" is not a bulletin id', target=target),
-                          hint=_("bulletins: {bulletins}", bulletins=", ".join(cfg.bulletins)))
-    chosen = list(dict.fromkeys([*([zone] if zone else []), *(z for g in groups for z in cfg.groups[g])]))
-    below = [z for z in chosen if cfg.zones[z].station]
-    if below:
-        from broadcaster.commands.orders import send_to_stations
-        stations = list(dict.fromkeys(cfg.zones[z].station for z in below))
-        send_to_stations(obj, cfg, target, stations, False, None, priority, deadline, zones=below)
-        chosen = [z for z in chosen if not cfg.zones[z].station]
-        if not chosen:
-            return
-    journal = Journal(cfg.paths.state)
-    try:
-        served = {z for _pid, zs in journal.live_daemons() for z in zs}
-        missing = [z for z in chosen if z not in served]
-        if missing:
-            raise ConfigError(_("no daemon serves {zones}: start broadcaster daemon on this PC first",
-                                zones=", ".join(missing)))
         now = local_now(cfg)
-        ids = {journal.add_request(target, z, priority, now): z for z in chosen}
-        click.echo(_("Sent to the daemon for {count} zone(s): {zones}; waiting for them to play…", count=len(ids),
-                     zones=", ".join(chosen)))
-        states = {}
-        while len(states) < len(ids):
-            for rid, z in ids.items():
-                status, reason, _row = journal.request_state(rid)
-                if rid not in states and status in ("done", "failed", "interrupted"):
-                    states[rid] = status
-                    click.echo(f"  {z}: " + _(REQUEST_WORDS.get(status, status)) + (f": {reason}" if reason else ""))
-            _t.sleep(0.3)
+        where = route(cfg, ask, served={z for _pid, zs in journal.live_daemons() for z in zs}, at=now,
+                      direct=not groups)
+        target = _target(obj, cfg, target, below=bool(where.stations), files=not groups)
+        where = dataclasses.replace(where, target=target)
+        if where.direct:
+            return _play_here(cfg, journal, target, where.direct, priority)
+        done = asyncio.run(carry_out(cfg, where, journal, now, now + timedelta(minutes=deadline)))
+        for one in done.sent:
+            click.echo(_("Sent to station {station} (command {id}, {priority}); it plays when the station has it, "
+                         "or logs it missed after {minutes} min.", station=one.station, id=one.id[:8],
+                         priority=priority, minutes=deadline))
+        if done.requests:
+            _wait_for_requests(journal, done.requests)
     finally:
         journal.close()
+
+
+def _target(obj: Context, cfg: Config, target: str, below: bool, files: bool) -> str:
+    """``target`` as a route takes it: a bulletin id (its audio brought up to date first when it goes to
+    stations below, as publish does) or an audio file inside the project."""
+    if target in cfg.bulletins:
+        if below and cfg.bulletins[target].rendered:
+            from broadcaster.commands.render import build
+            click.get_current_context().invoke(build, bulletins=(target,), engine=None, force=False)
+        return target
+    path = Path(target).resolve()
+    if not files or not path.is_file() or path.suffix.lower() not in AUDIO_SUFFIXES:
+        raise ConfigError((_('"{target}" is neither a bulletin id nor an audio file', target=target) if files else
+                           _('"{target}" is not a bulletin id', target=target)),
+                          hint=_("bulletins: {bulletins}", bulletins=", ".join(cfg.bulletins)))
+    return str(project_path(obj, target, "TARGET", cfg.root))
+
+
+def _wait_for_requests(journal, ids: dict[int, str]) -> None:
+    """Wait until the daemons have played (or failed) every request, saying how each ended; exit 1 unless all played."""
+    import time as _t
+    if len(ids) == 1:
+        zone = next(iter(ids.values()))
+        click.echo(_("Sent to the daemon (pid {pid}) serving zone {zone}; waiting for it to play…",
+                     pid=next((pid for pid, zs in journal.live_daemons() if zone in zs), "?"), zone=zone))
+    else:
+        click.echo(_("Sent to the daemon for {count} zone(s): {zones}; waiting for them to play…", count=len(ids),
+                     zones=", ".join(ids.values())))
+    states: dict[int, str] = {}
+    while len(states) < len(ids):
+        for rid, z in ids.items():
+            status, reason, _row = journal.request_state(rid)
+            if rid not in states and status in ("done", "failed", "interrupted"):
+                states[rid] = status
+                word = _(REQUEST_WORDS.get(status, status)) + (f": {reason}" if reason else "")
+                click.echo(word if len(ids) == 1 else f"  {z}: {word}")
+        _t.sleep(0.3)
     if any(s != "done" for s in states.values()):
         sys.exit(1)
 

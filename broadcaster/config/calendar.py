@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from broadcaster.config.model import day_in_range, out_of_range
 from broadcaster.config.schema import _Loader, _show, _suggest
 from broadcaster.i18n import _
 
@@ -58,10 +59,15 @@ def dates_of(ld: _Loader, value: Any, key: tuple, section: str, name: str) -> fr
         return frozenset()
     for v in value:
         try:
-            out.add(v if isinstance(v, date) and not isinstance(v, datetime) else date.fromisoformat(v))
+            d = v if isinstance(v, date) and not isinstance(v, datetime) else date.fromisoformat(v)
         except (TypeError, ValueError):
             ld.problem(key, section, _("{key} must be a list of dates like 2026-09-02; {value} is not one", key=name,
                                        value=_show(v)))
+            continue
+        if day_in_range(d):
+            out.add(d)
+        else:
+            ld.problem(key, section, out_of_range(name, d))
     return frozenset(out)
 
 
@@ -72,14 +78,16 @@ def parse_calendar(ld: _Loader, data: dict) -> frozenset[date]:
 
 
 def _when(v: Any) -> datetime | None:
+    """A date and time of a change (naive, the station's time), or None when it is not one in FIRST_DAY..LAST_DAY."""
+    t = None
     if isinstance(v, datetime):
-        return v.replace(tzinfo=None, second=v.second, microsecond=0)
-    if isinstance(v, str):
+        t = v.replace(tzinfo=None, second=v.second, microsecond=0)
+    elif isinstance(v, str):
         try:
-            return datetime.fromisoformat(v.strip()).replace(tzinfo=None)
+            t = datetime.fromisoformat(v.strip()).replace(tzinfo=None)
         except ValueError:
             return None
-    return None
+    return t if t is not None and day_in_range(t.date()) else None
 
 
 def parse_changes(ld: _Loader, data: dict, bulletins: dict, zones: dict) -> tuple[Change, ...]:

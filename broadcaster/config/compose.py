@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from broadcaster.config.model import PRIORITIES, display_path
+from broadcaster.config.model import PRIORITIES, day_in_range, display_path, out_of_range
 from broadcaster.config.places import GROUP
 from broadcaster.config.schema import _valid_id
 from broadcaster.engines import engine_names
@@ -64,6 +64,15 @@ def slug(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:48] or "thong-bao"
 
 
+def _bad_day(text: str, key: str) -> str | None:
+    """What is wrong with a date as a form or the API gives it (YYYY-MM-DD in FIRST_DAY..LAST_DAY), or None."""
+    try:
+        d = date.fromisoformat(text.strip())
+    except ValueError:
+        return _("give the date as YYYY-MM-DD, like 2026-12-08")
+    return None if day_in_range(d) else out_of_range(key, d)
+
+
 def check_fields(a: Announcement, cfg) -> dict[str, str]:
     """Per field, what is wrong (empty: nothing)."""
     bad: dict[str, str] = {}
@@ -86,10 +95,8 @@ def check_fields(a: Announcement, cfg) -> dict[str, str]:
     if any(d not in DAYS for d in a.days):
         bad["days"] = _("days are mon, tue, wed, thu, fri, sat, sun")
     if a.once:
-        try:
-            date.fromisoformat(a.once)
-        except ValueError:
-            bad["once"] = _("give the date as YYYY-MM-DD, like 2026-12-08")
+        if (why := _bad_day(a.once, "once")) is not None:
+            bad["once"] = why
     elif a.monthly is not None:
         from apscheduler.triggers.cron import CronTrigger
         try:
@@ -107,17 +114,15 @@ def check_fields(a: Announcement, cfg) -> dict[str, str]:
     for k in ("start", "end"):
         v = getattr(a, k)
         if v:
-            try:
+            if (why := _bad_day(v, k)) is not None:
+                bad[k] = why
+            else:
                 dates[k] = date.fromisoformat(v)
-            except ValueError:
-                bad[k] = _("give the date as YYYY-MM-DD, like 2026-12-08")
     if "start" in dates and "end" in dates and dates["end"] < dates["start"]:
         bad["end"] = _("the last day is before the first")
     for d in a.skip:
-        try:
-            date.fromisoformat(d)
-        except ValueError:
-            bad["skip"] = _("give the dates as YYYY-MM-DD, like {example}", example="2026-12-24")
+        if (why := _bad_day(d, "except")) is not None:
+            bad["skip"] = why
     if not a.zones:
         bad["zones"] = _("choose at least one zone or group")
     else:

@@ -8,7 +8,7 @@ from datetime import date, time, timedelta
 from pathlib import Path
 
 from broadcaster.tomllines import LineIndex
-from broadcaster.i18n import N_
+from broadcaster.i18n import N_, _
 
 AUTO_ENGINES = ("edge", "gtts", "piper", "espeak")  # best voice first; the offline ones last
 FORMATS = ("mp3", "wav")
@@ -87,6 +87,26 @@ class Zone:
             return False
         start, end = self.quiet
         return start <= at < end if start <= end else (at >= start or at < end)
+
+    def quiet_hours(self) -> str:
+        """Its quiet hours as written, "22:00-05:00" ("" when it has none)."""
+        return "-".join(t.strftime("%H:%M") for t in self.quiet) if self.quiet else ""
+
+
+# every date broadcaster takes, wherever it is read (a slot, a holiday, a change, a report, a command's --from);
+# outside it a date is refused where it is read (docs/configuration.md), so no part meets year 1 or 9999
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+
+
+def day_in_range(d: date) -> bool:
+    return FIRST_DAY <= d <= LAST_DAY
+
+
+def out_of_range(key: str, d: date, lang: str | None = None) -> str:
+    """What is said of a date outside FIRST_DAY..LAST_DAY."""
+    return _("{key} {value} is outside the dates broadcaster takes ({first} to {last})", lang, key=key,
+             value=d.isoformat(), first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat())
 
 
 PRIORITIES = ("normal", "priority", "urgent")

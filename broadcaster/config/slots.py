@@ -8,7 +8,7 @@ from datetime import date, time
 from typing import Any
 
 from broadcaster.config.calendar import dates_of
-from broadcaster.config.model import PRIORITIES, Slot, Zone
+from broadcaster.config.model import PRIORITIES, Slot, Zone, day_in_range, out_of_range
 from broadcaster.config.places import GROUP, PLACE_KEYS, expand_targets, zone_place
 from broadcaster.config.schema import _Invalid, _Loader, _number, _show, _str, _suggest, _valid_id
 from broadcaster.i18n import _
@@ -170,6 +170,9 @@ def _slot(ld: _Loader, s: dict, i: int, key: tuple, section: str, bulletins: dic
                 dates[k] = v if isinstance(v, date) and not hasattr(v, "hour") else date.fromisoformat(v)
             except (TypeError, ValueError):
                 bad(k, _("{key} must be a date like 2020-08-05, not {value}", key=k, value=_show(v)))
+                continue
+            if not day_in_range(dates[k]):
+                bad(k, out_of_range(k, dates.pop(k)))
     if "start" in dates and "end" in dates and dates["start"] > dates["end"]:
         bad("end", _("end {end} is before start {start} (the dates are reversed)", end=dates["end"], start=dates["start"]))
     priority = s.get("priority", "normal")

@@ -22,7 +22,15 @@ class Requests(Periodic):
         d = self.d
         workers = d.get(Zones).workers
         for rid, target, zone, priority, command, label in d.journal.take_requests(d.served):
-            item = Item(d.clock.now(), zone, priority, request=rid, command=command)
+            now = d.clock.now()
+            if priority != "urgent" and d.cfg.zones[zone].is_quiet(now.time()):
+                # every path ends here (the command line, the console, the API, a hub's command): the last word
+                reason = _("{zones}: quiet hours now; only an urgent airing plays then",
+                           zones=f"{zone} ({d.cfg.zones[zone].quiet_hours()})")
+                log.warning(_("zone {zone}: request {request} refused: {reason}", zone=zone, request=rid, reason=reason))
+                d.journal.finish_request(rid, "failed", reason)
+                continue
+            item = Item(now, zone, priority, request=rid, command=command)
             if target in d.cfg.bulletins:
                 item.bulletin = target
             else:
@@ -32,7 +40,7 @@ class Requests(Periodic):
                                                               "inside the project", target=target))
                     continue
                 item.audio = path
-                item.bulletin = label   # a name for the log (the district's bulletin id), if it has one
+                item.bulletin = label   # a name for the log (the hub's bulletin id), if it has one
             log.info(_("zone {zone}: request {request} to play {item} ({priority})", zone=zone, request=rid,
                        item=item.label, priority=priority))
             workers[zone].submit(item)

@@ -164,7 +164,8 @@ def check_approvals(cfg: Config, lang: str | None = None) -> list[Finding]:
         for b in cfg.bulletins.values():
             st = state_of(cfg, accounts, b)
             where = cfg.where("bulletins", b.id)
-            if st.state == "never":
+            if st.state == "never" or (st.state in ("submitted", "returned") and st.approved is None):
+                # never approved (perhaps submitted, or returned, now)
                 out.append(Finding("warning", where, _('bulletin "{bulletin}" has no approved version: it does not air '
                                                       "until an approver approves it", lang, bulletin=b.id)))
             elif st.state == "rescheduled" or (st.state in ("submitted", "returned") and st.approved is not None

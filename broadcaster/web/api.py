@@ -12,6 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from broadcaster.config import PRIORITIES
+from broadcaster.dispatch.play import Ask, Refused, carry_out, route
+from broadcaster.errors import BroadcasterError
+from broadcaster.fleet.orders import DEFAULT_DEADLINE
 from broadcaster.i18n import _
 from broadcaster.records.accounts import allowed_zones
 from broadcaster.records.overview import zone_states
@@ -120,28 +123,27 @@ async def play(request: Request) -> Response:
     if unknown:
         return _error(request, 400, _("{places}: no such zone or group (write zone ids, or group:NAME from [groups])",
                                       lang, places=", ".join(unknown)[:200]))
-    chosen = list(dict.fromkeys([*names[0], *(z for g in names[1] for z in cfg.groups[g])]))
     user = request.state.user
-    outside = [z for z in chosen if z not in allowed_zones(user, cfg.zones, cfg.groups)]
-    if outside:
-        console.accounts.audit(user.name, address(request), "refused", f"play outside its places: {', '.join(outside)}")
-        return _error(request, 403, _("{name} may play only on {places}", lang, name=user.name,
-                                      places=", ".join(user.places)))
-    if not chosen:
-        return _error(request, 400, _("choose at least one zone", lang))
+    now = _now(cfg)
     journal = Journal(cfg.paths.state)
     try:
         served = {z for _pid, zs in journal.live_daemons() for z in zs}
-        missing = [z for z in chosen if z not in served]
-        if missing:
-            return _error(request, 409, _("no daemon serves {zones}: start broadcaster daemon on this PC first", lang,
-                                          zones=", ".join(missing)))
-        now = _now(cfg)
-        ids = [journal.add_request(bulletin, z, priority, now) for z in chosen]
+        try:
+            where = route(cfg, Ask(bulletin, zones=tuple(names[0]), groups=tuple(names[1]), priority=priority),
+                          served=served, at=now, user=user, lang=lang)
+        except Refused as e:
+            if e.audit:
+                console.accounts.audit(user.name, address(request), "refused", e.audit)
+            return _error(request, e.status, str(e))
+        try:
+            done = await carry_out(cfg, where, journal, now, now + DEFAULT_DEADLINE)
+        except BroadcasterError as e:
+            return _error(request, 502, e.message)
     finally:
         journal.close()
-    console.accounts.audit(user.name, address(request), "play", f"{bulletin} on {', '.join(chosen)} ({priority})")
-    return JSONResponse({"requests": [{"id": i, "zone": z} for i, z in zip(ids, chosen)]}, 202)
+    console.accounts.audit(user.name, address(request), "play", f"{bulletin} on {', '.join(where.places)} ({priority})")
+    return JSONResponse({"requests": [{"id": i, "zone": z} for i, z in done.requests.items()],
+                         "stations": [{"station": s.station, "command": s.id} for s in done.sent]}, 202)
 
 
 async def new_bulletin(request: Request) -> Response:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from broadcaster.config import Config, load_config
+from broadcaster.config import Config, day_in_range, load_config
 from broadcaster.errors import BroadcasterError
 from broadcaster.fsutil import atomic_write_bytes, private_file
 from broadcaster.i18n import LANGUAGES, _, day, when
@@ -72,8 +72,12 @@ def secret_key(state: Path) -> str:
 
 
 def day_start(cfg: Config, text: str) -> float:
-    """The first instant of a day written YYYY-MM-DD, in the project's time zone (ValueError if it is not one)."""
-    return datetime.combine(date.fromisoformat(text), datetime.min.time(), ZoneInfo(cfg.timezone)).timestamp()
+    """The first instant of a day written YYYY-MM-DD, in the project's time zone (ValueError if it is not one,
+    or is outside the dates broadcaster takes)."""
+    d = date.fromisoformat(text)
+    if not day_in_range(d):
+        raise ValueError(text)
+    return datetime.combine(d, datetime.min.time(), ZoneInfo(cfg.timezone)).timestamp()
 
 
 def lang_of(request: Request) -> str:

@@ -3,6 +3,7 @@ confirmation) and the accounts page."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,7 +12,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from broadcaster.config import PRIORITY_WORDS
+from broadcaster.dispatch.play import Ask, Refused, carry_out, route
 from broadcaster.errors import BroadcasterError
+from broadcaster.fleet.orders import DEFAULT_DEADLINE
 from broadcaster.i18n import _
 from broadcaster.records.accounts import ROLES, RIGHT_WORDS, RIGHTS, allowed_zones, parse_places
 from broadcaster.records.playlog import Journal
@@ -37,78 +40,47 @@ async def play(request: Request) -> Response:
         chosen = request.query_params.get("bulletin")
         return render(request, "play.html", **{**context, "chosen": chosen if chosen in cfg.bulletins else None})
     form = await request.form()
+    lang = request.state.lang
     asked = chosen_zones(cfg, form)   # stations are sent to as stations (below)
     if form.get("all") == "1":
         asked += [z for z, zone in cfg.zones.items() if z in allowed and (z in served or zone.station)]
-    outside = [z for z in dict.fromkeys(asked) if z not in allowed]
-    if outside or (user.places and form.getlist("station")):
-        console.accounts.audit(user.name, address(request), "refused", f"play outside its places: {', '.join(outside)}")
-        return render(request, "play.html", status_code=403, **{**context, "error": _(
-            "{name} may play only on {places}", request.state.lang, name=user.name, places=", ".join(user.places))})
-    zones = list(dict.fromkeys(asked))
-    stations = [s for s in form.getlist("station") if s in context["stations"]]
     priority = str(form.get("priority", "normal"))
-    if priority not in PRIORITY_WORDS:
-        priority = "normal"
     target = str(form.get("bulletin") or "")
+    ask = Ask(target, zones=tuple(dict.fromkeys(asked)), stations=tuple(form.getlist("station")),
+              priority=priority if priority in PRIORITY_WORDS else "normal")
+    now = datetime.now(ZoneInfo(cfg.timezone))
+    try:
+        where = route(cfg, ask, served=served, at=now, user=user, lang=lang)
+    except Refused as e:
+        if e.audit:
+            console.accounts.audit(user.name, address(request), "refused", e.audit)
+        return render(request, "play.html", status_code=e.status, **{**context, "error": str(e)})
     upload = form.get("file")
-    lang = request.state.lang
     if upload is not None and getattr(upload, "filename", ""):
         target_path, error = await take_upload(cfg, upload, lang)
         if error:
             return render(request, "play.html", status_code=400, **{**context, "error": error})
-        target = str(target_path)
+        where = replace(where, target=str(target_path))
     elif target not in cfg.bulletins:
-        return render(request, "play.html", status_code=400, **{**context, "error": _("choose a bulletin or a file", lang)})
-    if stations:
-        return await _to_stations(request, context, cfg, target, stations, priority, form)
-    if not zones:
-        return render(request, "play.html", status_code=400, **{**context, "error": _("choose at least one zone", lang)})
-    below = [z for z in zones if cfg.zones[z].station]   # played by a station below this hub (a cluster)
-    missing = [z for z in zones if z not in served and z not in below]
-    if missing:
-        return render(request, "play.html", status_code=409, **{**context, "error": _(
-            "no daemon serves {zones}: start broadcaster daemon on this PC first", lang, zones=", ".join(missing))})
-    if priority == "urgent" and form.get("confirmed") != "yes":
-        return render(request, "play.html", **{**context, "confirm": {"target": target, "zones": zones}})
-    now = datetime.now(ZoneInfo(cfg.timezone))
-    if below:   # a signed command to the stations that play them, as `play --group` sends
-        from broadcaster.fleet.orders import DEFAULT_DEADLINE, send_play
-        try:
-            await send_play(cfg, target, stations=list(dict.fromkeys(cfg.zones[z].station for z in below)), zone=None,
-                            priority=priority, now=now, deadline=now + DEFAULT_DEADLINE, zones=below)
-        except BroadcasterError as e:
-            return render(request, "play.html", status_code=502, **{**context, "error": e.message})
+        return render(request, "play.html", status_code=400,
+                      **{**context, "error": _("choose a bulletin or a file", lang)})
+    places = list(where.places)
+    if where.priority == "urgent" and form.get("confirmed") != "yes":
+        return render(request, "play.html", **{**context, "confirm": {"target": where.target, "zones": list(ask.zones),
+                                                                      "stations": list(ask.stations), "shown": places}})
     journal = Journal(cfg.paths.state)
     try:
-        for z in zones:
-            if z not in below:
-                journal.add_request(target, z, priority, now)
-    finally:
-        journal.close()
-    console.accounts.audit(request.state.user.name, address(request), "play",
-                           f"{Path(target).name} on {', '.join(zones)} ({priority})")
-    return render(request, "play.html", **{**context, "done": {"target": Path(target).name, "zones": zones,
-                                                               "priority": priority}})
-
-
-async def _to_stations(request: Request, context: dict, cfg, target: str, stations: list[str], priority: str,
-                       form) -> Response:
-    """At a hub: a signed command to each chosen station below, as `play --station` sends."""
-    from broadcaster.fleet.orders import DEFAULT_DEADLINE, send_play
-    if priority == "urgent" and form.get("confirmed") != "yes":
-        return render(request, "play.html", **{**context, "confirm": {"target": target, "zones": stations,
-                                                                      "stations": stations}})
-    try:
-        now = datetime.now(ZoneInfo(cfg.timezone))
-        await send_play(cfg, target, stations=stations, zone=None, priority=priority, now=now,
-                        deadline=now + DEFAULT_DEADLINE)
+        await carry_out(cfg, where, journal, now, now + DEFAULT_DEADLINE)
     except BroadcasterError as e:
         return render(request, "play.html", status_code=502, **{**context, "error": e.message})
-    request.app.state.console.accounts.audit(request.state.user.name, address(request), "play",
-                                             f"{Path(target).name} to stations {', '.join(stations)} ({priority})")
-    return render(request, "play.html", **{**context, "done": {"target": Path(target).name, "zones": stations,
-                                                               "priority": priority}})
+    finally:
+        journal.close()
+    name = Path(where.target).name
+    console.accounts.audit(user.name, address(request), "play",
+                           (f"{name} to stations {', '.join(ask.stations)}" if ask.stations and not asked else
+                            f"{name} on {', '.join(places)}") + f" ({where.priority})")
+    return render(request, "play.html", **{**context, "done": {"target": name, "zones": places,
+                                                               "priority": where.priority}})
 
 
 async def users(request: Request) -> Response:

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from broadcaster.config import PRIORITY_WORDS
+from broadcaster.config import PRIORITY_WORDS, day_in_range
+from broadcaster.config.model import out_of_range
 from broadcaster.i18n import N_, _
 from broadcaster.render.sidecar import durations
 from broadcaster.records.accounts import AccessError
@@ -24,6 +25,7 @@ from broadcaster.web.common import PUBLIC, Page, address, day_start, render
 
 
 TABLE_ROWS = 300   # airings listed under the schedule's chart (the chart shows them all)
+MAX_REPORT_DAYS = 366   # a report over more is refused (ten years took 8 s of a core); a year fits
 
 
 def _now(cfg) -> datetime:
@@ -182,6 +184,8 @@ async def schedule_change(request: Request) -> Response:
             day = date.fromisoformat(str(f["holiday"]))
         except ValueError:
             return bad(_("give the date as YYYY-MM-DD, like 2026-12-08", lang))
+        if not day_in_range(day):
+            return bad(out_of_range("holiday", day, lang))
         what, change = f"holiday {day}", None
     else:
         bulletin = str(f.get("bulletin", ""))
@@ -190,6 +194,8 @@ async def schedule_change(request: Request) -> Response:
         except ValueError:
             return bad(_("at must be the airing's planned date and time, like 2026-12-08T17:00:00, not {value}", lang,
                          value=str(f.get("at", ""))[:40]))
+        if not day_in_range(at.date()):
+            return bad(out_of_range("at", at.date(), lang))
         tz = ZoneInfo(cfg.timezone)
         found = [a for a in airings(cfg, at.replace(tzinfo=tz), at.replace(tzinfo=tz) + timedelta(seconds=1),
                                     moves=False) if a.bulletin == bulletin]
@@ -212,6 +218,8 @@ async def schedule_change(request: Request) -> Response:
                       else datetime.fromisoformat(text).replace(tzinfo=None, microsecond=0))
             except (TypeError, ValueError):
                 return bad(_('to must be a time like "17:30" (that day) or a date and time like 2026-12-08T17:30', lang))
+            if not day_in_range(to.date()):
+                return bad(out_of_range("to", to.date(), lang))
             change["to"] = to
             what = f"move {bulletin} from {at} to {to}"
     try:
@@ -284,10 +292,22 @@ async def report(request: Request) -> Response:
         today = _now(cfg).date()
         return render(request, "report.html", first=today - timedelta(days=6), last=today)
 
+    lang = request.state.lang
+    try:
+        first, last = date.fromisoformat(q["from"]), date.fromisoformat(q.get("to") or q["from"])
+    except ValueError:
+        return PlainTextResponse(_("give the dates as YYYY-MM-DD, like {example}", lang,
+                                   example=_now(cfg).date().isoformat()), 400)
+    for key, d in (("from", first), ("to", last)):
+        if not day_in_range(d):
+            return PlainTextResponse(out_of_range(key, d, lang), 400)
+    if not 0 <= (last - first).days < MAX_REPORT_DAYS:
+        return PlainTextResponse(_("a report covers 1 to {days} days, from the first date to the last", lang,
+                                   days=MAX_REPORT_DAYS), 400)
+
     def make() -> str:
         from broadcaster.records.report import build_report, combine
         from broadcaster.records.report_formats import render as render_report
-        first, last = date.fromisoformat(q["from"]), date.fromisoformat(q.get("to") or q["from"])
         journal = Journal(cfg.paths.state)
         try:
             rows = journal.rows()
@@ -297,11 +317,7 @@ async def report(request: Request) -> Response:
         lengths = durations(cfg)
         parts = [build_report(cfg, rows, first, last, now, zones={z}, lengths=lengths) for z in cfg.zones]
         return render_report(combine(parts, first, last, now, cfg.timezone), cfg, "html")
-    try:
-        html = await asyncio.to_thread(make)
-    except ValueError:
-        return PlainTextResponse(_("give the dates as YYYY-MM-DD, like {example}", request.state.lang,
-                                   example=_now(cfg).date().isoformat()), 400)
+    html = await asyncio.to_thread(make)
     return HTMLResponse(html if isinstance(html, str) else html.decode("utf-8"))
 
 

@@ -1,0 +1,92 @@
+"""Issue 36: inputs that silenced a station or answered 500, through the real console over HTTP and the real
+command line. Every date is read in 2000-01-01..2099-12-31 (docs/configuration.md), a report covers a year
+at the most, and a bulletin submitted but never approved is a warning, not a crash."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.console import ConsoleServer, add_user
+from tests.test_api import token
+
+
+def cli(root, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "broadcaster", *args], cwd=root, capture_output=True, text=True,
+                          input=stdin, timeout=120, env={**os.environ, "LANG": "C.UTF-8", "BROADCASTER_LANG": "en"})
+
+
+def test_dates_outside_the_calendar_are_refused_where_they_are_read_and_nothing_answers_500(tmp_path):
+    from tests.test_places import PLACES
+    from tests.test_web_hardening import make_project
+    root = make_project(tmp_path / "project", PLACES)
+    editor = token(root, "tinh-bt", "editor")
+    before = (root / "schedule.toml").read_bytes()
+    server = ConsoleServer(root, tmp_path / "web.log")
+    try:
+        api = httpx.Client(base_url=server.url, timeout=30,
+                           headers={"Authorization": f"Bearer {editor}", "Accept-Language": "en"})
+        base = {"title": "Tin ngày xa", "text": "Kính thưa bà con.", "times": ["05:30"], "zones": ["cum_1"]}
+        for extra, field in (({"once": "0001-01-01"}, "once"), ({"start": "0001-01-01", "weeks": 3}, "start"),
+                             ({"end": "9999-12-31"}, "end"), ({"except": ["1999-12-31"]}, "skip")):
+            r = api.post("/api/v1/bulletins", json={**base, **extra})
+            assert r.status_code == 400, (extra, r.status_code, r.text)
+            assert "outside the dates broadcaster takes (2000-01-01 to 2099-12-31)" in r.json()["fields"][field], r.text
+        assert (root / "schedule.toml").read_bytes() == before and not list((root / "scripts").glob("tin_*"))
+        for path in ("/api/v1/next", "/api/v1/status", "/api/v1/log?since=0001-01-01"):
+            r = api.get(path)
+            assert r.status_code in (200, 400), (path, r.status_code, r.text)
+        person = server.client()
+        assert person.login("an").status_code == 303
+        for q, says in (("from=9999-12-31&to=9999-12-31", "outside the dates"), ("from=0001-01-01", "outside the dates"),
+                        ("from=2016-01-01&to=2026-01-01", "1 to 366 days"), ("from=2026-12-09&to=2026-12-01", "366"),
+                        ("from=soon", "YYYY-MM-DD")):
+            r = person.get("/report?" + q)
+            assert r.status_code == 400 and says in r.text, (q, r.status_code, r.text[:300])
+        r = person.get("/report?from=2026-01-01&to=2026-12-31")   # a whole year is a report
+        assert r.status_code == 200, r.text[:300]
+        r = person.post("/schedule/change", data={"csrf": person.csrf("/schedule"), "holiday": "0001-01-01"})
+        assert r.status_code == 400 and "outside the dates" in r.text, (r.status_code, r.text[:300])
+        for page in ("/", "/schedule", "/clusters"):
+            assert person.get(page).status_code == 200, page
+    finally:
+        server.stop()
+    # a date out of range written by hand: one file:line error, not a crash; the command line likewise
+    text = before.decode() + '[[slots]]\nbulletin = "thong-bao"\nzones = ["cum_1"]\nat = ["05:30"]\nstart = 0001-01-01\n'
+    (root / "schedule.toml").write_text(text, encoding="utf-8")
+    r = cli(root, "check")
+    assert r.returncode in (1, 2) and "schedule.toml:" in r.stderr + r.stdout, (r.returncode, r.stdout, r.stderr)
+    assert "start 0001-01-01 is outside the dates broadcaster takes" in r.stderr + r.stdout
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    (root / "schedule.toml").write_bytes(before)
+    for args in (("next", "--from", "0001-01-01"), ("next", "--from", "9999-12-31T23:00"), ("report", "--from", "01/01/0001", "-o", "r.csv")):
+        r = cli(root, *args)
+        assert r.returncode == 2 and "outside the dates broadcaster takes" in r.stderr, (args, r.returncode, r.stderr)
+
+
+@pytest.mark.audio
+def test_a_bulletin_submitted_but_never_approved_is_a_warning_and_the_station_starts(station):
+    """[approval] required, a bulletin built and submitted, never approved: `check`, `status` and `next`
+    answer (they crashed with AttributeError), and the daemon starts and plays the approved one."""
+    from tests.console import PASSWORD
+    station.configure([("a", ["za"], 3600, "normal"), ("b", ["za"], 3600, "normal")],
+                      extra=lambda when: ["[approval]", "required = true"])
+    station.build()
+    root = station.root
+    for name, role in (("bt", "editor"), ("chi", "approver")):
+        add_user(root, name, role)
+    assert cli(root, "submit", "a", "--user", "bt", stdin=PASSWORD + "\n").returncode == 0
+    assert cli(root, "approve", "a", "--user", "chi", stdin=PASSWORD + "\n").returncode == 0
+    r = cli(root, "submit", "b", "--user", "bt", stdin=PASSWORD + "\n")
+    assert r.returncode == 0, r.stderr
+    r = cli(root, "check")
+    assert r.returncode == 0 and 'bulletin "b" has no approved version' in r.stdout + r.stderr, (r.stdout, r.stderr)
+    for args in (("status",), ("next",)):
+        r = cli(root, *args)
+        assert r.returncode == 0 and "Traceback" not in r.stderr and "internal error" not in r.stderr, (args, r.stderr)
+    station.start()   # asserts "daemon started" in its log
+    assert station.stop() == 0
