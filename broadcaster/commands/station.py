@@ -30,7 +30,10 @@ def daemon(obj: Context, zones: tuple[str, ...], verbose: bool) -> None:
             click.secho(f.render(), fg="red", err=True)
         raise ConfigError(_("the project has errors; the daemon did not start"), hint=_("fix them, then start it again"))
     setup_logging(cfg.paths.state, verbose)
-    Daemon(cfg.path, zones=list(zones) or None, allow_outside=obj.allow_outside, parts=daemon_parts(cfg)).run_forever()
+    status = Daemon(cfg.path, zones=list(zones) or None, allow_outside=obj.allow_outside,
+                    parts=daemon_parts(cfg)).run_forever()
+    if status:
+        sys.exit(status)
 
 
 def daemon_parts(cfg: Config) -> tuple:

@@ -36,7 +36,7 @@ from broadcaster.daemon.parts import Heartbeat, MemoryTrim, Part, PlayLog, State
 from broadcaster.daemon.planner import Planner
 from broadcaster.records.playlog import Journal
 from broadcaster.daemon.renderer import Renderer
-from broadcaster.daemon.watcher import Watcher
+from broadcaster.daemon.watcher import RELOAD_RETRY, Watcher
 from broadcaster.daemon.zones import Zones
 
 log = logging.getLogger("broadcaster.daemon")
@@ -81,6 +81,8 @@ class Daemon:
         self.stop_event = threading.Event()
         self.parts: list[Part] = [cls(self) for cls in parts]
         self._started: list[Part] = []
+        self.reloading = threading.RLock()   # held by a reload, and by the periodic parts as they work
+        self.exit_status = 0                 # 1: stopped because a part was left in a state nobody planned
 
     @property
     def served(self) -> list[str]:
@@ -121,8 +123,9 @@ class Daemon:
         if not quiet:
             log.info(_("broadcaster daemon stopped"))
 
-    def run_forever(self) -> None:
-        """Run until SIGTERM or SIGINT (Ctrl+C); then end the airings with a short fade."""
+    def run_forever(self) -> int:
+        """Run until SIGTERM or SIGINT (Ctrl+C); then end the airings with a short fade. The exit status:
+        0, or 1 when it stopped itself (a part left half-reloaded)."""
         def on_signal(signum, _frame):
             log.info(_("signal {signal} received: stopping", signal=signal.Signals(signum).name))
             self.stop_event.set()
@@ -136,15 +139,38 @@ class Daemon:
                 pass
         finally:
             self.stop()
+        return self.exit_status
 
-    def reload(self, cfg: Config) -> None:
-        """A new, valid configuration (or the same one with a script or jingle changed): every part
-        is told, in order."""
-        old, self.cfg = self.cfg, cfg
-        if cfg != old:
-            log.info(_("configuration reloaded"))
-        for part in self._started:
-            part.reload(old, cfg)
+    def reload(self, cfg: Config) -> bool:
+        """A new, valid configuration (or the same one with a script or jingle changed): every part is
+        told, in order. All or nothing: when a part cannot take it, the parts that did (and that one) are
+        told to go back to the configuration that ran, and it runs on; False. A part that cannot go back
+        either leaves the daemon in a state nobody planned: it stops, exit status 1, for its supervisor
+        (systemd's Restart=always) to start it afresh, rather than run on half-alive and silent."""
+        with self.reloading:
+            old, self.cfg = self.cfg, cfg
+            told: list[Part] = []
+            try:
+                for part in self._started:
+                    told.append(part)
+                    part.reload(old, cfg)
+            except Exception:
+                log.exception(_("{part} could not take the new configuration; the configuration that ran keeps "
+                                "running (tried again in {seconds} s)", part=told[-1].name, seconds=RELOAD_RETRY))
+                self.cfg = old
+                for part in reversed(told):
+                    try:
+                        part.reload(cfg, old)
+                    except Exception:
+                        log.critical(_("{part} could not go back to the configuration that ran: the daemon stops "
+                                       "for its supervisor to start it again", part=part.name), exc_info=True)
+                        self.exit_status = 1
+                        self.stop_event.set()
+                        break
+                return False
+            if cfg != old:
+                log.info(_("configuration reloaded"))
+            return True
 
 
 class _PrivateLogFile(RotatingFileHandler):

@@ -17,11 +17,14 @@ log = logging.getLogger("broadcaster.daemon")
 class Requests(Periodic):
     name = "requests"
     interval = 0.5
+    waits_for_reload = True
 
     def tick(self) -> None:
         d = self.d
         workers = d.get(Zones).workers
-        for rid, target, zone, priority, command, label in d.journal.take_requests(d.served):
+        # only zones whose worker runs: a zone a reload adds is taken once its worker is there, not lost
+        for rid, target, zone, priority, command, label in d.journal.take_requests([z for z in d.served
+                                                                                   if z in workers]):
             now = d.clock.now()
             if priority != "urgent" and d.cfg.zones[zone].is_quiet(now.time()):
                 # every path ends here (the command line, the console, the API, a hub's command): the last word

@@ -58,10 +58,19 @@ class Periodic(Part):
     """A part that does its work every ``interval`` seconds on the daemon's timer."""
 
     interval = 1.0
+    # True for the parts that hand work to the zones' workers by zone id (the planner, the requests): their
+    # tick and a reload never run at once. The others (network sends among them) go on during a reload.
+    waits_for_reload = False
 
     def start(self) -> None:
         self.tick()
-        self.d.get(Timer).every(self.interval, guarded(self.tick, self.name), self.name)
+        self.d.get(Timer).every(self.interval, guarded(self._tick, self.name), self.name)
+
+    def _tick(self) -> None:
+        if not self.waits_for_reload:
+            return self.tick()
+        with self.d.reloading:   # never half-way through a reload: the zones' workers match the configuration
+            self.tick()
 
     def stop(self) -> None:
         timer = self.d.get(Timer)

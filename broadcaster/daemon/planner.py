@@ -28,6 +28,7 @@ JUMPED_FORWARD = N_("the system clock jumped forward by {seconds} s")
 class Planner(Periodic):
     name = "plan"
     interval = 0.5
+    waits_for_reload = True
 
     def __init__(self, daemon):
         super().__init__(daemon)

@@ -4,6 +4,7 @@ to every part, an invalid one is logged and the running configuration kept."""
 from __future__ import annotations
 
 import logging
+import time
 
 from broadcaster.config import load_config, programme_path
 from broadcaster.errors import ConfigError
@@ -11,6 +12,8 @@ from broadcaster.i18n import _
 from broadcaster.daemon.parts import Periodic
 
 log = logging.getLogger("broadcaster.daemon")
+
+RELOAD_RETRY = 10.0   # seconds before a configuration a part could not take is tried again
 
 
 class Watcher(Periodic):
@@ -20,6 +23,7 @@ class Watcher(Periodic):
     def __init__(self, daemon):
         super().__init__(daemon)
         self.signature: tuple = ()
+        self.retry_at: float | None = None   # when to try again a configuration a part could not take
 
     def start(self) -> None:
         self.signature = self.files_signature()
@@ -42,12 +46,14 @@ class Watcher(Periodic):
 
     def tick(self) -> None:
         sig = self.files_signature()
-        if sig == self.signature:
+        if sig == self.signature and (self.retry_at is None or time.monotonic() < self.retry_at):
             return
         self.signature = sig
+        self.retry_at = None
         try:
             cfg = load_config(self.d.config_path, allow_outside=self.d.allow_outside)
         except ConfigError as e:
             log.error(_("the edited configuration is not valid; the old one keeps running:") + "\n%s", e)
             return
-        self.d.reload(cfg)
+        if not self.d.reload(cfg):   # a part could not take it: the old one runs; try again a little later
+            self.retry_at = time.monotonic() + RELOAD_RETRY
