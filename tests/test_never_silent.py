@@ -90,3 +90,62 @@ def test_a_bulletin_submitted_but_never_approved_is_a_warning_and_the_station_st
         assert r.returncode == 0 and "Traceback" not in r.stderr and "internal error" not in r.stderr, (args, r.stderr)
     station.start()   # asserts "daemon started" in its log
     assert station.stop() == 0
+
+
+def test_the_console_answers_bad_requests_with_4xx_and_headers_and_says_plainly_when_it_cannot_listen(tmp_path):
+    """Lone surrogates in JSON, both Transfer-Encoding and Content-Length, an editor giving an announcement the
+    urgent priority: 4xx, never 500, nothing written. Every answer carries the security headers. A port taken or
+    out of range: one line, exit 2, no traceback and no "The console is at"."""
+    import socket
+    from tests.test_places import PLACES
+    from tests.test_web_hardening import make_project
+    root = make_project(tmp_path / "project", PLACES)
+    editor = token(root, "tinh-bt", "editor")
+    before = (root / "schedule.toml").read_bytes()
+    server = ConsoleServer(root, tmp_path / "web.log")
+    try:
+        api = httpx.Client(base_url=server.url, timeout=30,
+                           headers={"Authorization": f"Bearer {editor}", "Accept-Language": "en"})
+        body = ('{"title": "Tin \\ud800", "text": "Kính thưa bà con.", "times": ["05:30"], "zones": ["cum_1"]}')
+        r = api.post("/api/v1/bulletins", content=body.encode(), headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, (r.status_code, r.text)
+        r = api.post("/api/v1/bulletins", json={"title": "Tin khẩn", "text": "Kính thưa bà con.", "times": ["05:30"],
+                                                "zones": ["cum_1"], "priority": "urgent"})
+        assert r.status_code == 403 and "may not schedule urgent airings" in r.json()["error"], r.text
+        person = server.client()
+        assert person.login("binh").status_code == 303   # an editor
+        page = person.get("/compose").text
+        assert 'value="urgent"' not in page and 'value="priority"' in page
+        r = person.post("/compose", data={"csrf": person.csrf("/compose"), "title": "Tin khẩn 2", "text": "Xin chào.",
+                                          "times": "05:30", "place": "cum_1", "priority": "urgent", "action": "save"})
+        assert r.status_code == 403 and "may not schedule urgent airings" in r.text, (r.status_code, r.text[-500:])
+        r = person.post("/reading", content='{"text": "\\udfff"}'.encode(),
+                        headers={"Content-Type": "application/json", "X-CSRF-Token": person.csrf("/compose")})
+        assert r.status_code == 400, (r.status_code, r.text)
+        for r in (person.get("/"), api.get("/api/v1/zones"), person.get("/static/app.css"), person.get("/nowhere")):
+            h = r.headers
+            assert "frame-ancestors 'none'" in h["content-security-policy"] and h["x-frame-options"] == "DENY", h
+            assert h["x-content-type-options"] == "nosniff" and h["referrer-policy"] == "same-origin", h
+        port = int(server.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"POST /api/v1/play HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n"
+                      b"Authorization: Bearer " + editor.encode() + b"\r\n\r\n0\r\n\r\n")
+            answer = s.recv(4096).decode(errors="replace")
+        assert answer.startswith("HTTP/1.1 400"), answer
+        # the port is taken by this console: a second one says so in one line
+        r = cli(root, "web", "--listen", f"127.0.0.1:{port}")
+        assert r.returncode == 2 and "uses that port" in r.stderr and "The console is at" not in r.stdout, r
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+        for listen in ("0.0.0.0:99999", "no.such.host.invalid:8080"):
+            r = cli(root, "web", "--listen", listen)
+            assert r.returncode == 2 and "Traceback" not in r.stderr and "bug" not in r.stderr, (listen, r.stderr)
+            assert "The console is at" not in r.stdout, r.stdout
+    finally:
+        server.stop()
+    assert (root / "schedule.toml").read_bytes() == before and not list((root / "scripts").glob("tin_*"))
+    from broadcaster.records.accounts import Accounts
+    a = Accounts(root / "state")
+    try:
+        assert [x[4] for x in a.trail() if x[3] == "refused"].count("new bulletin at urgent priority") == 2
+    finally:
+        a.close()

@@ -20,7 +20,7 @@ from broadcaster.records.accounts import allowed_zones
 from broadcaster.records.overview import zone_states
 from broadcaster.records.playlog import Journal
 from broadcaster.config.schedule import airings
-from broadcaster.web.common import FORM, Page, address, day_start
+from broadcaster.web.common import FORM, Page, address, day_start, json_body, urgent_refused
 
 MAX_DAYS = 14
 
@@ -105,10 +105,7 @@ async def play(request: Request) -> Response:
     console = request.app.state.console
     cfg = console.cfg()
     lang = request.state.lang
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
+    body = await json_body(request)
     if not isinstance(body, dict):
         return _error(request, 400, _('send JSON like {{"bulletin": "thong-bao", "zones": ["xa"]}}', lang))
     bulletin, priority = body.get("bulletin"), body.get("priority", "normal")
@@ -155,10 +152,7 @@ async def new_bulletin(request: Request) -> Response:
     from broadcaster.config.compose import Announcement, ComposeError, save_announcement
     console = request.app.state.console
     cfg = console.cfg()
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
+    body = await json_body(request)
     texts = ("title", "text", "start", "end", "priority", "id", "once", "monthly", "engine")
     lists = ("times", "days", "except", "zones", "groups")
     if not isinstance(body, dict) or any(k in body and body[k] is not None and not isinstance(body[k], str)
@@ -180,6 +174,9 @@ async def new_bulletin(request: Request) -> Response:
         console.accounts.audit(user.name, address(request), "refused", "new bulletin outside its places")
         return _error(request, 403, _("{name} may play only on {places}", request.state.lang, name=user.name,
                                       places=", ".join(user.places)))
+    if (why := urgent_refused(user, ann.priority, request.state.lang)) is not None:
+        console.accounts.audit(user.name, address(request), "refused", "new bulletin at urgent priority")
+        return _error(request, 403, why)
     try:
         aid = await asyncio.to_thread(save_announcement, cfg, ann,
                                       lambda p: load_config(p, allow_outside=console.allow_outside))

@@ -3,6 +3,7 @@ the client's address, and rendering a template in that language."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Callable
@@ -59,6 +60,41 @@ class Console:
                 if self._cfg is None:
                     raise   # a broken edit keeps the last good configuration, as the daemon does
         return self._cfg
+
+
+async def json_body(request: Request):
+    """The request's JSON, or None when it is not JSON or holds text no file can take (a lone surrogate such as
+    "\\ud800", which json reads and UTF-8 cannot write): the caller answers 400, never 500 later on."""
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, RecursionError):
+        return None
+    return body if _encodable(body) else None
+
+
+def _encodable(value, depth: int = 0) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if depth > 20:
+        return False
+    if isinstance(value, dict):
+        return all(_encodable(k, depth + 1) and _encodable(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v, depth + 1) for v in value)
+    return True
+
+
+def urgent_refused(user, priority: str, lang: str) -> str | None:
+    """Why ``user`` may not schedule an airing at ``priority``: urgent interrupts everything, even in quiet hours,
+    and is the right of those who may play now and start emergencies (docs/console.md's table); else None."""
+    if priority == "urgent" and not user.may("play"):
+        return _("{name} ({role}) may not schedule urgent airings: urgent is for those who may play now and "
+                 "start emergencies", lang, name=user.name, role=user.role)
+    return None
 
 
 def secret_key(state: Path) -> str:

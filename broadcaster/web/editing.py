@@ -19,7 +19,7 @@ from broadcaster.render.sidecar import read_sidecar
 from broadcaster.records.accounts import AccessError
 from broadcaster.records.approval import pin, slots_of, source_of, state_of, submit
 from broadcaster.daemon.renderer import render_in_child
-from broadcaster.web.common import Page, address, render, targets_within
+from broadcaster.web.common import Page, address, json_body, render, targets_within, urgent_refused
 from broadcaster.web.uploads import MAX_UPLOAD, take_upload
 
 MAX_SCRIPT = 200_000   # characters of one script edited in the browser
@@ -101,10 +101,7 @@ async def reading(request: Request) -> Response:
     """What `normalize` says for the text being typed: each line, its reading and its warnings."""
     from broadcaster.text.textnorm import Normalizer, load_lexicon, unspeakable
     cfg = request.app.state.console.cfg()
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
+    body = await json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("text", ""), str):
         return PlainTextResponse(_('send the text as JSON: {{"text": "..."}}', request.state.lang), 400)
     text = body.get("text", "")[:MAX_SCRIPT]
@@ -209,7 +206,8 @@ async def compose(request: Request) -> Response:
     lang = request.state.lang
     context = dict(**targets_within(cfg, allowed),
                    stations={s: cfg.zones_of(s) for s in (cfg.stations() if not user.places else ())},
-                   priorities=PRIORITY_WORDS, day_words=[(d, _(w, lang)) for d, w in DAY_WORDS], errors={},
+                   priorities={p: w for p, w in PRIORITY_WORDS.items() if p != "urgent" or user.may("play")},
+                   day_words=[(d, _(w, lang)) for d, w in DAY_WORDS], errors={},
                    engines=sorted(engine_names()), ordinals=ORDINALS,
                    form={"title": "", "text": "", "times": "", "days": [], "start": "", "end": "", "except": "",
                          "places": [], "priority": "normal", "repeat": "weekly", "once": "", "weeks": "1",
@@ -248,6 +246,10 @@ async def compose(request: Request) -> Response:
         console.accounts.audit(user.name, address(request), "refused", "new bulletin outside its places")
         return PlainTextResponse(_("{name} may play only on {places}", lang, name=user.name,
                                    places=", ".join(user.places)), 403)
+    if (why := urgent_refused(user, ann.priority, lang)) is not None:
+        console.accounts.audit(user.name, address(request), "refused", "new bulletin at urgent priority")
+        return render(request, "compose.html", status_code=403, **{**context, "form": form,
+                                                                   "errors": {"priority": why}})
     try:
         if f.get("action") == "preview":   # the effective calendar of the next two weeks; nothing written
             preview = await asyncio.to_thread(_preview, cfg, ann)
