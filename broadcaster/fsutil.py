@@ -1,4 +1,4 @@
-"""Writing files so that a crash or a full disk never leaves half a file behind."""
+"""Writing files so that a crash or a full disk never leaves half a file behind, and one writer at a time."""
 
 from __future__ import annotations
 
@@ -31,6 +31,29 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+LOCK_WAIT = 30.0   # seconds a writer waits for another to finish before it gives up (saying so)
+
+
+@contextlib.contextmanager
+def project_lock(config_path: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """The one lock every writer of a project's files holds, across processes (the console, the API and the
+    command line alike), while it reads a file, changes it and replaces it: two writers never lose each
+    other's change. A file beside schedule.toml (``.schedule.toml.lock``); filelock only here."""
+    from filelock import FileLock, Timeout
+    from broadcaster.errors import StorageError
+    from broadcaster.i18n import _
+    lock = FileLock(str(config_path.with_name(f".{config_path.name}.lock")))
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout:
+        raise StorageError(_("another change of {file} has not finished in {seconds} s; nothing was changed",
+                             file=config_path.name, seconds=int(wait)), hint=_("try again in a moment")) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _umask() -> int:

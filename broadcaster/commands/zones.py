@@ -23,14 +23,22 @@ def zones() -> None:
 def import_(obj: Context, csv_file: str, group: str | None) -> None:
     """Add the clusters of a CSV file (id, name, village, lat, lon, kind, station, address) to schedule.toml
     as zones, or update their place; checked as `check` does, written only when all is well."""
-    from broadcaster.config import display_path, find_config, load_config
-    from broadcaster.config.clusters import read_clusters, with_clusters
+    from broadcaster.config import find_config
+    from broadcaster.config.clusters import read_clusters
     from broadcaster.config.schema import _valid_id
-    from broadcaster.fsutil import atomic_path
+    from broadcaster.fsutil import project_lock
     if group is not None and not _valid_id(group):
         raise click.BadParameter(_("a group name may use only letters a-z, digits, '-' and '_'"), param_hint="--group")
     path = find_config(obj.config_option)
     clusters = read_clusters(Path(csv_file))
+    with project_lock(path):   # read, changed and replaced by one writer at a time
+        _import(obj, path, clusters, group)
+
+
+def _import(obj: Context, path: Path, clusters, group: str | None) -> None:
+    from broadcaster.config import display_path, load_config
+    from broadcaster.config.clusters import with_clusters
+    from broadcaster.fsutil import atomic_path
     text, added, updated = with_clusters(path.read_text(encoding="utf-8-sig"), clusters, group)
     # the new file is checked whole, beside the old one, before it takes its place
     with atomic_path(path) as tmp:

@@ -127,6 +127,12 @@ def write_calendar(cfg, load, *, change: dict | None = None, holiday: date | Non
     """Add one ``[[changes]]`` entry (``change``: bulletin, at, and to or cancel, and zones) or one holiday to
     schedule.toml, keeping its comments and layout; the new file is loaded as ``check`` loads it (``load``)
     before it replaces the old one, so nothing is written when it fails (ConfigError)."""
+    from broadcaster.fsutil import project_lock
+    with project_lock(cfg.path):   # read, changed and replaced by one writer at a time
+        _write_calendar(cfg, load, change, holiday)
+
+
+def _write_calendar(cfg, load, change: dict | None, holiday: date | None) -> None:
     import tomlkit
     from broadcaster.config.model import display_path
     from broadcaster.errors import ConfigError

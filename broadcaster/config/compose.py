@@ -20,7 +20,7 @@ from broadcaster.config.places import GROUP
 from broadcaster.config.schema import _valid_id
 from broadcaster.engines import engine_names
 from broadcaster.errors import ConfigError
-from broadcaster.fsutil import atomic_path, atomic_write_bytes
+from broadcaster.fsutil import atomic_path, atomic_write_bytes, project_lock
 from broadcaster.i18n import _
 
 MAX_TEXT = 200_000
@@ -179,7 +179,18 @@ def preview_slot(cfg, a: Announcement):
 
 def save_announcement(cfg, a: Announcement, load) -> str:
     """Write the script and the bulletin with its slot; the bulletin's id. ``load(path)`` loads a
-    schedule.toml as the project does (raising ConfigError). ComposeError when anything is wrong."""
+    schedule.toml as the project does (raising ConfigError). ComposeError when anything is wrong.
+    Under the project's lock, against schedule.toml as it is now (another writer may have changed it
+    since ``cfg`` was read): two saves at once both land, or the second is told why not."""
+    with project_lock(cfg.path):
+        try:
+            now = load(cfg.path)
+        except ConfigError:
+            now = cfg   # the file is broken now: checked against the last good one; the new file is loaded below
+        return _save(now, a, load)
+
+
+def _save(cfg, a: Announcement, load) -> str:
     import tomlkit
     bad = check_fields(a, cfg)
     if bad:

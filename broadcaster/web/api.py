@@ -182,6 +182,8 @@ async def new_bulletin(request: Request) -> Response:
                                       lambda p: load_config(p, allow_outside=console.allow_outside))
     except ComposeError as e:
         return JSONResponse({"error": e.message, "fields": e.fields}, 400)
+    except BroadcasterError as e:   # another writer held schedule.toml too long: nothing was written
+        return _error(request, 503, str(e))
     console.accounts.audit(user.name, address(request), "new bulletin", aid)
     return JSONResponse({"id": aid}, 201)
 

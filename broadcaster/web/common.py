@@ -51,7 +51,7 @@ class Console:
 
     def cfg(self) -> Config:
         st = self.config_path.stat()
-        stamp = (st.st_mtime_ns, st.st_size)
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)   # a replaced file is a new inode, even within one tick
         if self._cfg is None or stamp != self._stamp:
             try:
                 self._cfg = load_config(self.config_path, allow_outside=self.allow_outside)

@@ -13,7 +13,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from broadcaster.config.places import villages_of
 from broadcaster.engines import engine_names
 from broadcaster.errors import BroadcasterError
-from broadcaster.fsutil import atomic_write_bytes, sha256_file
+from broadcaster.fsutil import atomic_write_bytes, project_lock, sha256_file
 from broadcaster.i18n import N_, _
 from broadcaster.render.sidecar import read_sidecar
 from broadcaster.records.accounts import AccessError
@@ -69,7 +69,12 @@ async def edit(request: Request) -> Response:
     if request.method == "POST":
         form = await request.form()
         text = str(form.get("text", ""))[:MAX_SCRIPT].replace("\r\n", "\n")
-        atomic_write_bytes(path, text.encode("utf-8"))
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return PlainTextResponse(_("the text has characters that cannot be saved", request.state.lang), 400)
+        with project_lock(cfg.path):
+            atomic_write_bytes(path, text.encode("utf-8"))
         console.accounts.audit(request.state.user.name, address(request), "edit", rel)
         saved = True
         action = form.get("action")
@@ -258,6 +263,9 @@ async def compose(request: Request) -> Response:
                                       lambda p: load_config(p, allow_outside=console.allow_outside))
     except ComposeError as e:
         return render(request, "compose.html", status_code=400, **{**context, "form": form, "errors": e.fields})
+    except BroadcasterError as e:   # another writer held schedule.toml too long: nothing was written
+        return render(request, "compose.html", status_code=503, **{**context, "form": form,
+                                                                   "errors": {"schedule": str(e)}})
     console.accounts.audit(user.name, address(request), "new bulletin", aid)
     new_cfg = console.cfg()
     b = new_cfg.bulletins[aid]

@@ -166,7 +166,7 @@ async def schedule_change(request: Request) -> Response:
     from broadcaster.config import load_config
     from broadcaster.config.calendar import write_calendar
     from broadcaster.config.slots import parse_time
-    from broadcaster.errors import ConfigError
+    from broadcaster.errors import BroadcasterError, ConfigError
     from broadcaster.records.accounts import allowed_zones
     console = request.app.state.console
     cfg = console.cfg()
@@ -227,6 +227,8 @@ async def schedule_change(request: Request) -> Response:
                                 holiday=day if change is None else None)
     except ConfigError as e:
         return bad(e.message, 400)
+    except BroadcasterError as e:   # another writer held schedule.toml too long: nothing was written
+        return bad(str(e), 503)
     console.accounts.audit(user.name, address(request), "schedule change", what)
     return RedirectResponse("/schedule" + (f"?days={f['days']}" if str(f.get("days", "")).isdigit() else ""), 303)
 
