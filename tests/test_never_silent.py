@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -149,3 +150,58 @@ def test_the_console_answers_bad_requests_with_4xx_and_headers_and_says_plainly_
         assert [x[4] for x in a.trail() if x[3] == "refused"].count("new bulletin at urgent priority") == 2
     finally:
         a.close()
+
+
+@pytest.mark.audio
+def test_a_live_talk_ends_when_its_account_changes_and_refusals_of_places_are_audited(station, tmp_path):
+    """A technician limited to za speaks live; an admin moves the account's places to zb: the talk ends at
+    once (the daemon's live desk hears its end), and after logging in again the old talk's POSTs are refused,
+    audited. Asking a whole station, or a holiday, from a limited account: 403 and an audit line."""
+    import struct
+    from tests.console import PASSWORD
+    from tests.test_web_hardening import logged_in
+    station.configure([], extra=lambda when: ["[groups]", 'ben = ["za"]'])
+    station.build()
+    root = station.root
+    add_user(root, "an", "admin")
+    for name, role in (("ky", "technician"), ("bt", "editor")):
+        r = subprocess.run([sys.executable, "-m", "broadcaster", "user", "add", name, "--role", role, "--places", "za"],
+                           cwd=root, input=f"{PASSWORD}\n{PASSWORD}\n", capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    station.start()
+    console = ConsoleServer(root, tmp_path / "web.log", env=station.pulse.env)
+    try:
+        ky = logged_in(console, "ky")
+        csrf = ky.csrf("/speak")
+        r = ky.post("/speak/start", data={"csrf": csrf, "station": "s1", "zone": "za"})
+        assert r.status_code == 403, r.text
+        r = ky.post("/speak/start", data={"csrf": csrf, "zone": "za", "priority": "urgent"})
+        assert r.status_code == 200 and r.json()["zones"] == ["za"], r.text
+        sid = r.json()["sid"]
+        frames = b"".join(struct.pack(">I", i) + bytes(640) for i in range(10))
+        assert ky.post(f"/speak/{sid}/audio", content=frames, headers={"X-CSRF-Token": csrf}).status_code == 200
+        admin = logged_in(console, "an")
+        r = admin.post("/users", data={"csrf": admin.csrf("/users"), "action": "places", "name": "ky", "places": "zb"})
+        assert r.status_code == 303
+        deadline = time.time() + 15   # the talk's row in the play log is ended: its voice is off the air
+        while not [x for x in station.log() if x["bulletin"] == "live:ky" and x["ended"]]:
+            assert time.time() < deadline, station.daemon_log()[-2000:]
+            time.sleep(0.3)
+        ky = logged_in(console, "ky")   # logged in again, with its new places: the old talk stays ended
+        r = ky.post(f"/speak/{sid}/audio", content=frames, headers={"X-CSRF-Token": ky.csrf("/speak")})
+        assert r.status_code == 410, r.text
+        bt = logged_in(console, "bt")   # an editor limited to za: a holiday is everywhere's
+        r = bt.post("/schedule/change", data={"csrf": bt.csrf("/schedule"), "holiday": "2026-12-24"})
+        assert r.status_code == 403, r.text
+    finally:
+        console.stop()
+        assert station.stop() == 0
+    from broadcaster.records.accounts import Accounts
+    a = Accounts(root / "state")
+    try:
+        trail = [(x[1], x[3], x[4]) for x in a.trail()]
+    finally:
+        a.close()
+    assert ("ky", "refused", "speak to stations s1") in trail, trail
+    assert ("an", "speak end", "ky: account changed") in trail, trail
+    assert any(u == "bt" and act == "refused" and d.startswith("holiday outside its places") for u, act, d in trail)

@@ -19,6 +19,7 @@ from broadcaster.i18n import _
 from broadcaster.records.accounts import ROLES, RIGHT_WORDS, RIGHTS, allowed_zones, parse_places
 from broadcaster.records.playlog import Journal
 from broadcaster.web.common import Page, address, chosen_zones, render, targets_within
+from broadcaster.web.speak import end_talks_of
 from broadcaster.web.uploads import MAX_UPLOAD, take_upload
 
 
@@ -106,6 +107,8 @@ async def users(request: Request) -> Response:
                     raise BroadcasterError(_("you cannot remove your own account", request.state.lang))
                 accounts.remove(name)
             accounts.audit(request.state.user.name, address(request), f"user {action}", name)
+            if action != "add" and end_talks_of(request.app, name):   # its voice is not on the air any more
+                accounts.audit(request.state.user.name, address(request), "speak end", f"{name}: account changed")
             return RedirectResponse("/users", 303)
         except BroadcasterError as e:
             error = e.message

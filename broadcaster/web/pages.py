@@ -179,6 +179,8 @@ async def schedule_change(request: Request) -> Response:
         return PlainTextResponse(message, status)
     if f.get("holiday"):
         if user.places:
+            console.accounts.audit(user.name, address(request), "refused", f"holiday outside its places: "
+                                                                           f"{str(f['holiday'])[:20]}")
             return bad(_("{name} may play only on {places}", lang, name=user.name, places=", ".join(user.places)), 403)
         try:
             day = date.fromisoformat(str(f["holiday"]))

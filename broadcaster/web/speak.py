@@ -38,6 +38,7 @@ IDLE = 10.0                  # seconds without voice: the session ends (a phone 
 class Talk:
     sid: str
     user: str
+    uid: str                    # the account's own id: a removed account added again is another one
     zones: list[str]
     conn: socket.socket
     keeper: Keeper
@@ -106,7 +107,13 @@ async def start(request: Request) -> Response:
     lang = request.state.lang
     form = await request.form()
     speakable, allowed = _speakable(cfg), allowed_zones(user, cfg.zones, cfg.groups)
-    asked = chosen_zones(cfg, form, _stations_for(cfg, user, speakable))
+    offered = _stations_for(cfg, user, speakable)
+    if user.places and form.getlist("station"):   # an account limited to some places never speaks to a whole station
+        console.accounts.audit(user.name, address(request), "refused",
+                               f"speak to stations {', '.join(form.getlist('station'))[:200]}")
+        return JSONResponse({"error": _("{name} may play only on {places}", lang, name=user.name,
+                                        places=", ".join(user.places))}, 403)
+    asked = chosen_zones(cfg, form, offered)
     if form.get("all") == "1":   # every zone this PC's daemon plays or passes on, within the account's places
         asked += sorted(speakable & allowed)
     zones = list(dict.fromkeys(asked))
@@ -136,15 +143,39 @@ async def start(request: Request) -> Response:
     if "zones" not in answer:
         conn.close()
         return JSONResponse({"error": answer.get("error", "?")}, 409)
-    talk = Talk(secrets.token_urlsafe(16), user.name, answer["zones"], conn, Keeper(cfg.paths.state, user.name))
+    talk = Talk(secrets.token_urlsafe(16), user.name, user.uid, answer["zones"], conn,
+                Keeper(cfg.paths.state, user.name))
     _talks(request)[talk.sid] = talk
     console.accounts.audit(user.name, address(request), "speak", f"{', '.join(zones)} ({priority})")
     return JSONResponse({"sid": talk.sid, "zones": talk.zones, "chime": answer.get("chime", 0)})
 
 
 def _mine(request: Request) -> Talk | None:
+    """The session's own live talk, while its account may still speak on every zone of it: an account whose
+    places no longer cover them (or removed and added again) ends the talk, audited."""
     t = _talks(request).get(request.path_params["sid"])
-    return t if t is not None and t.user == request.state.user.name else None
+    user = request.state.user
+    if t is None or t.user != user.name:
+        return None
+    cfg = request.app.state.console.cfg()
+    outside = [z for z in t.zones if z not in allowed_zones(user, cfg.zones, cfg.groups)]
+    if t.uid != user.uid or outside:
+        _talks(request).pop(t.sid, None)
+        t.close()
+        request.app.state.console.accounts.audit(user.name, address(request), "refused",
+                                                 f"speak outside its places now: {', '.join(outside) or 'account'}")
+        return None
+    return t
+
+
+def end_talks_of(app, name: str) -> int:
+    """End every live talk of the account ``name`` (its role, places or password changed, or it was
+    removed): what it says from now on is not on the air. How many were ended."""
+    talks = getattr(app.state, "talks", {})
+    ended = [sid for sid, t in talks.items() if t.user == name]
+    for sid in ended:
+        talks.pop(sid).close()
+    return len(ended)
 
 
 async def audio(request: Request) -> Response:
