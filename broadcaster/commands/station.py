@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from broadcaster.commands.common import Context, local_now, parse_from, play_to_end, project_path, require_known, warn
-from broadcaster.config import AUDIO_SUFFIXES, Config
+from broadcaster.config import AUDIO_SUFFIXES, Config, find_config
 from broadcaster.errors import ConfigError
 from broadcaster.i18n import N_, _, when
 from broadcaster.records.playlog import REQUEST_WORDS, STATUS_WORDS
@@ -20,18 +20,21 @@ from broadcaster.records.playlog import REQUEST_WORDS, STATUS_WORDS
 @click.option("-v", "--verbose", is_flag=True, help=N_("log more detail"))
 @click.pass_obj
 def daemon(obj: Context, zones: tuple[str, ...], verbose: bool) -> None:
-    """Play the schedule on this PC's zones until stopped (Ctrl+C or SIGTERM)."""
+    """Play the schedule on this PC's zones until stopped (Ctrl+C or SIGTERM).
+
+    When schedule.toml (or a file it names) cannot be used, the last configuration that ran here runs
+    instead, with an alert, until it can; only a PC that never ran one refuses to start."""
     from broadcaster.daemon.daemon import Daemon, setup_logging
-    cfg = obj.config()
-    from broadcaster.records.check import check_project
-    problems = [f for f in check_project(cfg, local_now(cfg)) if f.level == "error"]
-    if problems:
-        for f in problems:
-            click.secho(f.render(), fg="red", err=True)
-        raise ConfigError(_("the project has errors; the daemon did not start"), hint=_("fix them, then start it again"))
+    try:
+        cfg, problem = _config_or_last_good(obj, errors_too=True)
+    except ConfigError as e:   # never ran here: nothing to fall back on
+        for line in e.problems:
+            click.secho(line, fg="red", err=True)
+        raise ConfigError(_("the project has errors; the daemon did not start"),
+                          hint=_("fix them, then start it again")) from None
     setup_logging(cfg.paths.state, verbose)
-    status = Daemon(cfg.path, zones=list(zones) or None, allow_outside=obj.allow_outside,
-                    parts=daemon_parts(cfg)).run_forever()
+    status = Daemon(find_config(obj.config_option), zones=list(zones) or None, allow_outside=obj.allow_outside,
+                    cfg=cfg, problem=problem, parts=daemon_parts(cfg)).run_forever()
     if status:
         sys.exit(status)
 
@@ -247,20 +250,46 @@ def _collect(cfg: Config, journal) -> None:
                reason=e))
 
 
+def _config_or_last_good(obj: Context, errors_too: bool = False) -> tuple[Config, str | None]:
+    """The project's configuration (``errors_too``: with no error `check` would find), or when it cannot be used
+    the last good one the daemon ran, with why (said in red); ConfigError when there is none."""
+    from broadcaster.config.lastgood import last_good, state_folder
+    from broadcaster.records.check import project_errors
+    try:
+        cfg = obj.config()
+        if errors_too:
+            project_errors(cfg, local_now(cfg))
+        return cfg, None
+    except ConfigError as e:
+        path = find_config(obj.config_option)
+        kept = last_good(path, state_folder(path), obj.allow_outside)
+        if kept is None:
+            raise
+        for line in e.problems:
+            click.secho(line, fg="red", err=True)
+        click.secho(_("ALERT: the configuration cannot be used; the last good one (kept {when}) runs until it can",
+                      when=kept.saved), fg="red", err=True)
+        return kept.cfg, str(e)
+
+
 @click.command()
 @click.pass_obj
 def status(obj: Context) -> None:
     """Per zone: what is playing, what comes next, and the last airing."""
+    from broadcaster.records.alerts import AlertLog
     from broadcaster.records.check import check_approvals
     from broadcaster.records.overview import heard_of, zone_states
     from broadcaster.records.playlog import Journal
-    cfg = obj.config()
+    cfg, _problem = _config_or_last_good(obj)
     journal = Journal(cfg.paths.state)
     try:
         daemons = journal.live_daemons()
         zones = zone_states(cfg, journal, local_now(cfg))   # the same model as the console's overview
+        station_wide = [a for a in AlertLog(journal).active() if a.zone not in cfg.zones]
     finally:
         journal.close()
+    for a in station_wide:   # the configuration, a hub's malformed messages: not one zone's
+        click.secho(f"{_('ALERT')}: {a.line()}", fg="red", bold=True)
     for f in check_approvals(cfg):
         click.secho(f"{_('approval')}: {f.message}", fg="yellow")
     click.echo(_("Daemons running: {pids}", pids=", ".join(str(p) for p, _z in daemons) or "-"))

@@ -56,14 +56,16 @@ TOP_KEYS = ("timezone", "paths", "tts", "audio", "bulletins", "sources", "zones"
             "monitor", "alerts", "web", "groups", "calendar", "changes", "live")
 
 
-def load_config(path: str | os.PathLike, *, allow_outside: bool = False, programme: Path | None = None) -> Config:
+def load_config(path: str | os.PathLike, *, allow_outside: bool = False, programme: Path | None = None,
+                root: Path | None = None) -> Config:
     """Read and validate a whole schedule.toml; raise one ConfigError listing every problem.
 
     At a station, the hub's installed programme is merged in (``programme`` reads another
-    file in its place: a new programme is checked so before it is installed)."""
+    file in its place: a new programme is checked so before it is installed). ``root``: the project
+    folder, when the file is a copy kept elsewhere (the last good configuration)."""
     path = Path(path)
     text, data = _read(path)
-    loader = _Loader(path, LineIndex(text), allow_outside)
+    loader = _Loader(path, LineIndex(text), allow_outside, root)
     cfg = _build(loader, data, programme)
     if loader.problems:
         raise ConfigError(loader.problems[0], problems=loader.problems)

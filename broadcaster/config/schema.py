@@ -113,9 +113,9 @@ AUDIO_SUFFIXES = (".mp3", ".wav", ".flac", ".ogg")
 class _Loader:
     """Collects problems while converting the parsed TOML into settings."""
 
-    def __init__(self, path: Path, index: LineIndex, allow_outside: bool):
+    def __init__(self, path: Path, index: LineIndex, allow_outside: bool, root: Path | None = None):
         self.path = path
-        self.root = path.parent.resolve()
+        self.root = (root or path.parent).resolve()
         self.index = index
         self.allow_outside = allow_outside
         self.problems: list[str] = []

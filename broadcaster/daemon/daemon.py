@@ -22,7 +22,7 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from broadcaster.config import Config, load_config
-from broadcaster.errors import ConfigError
+from broadcaster.errors import BroadcasterError, ConfigError
 from broadcaster.fsutil import private_dir, private_file
 from broadcaster.i18n import _
 from broadcaster.daemon.clock import Clock
@@ -67,10 +67,14 @@ class Daemon:
     """Everything the loudspeaker PC runs."""
 
     def __init__(self, config_path: Path, *, zones: list[str] | None = None, allow_outside: bool = False,
-                 clock: Clock | None = None, parts: tuple[type[Part], ...] = PARTS):
+                 clock: Clock | None = None, parts: tuple[type[Part], ...] = PARTS, cfg: Config | None = None,
+                 problem: str | None = None):
+        """``cfg``: the configuration to start with (default: ``config_path``'s); ``problem``: why it is not
+        ``config_path``'s own (the last good one runs): an alert until the project's own is taken."""
         self.config_path = config_path
         self.allow_outside = allow_outside
-        self.cfg: Config = load_config(config_path, allow_outside=allow_outside)
+        self.cfg: Config = cfg or load_config(config_path, allow_outside=allow_outside)
+        self.problem = problem
         self.tz = ZoneInfo(self.cfg.timezone)
         self.clock = clock or Clock(self.tz)
         unknown = [z for z in zones or [] if z not in self.cfg.zones]
@@ -110,8 +114,29 @@ class Daemon:
         except BaseException:
             self.stop(quiet=True)
             raise
+        self.configuration_problem(self.problem)
+        if self.problem is None:
+            self.keep_good()
         log.info(_("broadcaster daemon started for zones {zones} (state: {state})", zones=", ".join(self.served),
                    state=self.cfg.paths.state))
+
+    def configuration_problem(self, problem: str | None) -> None:
+        """The project's configuration cannot be used (``problem``: file:line and why) and another runs: an
+        alert for status, the console, the webhook and the hub above; None: it is used again, cleared."""
+        self.problem = problem
+        alerts = self.get(Alerts)
+        if problem is not None:
+            alerts.raise_(self.config_path.name, "config", problem)
+        else:
+            alerts.clear(self.config_path.name, "config", _("the configuration loads again and runs"))
+
+    def keep_good(self) -> None:
+        """The configuration that runs now is a good one: kept as the one to start from if the next cannot."""
+        from broadcaster.config.lastgood import keep
+        try:
+            keep(self.cfg, self.clock.now())
+        except (BroadcasterError, OSError) as e:
+            log.warning(_("the running configuration could not be kept as the last good one: {reason}", reason=e))
 
     def stop(self, quiet: bool = False) -> None:
         while self._started:

@@ -24,9 +24,12 @@ class Watcher(Periodic):
         super().__init__(daemon)
         self.signature: tuple = ()
         self.retry_at: float | None = None   # when to try again a configuration a part could not take
+        self.said: str | None = None         # the last problem logged (a problem is logged once, not each try)
 
     def start(self) -> None:
         self.signature = self.files_signature()
+        if self.d.problem is not None:   # the last good configuration runs: the project's own is tried again soon
+            self.retry_at = time.monotonic() + RELOAD_RETRY
         super().start()
 
     def files_signature(self) -> tuple:
@@ -52,8 +55,20 @@ class Watcher(Periodic):
         self.retry_at = None
         try:
             cfg = load_config(self.d.config_path, allow_outside=self.d.allow_outside)
+            if self.d.problem is not None:   # started from the last good one: the project's must pass check too
+                from broadcaster.records.check import project_errors
+                project_errors(cfg, self.d.clock.now())
         except ConfigError as e:
-            log.error(_("the edited configuration is not valid; the old one keeps running:") + "\n%s", e)
+            if str(e) != self.said:
+                log.error(_("the edited configuration is not valid; the old one keeps running:") + "\n%s", e)
+                self.said = str(e)
+            self.d.configuration_problem(str(e))
+            self.retry_at = time.monotonic() + RELOAD_RETRY
             return
         if not self.d.reload(cfg):   # a part could not take it: the old one runs; try again a little later
             self.retry_at = time.monotonic() + RELOAD_RETRY
+            return
+        self.said = None
+        if self.d.problem is not None:
+            self.d.configuration_problem(None)
+        self.d.keep_good()

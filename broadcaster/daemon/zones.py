@@ -215,8 +215,12 @@ class ZoneWorker(threading.Thread):
         self.monitors.begin(f.watch)
         if f.row is None:
             due = f.due() or time.time()
-            if due - ROW_AHEAD - time.time() > 0:
-                time.sleep(due - ROW_AHEAD - time.time())
+            with self.cv:   # until just before it is due, or a stop: one that came first is never begun
+                self.cv.wait_for(lambda: self.stopping, max(0.0, due - ROW_AHEAD - time.time()))
+                stopped = self.stopping
+            if stopped:
+                self._release(f)   # held, never begun: no row, nothing played
+                return None
             if not self._write_row(f):
                 self._release(f)
                 return None

@@ -71,7 +71,7 @@ def install(cfg: Config, doc: dict, raw: bytes, fetch: Callable[[str, Path], Non
     with atomic_path(programme_path(cfg), suffix=".new.toml") as tmp:
         tmp.write_text(programme_toml(doc), encoding="utf-8")
         try:
-            merged = load_config(cfg.path, allow_outside=cfg.allow_outside, programme=tmp)
+            merged = load_config(cfg.path, allow_outside=cfg.allow_outside, programme=tmp, root=cfg.root)
         except ConfigError as e:
             raise RefusedError(_("the programme does not fit this station's configuration: {problem}",
                                  problem=e.problems[0])) from None

@@ -16,7 +16,8 @@ from broadcaster.i18n import N_, _
 from broadcaster.records.playlog import Journal
 
 KIND_WORDS = {"dead_air": N_("dead air"), "unexpected": N_("unexpected sound"),
-              "monitor": N_("monitor unavailable"), "malformed": N_("malformed messages")}
+              "monitor": N_("monitor unavailable"), "malformed": N_("malformed messages"),
+              "config": N_("configuration cannot be used")}
 FIELDS = "id, zone, kind, since, until, detail, cleared, version"
 
 

@@ -46,6 +46,17 @@ def check_project(cfg: Config, now: datetime, lang: str | None = None, each=iter
     return findings
 
 
+def project_errors(cfg: Config, now: datetime, lang: str | None = None) -> None:
+    """ConfigError listing the errors ``check`` finds (what keeps a daemon from starting on ``cfg``), if any."""
+    from broadcaster.errors import ConfigError
+    # the checks that can find errors (sources, monitors and approvals only warn, and ask the network or the
+    # sound system: not for a running daemon's watcher)
+    findings = [*_check_fleet(cfg, lang), *_check_bulletins(cfg, lang), *_check_slots(cfg, now, lang)]
+    problems = [f.render(lang) for f in findings if f.level == "error"]
+    if problems:
+        raise ConfigError(problems[0], problems=problems)
+
+
 def check_monitors(cfg: Config, lang: str | None = None) -> list[Finding]:
     """Each zone's monitor input looked up now (a warning: airings go on without it)."""
     out: list[Finding] = []

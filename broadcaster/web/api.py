@@ -61,7 +61,8 @@ async def status(request: Request) -> Response:
         "next": {"time": s.coming.time.isoformat(), "bulletin": s.coming.bulletin} if s.coming else None,
         "last": {"scheduled": s.last.scheduled, "bulletin": s.last.bulletin, "status": s.last.status}
         if s.last else None,
-        "device_problem": s.device_problem or None, "alerts": [a.line() for a in s.alerts]} for s in states]})
+        "device_problem": s.device_problem or None, "alerts": [a.line() for a in s.alerts]} for s in states],
+        "configuration_problem": request.app.state.console.problem})
 
 
 async def coming(request: Request) -> Response:

@@ -46,19 +46,31 @@ class Console:
     idle: float = IDLE_MINUTES * 60
     _cfg: Config | None = None
     _stamp: tuple = ()
+    problem: str | None = None   # why the project's configuration cannot be used now (the last good one serves)
     accounts: Accounts | None = None
     templates: Jinja2Templates = field(default=None)
 
     def cfg(self) -> Config:
-        st = self.config_path.stat()
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)   # a replaced file is a new inode, even within one tick
+        """The project's configuration; when it cannot be loaded, the last good one (the one read before, or the
+        one the daemon kept), with ``problem`` saying why, shown on every page as an alert."""
+        try:
+            st = self.config_path.stat()
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)   # a replaced file is a new inode, even within one tick
+        except OSError:
+            stamp = ()
         if self._cfg is None or stamp != self._stamp:
             try:
                 self._cfg = load_config(self.config_path, allow_outside=self.allow_outside)
-                self._stamp = stamp
-            except BroadcasterError:
+                self.problem = None
+            except BroadcasterError as e:
+                self.problem = str(e)
                 if self._cfg is None:
-                    raise   # a broken edit keeps the last good configuration, as the daemon does
+                    from broadcaster.config.lastgood import last_good, state_folder
+                    kept = last_good(self.config_path, state_folder(self.config_path), self.allow_outside)
+                    if kept is None:
+                        raise   # never a good one here
+                    self._cfg = kept.cfg
+            self._stamp = stamp
         return self._cfg
 
 
@@ -139,7 +151,7 @@ def render(request: Request, template: str, status_code: int = 200, **context) -
                    day=lambda d: day(d, lang), role_word=lambda r: _(ROLE_WORDS[r], lang),
                    stamp=lambda t: when(datetime.fromtimestamp(t, ZoneInfo(console.cfg().timezone)), lang,
                                         seconds=True),
-                   cfg=console.cfg(), path=request.url.path)
+                   cfg=console.cfg(), path=request.url.path, problem=console.problem)
     response = console.templates.TemplateResponse(request, template, context, status_code=status_code)
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie("lang", request.query_params["lang"], max_age=365 * 86400, samesite="strict",
