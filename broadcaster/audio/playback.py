@@ -81,7 +81,7 @@ class Playback:
         self.started_at: float | None = None  # when the first sample reached the output
         self.ended_at: float | None = None    # when the last one did
         self.finished = threading.Event()
-        self.underruns = 0
+        self.underruns = 0   # dropouts while it played: the card ran dry, or the file was not read in time
         self._pending = np.zeros((0, self.feeder.channels), dtype=np.float32)
         self._eof = False
         self._fade_total = 0

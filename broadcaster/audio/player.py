@@ -104,6 +104,7 @@ class ZoneOutput:
         self.error: str | None = None
         self.last_end: float | None = None  # wall time the last ended airing's last sample left
         self.started = False
+        self.underflows = 0                 # every underflow PortAudio reported on this stream
         sd = _sd()
         try:
             self.stream = sd.OutputStream(device=device, samplerate=rate, channels=channels, dtype="float32",
@@ -165,6 +166,12 @@ class ZoneOutput:
             pb.finished.set()
 
     def _callback(self, out: np.ndarray, frames: int, t, status) -> None:
+        if status.output_underflow:   # the card ran out of audio before this block: a dropout on the air
+            self.underflows += 1
+            with self.lock:
+                pb = self.queue[0] if self.queue else None
+            if pb is not None and pb.started_at is not None:
+                pb.underruns += 1
         out.fill(0)
         # wall-clock time at which this block's first frame leaves the speaker
         dac = t.outputBufferDacTime or (t.currentTime + self.stream.latency)

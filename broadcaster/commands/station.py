@@ -190,7 +190,7 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
                 "reason": r.reason, "audio_sha256": r.audio_sha256, "station": r.station, "command": r.command,
                 "start_error_ms": r.start_error_ms, "relayed_s": r.relayed_s, "fallback_s": r.fallback_s,
                 "heard": r.heard, "heard_delay_ms": r.heard_delay_ms, "heard_score": r.heard_score,
-                "heard_note": r.heard_note}
+                "heard_note": r.heard_note, "dropouts": r.dropouts}
                for r in rows]
     if as_json:
         click.echo(json.dumps(records, ensure_ascii=False, indent=1))
@@ -198,7 +198,8 @@ def show_log(obj: Context, since: str | None, zone: str | None, as_json: bool, a
         w = csv.DictWriter(click.get_text_stream("stdout"),
                            fieldnames=["scheduled", "started", "ended", "zone", "bulletin", "status", "reason",
                                        "audio_sha256", "station", "command", "start_error_ms", "relayed_s",
-                                       "fallback_s", "heard", "heard_delay_ms", "heard_score", "heard_note"])
+                                       "fallback_s", "heard", "heard_delay_ms", "heard_score", "heard_note",
+                                       "dropouts"])
         w.writeheader()
         w.writerows(records)
     elif not records:
@@ -305,7 +306,7 @@ def status(obj: Context) -> None:
         click.echo(f"  {labels[2]:<{width}}" + (_("{bulletin} at {time}: {status}", bulletin=last.bulletin or "-",
                                                     time=when(datetime.fromisoformat(last.scheduled)),
                                                     status=_(STATUS_WORDS.get(last.status, last.status)))
-                                                 if last else "-"))
+                                                 + (f" ({last.reason})" if last.dropouts else "") if last else "-"))
         if last and last.heard:
             click.echo(f"  {'':<{width}}[{heard_of(last.__dict__)}]")
         if z.device_problem:

@@ -326,8 +326,14 @@ class ZoneWorker(threading.Thread):
                 status = "failed"   # nothing of the source reached the air
             if events:
                 reason = "; ".join(([reason] if reason else []) + events)
+        dropouts = pb.underruns if pb.started_at is not None else None
+        if dropouts:   # never hidden behind "played": said on the row, and counted
+            reason = "; ".join(([reason] if reason else []) + [_(
+                "{count} dropout(s): the sound card ran out of audio (this PC fell behind)", count=dropouts)])
+            log.warning(_("zone {zone}: {item}: {count} dropout(s) on the air", zone=self.zone, item=item.label,
+                          count=dropouts))
         d.journal.finish(f.row, status, ended, reason, relayed_s=relay[0] if relay else None,
-                         fallback_s=relay[1] if relay else None)
+                         fallback_s=relay[1] if relay else None, dropouts=dropouts)
         if item.request is not None:
             d.journal.finish_request(item.request, "done" if status in ("played", "late") else status, reason, f.row)
         log.info(_("zone {zone}: {item} {status}", zone=self.zone, item=item.label, status=_(STATUS_WORDS[status]))

@@ -111,6 +111,7 @@ def parse_row(data: bytes, station: str) -> dict | Rejected:
             "heard_delay_ms": _number(raw.get("heard_delay_ms"), "heard_delay_ms"),
             "heard_score": _number(raw.get("heard_score"), "heard_score"),
             "heard_note": _text(raw.get("heard_note"), "heard_note"),
+            "dropouts": _int(raw.get("dropouts"), "dropouts"),
         }
         path = _text(raw.get("path"), "path", limit=300)
         if path is not None and not _PATH.match(path):

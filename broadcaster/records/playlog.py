@@ -30,7 +30,8 @@ REQUEST_WORDS = {"done": N_("played"), "failed": N_("failed"), "interrupted": N_
 
 # an airing's columns after its first ones, in both tables (a hub keeps its stations' rows as they are)
 ADDED_COLUMNS = (("command", "TEXT"), ("start_error_ms", "REAL"), ("relayed_s", "REAL"), ("fallback_s", "REAL"),
-                 ("heard", "TEXT"), ("heard_delay_ms", "REAL"), ("heard_score", "REAL"), ("heard_note", "TEXT"))
+                 ("heard", "TEXT"), ("heard_delay_ms", "REAL"), ("heard_score", "REAL"), ("heard_note", "TEXT"),
+                 ("dropouts", "INTEGER"))
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS airings (
@@ -155,6 +156,7 @@ class Row:
     heard_delay_ms: float | None = None  # how much later the monitor heard it than it was sent
     heard_score: float | None = None     # how well what was heard matched what was sent (-1..1)
     heard_note: str | None = None        # where sound stopped, or why it could not be checked
+    dropouts: int | None = None          # times the sound card ran out of audio while it played (0: none)
     station: str | None = None     # at a hub: the station that aired it
 
 
@@ -193,12 +195,12 @@ class Journal:
                          (started.isoformat(timespec="milliseconds"), round(error_ms, 1), row))
 
     def finish(self, row: int, status: str, ended: datetime, reason: str | None = None, *,
-               relayed_s: float | None = None, fallback_s: float | None = None) -> None:
-        self.store.write("UPDATE airings SET status=?, ended=?, reason=?, relayed_s=?, fallback_s=?,"
+               relayed_s: float | None = None, fallback_s: float | None = None, dropouts: int | None = None) -> None:
+        self.store.write("UPDATE airings SET status=?, ended=?, reason=?, relayed_s=?, fallback_s=?, dropouts=?,"
                          " version=version+1 WHERE id=?",
                          (status, ended.isoformat(timespec="milliseconds"), reason,
                           None if relayed_s is None else round(relayed_s, 1),
-                          None if fallback_s is None else round(fallback_s, 1), row))
+                          None if fallback_s is None else round(fallback_s, 1), dropouts, row))
 
     def heard(self, row: int, verdict: str, delay_ms: float | None, score: float | None, note: str | None) -> None:
         """What the zone's monitor heard of an airing (proof of air), once it is over."""
