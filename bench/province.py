@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
 import multiprocessing as mp
 import random
 import resource
@@ -146,6 +147,19 @@ def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, ou
     asyncio.run(main())
 
 
+async def retried(out: mp.Queue, who: str, what: str, step, tries: int = 8):
+    """A set-up step tried again on any failure, as the product's links do (a node lost, a leader being
+    elected), backing off; the last failure raised with what it was doing."""
+    for attempt in range(tries):
+        try:
+            return await step()
+        except Exception as e:
+            out.put(("retry", who, f"{what}: {e!r}"[:120]))
+            if attempt == tries - 1:
+                raise RuntimeError(f"{who}: {what}: {e!r} after {tries} tries") from None
+            await asyncio.sleep(min(20, 2 ** attempt) * random.uniform(0.5, 1.5))
+
+
 def communes_worker(tree: dict[str, list[str]], server: str, up_pw: dict, keys: dict, private: dict, out: mp.Queue,
                     workdir: str):
     """The communes: each a station of the province and the hub of its clusters."""
@@ -158,9 +172,9 @@ def communes_worker(tree: dict[str, list[str]], server: str, up_pw: dict, keys: 
     async def commune(m: str, clusters: list[str]):
         up = Link(Credentials(m, up_pw[m], server, m, {PROVINCE: keys[PROVINCE]}, PROVINCE))
         down = Link(Credentials(hub_user(m), f"hub-{m}", server, None, {m: keys[m]}, m, private[m]))
-        await up.connect(name=f"{m} up", forever=True)
-        await down.connect(name=f"{m} down", forever=True)
-        await down.ensure_layout(clusters)
+        await retried(out, m, "connect up", lambda: up.connect(name=f"{m} up", forever=True))
+        await retried(out, m, "connect down", lambda: down.connect(name=f"{m} down", forever=True))
+        await retried(out, m, "its account's layout", lambda: down.ensure_layout(clusters))
         out.put(("commune-ready", m))
         got = asyncio.Event()
         pushed: list[bytes | None] = [None]
@@ -168,7 +182,7 @@ def communes_worker(tree: dict[str, list[str]], server: str, up_pw: dict, keys: 
         async def changed(data):
             pushed[0] = data
             got.set()
-        await up.on_manifest(changed)
+        await retried(out, m, "watch its programme", lambda: up.on_manifest(changed))
         doc = None
         while doc is None:
             try:
@@ -176,14 +190,17 @@ def communes_worker(tree: dict[str, list[str]], server: str, up_pw: dict, keys: 
             except asyncio.TimeoutError:
                 pass
             got.clear()
-            raw, pushed[0] = pushed[0] or await up.my_manifest(), None
+            raw, pushed[0] = pushed[0] or await retried(out, m, "read its programme", up.my_manifest), None
             if raw is not None:
                 doc = read_manifest(raw, keys[PROVINCE], m)
         for info in doc["bulletins"].values():   # fetched as a station of the province, put in its own store
             path = Path(workdir) / f"{m}-{info['sha256'][:8]}"
-            await up.fetch_object(info["sha256"], path)
-            if not await down.has_object(info["sha256"]):
-                await down.put_object(info["sha256"], path)
+
+            async def store(info=info, path=path):
+                await up.fetch_object(info["sha256"], path)
+                if not await down.has_object(info["sha256"]):
+                    await down.put_object(info["sha256"], path)
+            await retried(out, m, "fetch and store the audio", store)
         version = int(time.time() * 1000)
 
         async def one(c):
@@ -191,7 +208,8 @@ def communes_worker(tree: dict[str, list[str]], server: str, up_pw: dict, keys: 
                     "zones": {c: doc["zones"].get(c, {"name": c})},
                     "slots": [{**s, "zones": [c]} for s in doc["slots"] if c in s["zones"]]}
             mine.pop("signature", None)
-            await down.put_manifest(c, json.dumps(sign(mine, private[m]), sort_keys=True).encode())
+            data = json.dumps(sign(mine, private[m]), sort_keys=True).encode()
+            await retried(out, m, f"pass the programme to {c}", lambda: down.put_manifest(c, data))
         from broadcaster.fleet.publish import bounded
         await bounded([one(c) for c in clusters], 32)
         out.put(("passed-down", m, time.time()))
@@ -209,6 +227,21 @@ def communes_worker(tree: dict[str, list[str]], server: str, up_pw: dict, keys: 
         await asyncio.gather(*(commune(m, cs) for m, cs in tree.items()))
     asyncio.run(main())
     out.put(("communes-rss", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def take(out: mp.Queue, workers: list, seconds: float):
+    """The next message of the workers, or SystemExit when one of them has died or none came in ``seconds``
+    (rather than waiting out the whole time on a process that is gone)."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            return out.get(timeout=2)
+        except queue.Empty:
+            dead = [w for w in workers if w.exitcode not in (None, 0)]
+            if dead:
+                raise SystemExit(f"a worker process ended with exit code {dead[0].exitcode}") from None
+            if time.time() > deadline:
+                raise SystemExit(f"no message from the workers in {seconds:.0f} s") from None
 
 
 def main() -> None:
@@ -260,170 +293,184 @@ def main() -> None:
                                                "routes": [f"nats-route://127.0.0.1:{r}" for r in routes]}))
         servers.append(subprocess.Popen(["nats-server", "-c", str(conf)], stdout=subprocess.DEVNULL,
                                         stderr=open(tmp / f"n{i + 1}.log", "wb")))
-    private = {m: new_private_key() for m in [PROVINCE, *tree]}
-    keys = {m: public_key(k) for m, k in private.items()}
-    province = Credentials(hub_user(PROVINCE), "province", server, None, {PROVINCE: keys[PROVINCE]}, PROVINCE,
-                           private[PROVINCE])
-    print(f"{n_communes} communes × {per} clusters = {total} clusters on 3 nats-servers (cluster, R3), "
-          f"{procs} processes of clusters; programme audio {cfg.bulletins['b'].file.stat().st_size / 1e6:.1f} MB")
-
-    async def layout():
-        for _ in range(60):   # until the cluster has a JetStream leader
-            link = Link(province)
-            try:
-                await link.connect(name="bench province", forever=True)
-                await link.ensure_layout(list(tree))
-                await link.close()
-                return
-            except Exception:
-                await link.close()
-                await asyncio.sleep(1)
-        raise SystemExit("the cluster never came up")
+    workers: list = []
+    stage = ["starting"]
     try:
+        private = {m: new_private_key() for m in [PROVINCE, *tree]}
+        keys = {m: public_key(k) for m, k in private.items()}
+        province = Credentials(hub_user(PROVINCE), "province", server, None, {PROVINCE: keys[PROVINCE]}, PROVINCE,
+                               private[PROVINCE])
+        print(f"{n_communes} communes × {per} clusters = {total} clusters on 3 nats-servers (cluster, R3), "
+              f"{procs} processes of clusters; programme audio {cfg.bulletins['b'].file.stat().st_size / 1e6:.1f} MB")
+
+        async def layout():
+            for _ in range(60):   # until the cluster has a JetStream leader
+                link = Link(province)
+                try:
+                    await link.connect(name="bench province", forever=True)
+                    await link.ensure_layout(list(tree))
+                    await link.close()
+                    return
+                except Exception:
+                    await link.close()
+                    await asyncio.sleep(1)
+            raise SystemExit("the cluster never came up")
+        stage[0] = "the province's layout"
         asyncio.run(layout())
-    except SystemExit:
+        print(f"set-up (accounts of {total + n_communes + 1} users, 3 servers, the province's layout): {time.time() - t:.1f} s")
+
+        out: mp.Queue = mp.Queue()
+        ctx = mp.get_context("fork")
+        everyone = [(m, c) for m, cs in tree.items() for c in cs]
+        t_c = time.time()
+        communes = ctx.Process(target=communes_worker, args=(tree, server, up_pw, keys, private, out, str(tmp)))
+        communes.start()
+        workers.append(communes)
+        stage[0] = "the communes connecting"
+        ready_communes = 0
+        while ready_communes < n_communes:
+            msg = take(out, workers, 600)
+            if msg[0] == "commune-ready":
+                ready_communes += 1
+            elif msg[0] == "retry":
+                print(f"  retry: {msg[1]}: {msg[2]}", flush=True)
+        print(f"communes connected, each with its account's layout ({per} R3 command consumers each): "
+              f"{time.time() - t_c:.1f} s")
+        work = [ctx.Process(target=clusters_worker, args=(everyone[i::procs], server, keys, out, str(tmp)))
+                for i in range(procs)]
+        t_conn = time.time()
+        for w in work:
+            w.start()
+        workers += work
+        stage[0] = "the clusters connecting"
+        ready, retries = 0, {}
+        while ready < total:
+            msg = take(out, workers, 600)
+            if msg[0] == "ready":
+                ready += msg[1]
+            elif msg[0] == "retry":
+                retries[msg[2]] = retries.get(msg[2], 0) + 1
+        print(f"all {total} clusters connected and watching in {time.time() - t_conn:.1f} s"
+              + (f" ({sum(retries.values())} retries)" if retries else ""))
+
+        plans, files = plan(cfg, private[PROVINCE], datetime.now(timezone.utc))
+
+        async def send():
+            link = Link(province)
+            await link.connect(name="bench publish", forever=True)
+            await publish(link, cfg, plans, files)
+            await link.close()
+        t_pub = time.time()
+        stage[0] = "the publish and its programme reaching the clusters"
+        asyncio.run(send())
+        t_sent = time.time()
+        done, passed, rows_up, communes_rss = {}, {}, {}, float("nan")
+        deadline = t_pub + 600
+        said = time.time()
+        steps: dict[str, str] = {}
+        reconnected: set[str] = set()
+        deadline = t_pub + 240
+        while (len(done) < total or communes_rss != communes_rss) and time.time() < deadline:
+            if time.time() - said > 20:
+                said = time.time()
+                print(f"  … {said - t_pub:.0f} s: {len(passed)}/{n_communes} communes passed it down, {len(done)}/{total} "
+                      "clusters have it", flush=True)
+            try:
+                msg = out.get(timeout=5)
+            except Exception:
+                continue
+            if msg[0] == "step":
+                steps[msg[1]] = msg[2]
+            elif msg[0] == "programme":
+                done[msg[1]] = msg[2] - t_pub
+            elif msg[0] == "passed-down":
+                passed[msg[1]] = msg[2] - t_pub
+            elif msg[0] == "rows-up":
+                rows_up[msg[1]] = msg[2]
+            elif msg[0] == "reconnect":
+                reconnected.add(msg[1])
+            elif msg[0] == "communes-rss":
+                communes_rss = msg[1]
+            elif msg[0] == "retry":
+                retries[msg[2]] = retries.get(msg[2], 0) + 1
+        late = sorted(set(c for _m, c in everyone) - set(done))
+        if late:   # say which never finished, and where they stopped, instead of waiting
+            by_step: dict[str, list[str]] = {}
+            for c in late:
+                by_step.setdefault(steps.get(c, "?"), []).append(c)
+            print(f"{len(late)} cluster(s) without their programme {time.time() - t_pub:.0f} s after the publish; last step:")
+            for step, who in sorted(by_step.items(), key=lambda kv: -len(kv[1])):
+                print(f"  {len(who):5d}  {step}  (e.g. {', '.join(who[:5])})")
+        lat = sorted(done.values()) or [float("nan")]
+        print(f"province publish: {t_sent - t_pub:.2f} s for {n_communes} signed programmes; passed down by every commune "
+              f"within {max(passed.values() or [float('nan')]):.1f} s")
+        print(f"programme verified with its audio at {len(done)}/{total} clusters: p50 {pct(lat, 50):.1f} s, "
+              f"p99 {pct(lat, 99):.1f} s, max {max(lat):.1f} s after the province's publish (goal p99 ≤ 60 s)")
+        if reconnected:
+            print(f"{len(reconnected)} cluster(s) whose link stopped answering connected again (the station's link "
+                  "does so when its requests time out)")
+        if retries:
+            print("retries: " + "; ".join(f"{k} ×{v}" for k, v in sorted(retries.items(), key=lambda kv: -kv[1])[:3]))
+
+        stage[0] = "the rows at the province"
+        journal = Journal(tmp / "state")
+
+        got, spent = ingest(province, journal)
+        stored = sum(journal.station_counts().values())
+        print(f"play-log rows at the province: {got} taken, {stored} stored under commune/cluster "
+              f"(expected {total * ROWS_PER_CLUSTER}) in {spent:.2f} s = {got / spent:,.0f} rows/s (goal ≥ 5,000/s)")
+
+        async def urgent(title: str) -> float:
+            """Straight into every commune's account for each of its clusters, as `play --group` does."""
+            link = Link(province)
+            await link.connect(name="bench urgent", forever=True)
+            now = datetime.now(timezone.utc)
+            audio = plans[0].manifest["bulletins"]["b"]
+            t = time.time()
+
+            async def one(m, cs):
+                doc, data = make_command(m, bulletin="b", title=title, audio=audio, zones=cs, priority="urgent", now=now,
+                                         deadline=now + timedelta(minutes=5), signing_key=private[PROVINCE], by=PROVINCE)
+                await link.send_command(m, data, doc["id"])
+                await bounded([link.send_command_below(m, c, data, doc["id"]) for c in cs], 32)
+            await bounded([one(m, cs) for m, cs in tree.items()], 8)
+            sent = time.time() - t
+            await link.close()
+            return sent
+        stage[0] = "the urgent warning"
+        sent = asyncio.run(urgent("warning"))
+        lat = []
+        deadline = time.time() + 60
+        while len(lat) < total and time.time() < deadline:
+            try:
+                msg = out.get(timeout=5)
+            except Exception:
+                continue
+            if msg[0] == "command":
+                lat.append(msg[2] - msg[3])
+        print(f"urgent warning from the province to {total} clusters (sent in {sent:.1f} s): {len(lat)} received; "
+              f"p50 {pct(lat, 50):.2f} s, p99 {pct(lat, 99):.2f} s, max {max(lat or [float('nan')]):.2f} s "
+              f"(goal p99 ≤ 5 s)")
+        print("memory: nats-servers peak " + ", ".join(f"{rss_of(s.pid):.0f} MB" for s in servers)
+              + f"; province process peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
+              f"the {n_communes} communes' process peak {communes_rss:.0f} MB")
+        stage[0] = "stopping"
+        asyncio.run(urgent("stop"))
+        for w in workers:
+            w.join(20)
+        journal.close()
+
+    except BaseException as e:
+        print(f"the bench failed during {stage[0]}: {e!r}; everything it started is stopped", flush=True)
+        raise
+    finally:   # whatever happened: no process of the bench outlives it
+        for w in workers:
+            if w.is_alive():
+                w.kill()
         for s in servers:
             s.kill()
-        raise
-    print(f"set-up (accounts of {total + n_communes + 1} users, 3 servers, the province's layout): {time.time() - t:.1f} s")
-
-    out: mp.Queue = mp.Queue()
-    ctx = mp.get_context("fork")
-    everyone = [(m, c) for m, cs in tree.items() for c in cs]
-    t_c = time.time()
-    communes = ctx.Process(target=communes_worker, args=(tree, server, up_pw, keys, private, out, str(tmp)))
-    communes.start()
-    ready_communes = 0
-    while ready_communes < n_communes:
-        msg = out.get(timeout=600)
-        if msg[0] == "commune-ready":
-            ready_communes += 1
-    print(f"communes connected, each with its account's layout ({per} R3 command consumers each): "
-          f"{time.time() - t_c:.1f} s")
-    work = [ctx.Process(target=clusters_worker, args=(everyone[i::procs], server, keys, out, str(tmp)))
-            for i in range(procs)]
-    t_conn = time.time()
-    for w in work:
-        w.start()
-    ready, retries = 0, {}
-    while ready < total:
-        msg = out.get(timeout=600)
-        if msg[0] == "ready":
-            ready += msg[1]
-        elif msg[0] == "retry":
-            retries[msg[2]] = retries.get(msg[2], 0) + 1
-    print(f"all {total} clusters connected and watching in {time.time() - t_conn:.1f} s"
-          + (f" ({sum(retries.values())} retries)" if retries else ""))
-
-    plans, files = plan(cfg, private[PROVINCE], datetime.now(timezone.utc))
-
-    async def send():
-        link = Link(province)
-        await link.connect(name="bench publish", forever=True)
-        await publish(link, cfg, plans, files)
-        await link.close()
-    t_pub = time.time()
-    asyncio.run(send())
-    t_sent = time.time()
-    done, passed, rows_up, communes_rss = {}, {}, {}, float("nan")
-    deadline = t_pub + 600
-    said = time.time()
-    steps: dict[str, str] = {}
-    reconnected: set[str] = set()
-    deadline = t_pub + 240
-    while (len(done) < total or communes_rss != communes_rss) and time.time() < deadline:
-        if time.time() - said > 20:
-            said = time.time()
-            print(f"  … {said - t_pub:.0f} s: {len(passed)}/{n_communes} communes passed it down, {len(done)}/{total} "
-                  "clusters have it", flush=True)
-        try:
-            msg = out.get(timeout=5)
-        except Exception:
-            continue
-        if msg[0] == "step":
-            steps[msg[1]] = msg[2]
-        elif msg[0] == "programme":
-            done[msg[1]] = msg[2] - t_pub
-        elif msg[0] == "passed-down":
-            passed[msg[1]] = msg[2] - t_pub
-        elif msg[0] == "rows-up":
-            rows_up[msg[1]] = msg[2]
-        elif msg[0] == "reconnect":
-            reconnected.add(msg[1])
-        elif msg[0] == "communes-rss":
-            communes_rss = msg[1]
-        elif msg[0] == "retry":
-            retries[msg[2]] = retries.get(msg[2], 0) + 1
-    late = sorted(set(c for _m, c in everyone) - set(done))
-    if late:   # say which never finished, and where they stopped, instead of waiting
-        by_step: dict[str, list[str]] = {}
-        for c in late:
-            by_step.setdefault(steps.get(c, "?"), []).append(c)
-        print(f"{len(late)} cluster(s) without their programme {time.time() - t_pub:.0f} s after the publish; last step:")
-        for step, who in sorted(by_step.items(), key=lambda kv: -len(kv[1])):
-            print(f"  {len(who):5d}  {step}  (e.g. {', '.join(who[:5])})")
-    lat = sorted(done.values()) or [float("nan")]
-    print(f"province publish: {t_sent - t_pub:.2f} s for {n_communes} signed programmes; passed down by every commune "
-          f"within {max(passed.values() or [float('nan')]):.1f} s")
-    print(f"programme verified with its audio at {len(done)}/{total} clusters: p50 {pct(lat, 50):.1f} s, "
-          f"p99 {pct(lat, 99):.1f} s, max {max(lat):.1f} s after the province's publish (goal p99 ≤ 60 s)")
-    if reconnected:
-        print(f"{len(reconnected)} cluster(s) whose link stopped answering connected again (the station's link "
-              "does so when its requests time out)")
-    if retries:
-        print("retries: " + "; ".join(f"{k} ×{v}" for k, v in sorted(retries.items(), key=lambda kv: -kv[1])[:3]))
-
-    journal = Journal(tmp / "state")
-
-    got, spent = ingest(province, journal)
-    stored = sum(journal.station_counts().values())
-    print(f"play-log rows at the province: {got} taken, {stored} stored under commune/cluster "
-          f"(expected {total * ROWS_PER_CLUSTER}) in {spent:.2f} s = {got / spent:,.0f} rows/s (goal ≥ 5,000/s)")
-
-    async def urgent(title: str) -> float:
-        """Straight into every commune's account for each of its clusters, as `play --group` does."""
-        link = Link(province)
-        await link.connect(name="bench urgent", forever=True)
-        now = datetime.now(timezone.utc)
-        audio = plans[0].manifest["bulletins"]["b"]
-        t = time.time()
-
-        async def one(m, cs):
-            doc, data = make_command(m, bulletin="b", title=title, audio=audio, zones=cs, priority="urgent", now=now,
-                                     deadline=now + timedelta(minutes=5), signing_key=private[PROVINCE], by=PROVINCE)
-            await link.send_command(m, data, doc["id"])
-            await bounded([link.send_command_below(m, c, data, doc["id"]) for c in cs], 32)
-        await bounded([one(m, cs) for m, cs in tree.items()], 8)
-        sent = time.time() - t
-        await link.close()
-        return sent
-    sent = asyncio.run(urgent("warning"))
-    lat = []
-    deadline = time.time() + 60
-    while len(lat) < total and time.time() < deadline:
-        try:
-            msg = out.get(timeout=5)
-        except Exception:
-            continue
-        if msg[0] == "command":
-            lat.append(msg[2] - msg[3])
-    print(f"urgent warning from the province to {total} clusters (sent in {sent:.1f} s): {len(lat)} received; "
-          f"p50 {pct(lat, 50):.2f} s, p99 {pct(lat, 99):.2f} s, max {max(lat or [float('nan')]):.2f} s "
-          f"(goal p99 ≤ 5 s)")
-    print("memory: nats-servers peak " + ", ".join(f"{rss_of(s.pid):.0f} MB" for s in servers)
-          + f"; province process peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
-          f"the {n_communes} communes' process peak {communes_rss:.0f} MB")
-    asyncio.run(urgent("stop"))
-    for w in [*work, communes]:
-        w.join(20)
-        if w.is_alive():
-            w.kill()
-    for s in servers:
-        s.terminate()
-        s.wait(10)
-    journal.close()
-    shutil.rmtree(tmp, ignore_errors=True)
-
+            s.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 if __name__ == "__main__":
     main()

@@ -9,6 +9,9 @@ from datetime import datetime
 from pathlib import Path
 
 from broadcaster.config.schedule import PRIORITY_RANK
+from broadcaster.i18n import _
+
+LATE_AFTER = 1.0      # an airing that starts this much after its time is logged late
 
 
 @dataclass(order=True)
@@ -63,3 +66,33 @@ class Flight:
     def expected_end(self) -> float:
         start = self.pb.started_at or self.pb.target or time.time()
         return start + self.pb.duration
+
+
+def outcome(item: Item, pb, cut: tuple[str, str] | None,
+            relay: tuple[float, float, list[str]] | None) -> tuple[str, str | None, int | None]:
+    """How an airing ended, for its row: (status, reason, dropouts), from what its playback (``pb``) says, the
+    cut the worker made (interrupted, failed) and a relay's (seconds relayed, of fallback, what happened)."""
+    error = pb.start_error()
+    # a `play` request has no slot to be late for: its time is when it was asked for
+    late = (error or 0.0) if item.request is None and not item.resume else 0.0
+    if cut:
+        status, reason = cut
+    elif pb.feeder.error or pb.error:
+        status, reason = "failed", pb.feeder.error or pb.error
+    elif item.live is not None:
+        status, reason = "played", item.live.summary()
+    elif late > LATE_AFTER:
+        status, reason = "late", item.note or _("started {seconds} s late: the zone was busy", seconds=f"{late:.1f}")
+    else:
+        status, reason = "played", None
+    if relay and (cut or status != "failed"):
+        relayed, _fallback, events = relay
+        if not cut and relayed <= 0:
+            status = "failed"   # nothing of the source reached the air
+        if events:
+            reason = "; ".join(([reason] if reason else []) + events)
+    dropouts = pb.underruns if pb.started_at is not None else None
+    if dropouts:   # never hidden behind "played": said on the row, and counted
+        reason = "; ".join(([reason] if reason else []) + [_(
+            "{count} dropout(s): the sound card ran out of audio (this PC fell behind)", count=dropouts)])
+    return status, reason, dropouts

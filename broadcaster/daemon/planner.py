@@ -15,8 +15,8 @@ from broadcaster.daemon.parts import Periodic, PlayLog
 from broadcaster.daemon.renderer import Renderer
 from broadcaster.render.sidecar import sequence_lengths
 from broadcaster.config.schedule import airings
-from broadcaster.daemon.items import Item
-from broadcaster.daemon.zones import LATE_AFTER, LEAD, Zones
+from broadcaster.daemon.items import LATE_AFTER, Item
+from broadcaster.daemon.zones import LEAD, Zones
 
 log = logging.getLogger("broadcaster.daemon")
 

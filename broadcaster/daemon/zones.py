@@ -22,7 +22,7 @@ from broadcaster.daemon.monitor import Monitors
 from broadcaster.daemon.outputs import Busy, Outputs
 from broadcaster.daemon.parts import Part
 from broadcaster.records.playlog import STATUS_WORDS
-from broadcaster.daemon.items import Flight, Item
+from broadcaster.daemon.items import Flight, Item, outcome
 from broadcaster.daemon.renderer import Renderer
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("broadcaster.daemon")
 
 LEAD = 3.0            # seconds before its time an airing is prepared
-LATE_AFTER = 1.0      # an airing that starts this much after its time is logged late
 ROW_AHEAD = 0.3       # the play log row is committed this long before the first sample (fsync takes time)
 URGENT_FADE = 0.5     # seconds: what an urgent airing cuts into fades out over this, ending on its time
 START_ERROR_WARN_MS = 50  # a first sample further than this from its time is worth a warning in the log
@@ -307,29 +306,8 @@ class ZoneWorker(threading.Thread):
         d, item, pb = self.d, f.item, f.pb
         ended = d.clock.now()
         relay = self._relay_outcome(item, pb) if item.ends is not None else None
-        error = pb.start_error()
-        # a `play` request has no slot to be late for: its time is when it was asked for
-        late = (error or 0.0) if item.request is None and not item.resume else 0.0
-        if self.cut:
-            status, reason = self.cut
-        elif pb.feeder.error or pb.error:
-            status, reason = "failed", pb.feeder.error or pb.error
-        elif item.live is not None:
-            status, reason = "played", item.live.summary()
-        elif late > LATE_AFTER:
-            status, reason = "late", item.note or _("started {seconds} s late: the zone was busy", seconds=f"{late:.1f}")
-        else:
-            status, reason = "played", None
-        if relay and (self.cut or status != "failed"):
-            relayed, _fallback, events = relay
-            if not self.cut and relayed <= 0:
-                status = "failed"   # nothing of the source reached the air
-            if events:
-                reason = "; ".join(([reason] if reason else []) + events)
-        dropouts = pb.underruns if pb.started_at is not None else None
-        if dropouts:   # never hidden behind "played": said on the row, and counted
-            reason = "; ".join(([reason] if reason else []) + [_(
-                "{count} dropout(s): the sound card ran out of audio (this PC fell behind)", count=dropouts)])
+        status, reason, dropouts = outcome(item, pb, self.cut, relay)
+        if dropouts:
             log.warning(_("zone {zone}: {item}: {count} dropout(s) on the air", zone=self.zone, item=item.label,
                           count=dropouts))
         d.journal.finish(f.row, status, ended, reason, relayed_s=relay[0] if relay else None,
