@@ -159,6 +159,15 @@ def test_province_communes_clusters_union_on_time_urgent_to_a_group_node_killed_
             break
         assert time.time() < deadline, status
         time.sleep(1)
+    # each cluster's programme against the version its commune published for it, sent up at any depth: no
+    # false "(not the latest)" (issue 42, 6: level 2 had none, so every cluster was marked)
+    deadline = time.time() + 30
+    while not all(s["published"] is not None and s["programme"] == s["published"] for s in status if s["level"] == 2):
+        assert time.time() < deadline, [(s["station"], s["programme"], s["published"]) for s in status]
+        time.sleep(1)
+        status = province.json("fleet", "status", "--json")
+    text = province.cli("fleet", "status").out
+    assert "cum_a1" in text and "not the latest" not in text, text
     for n in [*clusters.values(), *communes.values()]:
         assert "refused" not in n.text() and "Traceback" not in n.text(), n.text()[-3000:]
     memory = {c: n.memory_mb() for c, n in clusters.items()}

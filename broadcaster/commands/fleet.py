@@ -90,7 +90,9 @@ def status(obj: Context, as_json: bool) -> None:
     for r in rows:
         seen = when(datetime.fromtimestamp(r["last_seen"], tz), seconds=True) if r["last_seen"] else "-"
         state = click.style(_("online"), fg="green") if r["online"] else click.style(_("offline"), fg="red")
-        behind = "" if r["programme"] == r["published"] else click.style(_(" (not the latest)"), fg="yellow")
+        # only when it is known to differ: a version nobody told this hub of is no reason to warn
+        behind = ("" if r["published"] is None or r["programme"] == r["published"]
+                  else click.style(_(" (not the latest)"), fg="yellow"))
         playing = ", ".join(f"{p['zone']}: {p['bulletin']}" for p in r["playing"]) or "-"
         indent = "  " * (r["level"] - 1)
         click.echo(f"{indent}{r['station']:<16} {state:<18} " + _("last seen {time}", time=seen))

@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from broadcaster.errors import BroadcasterError, FleetError
@@ -30,9 +31,10 @@ log = logging.getLogger("broadcaster.fleet")
 BATCH = 1000
 
 
-async def collect(link: Link, journal: Journal, *, until_idle: float | None = 0.5) -> int:
+async def collect(link: Link, journal: Journal, *, until_idle: float | None = 0.5, tz=timezone.utc) -> int:
     """Take what the log stream holds for the hub; with ``until_idle`` stop after that many
-    seconds with nothing new, else run until cancelled. Returns how many rows were taken."""
+    seconds with nothing new, else run until cancelled. Returns how many rows were taken. ``tz``: the
+    hub's time zone, in which what it records (when rows came, its alerts) is written and shown."""
     sub = await link.log_consumer()
     total = 0
     while True:
@@ -45,7 +47,7 @@ async def collect(link: Link, journal: Journal, *, until_idle: float | None = 0.
                 continue
             raise FleetError(_("the message server did not answer ({what}): {reason}", what=_("read the play logs"),
                                reason=type(e).__name__)) from None
-        received = datetime.now(timezone.utc)
+        received = datetime.now(tz)
         rows = []
         for m in msgs:
             station = m.subject.split(".", 2)[2] if m.subject.count(".") >= 2 else "?"
@@ -87,7 +89,7 @@ async def collect_once(cfg, journal: Journal) -> int:
     link = Link(hub_credentials(cfg))
     await link.connect(name="broadcaster hub")
     try:
-        return await collect(link, journal)
+        return await collect(link, journal, tz=ZoneInfo(cfg.timezone))
     finally:
         await link.close()
 
@@ -109,6 +111,7 @@ class HubLink(LoopPart):
         self.creds = hub_credentials(self.d.cfg)
         self.below: dict[str, dict] = {}
         self.published_for = None
+        self.published: dict[str, int | None] = {}   # each station's programme version on the server, as passed down
         self._queue: asyncio.Queue | None = None
         self._live: asyncio.Queue | None = None
         from broadcaster.fleet.live import LiveBelow
@@ -144,7 +147,7 @@ class HubLink(LoopPart):
                 await link.connect(name=f"broadcaster hub {self.creds.hub}", forever=True)
                 await link.ensure_layout(self.d.cfg.stations())
                 said = None
-                await self.until_stopped(collect(link, self.d.journal, until_idle=None), self._watch_below(link),
+                await self.until_stopped(collect(link, self.d.journal, until_idle=None, tz=self.d.tz), self._watch_below(link),
                                          self._republish(link), self._relay(link), self._live_out(link))
             except FleetError as e:
                 if str(e) != said:
@@ -167,7 +170,8 @@ class HubLink(LoopPart):
             # a reading that misses some (the bucket's keys listed while a cluster elects a leader) keeps
             # what was known of them: a station gone for good ages out of the bucket (a day) and of the list
             kept = {s: v for s, v in self.below.items() if s in mine}
-            self.below = {**kept, **{s: summary(st) for s, st in states.items() if s in mine}}
+            self.below = {**kept, **{s: {**summary(st), "published": self.published.get(s)}
+                                     for s, st in states.items() if s in mine}}
             await asyncio.sleep(BELOW_EVERY)
 
     async def _republish(self, link: Link) -> None:
@@ -182,6 +186,7 @@ class HubLink(LoopPart):
                                                                    self.d.clock.now())
                     await publish(link, cfg, plans, files)
                     changed = [p.station for p in plans if not p.unchanged]
+                    self.published = {p.station: p.published for p in plans}   # sent up with their heartbeats
                     self.published_for, said = version, None
                     log.info(_("the hub's programme {version} passed down: {stations}", version=version,
                                stations=", ".join(changed) or _("nothing changed")))

@@ -27,6 +27,12 @@ class StationPlan:
     raw: bytes
     changes: list[str] = field(default_factory=list)
     unchanged: bool = False
+    was: int | None = None      # the version the server had before (what stays published when unchanged)
+
+    @property
+    def published(self) -> int | None:
+        """The version the station finds on the server once this plan is published."""
+        return self.was if self.unchanged else self.manifest.get("version")
 
 
 def audio_info(cfg: Config, bulletin: str) -> tuple[dict, Path]:
@@ -72,6 +78,7 @@ def compare(plans: list[StationPlan], current: dict[str, bytes | None]) -> None:
         except ValueError:
             old = None
         p.unchanged = same_programme(old, p.manifest)
+        p.was = old.get("version") if isinstance(old, dict) else None
         p.changes = [] if p.unchanged else changes(old, p.manifest)
 
 

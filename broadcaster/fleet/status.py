@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import time
+from zoneinfo import ZoneInfo
 
 from broadcaster.config import Config
 
 ONLINE_WITHIN = 15.0   # a heartbeat younger than this: the station is online
+LIVE_FRESH = 9.0       # a station says it plays a live voice only in a heartbeat younger than this (3 beats)
 
 
 def station_rows(cfg: Config, states: dict[str, dict], published: dict[str, bytes | None],
@@ -60,7 +62,7 @@ async def fleet_view(cfg: Config, journal, *, name: str, collect_first: bool = F
     try:
         if collect_first:
             await link.ensure_layout(cfg.stations())
-            await collect(link, journal)
+            await collect(link, journal, tz=ZoneInfo(cfg.timezone))
         states = await link.states()
         published = {s: await link.manifest_of(s) for s in cfg.stations()}
     finally:
@@ -88,6 +90,16 @@ def live_on_air(cfg: Config, journal, zones: list[str], label: str) -> list[str]
             rows = station_rows(cfg, asyncio.run(states()), {}, {})
         except BroadcasterError:
             rows = []
-        for st in rows:
-            on |= {p.get("zone") for p in st["playing"] or () if isinstance(p, dict) and p.get("bulletin") == label}
+        on |= playing_below(rows, label, time.time())
     return [z for z in zones if z in on]
+
+
+def playing_below(rows: list[dict], label: str, now: float) -> set[str]:
+    """The zones the stations' rows say play ``label``, from heartbeats of the last LIVE_FRESH seconds only:
+    a station cut off is not on the air, whatever its last heartbeat said."""
+    on: set[str] = set()
+    for st in rows:
+        if st["last_seen"] is None or now - st["last_seen"] > LIVE_FRESH:
+            continue
+        on |= {p.get("zone") for p in st["playing"] or () if isinstance(p, dict) and p.get("bulletin") == label}
+    return on
