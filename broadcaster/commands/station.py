@@ -32,7 +32,8 @@ def daemon(obj: Context, zones: tuple[str, ...], verbose: bool) -> None:
             click.secho(line, fg="red", err=True)
         raise ConfigError(_("the project has errors; the daemon did not start"),
                           hint=_("fix them, then start it again")) from None
-    setup_logging(cfg.paths.state, verbose)
+    from zoneinfo import ZoneInfo
+    setup_logging(cfg.paths.state, verbose, ZoneInfo(cfg.timezone))
     status = Daemon(find_config(obj.config_option), zones=list(zones) or None, allow_outside=obj.allow_outside,
                     cfg=cfg, problem=problem, parts=daemon_parts(cfg)).run_forever()
     if status:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import TypeVar
@@ -207,9 +208,12 @@ class _PrivateLogFile(RotatingFileHandler):
         return stream
 
 
-def setup_logging(state: Path, verbose: bool = False) -> None:
-    """Log lines to stderr (systemd's journal, a console) and to state/daemon.log."""
+def setup_logging(state: Path, verbose: bool = False, tz: ZoneInfo | None = None) -> None:
+    """Log lines to stderr (systemd's journal, a console) and to state/daemon.log, their times in the
+    station's time zone ``tz`` (the slots' own), whatever the PC's is set to."""
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    if tz is not None:
+        fmt.converter = lambda seconds: datetime.fromtimestamp(seconds, tz).timetuple()
     root = logging.getLogger("broadcaster")
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     for h in list(root.handlers):

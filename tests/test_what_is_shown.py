@@ -1,0 +1,39 @@
+"""What is shown is true now, in the station's time. The live meter (issue 37, item 4): a station below counts as playing the voice only
+from a heartbeat of the last few seconds; one cut off 31 s ago (or a day) is not on the air, whatever its last
+heartbeat said."""
+
+from __future__ import annotations
+
+from broadcaster.fleet.status import LIVE_FRESH, playing_below
+
+
+def row(station: str, seen: float | None, *playing: str) -> dict:
+    return {"station": station, "last_seen": seen, "playing": [{"zone": z, "bulletin": "live:an"} for z in playing]}
+
+
+def test_a_station_cut_off_is_not_on_the_air_whatever_its_last_heartbeat_said():
+    now = 1_800_000_000.0
+    rows = [row("s1", now - 2, "z1"), row("s2", now - 31, "z2"), row("s3", now - 86400, "z3"), row("s4", None, "z4"),
+            {"station": "s5", "last_seen": now - 1, "playing": [{"zone": "z5", "bulletin": "d"}]}]
+    assert playing_below(rows, "live:an", now) == {"z1"}
+    assert LIVE_FRESH <= 10   # the speaker hears within 10 s that a station dropped out
+    assert playing_below([row("s1", now - LIVE_FRESH - 0.1, "z1")], "live:an", now) == set()
+
+
+def test_the_daemon_s_log_is_in_the_station_s_time_zone(tmp_path):
+    """Issue 38, 9: the daemon's log lines carried the PC's UTC beside the slots' local times."""
+    import logging
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    from broadcaster.daemon.daemon import setup_logging
+    tz = ZoneInfo("Asia/Ho_Chi_Minh")   # UTC+7, never the PC's here (CI runs in UTC)
+    setup_logging(tmp_path, tz=tz)
+    logging.getLogger("broadcaster.daemon").info("zone za: playing a (scheduled %s)", datetime.now(tz).strftime("%H:%M"))
+    root = logging.getLogger("broadcaster")
+    for h in list(root.handlers):
+        h.flush()
+        h.close()
+        root.removeHandler(h)
+    line = (tmp_path / "daemon.log").read_text().splitlines()[-1]
+    minutes = [int(s[:2]) * 60 + int(s[3:5]) for s in (line[11:16], line.rsplit("(scheduled ", 1)[1][:5])]
+    assert (minutes[0] - minutes[1]) % 1440 in (0, 1), line   # the same minute (or the next, if it turned)
