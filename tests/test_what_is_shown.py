@@ -37,3 +37,19 @@ def test_the_daemon_s_log_is_in_the_station_s_time_zone(tmp_path):
     line = (tmp_path / "daemon.log").read_text().splitlines()[-1]
     minutes = [int(s[:2]) * 60 + int(s[3:5]) for s in (line[11:16], line.rsplit("(scheduled ", 1)[1][:5])]
     assert (minutes[0] - minutes[1]) % 1440 in (0, 1), line   # the same minute (or the next, if it turned)
+
+
+def test_next_takes_a_date_and_time_as_the_program_writes_them(project):
+    """Issue 38, 10: `next --from "15/12/2026 06:00"` and "06:00 ngày 15/12/2026" (what the output itself
+    shows) were refused; every form reads the same instant as 2026-12-15T06:00."""
+    from tests.conftest import BASE_CONFIG
+    project.write("schedule.toml", BASE_CONFIG + '[zones.xa]\nname = "Xã"\n[bulletins.b]\nscript = "b.txt"\n'
+                  '[[slots]]\nbulletin = "b"\nzones = ["xa"]\nat = ["05:30", "06:00", "17:00"]\n')
+    project.write("b.txt", "Xin chào.")
+    want = project.run("next", "--json", "--from", "2026-12-15T06:00", "--days", "1")
+    assert want.code == 0 and "06:00" in want.out, want.err
+    for written in ("15/12/2026 06:00", "06:00 ngày 15/12/2026", "2026-12-15 06:00", "6h00 15/12/2026"):
+        r = project.run("next", "--json", "--from", written, "--days", "1")
+        assert r.code == 0 and r.out == want.out, (written, r.err)
+    r = project.run("next", "--from", "25:00 ngày 15/12/2026")
+    assert r.code == 2 and "Traceback" not in r.err, r.err

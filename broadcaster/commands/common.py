@@ -123,13 +123,30 @@ def parse_day(value: str, option: str) -> date:
     return d
 
 
+# a date and a time as the program writes them ("17:00 ngày 05/8/2020", "2020-08-05 17:00") or people do
+# ("15/12/2026 06:00"): the day and the clock, in either order, "ngày" between them or not
+_DAY_CLOCK = (re.compile(r"^(?P<day>\S+)\s+(?:lúc\s+)?(?P<clock>\d{1,2}[:h]\d{2}(?::\d{2})?)$", re.I),
+              re.compile(r"^(?P<clock>\d{1,2}[:h]\d{2}(?::\d{2})?)\s+(?:ngày\s+)?(?P<day>\S+)$", re.I))
+
+
 def parse_from(value: str | None, cfg: Config, hint: str = "--from") -> datetime:
-    """A date (2020-08-05 or 05/8/2020: its midnight) or a date and time, in the config's time zone."""
+    """A date (2020-08-05 or 05/8/2020: its midnight) or a date and time (2020-08-05T05:00, or any way
+    the program itself writes one: "05:00 ngày 05/8/2020", "2020-08-05 05:00"), in the config's time zone."""
     tz = ZoneInfo(cfg.timezone)
     if value is None:
         return local_now(cfg)
-    if _DMY.match(value.strip()):
-        return datetime.combine(parse_day(value, hint), datetime.min.time(), tz)
+    text = " ".join(value.split())
+    if _DMY.match(text):
+        return datetime.combine(parse_day(text, hint), datetime.min.time(), tz)
+    for pattern in _DAY_CLOCK:
+        m = pattern.match(text)
+        if m and (_DMY.match(m["day"]) or re.match(r"^\d{4}-\d{2}-\d{2}$", m["day"])):
+            h, mi, *s = (int(x) for x in re.split(r"[:h]", m["clock"].lower()))
+            try:
+                clock = datetime.min.time().replace(hour=h, minute=mi, second=s[0] if s else 0)
+            except ValueError:
+                break
+            return datetime.combine(parse_day(m["day"], hint), clock, tz)
     try:
         t = datetime.fromisoformat(value.replace(" ", "T"))
     except ValueError:
