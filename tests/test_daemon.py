@@ -149,7 +149,7 @@ def test_play_without_a_daemon_plays_here_and_logs(station):
     assert (row["zone"], row["bulletin"], row["status"]) == ("za", "d", "played")
     csv_out = station.project.run("log", "--csv").out.splitlines()
     assert csv_out[0] == ("scheduled,started,ended,zone,bulletin,status,reason,audio_sha256,station,command,"
-                          "start_error_ms,relayed_s,fallback_s,heard,heard_delay_ms,heard_score,heard_note")
+                          "start_error_ms,relayed_s,fallback_s,heard,heard_delay_ms,heard_score,heard_note,dropouts")
     assert ",za,d,played," in csv_out[1]
     # started is when the first sample left the sound card (PortAudio's time), measured, not assumed:
     # never before it was due (a cold sound server can make it late; that is what the number is for)
