@@ -241,9 +241,9 @@ def many_zones(server: PulseServer, tmp: Path, n: int) -> None:
           f"daemon CPU while playing {cpu:.1f} % of one core; peak memory {rss:.0f} MB")
 
 
-def back_to_back(server: PulseServer, tmp: Path, n: int) -> None:
-    """Airings one after the other on one zone, 0, 0.5, 1.7 and 3 s apart, n of them."""
-    root = tmp / "b2b"
+def back_to_back_station(root: Path, zones: list[str], n: int) -> tuple[int, list[tuple[float, str]]]:
+    """A station whose zones (named as their sinks) play n airings back to back, each starting 0, 0.5, 1.7
+    or 3 s after the one before ends, in turn, from 15 s on: (that start, the (time, bulletin) plan)."""
     (root / "audio").mkdir(parents=True)
     # (bulletin, its length, seconds to the next slot): the gaps are 0, 0.5, 1.7 and 3 s
     cycle = [("b20", 2.0, 2), ("b15", 1.5, 2), ("b13", 1.3, 3), ("b20", 2.0, 5)]
@@ -257,11 +257,20 @@ def back_to_back(server: PulseServer, tmp: Path, n: int) -> None:
         name, _length, step = cycle[i % len(cycle)]
         plan.append((t, name))
         t += step
-    slots = "".join(f'[[slots]]\nbulletin = "{name}"\nzones = ["bench"]\nat = [{hhmmss([when])}]\n'
+    names = ", ".join(f'"{z}"' for z in zones)
+    slots = "".join(f'[[slots]]\nbulletin = "{name}"\nzones = [{names}]\nat = [{hhmmss([when])}]\n'
                     for when, name in plan)
     bulletins = "".join(f'[bulletins.{name}]\nfile = "audio/{name}.wav"\n' for name in {c[0] for c in cycle})
+    zone_text = "".join(f'[zones.{z}]\ndevice = "{z}"\n' for z in zones)
     (root / "schedule.toml").write_text(f'timezone = "UTC"\n[audio]\nformat = "wav"\nsample_rate = {RATE}\n'
-                                        f'{bulletins}[zones.bench]\ndevice = "bench"\n{slots}', encoding="utf-8")
+                                        f'{bulletins}{zone_text}{slots}', encoding="utf-8")
+    return t0, plan
+
+
+def back_to_back(server: PulseServer, tmp: Path, n: int) -> None:
+    """Airings one after the other on one zone, 0, 0.5, 1.7 and 3 s apart, n of them."""
+    root = tmp / "b2b"
+    t0, plan = back_to_back_station(root, ["bench"], n)
     proc, recs, t_ref = start_daemon(server, root, tmp, ["bench"], t0)
     from broadcaster.audio.player import find_output
     t_end = plan[-1][0] + 3.5    # a second click after the last airing: the recording's own clock is checked
@@ -302,25 +311,7 @@ def under_load(server: PulseServer, tmp: Path, n: int, busy: int = 2) -> None:
     server.add_sink("load2")
     server.apply_env(os.environ)
     root = tmp / "load"
-    (root / "audio").mkdir(parents=True)
-    cycle = [("b20", 2.0, 2), ("b15", 1.5, 2), ("b13", 1.3, 3), ("b20", 2.0, 5)]
-    for name, seconds in {(c[0], c[1]) for c in cycle}:
-        x = np.concatenate([tone(1000, 0.3), (0.005 * np.sin(np.arange(int((seconds - 0.3) * RATE)) * 0.05))
-                            .astype(np.float32)])
-        sf.write(str(root / "audio" / f"{name}.wav"), x, RATE)
-    t0 = int(time.time()) + 15
-    plan, t = [], float(t0)
-    for i in range(n):
-        name, _length, step = cycle[i % len(cycle)]
-        plan.append((t, name))
-        t += step
-    slots = "".join(f'[[slots]]\nbulletin = "{name}"\nzones = {zones!r}\nat = [{hhmmss([when])}]\n'
-                    for when, name in plan).replace("'", '"')
-    bulletins = "".join(f'[bulletins.{name}]\nfile = "audio/{name}.wav"\n' for name in {c[0] for c in cycle})
-    zone_text = "".join(f'[zones.{z}]\ndevice = "{z}"\n' for z in zones)
-    (root / "schedule.toml").write_text(f'timezone = "UTC"\n[audio]\nformat = "wav"\nsample_rate = {RATE}\n'
-                                        f'{bulletins}{zone_text}{slots}', encoding="utf-8")
-    # stress-ng --cpu where it is installed (what the issue measured with), else as many busy Python loops
+    t0, plan = back_to_back_station(root, zones, n)
     hogs = ([subprocess.Popen(["stress-ng", "--cpu", str(busy), "--quiet"])] if shutil.which("stress-ng") else
             [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(busy)])
     print(f"busy: {'stress-ng --cpu ' + str(busy) if shutil.which('stress-ng') else f'{busy} Python loops'}", flush=True)

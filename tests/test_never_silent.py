@@ -21,16 +21,22 @@ def cli(root, *args: str, stdin: str | None = None) -> subprocess.CompletedProce
                           input=stdin, timeout=120, env={**os.environ, "LANG": "C.UTF-8", "BROADCASTER_LANG": "en"})
 
 
-def test_dates_outside_the_calendar_are_refused_where_they_are_read_and_nothing_answers_500(tmp_path):
+def site_with_an_editor_token(tmp_path):
+    """A project with the places' zones, its accounts and an editor's API token, its console running: (root,
+    the token, schedule.toml's bytes before, the console, an API client with the token)."""
     from tests.test_places import PLACES
     from tests.test_web_hardening import make_project
     root = make_project(tmp_path / "project", PLACES)
     editor = token(root, "tinh-bt", "editor")
-    before = (root / "schedule.toml").read_bytes()
     server = ConsoleServer(root, tmp_path / "web.log")
+    api = httpx.Client(base_url=server.url, timeout=30,
+                       headers={"Authorization": f"Bearer {editor}", "Accept-Language": "en"})
+    return root, editor, (root / "schedule.toml").read_bytes(), server, api
+
+
+def test_dates_outside_the_calendar_are_refused_where_they_are_read_and_nothing_answers_500(tmp_path):
+    root, _editor, before, server, api = site_with_an_editor_token(tmp_path)
     try:
-        api = httpx.Client(base_url=server.url, timeout=30,
-                           headers={"Authorization": f"Bearer {editor}", "Accept-Language": "en"})
         base = {"title": "Tin ngày xa", "text": "Kính thưa bà con.", "times": ["05:30"], "zones": ["cum_1"]}
         for extra, field in (({"once": "0001-01-01"}, "once"), ({"start": "0001-01-01", "weeks": 3}, "start"),
                              ({"end": "9999-12-31"}, "end"), ({"except": ["1999-12-31"]}, "skip")):
@@ -98,15 +104,8 @@ def test_the_console_answers_bad_requests_with_4xx_and_headers_and_says_plainly_
     urgent priority: 4xx, never 500, nothing written. Every answer carries the security headers. A port taken or
     out of range: one line, exit 2, no traceback and no "The console is at"."""
     import socket
-    from tests.test_places import PLACES
-    from tests.test_web_hardening import make_project
-    root = make_project(tmp_path / "project", PLACES)
-    editor = token(root, "tinh-bt", "editor")
-    before = (root / "schedule.toml").read_bytes()
-    server = ConsoleServer(root, tmp_path / "web.log")
+    root, editor, before, server, api = site_with_an_editor_token(tmp_path)
     try:
-        api = httpx.Client(base_url=server.url, timeout=30,
-                           headers={"Authorization": f"Bearer {editor}", "Accept-Language": "en"})
         body = ('{"title": "Tin \\ud800", "text": "Kính thưa bà con.", "times": ["05:30"], "zones": ["cum_1"]}')
         r = api.post("/api/v1/bulletins", content=body.encode(), headers={"Content-Type": "application/json"})
         assert r.status_code == 400, (r.status_code, r.text)

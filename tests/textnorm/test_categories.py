@@ -210,3 +210,25 @@ def test_unspeakable_words_are_reported():
 ])
 def test_2025_administrative_units_before_names(text, spoken):
     assert say(text) == spoken
+
+
+@pytest.mark.parametrize("text,spoken", [
+    # issue 38: service numbers are read digit by digit wherever they stand as a number to call
+    ("liên hệ Công an xã hoặc 113", "liên hệ Công an xã hoặc một một ba"),
+    ("Gọi ngay 115 khi cần cấp cứu", "Gọi ngay một một năm khi cần cấp cứu"),
+    ("khi có cháy báo 114.", "khi có cháy báo một một bốn."),
+    ("113 là số của công an", "một một ba là số của công an"),
+    ("Có 113 hộ dân tham gia", "Có một trăm mười ba hộ dân tham gia"),
+    ("Năm nay có 115 hộ nghèo", "Năm nay có một trăm mười lăm hộ nghèo"),
+    # abbreviations common in notices, from the lexicon
+    ("BS. Nguyễn Văn An trực", "bác sĩ Nguyễn Văn An trực"),
+    ("liên hệ SĐT 0912345678", "liên hệ số điện thoại không chín một hai, ba bốn năm, sáu bảy tám"),
+    ("mời đ/c Trưởng thôn", "mời đồng chí Trưởng thôn"),
+    ("HTXNN Quảng Phú họp", "hợp tác xã nông nghiệp Quảng Phú họp"),
+    # the units since 2025 glued to the name, as people type them
+    ("P.An Cựu, X.Quảng Phú, TT.Sịa", "phường An Cựu, xã Quảng Phú, thị trấn Sịa"),
+    ("Alô alô, kính thưa bà con", "a lô a lô, kính thưa bà con"),
+])
+def test_notices_read_as_an_announcer_reads_them(text, spoken):
+    assert say(text) == spoken
+    assert not unspeakable(say(text))   # nothing left for a voice to guess at: no ⚠ from check

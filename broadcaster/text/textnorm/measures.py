@@ -32,10 +32,27 @@ def phone(m: Match) -> str | None:
     return ", ".join(digits_words(g) for g in groups if g)
 
 
+# the emergency lines (111 child protection, 112 rescue, 113 police, 114 fire, 115 ambulance): what a
+# notice names them for is calling them, wherever they stand; what may follow one as a count is a noun
+SERVICE_LINES = {"111", "112", "113", "114", "115"}
+SERVICE_CUES = PHONE_CUES | {"cấp", "cứu", "báo", "hoặc", "tổng", "đài", "trực", "khẩn", "ngay"}
+COUNTED = re.compile(r"^\s*[^\W\d_]")   # a word right after the number: it counts something (113 hộ dân)
+CALLED_AFTER = {"khi", "để", "ngay", "hoặc", "và", "nếu", "miễn", "trong", "của", "là"}
+
+
 @rule("service number", r"(?<![\d.,])(11[1-9]|10\d\d)(?![\d.,]\d|\d)")
 def service(m: Match) -> str | None:
-    # 113, 114, 115 are read digit by digit when they are numbers to call
-    return digits_words(m.group(1)) if set(m.before(3)) & PHONE_CUES else None
+    """113, 114, 115 … are read digit by digit when they are numbers to call: after a cue (gọi, liên hệ, cấp
+    cứu, hoặc …), or as an emergency line standing on its own (at the end, before punctuation or a word such as
+    "khi", "ngay"); "113 hộ dân" is a count."""
+    if set(m.before(3)) & PHONE_CUES:
+        return digits_words(m.group(1))
+    if m.group(1) in SERVICE_LINES:
+        after = m.after(1)
+        counted = COUNTED.match(m.text_after) and after and after[0] not in CALLED_AFTER
+        if not counted or set(m.before(2)) & SERVICE_CUES:
+            return digits_words(m.group(1))
+    return None
 
 
 @rule("ordinal", r"(?i:(?<![\w])(thứ))\s+(\d{1,3})(?![\d/.,:]\d|\d|h)")

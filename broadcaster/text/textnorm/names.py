@@ -127,10 +127,12 @@ def document(m: Match) -> str:
 
 # --- the lexicon: acronyms, brands and words that engines get wrong ----------------
 
-@rule("unit before a place name", rf"(?<![\w.])([{UPPER}][{UPPER}a-z]*\.?)(?=\s+[{UPPER}][a-zà-ỹ])")
+@rule("unit before a place name",
+      rf"(?<![\w.])([{UPPER}][{UPPER}a-z]*\.?)(?=\s+[{UPPER}][a-zà-ỹ]|(?<=\.)[{UPPER}][a-zà-ỹ])")
 def place_unit(m: Match) -> str | None:
     """P. Phong Quảng → phường Phong Quảng, X. Đan Điền → xã, ĐK Côn Đảo → đặc khu: short forms that
-    are a unit only before a name (lexicon [places]); anywhere else they are left to the other rules."""
+    are a unit only before a name (lexicon [places]), written with a space or glued to it after the dot
+    as people type them (P.An Cựu, TT.Sịa); anywhere else they are left to the other rules."""
     e = m.lexicon.get("places", m.group(1))
     return e.spoken if e else None
 
