@@ -204,3 +204,38 @@ def test_a_live_talk_ends_when_its_account_changes_and_refusals_of_places_are_au
     assert ("ky", "refused", "speak to stations s1") in trail, trail
     assert ("an", "speak end", "ky: account changed") in trail, trail
     assert any(u == "bt" and act == "refused" and d.startswith("holiday outside its places") for u, act, d in trail)
+
+
+def test_an_urgent_slot_airs_only_when_someone_who_may_play_urgent_approved_it(tmp_path):
+    """Issue 36, 8: urgent is the play right's (docs/console.md). With approval required, an urgent slot an
+    approver approved is an error in check and does not air; approved by an administrator, it does."""
+    from tests.console import PASSWORD
+    from tests.test_web_hardening import make_project
+    root = make_project(tmp_path / "project")   # [approval] required; accounts an (admin), binh (editor), chi (approver)
+    text = (root / "schedule.toml").read_text(encoding="utf-8")
+    (root / "schedule.toml").write_text(text + '[[slots]]\nbulletin = "thong-bao"\nzones = ["xa"]\nat = ["05:30"]\n'
+                                        'priority = "urgent"\n', encoding="utf-8")
+    assert cli(root, "build").returncode == 0
+    assert cli(root, "submit", "thong-bao", "--user", "binh", stdin=PASSWORD + "\n").returncode == 0
+    assert cli(root, "approve", "thong-bao", "--user", "chi", stdin=PASSWORD + "\n").returncode == 0
+    r = cli(root, "check")
+    assert r.returncode == 1 and "was approved by chi, who may not play urgent airings" in r.stderr, r.stderr
+    from broadcaster.config import load_config
+    from broadcaster.records.accounts import Accounts
+    from broadcaster.records.approval import slot_approved
+    cfg = load_config(root / "schedule.toml")
+    [slot] = [s for s in cfg.slots if s.priority == "urgent"]
+    a = Accounts(cfg.paths.state)
+    try:
+        assert not slot_approved(cfg, a, slot)   # the daemon's own test: it does not air
+    finally:
+        a.close()
+    assert cli(root, "submit", "thong-bao", "--user", "binh", stdin=PASSWORD + "\n").returncode == 0
+    assert cli(root, "approve", "thong-bao", "--user", "an", stdin=PASSWORD + "\n").returncode == 0
+    r = cli(root, "check")
+    assert "may not play urgent" not in r.stderr, r.stderr
+    a = Accounts(cfg.paths.state)
+    try:
+        assert slot_approved(cfg, a, slot)
+    finally:
+        a.close()

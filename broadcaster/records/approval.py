@@ -94,7 +94,15 @@ def slot_approved(cfg: Config, accounts: Accounts, slot) -> bool:
     if b is None or source_of(cfg, b) is None:
         return True
     approved = accounts.approved(b.id)
-    return approved is not None and _covers(approved, [slot_key(slot)])
+    return (approved is not None and _covers(approved, [slot_key(slot)])
+            and (slot.priority != "urgent" or urgent_approver(accounts, approved)))
+
+
+def urgent_approver(accounts: Accounts, approved) -> bool:
+    """Whether the account that approved ``approved`` may put an airing on at urgent: urgent interrupts
+    everything, even in quiet hours, and is the right of those who may play now (docs/console.md)."""
+    who = accounts.get(approved.approver) if approved.approver else None
+    return who is not None and who.may("play")
 
 
 def submit(cfg: Config, accounts: Accounts, b: Bulletin, editor: str) -> None:

@@ -6,6 +6,7 @@ Reads scripts and jingles and the rendered sidecars (so it does I/O), but takes
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -190,6 +191,15 @@ def check_approvals(cfg: Config, lang: str | None = None) -> list[Finding]:
                     'bulletin "{bulletin}": its script changed since it was approved; the approved version ({when}) '
                     "airs until the new one is approved", lang, bulletin=b.id,
                     when=when(datetime.fromtimestamp(st.approved.time, ZoneInfo(cfg.timezone)), lang))))
+        from broadcaster.records.approval import slot_key, urgent_approver
+        for s in cfg.slots:   # urgent is the play right's: an approval by someone without it does not make it air
+            approved = accounts.approved(s.bulletin) if s.priority == "urgent" and s.origin == "local" else None
+            if approved is not None and slot_key(s) in json.loads(approved.slots or "[]") \
+                    and not urgent_approver(accounts, approved):
+                out.append(Finding("error", cfg.where("slots", s.index, "priority"), _(
+                    'this urgent slot of "{bulletin}" was approved by {name}, who may not play urgent airings: it '
+                    "does not air until someone who may (an administrator) approves it", lang, bulletin=s.bulletin,
+                    name=approved.approver)))
     finally:
         accounts.close()
     return out
