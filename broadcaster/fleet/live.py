@@ -15,10 +15,14 @@ one bad message is dropped, never the session. A message is::
     b"BCL1" | kind (H, A or E) | session id (16 bytes) | body | signature (64 bytes)
 
 H, the session (sent first, then every second, so that a station whose link comes back mid-way
-joins again): JSON with the zones, the priority, who speaks, from where, by which hub, when, and the
-stations of the receiving account reached straight. A: the
-first frame's number (4 bytes), how many (1 byte), then each frame's length (2 bytes) and bytes. E:
-the end.
+joins again, even after it gave the voice up): JSON with the zones, the priority, who speaks, from
+where, by which hub, when, and the stations of the receiving account reached straight. A: when its
+frames were spoken (8 bytes, seconds since the epoch), the first frame's number (4 bytes), how many
+(1 byte), then each frame's length (2 bytes) and bytes. E: the end.
+
+Freshness is inside the signature: a station refuses a session or frames older (or newer) than
+FRESH seconds by its own clock, whatever it remembers, so a voice captured off the wire cannot be
+played again, after a restart or not; a station whose clock is that far off raises an alert.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ CHIME_WAIT = 3.0          # seconds of silence sent after the chime at most, unt
 HEADER_EVERY = 1.0        # seconds between two sendings of the session
 MAX_MESSAGE = 65536
 MAX_ZONES = 5000
-SKEW = 300.0              # seconds a session's time may differ from this PC's clock
+FRESH = 10.0              # seconds a session's or a frame's time may differ from this PC's clock
 PRIORITIES = ("urgent", "priority")
 
 
@@ -81,9 +85,14 @@ def read_header(body: bytes) -> dict:
 
 def read_frames(body: bytes) -> list[tuple[int, bytes]]:
     """(number, Opus packet) of each frame in an audio message."""
+    return read_audio(body)[1]
+
+
+def read_audio(body: bytes) -> tuple[float, list[tuple[int, bytes]]]:
+    """When an audio message's frames were spoken, and (number, Opus packet) of each."""
     try:
-        seq, n = struct.unpack_from(">IB", body)
-        at, out = 5, []
+        spoken, seq, n = struct.unpack_from(">dIB", body)
+        at, out = 13, []
         for i in range(n):
             (size,) = struct.unpack_from(">H", body, at)
             if size == 0 or at + 2 + size > len(body):
@@ -94,7 +103,7 @@ def read_frames(body: bytes) -> list[tuple[int, bytes]]:
         raise RefusedError(_("a live voice message cut short or malformed")) from None
     if at != len(body) or not out:
         raise RefusedError(_("a live voice message cut short or malformed"))
-    return out
+    return spoken, out
 
 
 # --- at the hub the voice starts from -------------------------------------------------------------------
@@ -193,7 +202,7 @@ class LiveOut:
 
     def _flush(self) -> None:
         if self.frames:
-            body = struct.pack(">IB", self.first, len(self.frames)) + b"".join(
+            body = struct.pack(">dIB", time.time(), self.first, len(self.frames)) + b"".join(
                 struct.pack(">H", len(p)) + p for p in self.frames)
             self.frames = []
             self._send(AUDIO, body)
@@ -250,13 +259,17 @@ class LiveIn:
             return
         s = self.sessions.get(sid)
         if kind == HEADER:
+            if s is not None and time.monotonic() - s.last > GIVE_UP:   # given up while the link was held:
+                self._end(sid, remember=False)                         # the voice still going is joined again
+                s = None
             if s is None:
                 s = self._open(signer, sid, read_header(body))
             s.last = time.monotonic()
         elif s is None:
             return   # its session comes within a second
         elif kind == AUDIO:
-            frames = read_frames(body)
+            spoken, frames = read_audio(body)
+            self._fresh(spoken)
             s.last = time.monotonic()
             if s.stream is not None:
                 for seq, packet in frames:
@@ -274,9 +287,7 @@ class LiveIn:
     def _open(self, signer: str, sid: bytes, head: dict) -> _Session:
         from broadcaster.daemon.live import LiveDesk
         self._tidy()
-        if abs(head["issued"] - time.time()) > SKEW:
-            raise RefusedError(_("a live voice from {time} (this PC's clock or a replay): check the clock",
-                                 time=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(head["issued"]))))
+        self._fresh(head["issued"])
         zones = [z for z in dict.fromkeys(head["zones"]) if z in self.d.served]
         stream = None
         who, where = head["who"][:64], f"{head['from'][:48]} ({signer})"
@@ -292,9 +303,22 @@ class LiveIn:
         s = self.sessions[sid] = _Session(stream, relay)
         return s
 
-    def _end(self, sid: bytes) -> None:
+    def _fresh(self, at: float) -> None:
+        """RefusedError for a message made more than FRESH seconds from now by this PC's clock (a replay, or
+        a clock that is off: an alert says so, cleared by the next fresh one)."""
+        from broadcaster.daemon.alerts import Alerts
+        alerts = self.d.get(Alerts)
+        if abs(at - time.time()) > FRESH:
+            text = _("a live voice from {time} (this PC's clock or a replay): check the clock",
+                     time=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)))
+            alerts.raise_("live", "clock", text)
+            raise RefusedError(text)
+        alerts.clear("live", "clock", _("a live voice of this moment came"))
+
+    def _end(self, sid: bytes, remember: bool = True) -> None:
         s = self.sessions.pop(sid, None)
-        self.ended[sid] = time.monotonic()
+        if remember:   # ended by its hub: its late messages are not a new session
+            self.ended[sid] = time.monotonic()
         if s is not None and s.stream is not None:
             from broadcaster.daemon.live import LiveDesk
             self.d.get(LiveDesk).close(s.stream)
@@ -304,7 +328,7 @@ class LiveIn:
         now = time.monotonic()
         for sid, s in list(self.sessions.items()):
             if now - s.last > GIVE_UP + 5:
-                self._end(sid)
+                self._end(sid, remember=False)   # given up, not ended: its next header (a link back) rejoins it
         for sid, at in list(self.ended.items()):
             if now - at > 600:
                 del self.ended[sid]

@@ -17,7 +17,7 @@ from broadcaster.records.playlog import Journal
 
 KIND_WORDS = {"dead_air": N_("dead air"), "unexpected": N_("unexpected sound"),
               "monitor": N_("monitor unavailable"), "malformed": N_("malformed messages"),
-              "config": N_("configuration cannot be used")}
+              "config": N_("configuration cannot be used"), "clock": N_("clock differs from the hub's")}
 FIELDS = "id, zone, kind, since, until, detail, cleared, version"
 
 
