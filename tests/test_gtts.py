@@ -95,8 +95,8 @@ def test_auto_falls_back_to_espeak_when_google_keeps_failing(project, fake_googl
     r = project.run("build")
     assert r.code == 0, r.err
     assert project.sidecar("thong-bao")["engine"] == "espeak"
-    assert "warning: gtts: Google Translate refused the request (HTTP 500)" in r.err
-    assert "using espeak (espeak-ng, offline voice) instead" in r.err
+    assert "warning: speaking with espeak (espeak-ng, offline voice): " in r.err
+    assert "gtts: Google Translate refused the request (HTTP 500)" in r.err
     assert "espeak-ng, offline voice" in r.out
 
 
@@ -106,6 +106,9 @@ def test_auto_falls_back_when_offline(project):
     assert r.code == 0, r.err
     assert "Google Translate cannot be reached" in r.err
     assert project.sidecar("thong-bao")["engine"] == "espeak"
+    # one line saying which voice is used and why (issue 38, 12: it was a warning for each engine skipped)
+    warnings = [line for line in r.err.splitlines() if line.startswith("warning")]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: speaking with espeak"), r.err
 
 
 def test_gtts_alone_fails_with_a_clear_error_and_exit_1(project, fake_google):
@@ -139,3 +142,15 @@ def test_bulletin_that_fell_back_while_speaking_is_up_to_date_when_still_offline
     network.remove(responses.HEAD, PROBE_URL)  # now the network is down altogether
     r = project.run("build")
     assert "1 up to date" in r.out and "0 built" in r.out
+
+
+def test_offline_with_every_engine_in_the_list_says_once_which_voice_speaks_and_why(project):
+    """Issue 38, 12: offline, `auto` (edge → gtts → piper → espeak) printed three fallback warnings for every
+    build; now one line names the voice used and why each before it could not."""
+    project.write("schedule.toml", BASE_CONFIG.replace('engine = "espeak"', 'engine = "auto"'))
+    r = project.run("build")
+    assert r.code == 0, r.err
+    warnings = [line for line in r.err.splitlines() if line.startswith("warning")]
+    assert len(warnings) == 1, r.err
+    assert warnings[0].startswith("warning: speaking with espeak") and all(
+        f"{name}: " in warnings[0] for name in ("edge", "gtts", "piper")), warnings

@@ -106,6 +106,7 @@ class Speaker:
         self.on_sentence: Callable[[int, int], None] | None = None  # (done, of): for a progress line
         self._engines: dict[str, Engine] = {}
         self._down: dict[str, str] = {}
+        self._said: set[str] = set()   # engines whose being down was said already
 
     def engine(self, name: str) -> Engine:
         if name not in self._engines:
@@ -128,7 +129,7 @@ class Speaker:
                 eng = self.engine(name)
                 _voice, _version, identity, keys = self._keys(eng, tts, texts)
                 if all(self.cache.has(k) for k in keys) or self._usable(eng, tts):
-                    return name, identity
+                    return self._speaking(name), identity
             except SynthesisError as e:
                 last = e
                 self._mark_down(name, e.message, tts)
@@ -144,13 +145,17 @@ class Speaker:
         return True
 
     def _mark_down(self, name: str, reason: str, tts: TTSSettings) -> None:
-        if name in self._down:
-            return
-        self._down[name] = reason
-        rest = [n for n in tts.engines if n not in self._down]
-        then = (_("using {engine} ({label}) instead", engine=rest[0], label=_(ENGINE_LABELS.get(rest[0], rest[0])))
-                if rest else _("no engine left"))
-        self.warn(f"{name}: {reason}; {then}")
+        self._down.setdefault(name, reason)   # said once, with the engine that speaks instead (_speaking)
+
+    def _speaking(self, name: str) -> str:
+        """``name`` speaks: one line, once, saying so and why those before it in the list did not."""
+        skipped = [n for n in self._down if n not in self._said]
+        if skipped:
+            self._said.update(skipped)
+            self.warn(_("speaking with {engine} ({label}): {reasons}", engine=name,
+                        label=_(ENGINE_LABELS.get(name, name)),
+                        reasons="; ".join(f"{n}: {self._down[n]}" for n in skipped)))
+        return name
 
     def _none_left(self, tts: TTSSettings, last: Exception | None) -> SynthesisError:
         if isinstance(last, SynthesisError) and len(tts.engines) == 1:
@@ -194,8 +199,8 @@ class Speaker:
                 if not all(cached) and not self._usable(eng, tts):
                     continue
                 self._synthesize(eng, voice, tts, texts, keys, cached)
-                return Spoken(name, version, voice, Sentences(self.cache, eng, voice, tts, texts, keys),
-                              voice_tag=identity)
+                return Spoken(self._speaking(name), version, voice,
+                              Sentences(self.cache, eng, voice, tts, texts, keys), voice_tag=identity)
             except SynthesisError as e:
                 last = e
                 if name != tts.engines[-1]:
