@@ -211,3 +211,23 @@ def test_zones_import_says_which_commune_an_old_address_belongs_to_since_2025(pr
     assert r.code == 0, r.err
     lines = [x for x in r.out.splitlines() if "since 1/7/2025" in x]
     assert len(lines) == 1 and "cum_9" in lines[0] and "Xã Quảng Điền, Thành phố Huế" in lines[0], r.out
+
+
+def test_zones_import_keeps_every_line_where_it_was_and_writes_its_tables_as_a_person_does(project):
+    """Issue 38, 13: a table written by hand after the slots stays there, every line of the file stays in
+    order, and the new clusters' tables are set apart by a blank line (one was glued to the next [[slots]])."""
+    text = PLACES.replace("[groups]", '[[slots]]\nbulletin = "thong-bao"\nzones = ["cum_1"]\nat = ["05:30"]\n\n'
+                                      '[zones.cum_9]   # written by hand after the slots\nname = "Cụm 9"\n\n[groups]')
+    project.write("schedule.toml", text)
+    project.write("b.csv", "id,name,village\ncum_7,Cụm bảy,Thôn 7\ncum_8,Cụm tám,Thôn 8\n")
+    r = project.run("zones", "import", "b.csv")
+    assert r.code == 0, r.err
+    after = project.read("schedule.toml")
+    kept = iter(after.splitlines())
+    assert all(line in kept for line in text.splitlines()), after   # every line, in order
+    lines = after.splitlines()
+    for zone in ("cum_7", "cum_8"):
+        i = lines.index(f"[zones.{zone}]")
+        end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("["))
+        assert lines[end - 1] == "", after   # a blank line before whatever table follows
+    assert after.index("[zones.cum_9]") > after.index("[[slots]]")   # the hand-written table did not move

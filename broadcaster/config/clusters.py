@@ -1,5 +1,5 @@
 """A cluster list as a vendor or the province hands it over (CSV), checked, and written into
-schedule.toml keeping its comments and layout (tomlkit: the one module that edits TOML).
+schedule.toml keeping its comments and layout, edited line by line.
 
     id,name,village,lat,lon,kind,station
     cum_01,Cụm loa thôn 1,Thôn 1,16.4637,107.5909,ip,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,42 +94,79 @@ def read_clusters(path: Path) -> list[Cluster]:
     return out
 
 
+_HEADER = re.compile(r'^\s*\[\[?\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?\s*(#.*)?$')
+
+
+def _blocks(lines: list[str]) -> list[tuple[str, int, int]]:
+    """(header, first line, end) of each table in the file, in order (end: the next header's line)."""
+    heads = [(m[1].replace(" ", ""), i) for i, line in enumerate(lines) if (m := _HEADER.match(line))]
+    return [(h, i, heads[k + 1][1] if k + 1 < len(heads) else len(lines)) for k, (h, i) in enumerate(heads)]
+
+
+def _value(v) -> str:
+    import tomlkit
+    return tomlkit.item(v).as_string()
+
+
+def _set_key(lines: list[str], start: int, end: int, key: str, value) -> None:
+    """``key = value`` in the table whose lines are ``start``..``end``: its line replaced (a comment after it
+    kept), or added after the table's last key."""
+    pattern = re.compile(rf"^(\s*){re.escape(key)}\s*=\s*[^#]*?(\s*#.*)?$")
+    for i in range(start + 1, end):
+        if not re.match(rf"^\s*{re.escape(key)}\s*=", lines[i]):
+            continue
+        depth, j = 0, i   # an array written over several lines: all of them go
+        while True:
+            depth += lines[j].split("#")[0].count("[") - lines[j].split("#")[0].count("]")
+            if depth <= 0 or j + 1 >= end:
+                break
+            j += 1
+        m = pattern.match(lines[i]) if j == i else None
+        lines[i:j + 1] = [f"{m[1] if m else ''}{key} = {_value(value)}{(m[2] or '') if m else ''}"]
+        return
+    last = max([i for i in range(start + 1, end) if lines[i].strip() and not lines[i].lstrip().startswith("#")],
+               default=start)
+    lines.insert(last + 1, f"{key} = {_value(value)}")
+
+
 def with_clusters(schedule_text: str, clusters: list[Cluster], group: str | None) -> tuple[str, int, int]:
     """schedule.toml's text with each cluster as a [zones.ID] table (added, or its place keys updated;
     its device, volume and everything else left as they are), and the clusters in ``group`` if given:
-    (the new text, how many added, how many updated). Comments and layout are kept."""
-    import tomlkit
-    doc = tomlkit.parse(schedule_text)
-    zones = doc.get("zones")
-    if zones is None:
-        zones = tomlkit.table(is_super_table=True)
-        doc["zones"] = zones
+    (the new text, how many added, how many updated). Edited as text, line by line: every other line stays
+    as it was and where it was (a TOML library that writes the whole file moves tables about)."""
+    import tomllib
+    data = tomllib.loads(schedule_text)
+    lines = schedule_text.splitlines()
     added = updated = 0
     for c in clusters:
-        existing = zones.get(c.id)
-        table = existing if existing is not None else tomlkit.table()
         values = {"name": c.name, "village": c.village, "kind": c.kind, "station": c.station,
                   "lat": c.position[0] if c.position else None, "lon": c.position[1] if c.position else None}
-        for k, v in values.items():
-            if v is not None:
-                table[k] = v
-        if existing is None:
-            zones[c.id] = table
-            added += 1
-        else:
+        blocks = _blocks(lines)
+        mine = [(s, e) for h, s, e in blocks if h in (f"zones.{c.id}", f'zones."{c.id}"')]
+        if mine and c.id in data.get("zones", {}):
+            start, end = mine[0]
+            for k, v in values.items():
+                if v is not None:
+                    _set_key(lines, start, end, k, v)
+                    end = next(e for h, s, e in _blocks(lines) if s == start)
             updated += 1
+            continue
+        table = [f"[zones.{c.id}]", *(f"{k} = {_value(v)}" for k, v in values.items() if v is not None), ""]
+        zone_ends = [e for h, _s, e in blocks if h.startswith("zones.")]
+        at = zone_ends[-1] if zone_ends else len(lines)
+        if at > 0 and lines[at - 1].strip():
+            table.insert(0, "")   # a blank line between it and the table before
+        lines[at:at] = table
+        added += 1
     if group:
-        groups = doc.get("groups")
-        if groups is None:
-            groups = tomlkit.table()
-            doc["groups"] = groups
-        members = list(groups.get(group, []))
+        members = list(data.get("groups", {}).get(group, []))
         members += [c.id for c in clusters if c.id not in members]
-        array = tomlkit.array()
-        array.extend(members)
-        array.multiline(len(members) > 8)
-        groups[group] = array
-    return tomlkit.dumps(doc), added, updated
+        groups = [(s, e) for h, s, e in _blocks(lines) if h == "groups"]
+        if groups:
+            _set_key(lines, *groups[0], group, members)
+        else:
+            lines += ["", "[groups]", f"{group} = {_value(members)}"]
+    return "\n".join(lines) + "\n", added, updated
 
 
 def new_commune(address: str) -> str | None:
