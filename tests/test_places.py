@@ -231,3 +231,27 @@ def test_zones_import_keeps_every_line_where_it_was_and_writes_its_tables_as_a_p
         end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("["))
         assert lines[end - 1] == "", after   # a blank line before whatever table follows
     assert after.index("[zones.cum_9]") > after.index("[[slots]]")   # the hand-written table did not move
+
+
+def test_compose_and_calendar_changes_keep_every_line_where_it_was(project):
+    """The same for a new announcement and the calendar's changes: a TOML library writing the whole file moved
+    a [[slots]] entry written after other tables up to the first; now each writer adds its lines and no other."""
+    from datetime import date, datetime
+    from broadcaster.config import load_config
+    from broadcaster.config.calendar import write_calendar
+    from broadcaster.config.compose import Announcement, save_announcement
+    text = PLACES.replace("[groups]", '[[slots]]\nbulletin = "thong-bao"\nzones = ["cum_1"]\nat = ["05:30"]\n\n'
+                                      '[zones.cum_9]   # written by hand after the slots\nname = "Cụm 9"\n\n[groups]')
+    project.write("schedule.toml", text)
+    path = project.root / "schedule.toml"
+    load = (lambda p: load_config(p))
+    aid = save_announcement(load(path), Announcement(title="Họp dân", text="Mời bà con đi họp.", times=["07:00"],
+                                                     zones=["cum_2"]), load)
+    write_calendar(load(path), load, holiday=date(2026, 9, 2))
+    write_calendar(load(path), load, change={"bulletin": aid, "at": datetime(2026, 12, 8, 7), "cancel": True})
+    after = path.read_text(encoding="utf-8")
+    kept = iter(after.splitlines())
+    assert all(line in kept for line in text.splitlines()), after   # every line, in order
+    cfg = load(path)
+    assert aid in cfg.bulletins and date(2026, 9, 2) in cfg.skip and len(cfg.changes) == 1
+    assert after.index("[zones.cum_9]") > after.index('bulletin = "thong-bao"\nzones = ["cum_1"]')

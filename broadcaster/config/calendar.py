@@ -133,34 +133,22 @@ def write_calendar(cfg, load, *, change: dict | None = None, holiday: date | Non
 
 
 def _write_calendar(cfg, load, change: dict | None, holiday: date | None) -> None:
-    import tomlkit
+    import tomllib
     from broadcaster.config.model import display_path
+    from broadcaster.config.tomledit import TomlLines
     from broadcaster.errors import ConfigError
     from broadcaster.fsutil import atomic_path
-    doc = tomlkit.parse(cfg.path.read_text(encoding="utf-8-sig"))
+    text = cfg.path.read_text(encoding="utf-8-sig")
+    doc = TomlLines(text)
     if holiday is not None:
-        table = doc.get("calendar")
-        if table is None:
-            table = tomlkit.table()
-            doc["calendar"] = table
-        days = table.get("skip")
-        if days is None:
-            table["skip"] = tomlkit.array()
-            days = table["skip"]
-        if holiday.isoformat() not in [str(d) for d in days]:
-            days.append(holiday.isoformat())
+        days = [str(d) for d in tomllib.loads(text).get("calendar", {}).get("skip", [])]
+        if holiday.isoformat() not in days:
+            doc.set("calendar", "skip", [*days, holiday.isoformat()])
     if change is not None:
-        entry = tomlkit.table()
-        for k in ("bulletin", "at", "to", "cancel", "zones"):
-            if change.get(k) not in (None, [], False):
-                entry[k] = change[k]
-        changes = doc.get("changes")
-        if changes is None:
-            doc["changes"] = tomlkit.aot()
-            changes = doc["changes"]
-        changes.append(entry)
+        doc.append("changes", {k: change[k] for k in ("bulletin", "at", "to", "cancel", "zones")
+                               if change.get(k) not in (None, [], False)})
     with atomic_path(cfg.path) as tmp:
-        tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+        tmp.write_text(doc.text(), encoding="utf-8")
         try:
             load(tmp)
         except ConfigError as e:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,79 +93,31 @@ def read_clusters(path: Path) -> list[Cluster]:
     return out
 
 
-_HEADER = re.compile(r'^\s*\[\[?\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?\s*(#.*)?$')
-
-
-def _blocks(lines: list[str]) -> list[tuple[str, int, int]]:
-    """(header, first line, end) of each table in the file, in order (end: the next header's line)."""
-    heads = [(m[1].replace(" ", ""), i) for i, line in enumerate(lines) if (m := _HEADER.match(line))]
-    return [(h, i, heads[k + 1][1] if k + 1 < len(heads) else len(lines)) for k, (h, i) in enumerate(heads)]
-
-
-def _value(v) -> str:
-    import tomlkit
-    return tomlkit.item(v).as_string()
-
-
-def _set_key(lines: list[str], start: int, end: int, key: str, value) -> None:
-    """``key = value`` in the table whose lines are ``start``..``end``: its line replaced (a comment after it
-    kept), or added after the table's last key."""
-    pattern = re.compile(rf"^(\s*){re.escape(key)}\s*=\s*[^#]*?(\s*#.*)?$")
-    for i in range(start + 1, end):
-        if not re.match(rf"^\s*{re.escape(key)}\s*=", lines[i]):
-            continue
-        depth, j = 0, i   # an array written over several lines: all of them go
-        while True:
-            depth += lines[j].split("#")[0].count("[") - lines[j].split("#")[0].count("]")
-            if depth <= 0 or j + 1 >= end:
-                break
-            j += 1
-        m = pattern.match(lines[i]) if j == i else None
-        lines[i:j + 1] = [f"{m[1] if m else ''}{key} = {_value(value)}{(m[2] or '') if m else ''}"]
-        return
-    last = max([i for i in range(start + 1, end) if lines[i].strip() and not lines[i].lstrip().startswith("#")],
-               default=start)
-    lines.insert(last + 1, f"{key} = {_value(value)}")
-
-
 def with_clusters(schedule_text: str, clusters: list[Cluster], group: str | None) -> tuple[str, int, int]:
     """schedule.toml's text with each cluster as a [zones.ID] table (added, or its place keys updated;
     its device, volume and everything else left as they are), and the clusters in ``group`` if given:
-    (the new text, how many added, how many updated). Edited as text, line by line: every other line stays
-    as it was and where it was (a TOML library that writes the whole file moves tables about)."""
+    (the new text, how many added, how many updated). Edited line by line (config.tomledit): every other
+    line stays as it was and where it was."""
     import tomllib
+    from broadcaster.config.tomledit import TomlLines
     data = tomllib.loads(schedule_text)
-    lines = schedule_text.splitlines()
+    doc = TomlLines(schedule_text)
     added = updated = 0
     for c in clusters:
         values = {"name": c.name, "village": c.village, "kind": c.kind, "station": c.station,
                   "lat": c.position[0] if c.position else None, "lon": c.position[1] if c.position else None}
-        blocks = _blocks(lines)
-        mine = [(s, e) for h, s, e in blocks if h in (f"zones.{c.id}", f'zones."{c.id}"')]
-        if mine and c.id in data.get("zones", {}):
-            start, end = mine[0]
+        if c.id in data.get("zones", {}) and doc.table(f"zones.{c.id}") is not None:
             for k, v in values.items():
                 if v is not None:
-                    _set_key(lines, start, end, k, v)
-                    end = next(e for h, s, e in _blocks(lines) if s == start)
+                    doc.set(f"zones.{c.id}", k, v)
             updated += 1
-            continue
-        table = [f"[zones.{c.id}]", *(f"{k} = {_value(v)}" for k, v in values.items() if v is not None), ""]
-        zone_ends = [e for h, _s, e in blocks if h.startswith("zones.")]
-        at = zone_ends[-1] if zone_ends else len(lines)
-        if at > 0 and lines[at - 1].strip():
-            table.insert(0, "")   # a blank line between it and the table before
-        lines[at:at] = table
-        added += 1
+        else:
+            doc.add_table(f"zones.{c.id}", values, after="zones.")
+            added += 1
     if group:
         members = list(data.get("groups", {}).get(group, []))
-        members += [c.id for c in clusters if c.id not in members]
-        groups = [(s, e) for h, s, e in _blocks(lines) if h == "groups"]
-        if groups:
-            _set_key(lines, *groups[0], group, members)
-        else:
-            lines += ["", "[groups]", f"{group} = {_value(members)}"]
-    return "\n".join(lines) + "\n", added, updated
+        doc.set("groups", group, members + [c.id for c in clusters if c.id not in members])
+    return doc.text(), added, updated
 
 
 def new_commune(address: str) -> str | None:

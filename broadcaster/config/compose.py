@@ -1,6 +1,6 @@
 """A new announcement, as a commune officer says it: a title, a text, when (times, weekdays, from one
 date to another, except some dates) and where (zones and groups), written into the project as a
-script and a bulletin with its slot, keeping schedule.toml's comments and layout (tomlkit).
+script and a bulletin with its slot, keeping schedule.toml's comments and layout (config.tomledit).
 
 Every field is checked first and answered per field (for the page and the API); then the whole new
 schedule.toml is loaded as `check` loads it, beside the old one, before it takes its place. When
@@ -191,7 +191,7 @@ def save_announcement(cfg, a: Announcement, load) -> str:
 
 
 def _save(cfg, a: Announcement, load) -> str:
-    import tomlkit
+    from broadcaster.config.tomledit import TomlLines
     bad = check_fields(a, cfg)
     if bad:
         raise ComposeError(bad)
@@ -200,26 +200,13 @@ def _save(cfg, a: Announcement, load) -> str:
               else cfg.paths.scripts / f"{aid.replace('-', '_')}.txt")
     if script.exists():
         raise ComposeError({"id": _('{file} exists already: choose another title or id', file=script.name)})
-    doc = tomlkit.parse(cfg.path.read_text(encoding="utf-8-sig"))
-    bulletins = doc.get("bulletins")
-    if bulletins is None:
-        bulletins = tomlkit.table(is_super_table=True)
-        doc["bulletins"] = bulletins
-    table = tomlkit.table()
-    table["title"] = a.title.strip()
-    table["file" if a.recording is not None else "script"] = (
-        script.relative_to(cfg.root).as_posix() if script.is_relative_to(cfg.root) else str(script))
-    if a.engine:
-        table["engine"] = a.engine
-    bulletins[aid] = table
-    slot = tomlkit.table()
-    for k, v in slot_table(a, aid).items():
-        slot[k] = v
-    slots = doc.get("slots")
-    if slots is None:
-        doc["slots"] = tomlkit.aot()
-        slots = doc["slots"]
-    slots.append(slot)
+    doc = TomlLines(cfg.path.read_text(encoding="utf-8-sig"))
+    doc.add_table(f"bulletins.{aid}", {
+        "title": a.title.strip(),
+        "file" if a.recording is not None else "script":
+            script.relative_to(cfg.root).as_posix() if script.is_relative_to(cfg.root) else str(script),
+        "engine": a.engine or None}, after="bulletins.")
+    doc.append("slots", slot_table(a, aid))
     if a.recording is not None:
         import shutil
         with atomic_path(script) as tmp:
@@ -229,7 +216,7 @@ def _save(cfg, a: Announcement, load) -> str:
         atomic_write_bytes(script, (text if text.endswith("\n") else text + "\n").encode("utf-8"))
     try:
         with atomic_path(cfg.path) as tmp:
-            tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+            tmp.write_text(doc.text(), encoding="utf-8")
             try:
                 load(tmp)
             except ConfigError as e:
