@@ -217,3 +217,12 @@ def _trigger_keys(slot: Slot) -> list[tuple]:
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tz)
     return start, start + timedelta(days=1)
+
+
+def quiet_now(cfg: Config, zones, priority: str, at: datetime) -> list[str]:
+    """The zones among ``zones`` in their quiet hours at ``at``, for an airing of ``priority`` (urgent
+    plays through them), each as "zone (22:00-05:00)"."""
+    if priority == "urgent":
+        return []
+    local = at.astimezone(ZoneInfo(cfg.timezone)).time() if at.tzinfo else at.time()
+    return [f"{z} ({cfg.zones[z].quiet_hours()})" for z in zones if cfg.zones[z].is_quiet(local)]

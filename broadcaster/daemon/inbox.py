@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from broadcaster.config import AUDIO_SUFFIXES
+from broadcaster.config.schedule import quiet_now
 from broadcaster.i18n import _
 from broadcaster.daemon.parts import Periodic
 from broadcaster.daemon.items import Item
@@ -26,10 +27,9 @@ class Requests(Periodic):
         for rid, target, zone, priority, command, label in d.journal.take_requests([z for z in d.served
                                                                                    if z in workers]):
             now = d.clock.now()
-            if priority != "urgent" and d.cfg.zones[zone].is_quiet(now.time()):
-                # every path ends here (the command line, the console, the API, a hub's command): the last word
-                reason = _("{zones}: quiet hours now; only an urgent airing plays then",
-                           zones=f"{zone} ({d.cfg.zones[zone].quiet_hours()})")
+            quiet = quiet_now(d.cfg, [zone], priority, now)
+            if quiet:   # every path ends here (the command line, the console, the API, a hub's command)
+                reason = _("{zones}: quiet hours now; only an urgent airing plays then", zones=quiet[0])
                 log.warning(_("zone {zone}: request {request} refused: {reason}", zone=zone, request=rid, reason=reason))
                 d.journal.finish_request(rid, "failed", reason)
                 continue

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from broadcaster.config import PRIORITIES, Config, display_path
+from broadcaster.config.schedule import quiet_now
 from broadcaster.errors import BroadcasterError
 from broadcaster.i18n import _
 from broadcaster.records.accounts import User, allowed_zones
@@ -88,15 +87,6 @@ def unknown(kind: str, names, cfg: Config, known=None, lang: str | None = None) 
     return None
 
 
-def quiet_now(cfg: Config, zones, priority: str, at: datetime) -> list[str]:
-    """The zones among ``zones`` in their quiet hours at ``at``, for an airing of ``priority`` (urgent
-    plays through them), each as "zone (22:00–05:00)"."""
-    if priority == "urgent":
-        return []
-    local = at.astimezone(ZoneInfo(cfg.timezone)).time() if at.tzinfo else at.time()
-    return [f"{z} ({cfg.zones[z].quiet_hours()})" for z in zones if cfg.zones[z].is_quiet(local)]
-
-
 def route(cfg: Config, ask: Ask, *, served: set[str], at: datetime, user: User | None = None,
           direct: bool = False, lang: str | None = None) -> Route:
     """Where ``ask`` goes, or Refused saying why not.
@@ -164,7 +154,3 @@ async def carry_out(cfg: Config, where: Route, journal, now: datetime, deadline:
     for z in where.here:
         out.requests[journal.add_request(where.target, z, where.priority, now)] = z
     return out
-
-
-def is_target(cfg: Config, target: str) -> bool:
-    return target in cfg.bulletins or Path(target).is_file()
