@@ -125,7 +125,13 @@ class Daemon:
         """The project's configuration cannot be used (``problem``: file:line and why) and another runs: an
         alert for status, the console, the webhook and the hub above; None: it is used again, cleared."""
         self.problem = problem
-        alerts = self.get(Alerts)
+        try:
+            alerts = self.get(Alerts)
+        except LookupError:   # a daemon made of fewer parts: the log says it
+            if problem is not None:
+                log.error(_("ALERT {zone}: {kind}: {detail}", zone=self.config_path.name,
+                            kind=_("configuration cannot be used"), detail=problem))
+            return
         if problem is not None:
             alerts.raise_(self.config_path.name, "config", problem)
         else:
