@@ -54,14 +54,14 @@ class Line:
             self.emergencies += 1
         aired = _seconds(r)
         required = length if length is not None else aired
-        if r.slot is not None:   # an airing the schedule asked for (commands and requests come on top)
-            self.due += 1
-            self.seconds_required += required
-        if r.status in DONE:
-            self.done += 1
+        if r.slot is None:   # a command or a request: an emergency is counted as one, never as an airing due
+            return
+        self.due += 1         # an airing the schedule asked for
+        self.seconds_required += required
+        if r.status in DONE:  # of those due: done, on time (played, not late), seconds aired (a few ms over
+            self.done += 1    # is not more than was asked)
             self.on_time += r.status == "played"
-            if r.slot is not None:   # against what was required: the airings due (an emergency is on top),
-                self.seconds_aired += min(aired, required)   # a few ms over is not more than was asked
+            self.seconds_aired += min(aired, required)
 
     def record(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if k != "bulletins"}
