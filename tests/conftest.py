@@ -49,18 +49,6 @@ Xã Quảng An thông báo lịch tiêm phòng cho gia súc. Đề nghị bà co
 """
 
 
-# the files whose tests take longest (--durations), longest first: run first, so that the workers end
-# together instead of one starting the three-level test (2 minutes) when the others are done
-LONG_FIRST = ("test_tiers.py", "test_soak.py", "test_faults.py", "test_fleet_onair.py", "test_guide.py",
-              "test_last_good.py", "test_relay.py", "test_network_docs.py", "test_live_fleet.py", "test_monitor.py",
-              "test_web_console.py", "test_live.py", "test_calendar.py", "test_reload.py", "test_fleet.py")
-
-
-def pytest_collection_modifyitems(config, items):
-    rank = {name: i for i, name in enumerate(LONG_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(LONG_FIRST)))   # stable: the rest keep their order
-
-
 @pytest.fixture(autouse=True)
 def english_locale(monkeypatch):
     """Tests read English unless they choose Vietnamese, whatever the machine's locale."""
