@@ -153,7 +153,8 @@ def test_speak_from_the_console_in_chromium_over_https(station, tmp_path):
             tab.wait_for("!document.getElementById('on-air').hidden", 20)
             assert tab.js("document.getElementById('on-air-zones').textContent") == "za"
             time.sleep(6)
-            assert tab.js("parseInt(document.getElementById('level').style.width)") > 0   # the level meter moves
+            # the level meter moves: read until it shows sound (one reading can fall in a pause of the speech)
+            tab.wait_for("parseInt(document.getElementById('level').style.width) > 0", 10)
             tab.click("#stop-talk", navigates=False)
             tab.wait_for("document.getElementById('on-air').hidden", 20)
             # a browser without WebCodecs' encoder sends the 16-bit samples themselves
