@@ -255,7 +255,7 @@ def _collect(cfg: Config, journal) -> None:
 def _config_or_last_good(obj: Context, errors_too: bool = False) -> tuple[Config, str | None]:
     """The project's configuration (``errors_too``: with no error `check` would find), or when it cannot be used
     the last good one the daemon ran, with why (said in red); ConfigError when there is none."""
-    from broadcaster.config.lastgood import last_good, state_folder
+    from broadcaster.config.lastgood import last_good
     from broadcaster.records.check import project_errors
     try:
         cfg = obj.config()
@@ -263,8 +263,7 @@ def _config_or_last_good(obj: Context, errors_too: bool = False) -> tuple[Config
             project_errors(cfg, local_now(cfg))
         return cfg, None
     except ConfigError as e:
-        path = find_config(obj.config_option)
-        kept = last_good(path, state_folder(path), obj.allow_outside)
+        kept = last_good(find_config(obj.config_option), obj.allow_outside)
         if kept is None:
             raise
         for line in e.problems:

@@ -15,7 +15,7 @@ from broadcaster.config.fleet import programme_path
 from broadcaster.config.loader import load_config
 from broadcaster.config.model import Config
 from broadcaster.errors import ConfigError
-from broadcaster.fsutil import atomic_path, atomic_write_bytes, sha256_file
+from broadcaster.fsutil import atomic_path, atomic_write_bytes, sha256_unchanged
 
 FOLDER = "last-good"
 
@@ -53,15 +53,15 @@ def keep(cfg: Config, now: datetime) -> None:
     for b in cfg.bulletins.values():
         for f in (b.script, b.file, b.output_path(cfg.paths) if b.rendered else None):
             if f is not None and f.is_file():
-                hashes[str(f)] = sha256_file(f)
+                hashes[str(f)] = sha256_unchanged(f)   # remembered while unchanged: a reload rehashes only edits
     atomic_write_bytes(folder / "manifest.json", json.dumps({"saved": now.isoformat(timespec="seconds"),
                                                              "files": hashes}, ensure_ascii=False).encode())
 
 
-def last_good(config_path: Path, state: Path, allow_outside: bool = False) -> Kept | None:
-    """The configuration last kept in ``state`` for the project of ``config_path``, or None if there is none
-    (or it no longer loads)."""
-    folder = _folder(state)
+def last_good(config_path: Path, allow_outside: bool = False) -> Kept | None:
+    """The configuration last kept for the project of ``config_path`` (in its state folder, found without
+    loading the file), or None if there is none (or it no longer loads)."""
+    folder = _folder(state_folder(config_path))
     if not (folder / "schedule.toml").is_file():
         return None
     programme = folder / "programme.toml"

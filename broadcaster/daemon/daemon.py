@@ -86,7 +86,7 @@ class Daemon:
         self.stop_event = threading.Event()
         self.parts: list[Part] = [cls(self) for cls in parts]
         self._started: list[Part] = []
-        self.reloading = threading.RLock()   # held by a reload, and by the periodic parts as they work
+        self.reloading = threading.RLock()   # held by a reload, and by the parts that wait for one (waits_for_reload)
         self.exit_status = 0                 # 1: stopped because a part was left in a state nobody planned
 
     @property

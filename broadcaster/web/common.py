@@ -65,8 +65,8 @@ class Console:
             except BroadcasterError as e:
                 self.problem = str(e)
                 if self._cfg is None:
-                    from broadcaster.config.lastgood import last_good, state_folder
-                    kept = last_good(self.config_path, state_folder(self.config_path), self.allow_outside)
+                    from broadcaster.config.lastgood import last_good
+                    kept = last_good(self.config_path, self.allow_outside)
                     if kept is None:
                         raise   # never a good one here
                     self._cfg = kept.cfg
