@@ -53,3 +53,20 @@ def test_next_takes_a_date_and_time_as_the_program_writes_them(project):
         assert r.code == 0 and r.out == want.out, (written, r.err)
     r = project.run("next", "--from", "25:00 ngày 15/12/2026")
     assert r.code == 2 and "Traceback" not in r.err, r.err
+
+
+def test_the_last_good_configuration_never_brings_back_a_programme_it_did_not_run_with(project):
+    """A station kept a configuration with its hub's programme, then ran one without (the programme removed):
+    the kept programme goes too, so the last good configuration is the one that ran."""
+    from datetime import datetime, timezone
+    from broadcaster.config import load_config
+    from broadcaster.config.lastgood import keep, last_good
+    from tests.conftest import BASE_CONFIG
+    project.write("schedule.toml", BASE_CONFIG + '[zones.xa]\nname = "Xã"\n')
+    cfg = load_config(project.root / "schedule.toml")
+    kept = project.root / "state" / "last-good"
+    kept.mkdir(parents=True)
+    (kept / "programme.toml").write_text("# a programme an earlier configuration ran with\n", encoding="utf-8")
+    keep(cfg, datetime.now(timezone.utc))
+    assert not (kept / "programme.toml").exists()
+    assert last_good(project.root / "schedule.toml").cfg.zones.keys() == {"xa"}

@@ -49,6 +49,8 @@ def keep(cfg: Config, now: datetime) -> None:
             raise
         if kept_programme is not None:
             kept_programme.with_suffix(".new").replace(kept_programme)
+        else:   # no programme from above now: an older one kept must not come back with this configuration
+            (folder / "programme.toml").unlink(missing_ok=True)
     hashes = {}
     for b in cfg.bulletins.values():
         for f in (b.script, b.file, b.output_path(cfg.paths) if b.rendered else None):
