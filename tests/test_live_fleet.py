@@ -219,7 +219,7 @@ def test_a_province_speaks_to_a_communes_cluster_with_the_communes_pc_off(pulse,
         while not any(r["path"] == "xa_1/cum_1" and r["zones"] == ["cum_1"] for r in province.json("fleet", "status", "--json")):
             assert time.time() < deadline, commune.text()[-2000:]
             time.sleep(1)
-        time.sleep(6)        # … and the province's daemon has read it
+        province.wait_for("stations known below xa_1: cum_1 (cum_1)", 30)   # … and the province's daemon has read it
 
         def speak(seconds: float, count: int) -> list[dict]:
             """The province speaks for ``seconds``; the cluster's live rows once ``count`` have ended."""

@@ -110,6 +110,7 @@ class HubLink(LoopPart):
     def start(self) -> None:
         self.creds = hub_credentials(self.d.cfg)
         self.below: dict[str, dict] = {}
+        self._told: dict[str, list[str]] = {}
         self.published_for = None
         self.published: dict[str, int | None] = {}   # each station's programme version on the server, as passed down
         self._queue: asyncio.Queue | None = None
@@ -172,7 +173,19 @@ class HubLink(LoopPart):
             kept = {s: v for s, v in self.below.items() if s in mine}
             self.below = {**kept, **{s: {**summary(st), "published": self.published.get(s)}
                                      for s, st in states.items() if s in mine}}
+            self._say_tree()
             await asyncio.sleep(BELOW_EVERY)
+
+    def _say_tree(self) -> None:
+        """One line when the stations known below a station of this hub change (a live voice and an
+        urgent command go straight to them from then on)."""
+        for s, v in sorted(self.below.items()):
+            below = v.get("stations") if isinstance(v.get("stations"), dict) else {}
+            subs = [f"{x} ({', '.join(map(str, below[x].get('zones') or ()))})" if isinstance(below[x], dict) else str(x)
+                    for x in sorted(below)]
+            if subs and subs != self._told.get(s):
+                log.info(_("stations known below {station}: {stations}", station=s, stations=", ".join(subs)))
+            self._told[s] = subs
 
     async def _republish(self, link: Link) -> None:
         from broadcaster.fleet.publish import plan, publish
