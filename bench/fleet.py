@@ -54,16 +54,17 @@ def rss_of(pid: int) -> float:
     return float("nan")
 
 
-def ingest(creds, journal) -> tuple[int, float]:
-    """Rows taken from the log stream into ``journal`` by the hub's own collector: (rows, seconds)."""
+def ingest(creds, journal, cfg) -> tuple[int, float]:
+    """Rows taken from the log stream into ``journal`` by the hub's own collector, each row's path checked
+    against the account files in ``cfg``'s state/fleet/accounts/ (the top's): (rows, seconds)."""
     from broadcaster.fleet.client import Link
-    from broadcaster.fleet.collect import collect
+    from broadcaster.fleet.collect import Beneath, collect
 
     async def go():
         link = Link(creds)
         await link.connect(name="bench collect", forever=True)
         t = time.time()
-        got = await collect(link, journal, until_idle=2.0)
+        got = await collect(link, journal, beneath=Beneath(cfg), until_idle=2.0)
         spent = time.time() - t - 2.0   # less the idle time that tells it is done
         await link.close()
         return got, spent
@@ -274,7 +275,7 @@ def main() -> None:
 
     journal = Journal(tmp / "state")
 
-    got, spent = ingest(district, journal)
+    got, spent = ingest(district, journal, cfg)
     stored = sum(journal.station_counts().values())
     print(f"play-log rows: {got} taken, {stored} stored (expected {n * ROWS_PER_STATION}) in {spent:.2f} s "
           f"= {got / spent:,.0f} rows/s at the district")

@@ -314,6 +314,8 @@ def test_malformed_rows_from_one_station_are_quarantined_and_the_others_arrive(f
             with pytest.raises(FleetError):   # 5 MB: past what the server takes at all (max_payload 4 MB)
                 await qa.publish_row(b"x" * 5_000_000, "bad-huge")
             await qa.publish_row(json.dumps({**good, "zone": "qa"}).encode(), "qa:1:1")
+            # a leaf speaking for a station it says is beneath it (issue 42, 2: stored as "qa/qb" and counted)
+            await qa.publish_row(json.dumps({**good, "id": 8, "path": "qb"}).encode(), "qa:8:1")
             for i in range(1, 4):
                 await qb.publish_row(json.dumps({**good, "id": i, "status": "played"}).encode(), f"qb:{i}:1")
         finally:

@@ -4,8 +4,10 @@ loudspeaker clusters playing into their own null sinks. Everything is a real pro
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
+from datetime import datetime
 
 import pytest
 
@@ -20,6 +22,34 @@ CLUSTERS = {"xa_a": ["cum_a1", "cum_a2"], "xa_b": ["cum_b1", "cum_b2"]}
 
 def bulletin_of(freq: float) -> str:
     return min(FREQS, key=lambda b: abs(FREQS[b] - freq))
+
+
+def send_rows(node, rows: list[dict]) -> None:
+    """Play-log rows published with ``node``'s own credentials on its own subject (the server lets it)."""
+    import asyncio
+    import json
+    from broadcaster.config import load_config
+    from broadcaster.fleet.client import Link
+    from broadcaster.fleet.credentials import up_credentials
+
+    async def go():
+        link = Link(up_credentials(load_config(node.root / "schedule.toml")))
+        await link.connect(name="test")
+        try:
+            for r in rows:
+                await link.publish_row(json.dumps(r).encode(), f"forged:{r['id']}")
+        finally:
+            await link.close()
+    asyncio.run(go())
+
+
+def quarantined(node) -> dict:
+    from broadcaster.records.playlog import Journal
+    j = Journal(node.root / "state")
+    try:
+        return {**j.quarantined(), "reasons": [r[0] for r in j.store.read("SELECT reason FROM quarantine")]}
+    finally:
+        j.close()
 
 
 @pytest.fixture
@@ -91,15 +121,24 @@ def test_province_communes_clusters_union_on_time_urgent_to_a_group_node_killed_
 
     time.sleep(max(0.0, first + 16 - time.time()))
     # an urgent warning from the province to the river group, with commune xa_b's PC switched off and
-    # another server of the province killed while it is sent
+    # the server leading the province's audio store killed just before (issue 42, 1: 6.5-19.7 s when the
+    # killed one led, while the sender waited on look-ups and on the election of a new leader)
     communes["xa_b"].stop()
+    killed = tree.leader(province, "OBJ_bc_audio")   # the audio is new to the server: it must be uploaded
+    tree.servers[killed].kill()
+    sent = time.time()
     play = province.spawn("play", "d", "--group", "song", "--urgent")
-    time.sleep(0.3)
-    tree.servers[2].kill()
     out, err = play.communicate(timeout=120)
     assert play.returncode == 0 and "Sent to station xa_a" in out and "Sent to station xa_b" in out, out + err
+    lag = {}
     for c in ("cum_a1", "cum_b1"):
         clusters[c].wait_for("from tinh:", 30)
+        lag[c] = float(re.search(r"from tinh: d on .* s after it was issued", clusters[c].text())[0].split(", ")[-1].split()[0])
+    took = {c: round(datetime.fromisoformat(r["started"]).timestamp() - sent, 2) for c in ("cum_a1", "cum_b1")
+            for r in clusters[c].json("log", "--json") if r["command"] and r["started"]}
+    print(f"the warning reached the clusters {lag} s after it was issued and sounded {took} s after `play` was "
+          f"started, server {killed + 1} of 3 (the audio store's leader) down")
+    assert max(lag.values()) <= 5.0, lag   # each cluster's own measure, from the command's issue to its taking
     time.sleep(8)
     heard = {c: [(round(on, 2), bulletin_of(f)) for on, _off, f in segments(x.stop())] for c, x in rec.items()}
     assert [b for _t, b in heard["cum_a1"]] == ["a", "b", "d"], heard
@@ -111,7 +150,7 @@ def test_province_communes_clusters_union_on_time_urgent_to_a_group_node_killed_
         assert abs((tb - ta) - 10.0) < 0.1, heard[c]
 
     # every row reaches the commune and the province exactly once (xa_b's when its PC is back)
-    tree.servers[2].start()
+    tree.servers[killed].start()
     communes["xa_b"].start(pulse.env)
     expected = {"cum_a1": 3, "cum_a2": 2, "cum_b1": 3, "cum_b2": 2}
     deadline = time.time() + 60
@@ -125,6 +164,20 @@ def test_province_communes_clusters_union_on_time_urgent_to_a_group_node_killed_
     assert all(r["status"] == "played" for r in rows), rows
     once = Counter((r["station"], r["scheduled"], r["bulletin"]) for r in rows)
     assert set(once.values()) == {1}, once
+    # a station speaks only for the stations beneath it (issue 42, 2: cum_b1 sent a row with the path
+    # "xa_a/cum_a1" and was stored as cum_b1/xa_a/cum_a1, then counted by the province): the province knows
+    # every account's stations from their files, before any heartbeat; commune xa_a speaks for its own two
+    forged = {"id": 9001, "version": 1, "scheduled": rows[0]["scheduled"], "zone": "cum_a1", "bulletin": "a",
+              "priority": "normal", "started": rows[0]["scheduled"], "ended": None, "status": "played"}
+    send_rows(communes["xa_a"], [{**forged, "path": "cum_b1"}, {**forged, "id": 9002, "path": "cum_a1/cum_b2"}])
+    send_rows(clusters["cum_b1"], [{**forged, "id": 9003, "path": "xa_a/cum_a1"}])
+    deadline = time.time() + 30
+    while (q := quarantined(province)).get("xa_a", 0) < 2:   # (the province runs no daemon: `log` collects)
+        assert time.time() < deadline, q
+        assert province.cli("log").code == 0
+        time.sleep(1)
+    assert {"speaks for cum_b1, which is not known beneath it",
+            "speaks for cum_a1/cum_b2, which is not known beneath it"} <= set(q["reasons"]), q
     for commune, cs in CLUSTERS.items():
         theirs = [r for r in communes[commune].json("log", "--json") if r["station"]]
         assert Counter(r["station"] for r in theirs) == {c: expected[c] for c in cs}, theirs
@@ -182,5 +235,7 @@ def test_province_communes_clusters_union_on_time_urgent_to_a_group_node_killed_
     assert "cum_a1" in text and "not the latest" not in text, text
     for n in [*clusters.values(), *communes.values()]:
         assert "refused" not in n.text() and "Traceback" not in n.text(), n.text()[-3000:]
+    stations = {r["station"] for r in province.json("log", "--json")} | {r["station"] for r in communes["xa_b"].json("log", "--json")}
+    assert stations <= {None, *(f"{m}/{c}" for m, cs in CLUSTERS.items() for c in cs), *CLUSTERS["xa_b"]}, stations
     memory = {c: n.memory_mb() for c, n in clusters.items()}
     print("cluster daemons' memory now / peak (MB):", memory)   # the goal (≤ 80 MB) is reported, not asserted

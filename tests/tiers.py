@@ -136,6 +136,22 @@ class Tree:
             assert time.time() < deadline, r.err
             time.sleep(0.5)
 
+    def leader(self, province: Node, stream: str) -> int:
+        """The index in ``servers`` of the server that leads ``stream`` of the province's account now."""
+        import asyncio
+        from broadcaster.config import load_config
+        from broadcaster.fleet.client import Link
+        from broadcaster.fleet.credentials import hub_credentials
+
+        async def ask() -> str:
+            link = Link(hub_credentials(load_config(province.root / "schedule.toml")))
+            await link.connect(name="test")
+            try:
+                return (await link.js.stream_info(stream)).cluster.leader
+            finally:
+                await link.close()
+        return int(asyncio.run(ask()).rsplit("-", 1)[1]) - 1
+
     def close(self) -> None:
         for n in self.nodes.values():
             n.stop()

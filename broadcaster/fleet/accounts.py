@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 from broadcaster.config import Config, display_path
 from broadcaster.errors import ConfigError
 from broadcaster.fleet.credentials import fleet_dir, hub_files, station_file_text, toml_string, up_credentials
-from broadcaster.fleet.names import down_audio_subject, down_live_subject, down_subject, hub_user, station_permissions
+from broadcaster.fleet.names import (UP_API, UP_STREAMS, down_audio_subject, down_live_subject, down_now_subject,
+                                     down_subject, hub_user, station_permissions)
 from broadcaster.fleet.signing import new_private_key, public_key
 from broadcaster.fsutil import atomic_write_bytes, private_dir, private_file
 from broadcaster.i18n import _
@@ -30,7 +31,8 @@ from broadcaster.i18n import _
 SERVER_CONF = "nats-server.conf"
 ACCOUNT_FILE = "account.json"     # a hub below the top: what the top's server needs to know of it
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-EXPORTED = ("cmd", "audio", "live")   # what each account lets the one above send into it: commands, their audio, voice
+EXPORTED = ("cmd", "audio", "live", "now")   # what each account lets the one above send into it: commands, their
+                                             # audio, voice, and commands on core NATS
 _BCRYPT = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
 
 
@@ -195,13 +197,20 @@ def server_config(accounts: dict[str, dict], listen: str, store: Path, *, server
         lines.append("    users: [")
         lines += [f"      {u}" for u in users]
         lines.append("    ]")
-        if acc.get("parent"):
-            lines.append("    exports: [ " + ", ".join(f"{{ service: \"bc.{kind}.*\", accounts: [{q(acc['parent'])}] }}"
-                                                for kind in EXPORTED) + " ]")
-        if children:
+        exports = [f"{{ service: \"bc.{kind}.*\", accounts: [{q(acc['parent'])}] }}" for kind in EXPORTED
+                   if acc.get("parent")]
+        exports += [f"{{ service: \"$JS.API.DIRECT.GET.{x}.>\", accounts: [{', '.join(map(q, children))}] }}"
+                    for x in UP_STREAMS if children]   # its audio, read by the stations of the accounts below
+        if exports:
+            lines.append("    exports: [ " + ", ".join(exports) + " ]")
+        ups = [f"      {{ service: {{ account: {q(acc['parent'])}, subject: \"$JS.API.DIRECT.GET.{x}.>\" }}, "
+               f"to: \"{UP_API}.DIRECT.GET.{x}.>\" }}" for x in UP_STREAMS if acc.get("parent") in accounts]
+        if children or ups:
             lines.append("    imports: [")
+            lines += ups
             for c in children:
-                for kind, to in (("cmd", down_subject), ("audio", down_audio_subject), ("live", down_live_subject)):
+                for kind, to in (("cmd", down_subject), ("audio", down_audio_subject), ("live", down_live_subject),
+                                 ("now", down_now_subject)):
                     lines.append(f"      {{ service: {{ account: {q(c)}, subject: \"bc.{kind}.*\" }}, to: {q(to(c, '*'))} }}")
             lines.append("    ]")
         lines.append("  }")

@@ -41,6 +41,13 @@ PING_EVERY = 10        # seconds between the client's pings to its server
 RETRY_FOR = 20.0       # seconds a request is asked again while a cluster recovers from losing a server
 
 
+class States(dict):
+    """Stations' heartbeats by name, and the names whose heartbeat could not be read (``failed``)."""
+    def __init__(self):
+        super().__init__()
+        self.failed: set[str] = set()
+
+
 def _transient(e: BaseException) -> bool:
     """A failure that another try may not meet: a time-out, a lost connection, no leader for a moment."""
     from nats.errors import ConnectionClosedError, NoRespondersError, TimeoutError as NatsTimeout
@@ -105,6 +112,7 @@ class Link:
             raise FleetError(_("cannot connect to the message server {server}: {reason}",
                                server=self.creds.server, reason=what), hint=hint) from None
         self.js = self.nc.jetstream(timeout=REQUEST_TIMEOUT)
+        self.up = self.nc.jetstream(timeout=REQUEST_TIMEOUT, prefix=names.UP_API)   # the account above's, imported
         if on_change:
             on_change(True)
         return self
@@ -196,15 +204,29 @@ class Link:
     async def _objects(self):
         return await self._call("open the audio store", lambda: self.js.object_store(names.AUDIO))
 
-    async def has_object(self, sha: str) -> bool:
-        obs = await self._objects()
+    async def _direct(self, stream: str, subject: str):
+        """The last message on ``subject`` by a direct get; NotFoundError also when no server answers
+        for the stream at all (it was never made: nothing is stored there)."""
+        from nats.errors import NoRespondersError
         try:
-            await self._call("look up audio", lambda: obs.get_info(sha))
-            return True
-        except Exception as e:
-            if type(e).__name__ in ("ObjectNotFoundError", "NotFoundError"):
-                return False
-            raise
+            return await self.js.get_msg(stream, subject=subject, direct=True)
+        except NoRespondersError:
+            raise NotFoundError from None
+
+    async def has_object(self, sha: str) -> bool:
+        """Whether the audio store has ``sha``: a direct get of its description, which any server of a
+        cluster answers (no stream leader, no meta leader: it does not wait for an election)."""
+        import base64
+        try:
+            msg = await self._call("look up audio", lambda: self._direct(
+                f"OBJ_{names.AUDIO}", f"$O.{names.AUDIO}.M.{base64.urlsafe_b64encode(sha.encode()).decode()}"))
+        except NotFoundError:
+            return False
+        try:
+            info = json.loads(msg.data)
+        except ValueError:
+            return False
+        return isinstance(info, dict) and not info.get("deleted") and bool(info.get("nuid"))
 
     async def put_object(self, sha: str, path: Path) -> None:
         obs = await self._objects()
@@ -227,20 +249,36 @@ class Link:
             return None
         return msg.data if msg.data else None
 
-    async def states(self) -> dict[str, dict]:
-        """Every station's latest heartbeat."""
-        kv = await self._call("open the state bucket", lambda: self.js.key_value(names.STATES))
-        try:
-            keys = await self._call("list the stations' states", lambda: kv.keys())
-        except NoKeysError:
-            return {}
-        out = {}
-        for k in keys:
+    async def states(self, stations: list[str], *, within: float = RETRY_FOR) -> "States":
+        """The latest heartbeat of each of ``stations`` that has one, by direct gets (answered by any server
+        of a cluster: no consumer made, no leader waited for). Those not read within ``within`` seconds
+        are in ``.failed`` (never taken as "no heartbeat"); a FleetError if none could be read."""
+        out = States()
+
+        async def one(station: str) -> None:
             try:
-                entry = await self._call("read a state", lambda: kv.get(k))
-                out[k] = json.loads(entry.value)
-            except (NotFoundError, ValueError):
-                continue
+                msg = await self._call("read a state", lambda: self._direct(f"KV_{names.STATES}",
+                                                                            f"$KV.{names.STATES}.{station}"))
+            except NotFoundError:
+                return
+            if (msg.headers or {}).get("KV-Operation") in ("DEL", "PURGE") or not msg.data:
+                return
+            try:
+                out[station] = json.loads(msg.data)
+            except ValueError:
+                pass
+        tasks = {s: asyncio.ensure_future(one(s)) for s in dict.fromkeys(stations)}
+        if tasks:
+            await asyncio.wait(tasks.values(), timeout=within)
+        for s, t in tasks.items():
+            if not t.done():
+                t.cancel()
+            if t.cancelled() or not t.done() or t.exception() is not None:
+                out.failed.add(s)
+        if tasks and len(out.failed) == len(tasks):
+            raise FleetError(_("the message server did not answer ({what}): {reason}",
+                               what="read the stations' states", reason="TimeoutError"),
+                             hint=_("check the network; it is tried again"))
         return out
 
     async def send_command(self, station: str, data: bytes, msg_id: str) -> int:
@@ -255,19 +293,29 @@ class Link:
                                                                                      names.cmd_consumer(station)))
         return info.ack_floor.stream_seq if info.ack_floor else -1
 
-    async def send_audio_below(self, child: str, sha: str, path: Path) -> bool:
-        """A command's audio straight into the account of the hub ``child`` below (False: too large to go so)."""
+    async def send_audio_below(self, child: str | None, sha: str, path: Path) -> bool:
+        """A command's audio straight into the account of the hub ``child`` below, or (None) into this
+        account's stream of audio for commands, which its stations also read (False: too large to go so)."""
         if path.stat().st_size > names.MAX_AUDIO_MESSAGE:
             return False
-        data = path.read_bytes()
-        await self._call("send audio below", lambda: self.js.publish(names.down_audio_subject(child, sha), data,
-                                                                     headers={"Nats-Msg-Id": f"audio:{sha}"}))
+        data, subject = path.read_bytes(), names.down_audio_subject(child, sha) if child else names.audio_subject(sha)
+        await self._call("send audio below", lambda: self.js.publish(subject, data, headers={"Nats-Msg-Id": f"audio:{sha}"}))
         return True
 
     async def send_command_below(self, child: str, station: str, data: bytes, msg_id: str) -> None:
         """A command straight into the account of the hub ``child`` below, for its station ``station``."""
         await self._call("send a command below", lambda: self.js.publish(names.down_subject(child, station), data,
                                                                  headers={"Nats-Msg-Id": f"{msg_id}:{station}"}))
+
+    async def send_now(self, subjects: list[str], data: bytes) -> None:
+        """A command on core NATS to each subject (``names.now_subject``), flushed: it needs no JetStream
+        leader. Lost if the link is down (its stream copy is the one that is kept)."""
+        try:
+            for subject in subjects:
+                await self.nc.publish(subject, data)
+            await self.nc.flush(timeout=2)
+        except (asyncio.TimeoutError, NatsError, OSError):
+            pass
 
     async def log_consumer(self):
         return await self._call("open the log consumer",
@@ -295,6 +343,13 @@ class Link:
         await self._call("listen for a live voice", lambda: self.nc.subscribe(names.live_subject(self.creds.station),
                                                                               cb=handler))
 
+    async def on_now(self, callback: Callable[[bytes], None]) -> None:
+        """Call ``callback`` with every command sent to this station on core NATS (``send_now``)."""
+        async def handler(msg):
+            callback(msg.data)
+        await self._call("listen for commands", lambda: self.nc.subscribe(names.now_subject(self.creds.station),
+                                                                           cb=handler))
+
     async def publish_live(self, subject: str, data: bytes) -> None:
         """A live voice's message (not kept by the server: whoever listens now hears it)."""
         try:
@@ -303,53 +358,52 @@ class Link:
             pass   # the link dropped under it: that part of the voice is lost, the stations say so
 
     async def fetch_object(self, sha: str, into: Path) -> None:
-        """An audio object, chunk by chunk with direct gets (answered by any server of a cluster, and no
-        consumer made on the server for each of thousands of stations), its digest checked."""
+        """An audio object by direct gets (any server of a cluster answers; no consumer made for each of
+        thousands of stations), its digest checked: from this account's audio store or its stream of
+        command audio, else the same two of the account above (a warning's audio from the hub above the
+        station's hub, there before that hub has it, and with that hub's PC off)."""
+        for js in (self.js, self.up):
+            for name, get in (("fetch audio", self._object), ("fetch audio", self._audio_in)):
+                try:
+                    await self._call(name, lambda get=get, js=js: get(js, sha, into))
+                    return
+                except (NotFoundError, ObjectNotFoundError):
+                    continue
+                except FleetError:
+                    if js is self.js:
+                        raise
+        raise FleetError(_("the audio {sha} named by the programme is not on the server", sha=sha[:12]))
+
+    async def _get(self, js, stream: str, **kw):
+        from nats.errors import NoRespondersError
+        try:
+            return await js.get_msg(stream, direct=True, **kw)
+        except NoRespondersError:   # no such stream here (or no account above): nothing stored
+            raise NotFoundError from None
+
+    async def _object(self, js, sha: str, into: Path) -> None:
         import base64
         import hashlib
         stream = f"OBJ_{names.AUDIO}"
+        msg = await self._get(js, stream, subject=f"$O.{names.AUDIO}.M.{base64.urlsafe_b64encode(sha.encode()).decode()}")
+        info = json.loads(msg.data)
+        if info.get("deleted") or not info.get("nuid"):
+            raise ObjectNotFoundError
+        chunks, size, digest = info.get("chunks", 0), info.get("size", 0), hashlib.sha256()
+        subject, seq = f"$O.{names.AUDIO}.C.{info['nuid']}", 1
+        with open(into, "wb") as f:
+            for _chunk in range(chunks):
+                part = await self._get(js, stream, seq=seq, subject=subject, next=True)
+                f.write(part.data)
+                digest.update(part.data)
+                seq = part.seq + 1
+        want = (info.get("digest") or "").split("=", 1)[-1]
+        if into.stat().st_size != size or base64.urlsafe_b64encode(digest.digest()).decode() != want:
+            raise FleetError(_("the audio {sha} arrived damaged", sha=sha[:12]))
 
-        async def get():
-            meta = f"$O.{names.AUDIO}.M.{base64.urlsafe_b64encode(sha.encode()).decode()}"
-            try:
-                msg = await self.js.get_msg(stream, subject=meta, direct=True)
-            except NotFoundError:
-                raise ObjectNotFoundError from None
-            info = json.loads(msg.data)
-            if info.get("deleted") or not info.get("nuid"):
-                raise ObjectNotFoundError
-            chunks, size, digest = info.get("chunks", 0), info.get("size", 0), hashlib.sha256()
-            subject, seq = f"$O.{names.AUDIO}.C.{info['nuid']}", 1
-            with open(into, "wb") as f:
-                for _chunk in range(chunks):
-                    part = await self.js.get_msg(stream, seq=seq, subject=subject, direct=True, next=True)
-                    f.write(part.data)
-                    digest.update(part.data)
-                    seq = part.seq + 1
-            want = (info.get("digest") or "").split("=", 1)[-1]
-            if into.stat().st_size != size or base64.urlsafe_b64encode(digest.digest()).decode() != want:
-                raise FleetError(_("the audio {sha} arrived damaged", sha=sha[:12]))
-        try:
-            await self._call("fetch audio", get)
-        except Exception as e:
-            if type(e).__name__ in ("ObjectNotFoundError", "NotFoundError") and await self._audio_from_above(sha, into):
-                return
-            if type(e).__name__ in ("ObjectNotFoundError", "NotFoundError"):
-                raise FleetError(_("the audio {sha} named by the programme is not on the server",
-                                   sha=sha[:12])) from None
-            if type(e).__name__ == "DigestMismatchError":
-                raise FleetError(_("the audio {sha} arrived damaged", sha=sha[:12])) from None
-            raise
-
-    async def _audio_from_above(self, sha: str, into: Path) -> bool:
-        """A command's audio that a hub above this station's hub sent straight into its account."""
-        try:
-            msg = await self._call("fetch audio", lambda: self.js.get_msg(names.AUDIO_IN, subject=names.audio_subject(sha),
-                                                                          direct=True))
-        except (NotFoundError, FleetError):
-            return False
-        into.write_bytes(msg.data)
-        return True
+    async def _audio_in(self, js, sha: str, into: Path) -> None:
+        """A command's audio that a hub sent as one message (its hash checked by the installer)."""
+        into.write_bytes((await self._get(js, names.AUDIO_IN, subject=names.audio_subject(sha))).data)
 
     async def heartbeat(self, data: bytes) -> None:
         await self._call("send the heartbeat", lambda: self.js.publish(f"$KV.{names.STATES}.{self.creds.station}", data))

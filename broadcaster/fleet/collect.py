@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from broadcaster.errors import BroadcasterError, FleetError
+from broadcaster.fleet import names
 from broadcaster.fleet.client import Link
 from broadcaster.fleet.credentials import hub_credentials
 from broadcaster.fleet.records import Rejected, parse_row
@@ -31,10 +32,79 @@ log = logging.getLogger("broadcaster.fleet")
 BATCH = 1000
 
 
-async def collect(link: Link, journal: Journal, *, until_idle: float | None = 0.5, tz=timezone.utc) -> int:
+HOLD = 12          # times a row for a station not (yet) known beneath its sender is held back, 5 s each
+
+
+class Beneath:
+    """Whom each station of this hub may speak for in the rows it passes up (their ``path``). Where the
+    account files of the hubs below are (the top: ``state/fleet/accounts/``), exactly the stations of
+    the accounts beneath it, known before any heartbeat; elsewhere, the tree its latest heartbeat
+    shows. A leaf speaks for itself only."""
+
+    def __init__(self, cfg, below=dict):
+        from broadcaster.fleet.credentials import fleet_dir
+        self.me, self.folder, self.below = cfg.fleet.name, fleet_dir(cfg) / "accounts", below
+        self._read: tuple | None = None
+        self.accounts: dict[str, dict] = {}
+
+    def _accounts(self) -> dict[str, dict]:
+        from broadcaster.errors import ConfigError
+        from broadcaster.fleet.accounts import read_accounts_below
+        try:
+            mark = (self.folder.stat().st_mtime_ns, len(list(self.folder.glob("*.json"))))
+        except OSError:
+            return {}
+        if mark != self._read:
+            try:
+                self.accounts = read_accounts_below(self.folder, self.me)
+            except ConfigError:
+                self.accounts = {}
+            self._read = mark
+        return self.accounts
+
+    def check(self, sender: str, path: str) -> bool | None:
+        """True: ``sender`` may speak for ``path``; False: never; None: not known yet."""
+        accounts, parts = self._accounts(), path.split("/")
+        if accounts:
+            parent = self.me
+            for node, part in zip([sender, *parts], parts):
+                acc = accounts.get(node)
+                if acc is None or acc["parent"] != parent or part not in acc["stations"]:
+                    return False
+                parent = node
+            return True
+        node = self.below().get(sender)
+        for part in parts:
+            st = node.get("stations") if isinstance(node, dict) else None
+            if not isinstance(st, dict) or part not in st:
+                return None
+            node = st[part]
+        return True
+
+    def prune(self, station: str, state: dict) -> dict:
+        """A station's heartbeat summary with only the stations it may speak for beneath it."""
+        accounts = self._accounts()
+        if not accounts or not isinstance(state.get("stations"), dict):
+            return state
+        acc = accounts.get(station)
+        if acc is None or acc["parent"] != self.me:
+            return {k: v for k, v in state.items() if k != "stations"}
+
+        def keep(owner: str, tree: dict) -> dict:
+            mine = accounts.get(owner, {}).get("stations", {})
+            return {s: ({**v, "stations": keep(s, v["stations"])} if isinstance(v.get("stations"), dict)
+                        and accounts.get(s, {}).get("parent") == owner else {k: x for k, x in v.items() if k != "stations"})
+                    for s, v in tree.items() if s in mine and isinstance(v, dict)}
+        return {**state, "stations": keep(station, state["stations"])}
+
+
+async def collect(link: Link, journal: Journal, *, beneath: Beneath, until_idle: float | None = 0.5,
+                  tz=timezone.utc) -> int:
     """Take what the log stream holds for the hub; with ``until_idle`` stop after that many
     seconds with nothing new, else run until cancelled. Returns how many rows were taken. ``tz``: the
-    hub's time zone, in which what it records (when rows came, its alerts) is written and shown."""
+    hub's time zone, in which what it records (when rows came, its alerts) is written and shown. A row
+    for a station not known beneath its sender is held back a while (its heartbeat may be on its
+    way), then kept aside with an alert."""
     sub = await link.log_consumer()
     total = 0
     while True:
@@ -48,17 +118,32 @@ async def collect(link: Link, journal: Journal, *, until_idle: float | None = 0.
             raise FleetError(_("the message server did not answer ({what}): {reason}", what=_("read the play logs"),
                                reason=type(e).__name__)) from None
         received = datetime.now(tz)
-        rows = []
+        rows, held = [], []
         for m in msgs:
             station = m.subject.split(".", 2)[2] if m.subject.count(".") >= 2 else "?"
             parsed = parse_row(m.data, station)
+            if not isinstance(parsed, Rejected) and parsed["station"] != station:
+                path = parsed["station"][len(station) + 1:]
+                known = beneath.check(station, path)
+                if known is None and _delivered(m) < HOLD:
+                    held.append(m)
+                    continue
+                if not known:
+                    parsed = Rejected(station, f"speaks for {path}, which is not known beneath it", m.data[:512])
             if isinstance(parsed, Rejected):
                 _quarantine(journal, parsed, received)
             else:
                 rows.append(parsed)
         _store(journal, rows, received)
-        await asyncio.gather(*(m.ack() for m in msgs))
-        total += len(msgs)
+        await asyncio.gather(*(m.ack() for m in msgs if m not in held), *(m.nak(delay=5) for m in held))
+        total += len(msgs) - len(held)
+
+
+def _delivered(m) -> int:
+    try:
+        return m.metadata.num_delivered or 1
+    except Exception:
+        return HOLD
 
 
 def _quarantine(journal: Journal, bad: Rejected, received: datetime) -> None:
@@ -85,11 +170,20 @@ def _store(journal: Journal, rows: list[dict], received: datetime) -> None:
             _quarantine(journal, Rejected(row["station"], str(e), json.dumps(row).encode()[:512]), received)
 
 
+async def heard_beneath(cfg, link: Link) -> Beneath:
+    """For a command run once (no daemon's readings): whom each station may speak for, its heartbeat read now."""
+    try:
+        states = await link.states(cfg.stations())
+    except FleetError:
+        states = {}
+    return Beneath(cfg, lambda: states)
+
+
 async def collect_once(cfg, journal: Journal) -> int:
     link = Link(hub_credentials(cfg))
     await link.connect(name="broadcaster hub")
     try:
-        return await collect(link, journal, tz=ZoneInfo(cfg.timezone))
+        return await collect(link, journal, beneath=await heard_beneath(cfg, link), tz=ZoneInfo(cfg.timezone))
     finally:
         await link.close()
 
@@ -110,6 +204,7 @@ class HubLink(LoopPart):
     def start(self) -> None:
         self.creds = hub_credentials(self.d.cfg)
         self.below: dict[str, dict] = {}
+        self.beneath = Beneath(self.d.cfg, lambda: self.below)
         self._told: dict[str, list[str]] = {}
         self.published_for = None
         self.published: dict[str, int | None] = {}   # each station's programme version on the server, as passed down
@@ -148,7 +243,7 @@ class HubLink(LoopPart):
                 await link.connect(name=f"broadcaster hub {self.creds.hub}", forever=True)
                 await link.ensure_layout(self.d.cfg.stations())
                 said = None
-                await self.until_stopped(collect(link, self.d.journal, until_idle=None, tz=self.d.tz), self._watch_below(link),
+                await self.until_stopped(collect(link, self.d.journal, beneath=self.beneath, until_idle=None, tz=self.d.tz), self._watch_below(link),
                                          self._republish(link), self._relay(link), self._live_out(link))
             except FleetError as e:
                 if str(e) != said:
@@ -165,15 +260,20 @@ class HubLink(LoopPart):
 
     async def _watch_below(self, link: Link) -> None:
         """The stations' latest heartbeats, shortened to what the levels above show."""
+        from broadcaster.fleet.orders import save_tree
         while True:
-            states = await link.states()
-            mine = set(self.d.cfg.stations())
-            # a reading that misses some (the bucket's keys listed while a cluster elects a leader) keeps
-            # what was known of them: a station gone for good ages out of the bucket (a day) and of the list
+            mine = self.d.cfg.stations()
+            try:
+                states = await link.states(mine, within=BELOW_EVERY)
+            except FleetError:
+                states = {}
+            # a reading that misses some (the server slow while a cluster elects a leader) keeps what was
+            # known of them: a station gone for good ages out of the bucket (a day) and of the list
             kept = {s: v for s, v in self.below.items() if s in mine}
-            self.below = {**kept, **{s: {**summary(st), "published": self.published.get(s)}
+            self.below = {**kept, **{s: {**self.beneath.prune(s, summary(st)), "published": self.published.get(s)}
                                      for s, st in states.items() if s in mine}}
             self._say_tree()
+            await self.loop.run_in_executor(None, save_tree, self.d.cfg, self.below)   # for a warning sent from here
             await asyncio.sleep(BELOW_EVERY)
 
     def _say_tree(self) -> None:
@@ -224,21 +324,22 @@ class HubLink(LoopPart):
             raw, doc, audio = item = await self._queue.get()
             cfg = self.d.cfg
             zones = set(doc.get("zones") or ())
+            mine = [s for s in cfg.stations() if not zones or zones & set(cfg.zones_of(s))]
+            await link.send_now([names.now_subject(s) for s in mine], raw)   # at once: they fetch the audio as it comes
             try:   # the audio into this hub's own store first: its stations read only there
                 if audio is not None and not await link.has_object(doc["audio"]["sha256"]):
                     await link.put_object(doc["audio"]["sha256"], audio)
             except FleetError:
                 await self._queue.put(item)   # the link dropped: again when it is back
                 raise
-            for s in cfg.stations():
-                if not zones or zones & set(cfg.zones_of(s)):
-                    try:
-                        await link.send_command(s, raw, doc["id"])
-                    except FleetError:
-                        await self._queue.put(item)
-                        raise
-                    log.info(_("command {id} from {hub} passed down to station {station}", id=doc["id"][:8],
-                               hub=doc.get("signer"), station=s))
+            for s in mine:
+                try:
+                    await link.send_command(s, raw, doc["id"])
+                except FleetError:
+                    await self._queue.put(item)
+                    raise
+                log.info(_("command {id} from {hub} passed down to station {station}", id=doc["id"][:8],
+                           hub=doc.get("signer"), station=s))
 
 
 def summary(state: dict) -> dict:

@@ -14,10 +14,14 @@ AUDIO = "bc_audio"              # object store: SHA-256 → audio
 LOG_STREAM = "BC_LOG"           # play-log rows coming back: bc.log.<station>
 CMD_STREAM = "BC_CMD"           # commands going down: bc.cmd.<station>
 AUDIO_IN = "BC_AUDIO_IN"        # a command's audio sent from a hub above into this hub's account: bc.audio.<sha256>
+UP_API = "up"                   # the account above's direct gets of its two audio streams, imported under up.DIRECT.GET
 MAX_AUDIO_MESSAGE = 3_900_000   # bytes of audio that go as one message (max_payload is 4 MB)
 LOG_CONSUMER = "district_log"   # the hub's durable consumer of LOG_STREAM (its name kept from the first version)
 STATE_TTL = 24 * 3600           # a heartbeat older than a day is gone from the server
 DUPLICATE_WINDOW = 3600         # seconds in which a log row sent twice is stored once
+
+
+UP_STREAMS = (f"OBJ_{AUDIO}", AUDIO_IN)   # what an account lets the accounts below read (public broadcasts)
 
 
 def hub_user(hub: str) -> str:
@@ -44,6 +48,18 @@ def live_subject(station: str) -> str:
 def down_live_subject(child: str, station: str) -> str:
     """In a hub's account: a live voice for ``station`` in the account of the hub ``child`` below."""
     return f"down.{child}.live.{station}"
+
+
+def now_subject(station: str) -> str:
+    """A command for ``station`` sent at once on core NATS besides its stream (``cmd_subject``): it needs
+    no JetStream leader, so a warning is not held up while a cluster elects one after losing a node. The
+    station takes a command once, by its id, whichever way comes first."""
+    return f"bc.now.{station}"
+
+
+def down_now_subject(child: str, station: str) -> str:
+    """In a hub's account: ``now_subject`` of ``station`` in the account of the hub ``child`` below."""
+    return f"down.{child}.now.{station}"
 
 
 def audio_subject(sha: str) -> str:
@@ -85,6 +101,8 @@ def station_permissions(station: str) -> dict[str, list[str]]:
             # the hub's audio store: read only, by direct gets (no consumer on the server per station)
             f"$JS.API.DIRECT.GET.{obj}", f"$JS.API.DIRECT.GET.{obj}.>",
             f"$JS.API.DIRECT.GET.{AUDIO_IN}.>",   # a command's audio a hub above put in this account
+            *(f"{UP_API}.DIRECT.GET.{x}.>" for x in UP_STREAMS),   # and those two of the account above
         ],
-        "subscribe": [f"{inbox_prefix(station)}.>", programme_key_subject(station), live_subject(station)],
+        "subscribe": [f"{inbox_prefix(station)}.>", programme_key_subject(station), live_subject(station),
+                      now_subject(station)],
     }

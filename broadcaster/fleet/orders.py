@@ -11,15 +11,20 @@ is signed by its hub or one above; each station takes a command once, by its id.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
 from broadcaster.errors import FleetError, RefusedError
+from broadcaster.fleet import names
 from broadcaster.fleet.signing import sign, verify
 from broadcaster.i18n import _
+
+log = logging.getLogger("broadcaster.fleet")
 
 KIND = "broadcaster-command"
 DEFAULT_DEADLINE = timedelta(minutes=10)
@@ -91,47 +96,135 @@ class Sent(NamedTuple):
 
 async def send_play(cfg, target: str, *, stations: list[str], zone: str | None, priority: str, now: datetime,
                     deadline: datetime, zones: list[str] | None = None) -> list[Sent]:
-    """Upload the audio if the server lacks it, then one signed command per station.
-    ``zones`` (a group's, or several): each station gets those of its own among them."""
+    """One signed command per station (and straight to the stations below it that serve the zones);
+    ``zones`` (a group's, or several): each station gets those of its own among them.
+
+    A warning waits on nothing it can do without: each command goes at once on core NATS, which needs
+    no JetStream leader (a cluster that lost a node elects new ones for seconds), while the audio is
+    uploaded if the server lacks it (the stations fetch it by hash as soon as it is there); then the
+    commands' kept copies go into their streams, for the stations whose link is down now."""
     from broadcaster.fleet.client import Link
     from broadcaster.fleet.credentials import hub_credentials
-    from nats.js.errors import NotFoundError   # after fleet.client, which loads nats without aiohttp
     target_audio, path, bulletin, title = command_audio(cfg, target)
+    sha = target_audio["sha256"]
     creds = hub_credentials(cfg)
     link = Link(creds)
     await link.connect(name="broadcaster play", forever=True)
-    sent = []
-
-    async def upload():
-        if not await link.has_object(target_audio["sha256"]):
-            await link.put_object(target_audio["sha256"], path)
     try:
-        try:   # the layout is there once anything was published: an urgent warning does not wait to check it
-            await upload()
-        except (FleetError, NotFoundError):
-            await link.ensure_layout(cfg.stations())
-            await upload()
-        below = await link.states()
+        audio = asyncio.ensure_future(_upload(link, cfg, sha, path))
+        below = await known_below(cfg, link, stations)
+        orders = []
         for s in stations:
             wanted = zones or ([zone] if zone else None)
             mine = [z for z in cfg.zones_of(s) if wanted is None or z in wanted]
             doc, data = make_command(s, bulletin=bulletin, title=title, audio=target_audio, zones=mine,
                                      priority=priority, now=now, deadline=deadline, signing_key=creds.signing_key,
                                      by=cfg.fleet.name)
-            seq = await link.send_command(s, data, doc["id"])
             # straight to the stations below it that serve these zones, if it told us of them (its heartbeat):
             # they play it even when the station in between is switched off
-            subs = direct_targets((below.get(s) or {}).get("stations"), mine)
+            orders.append((s, doc, data, direct_targets((below.get(s) or {}).get("stations"), mine)))
+        quick = [([names.now_subject(s), *(names.down_now_subject(s, sub) for sub in subs)], data)
+                for s, _doc, data, subs in orders]
+
+        async def at_once() -> None:   # again a little later, for the stations whose link was moving to
+            for wait in (0.0, *AGAIN):  # another server of the cluster (taken once, by its id)
+                await asyncio.sleep(wait)
+                for subjects, data in quick:
+                    await link.send_now(subjects, data)
+        again = asyncio.ensure_future(at_once())
+
+        async def kept(s: str, doc: dict, data: bytes, subs: list[str]) -> Sent:
             try:
-                if subs and await link.send_audio_below(s, target_audio["sha256"], path):
+                if subs and await link.send_audio_below(s, sha, path):
                     for sub in subs:
                         await link.send_command_below(s, sub, data, doc["id"])
             except FleetError:
                 pass   # not exported to us (no hub below, or an older one): it goes through the station
-            sent.append(Sent(s, doc["id"], seq))
+            await audio
+            return Sent(s, doc["id"], await link.send_command(s, data, doc["id"]))
+        try:
+            sent = list(await asyncio.gather(*(kept(*o) for o in orders)))
+            if (rest := audio.result()) is not None:
+                await rest   # the other copy of the audio
+            await again
+            return sent
+        finally:
+            audio.cancel()
+            again.cancel()
     finally:
         await link.close()
-    return sent
+
+
+async def _upload(link, cfg, sha: str, path: Path) -> asyncio.Future | None:
+    """The audio onto the server if it lacks it (the layout made first when nothing was published yet):
+    into the audio store and, at the same time, this account's stream of command audio, which the
+    stations read when the store lacks it; done when either has it (each stream has its own leader: one
+    being elected after a server was lost does not hold the warning up). What is still being written
+    is returned, for the caller to wait for before it lets the link go."""
+    from nats.js.errors import NotFoundError   # after fleet.client, which loads nats without aiohttp
+    try:
+        if await link.has_object(sha):
+            return None
+    except (FleetError, NotFoundError):
+        pass
+    tasks = [asyncio.ensure_future(link.put_object(sha, path)), asyncio.ensure_future(link.send_audio_below(None, sha, path))]
+    try:
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if any(t.exception() is None and t.result() is not False for t in done):
+                return asyncio.gather(*tasks, return_exceptions=True)
+            if any(isinstance(t.exception(), NotFoundError) for t in done):   # no store: nothing was published
+                raise next(t.exception() for t in done if isinstance(t.exception(), NotFoundError))
+        raise next(t.exception() for t in tasks if t.exception() is not None)
+    except (FleetError, NotFoundError):
+        for t in tasks:
+            t.cancel()
+        await link.ensure_layout(cfg.stations())
+        if not await link.has_object(sha):
+            await link.put_object(sha, path)
+        return None
+
+
+AGAIN = (1.0, 1.0, 2.0)   # seconds between the sendings of a command on core NATS after the first
+TREE = "below.json"   # in state/fleet/: the stations known below each station of this hub, kept by its daemon
+READ_WITHIN = 2.0     # seconds a command waits for the stations' heartbeats before it goes with what is kept
+
+
+def save_tree(cfg, below: dict[str, dict]) -> None:
+    """What this hub's daemon last read of the stations below its own (each one's stations and zones)."""
+    from broadcaster.fleet.credentials import fleet_dir
+    from broadcaster.fsutil import atomic_write_bytes
+    tree = {s: {"stations": v["stations"]} for s, v in sorted(below.items()) if isinstance(v.get("stations"), dict)}
+    f = fleet_dir(cfg) / TREE
+    data = json.dumps(tree, ensure_ascii=False, sort_keys=True).encode()
+    try:
+        if not f.exists() or f.read_bytes() != data:
+            atomic_write_bytes(f, data)
+    except OSError as e:
+        log.warning(_("the stations known below could not be kept in {file}: {reason}", file=f, reason=e))
+
+
+def load_tree(cfg) -> dict[str, dict]:
+    from broadcaster.fleet.credentials import fleet_dir
+    try:
+        tree = json.loads((fleet_dir(cfg) / TREE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return tree if isinstance(tree, dict) else {}
+
+
+async def known_below(cfg, link, stations: list[str]) -> dict[str, dict]:
+    """The stations' latest heartbeats as the server has them, within READ_WITHIN seconds; for a station
+    not read (the server slow, or no heartbeat for a day: its PC off), what this hub's daemon last kept.
+    A failed or empty read never narrows where a warning goes."""
+    kept = load_tree(cfg)
+    try:
+        fresh = await link.states(stations, within=READ_WITHIN)
+    except FleetError:
+        return {s: kept[s] for s in stations if s in kept}
+    return {s: (fresh[s] if s in fresh and isinstance(fresh[s].get("stations"), dict) else kept.get(s, fresh.get(s)))
+            for s in stations if s in fresh or s in kept}
 
 
 def make_stop(station: str, *, commands: list[str], zones: list[str], now: datetime, signing_key: str,
@@ -144,19 +237,25 @@ def make_stop(station: str, *, commands: list[str], zones: list[str], now: datet
 
 
 async def send_stop(cfg, commands: dict[str, list[str]], *, now: datetime) -> None:
-    """Per station, a signed stop of its commands (passed down by the hubs between, like the commands)."""
+    """Per station, a signed stop of its commands (passed down by the hubs between, like the commands),
+    at once on core NATS, then kept in the stream."""
     from broadcaster.fleet.client import Link
     from broadcaster.fleet.credentials import hub_credentials
     creds = hub_credentials(cfg)
     link = Link(creds)
     await link.connect(name="broadcaster stop", forever=True)
     try:
-        below = await link.states()
+        below = await known_below(cfg, link, list(commands))
+        stops = []
         for s, ids in commands.items():
             doc, data = make_stop(s, commands=ids, zones=list(cfg.zones_of(s)), now=now,
                                   signing_key=creds.signing_key, by=cfg.fleet.name)
+            subs = direct_targets((below.get(s) or {}).get("stations"), [])
+            await link.send_now([names.now_subject(s), *(names.down_now_subject(s, sub) for sub in subs)], data)
+            stops.append((s, doc, data, subs))
+        for s, doc, data, subs in stops:
             await link.send_command(s, data, doc["id"])
-            for sub in direct_targets((below.get(s) or {}).get("stations"), []):
+            for sub in subs:
                 try:
                     await link.send_command_below(s, sub, data, doc["id"])
                 except FleetError:

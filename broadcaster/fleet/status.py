@@ -55,15 +55,16 @@ def station_rows(cfg: Config, states: dict[str, dict], published: dict[str, byte
 async def fleet_view(cfg: Config, journal, *, name: str, collect_first: bool = False) -> list[dict]:
     """Every station's row, from the message server (after taking the waiting play-log rows if asked)."""
     from broadcaster.fleet.client import Link
-    from broadcaster.fleet.collect import collect
+    from broadcaster.fleet.collect import Beneath, collect, heard_beneath
     from broadcaster.fleet.credentials import hub_credentials
     link = Link(hub_credentials(cfg))
     await link.connect(name=name)
     try:
         if collect_first:
             await link.ensure_layout(cfg.stations())
-            await collect(link, journal, tz=ZoneInfo(cfg.timezone))
-        states = await link.states()
+            await collect(link, journal, beneath=await heard_beneath(cfg, link), tz=ZoneInfo(cfg.timezone))
+        beneath = Beneath(cfg)
+        states = {s: beneath.prune(s, st) for s, st in (await link.states(cfg.stations())).items()}
         published = {s: await link.manifest_of(s) for s in cfg.stations()}
     finally:
         await link.close()
@@ -83,7 +84,7 @@ def live_on_air(cfg: Config, journal, zones: list[str], label: str) -> list[str]
             link = Link(hub_credentials(cfg))
             await link.connect(name="broadcaster live")
             try:
-                return await link.states()
+                return await link.states(cfg.stations(), within=3.0)
             finally:
                 await link.close()
         try:

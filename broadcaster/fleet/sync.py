@@ -50,6 +50,8 @@ class StationLink(LoopPart):
         self._said: str | None = None
         self._wake: asyncio.Event | None = None   # set: look for a new programme now
         self._pushed: bytes | None = None         # the programme the watch just delivered
+        self._now: list[asyncio.Task] = []         # commands that came on core NATS, being taken
+        self._seen: dict[str, None] = {}            # the ids of the last of them
 
     @property
     def station(self) -> str:
@@ -113,8 +115,14 @@ class StationLink(LoopPart):
             wake.set()
         await link.on_manifest(changed)
         await link.on_live(self.live.take)
-        await self.until_stopped(self._programmes(link, wake), self._heartbeats(link), self._outbox(link),
-                                 self._commands(link))
+        self._one = asyncio.Lock()   # one command taken at a time, whichever way it came
+        await link.on_now(lambda data: self._now.append(asyncio.ensure_future(self._take_now(link, data))))
+        try:
+            await self.until_stopped(self._programmes(link, wake), self._heartbeats(link), self._outbox(link),
+                                     self._commands(link))
+        finally:
+            for t in self._now:   # their stream copies come with the next link
+                t.cancel()
 
     def _fetcher(self, link: Link):
         """A blocking fetch (for the installer, in a worker thread) through this loop."""
@@ -247,7 +255,8 @@ class StationLink(LoopPart):
                 raise FleetError(str(e)) from None
             for m in msgs:
                 try:
-                    await self._command(link, m.data)
+                    async with self._one:
+                        await self._command(link, m.data)
                 except RefusedError as e:
                     log.error(_("a command from the hub refused: {reason}", reason=e))
                 except FleetError as e:
@@ -255,6 +264,31 @@ class StationLink(LoopPart):
                     await m.nak(delay=5)
                     continue
                 await m.ack()
+
+    async def _take_now(self, link: Link, data: bytes) -> None:
+        """A command that came on core NATS (``names.now_subject``): taken like its copy from the stream,
+        once by its id; while its audio is not on the server yet (the hub sends first and uploads
+        meanwhile), tried again every second until it is or its deadline passes. Never raises."""
+        try:
+            doc = read_command(data, self.creds.keys, self.station, self.d.served)
+            if doc["id"] in self._seen:
+                return   # sent again on core NATS for a link that was moving: taken already
+            self._seen[doc["id"]] = None
+            while len(self._seen) > 1000:
+                del self._seen[next(iter(self._seen))]
+            while self.d.clock.now() <= datetime.fromisoformat(doc["deadline"]):
+                try:
+                    async with self._one:
+                        await self._command(link, data)
+                    return
+                except FleetError:
+                    await asyncio.sleep(1.0)
+        except RefusedError as e:
+            log.error(_("a command from the hub refused: {reason}", reason=e))
+        except Exception:   # one bad message never stops the commands that follow
+            log.exception(_("a command from the hub could not be taken"))
+        finally:
+            self._now[:] = [t for t in self._now if not t.done()]
 
     async def _command(self, link: Link, data: bytes) -> None:
         d = self.d
@@ -298,8 +332,13 @@ class StationLink(LoopPart):
         target = b.id if b is not None and b.output_path(cfg.paths) == path else str(path)
         for z in zones:
             journal.add_request(target, z, doc["priority"], now, command=doc["id"], label=doc.get("bulletin"))
-        log.info(_("command {id} from {hub}: {item} on {zones} ({priority})", id=doc["id"][:8], hub=doc["signer"],
-                   item=label, zones=", ".join(zones), priority=doc["priority"]))
+        try:
+            lag = f"{(now - datetime.fromisoformat(doc['issued'])).total_seconds():.1f}"
+        except (KeyError, TypeError, ValueError):
+            lag = "?"
+        log.info(_("command {id} from {hub}: {item} on {zones} ({priority}), {seconds} s after it was issued",
+                   id=doc["id"][:8], hub=doc["signer"], item=label, zones=", ".join(zones), priority=doc["priority"],
+                   seconds=lag))
 
 
 def stop_commands(d, commands: set[str], reason: str) -> int:
