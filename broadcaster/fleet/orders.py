@@ -112,25 +112,37 @@ async def send_play(cfg, target: str, *, stations: list[str], zone: str | None, 
     await link.connect(name="broadcaster play", forever=True)
     try:
         audio = asyncio.ensure_future(_upload(link, cfg, sha, path))
-        below = await known_below(cfg, link, stations)
-        orders = []
+        made = {}
         for s in stations:
             wanted = zones or ([zone] if zone else None)
             mine = [z for z in cfg.zones_of(s) if wanted is None or z in wanted]
-            doc, data = make_command(s, bulletin=bulletin, title=title, audio=target_audio, zones=mine,
-                                     priority=priority, now=now, deadline=deadline, signing_key=creds.signing_key,
-                                     by=cfg.fleet.name)
-            # straight to the stations below it that serve these zones, if it told us of them (its heartbeat):
-            # they play it even when the station in between is switched off
-            orders.append((s, doc, data, direct_targets((below.get(s) or {}).get("stations"), mine)))
-        quick = [([names.now_subject(s), *(names.down_now_subject(s, sub) for sub in subs)], data)
-                for s, _doc, data, subs in orders]
+            made[s] = (*make_command(s, bulletin=bulletin, title=title, audio=target_audio, zones=mine, priority=priority,
+                                     now=now, deadline=deadline, signing_key=creds.signing_key, by=cfg.fleet.name), mine)
+
+        def routes(tree: dict) -> dict[str, list[str]]:
+            """Per station, the stations below it that serve its zones, if it told us of them (its heartbeat):
+            they play it even when the station in between is switched off."""
+            return {s: direct_targets((tree.get(s) or {}).get("stations"), made[s][2]) for s in stations}
+
+        def subjects(subs: dict[str, list[str]]) -> list[tuple[list[str], bytes]]:
+            return [([names.now_subject(s), *(names.down_now_subject(s, sub) for sub in subs[s])], made[s][1])
+                    for s in stations]
+        kept_tree = load_tree(cfg)
+        first = subjects(routes(kept_tree))   # at once, by the tree this hub's daemon last read …
+        for subs, data in first:
+            await link.send_now(subs, data)
+        subs = routes(await known_below(cfg, link, stations, kept_tree))   # … then as the server has it now
+        quick = subjects(subs)
+        for (was, data), (now_, _data) in zip(first, quick):
+            if set(now_) - set(was):
+                await link.send_now(sorted(set(now_) - set(was)), data)
+        orders = [(s, made[s][0], made[s][1], subs[s]) for s in stations]
 
         async def at_once() -> None:   # again a little later, for the stations whose link was moving to
-            for wait in (0.0, *AGAIN):  # another server of the cluster (taken once, by its id)
+            for wait in AGAIN:           # another server of the cluster (taken once, by its id)
                 await asyncio.sleep(wait)
-                for subjects, data in quick:
-                    await link.send_now(subjects, data)
+                for subjects_, data in quick:
+                    await link.send_now(subjects_, data)
         again = asyncio.ensure_future(at_once())
 
         async def kept(s: str, doc: dict, data: bytes, subs: list[str]) -> Sent:
@@ -214,11 +226,11 @@ def load_tree(cfg) -> dict[str, dict]:
     return tree if isinstance(tree, dict) else {}
 
 
-async def known_below(cfg, link, stations: list[str]) -> dict[str, dict]:
+async def known_below(cfg, link, stations: list[str], kept: dict | None = None) -> dict[str, dict]:
     """The stations' latest heartbeats as the server has them, within READ_WITHIN seconds; for a station
     not read (the server slow, or no heartbeat for a day: its PC off), what this hub's daemon last kept.
     A failed or empty read never narrows where a warning goes."""
-    kept = load_tree(cfg)
+    kept = load_tree(cfg) if kept is None else kept
     try:
         fresh = await link.states(stations, within=READ_WITHIN)
     except FleetError:

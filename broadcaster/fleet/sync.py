@@ -33,7 +33,7 @@ log = logging.getLogger("broadcaster.fleet")
 HEARTBEAT = 3.0       # seconds between heartbeats
 PROGRAMME_POLL = 10.0  # the programme is also asked for this often (the watch may miss one while reconnecting)
 OUTBOX_POLL = 1.0
-MAX_BACKOFF = 60.0
+MAX_BACKOFF = 15.0   # seconds between tries at most: rows held while the server was down reach the hub within 30 s
 
 
 class StationLink(LoopPart):
@@ -81,7 +81,7 @@ class StationLink(LoopPart):
                 backoff = 1.0
                 await self._session(link)
             except FleetError as e:
-                self._say(_("link to the hub: {reason}; trying again (at least once a minute) and playing on "
+                self._say(_("link to the hub: {reason}; trying again (at least every 15 s) and playing on "
                             "from the last programme", reason=e))
             except Exception:
                 log.exception(_("link to the hub failed; trying again"))
