@@ -37,6 +37,7 @@ from broadcaster.i18n import _  # noqa: E402
 
 CONNECT_TIMEOUT = 6.0
 REQUEST_TIMEOUT = 5.0
+QUICK = 1.0            # seconds a small direct get (a heartbeat, an object's description) waits before it is asked again
 PING_EVERY = 10        # seconds between the client's pings to its server
 RETRY_FOR = 20.0       # seconds a request is asked again while a cluster recovers from losing a server
 
@@ -113,6 +114,7 @@ class Link:
                                server=self.creds.server, reason=what), hint=hint) from None
         self.js = self.nc.jetstream(timeout=REQUEST_TIMEOUT)
         self.up = self.nc.jetstream(timeout=REQUEST_TIMEOUT, prefix=names.UP_API)   # the account above's, imported
+        self.js_quick, self.up_quick = (self.nc.jetstream(timeout=QUICK), self.nc.jetstream(timeout=QUICK, prefix=names.UP_API))
         if on_change:
             on_change(True)
         return self
@@ -204,22 +206,14 @@ class Link:
     async def _objects(self):
         return await self._call("open the audio store", lambda: self.js.object_store(names.AUDIO))
 
-    async def _direct(self, stream: str, subject: str):
-        """The last message on ``subject`` by a direct get; NotFoundError also when no server answers
-        for the stream at all (it was never made: nothing is stored there)."""
-        from nats.errors import NoRespondersError
-        try:
-            return await self.js.get_msg(stream, subject=subject, direct=True)
-        except NoRespondersError:
-            raise NotFoundError from None
-
     async def has_object(self, sha: str) -> bool:
         """Whether the audio store has ``sha``: a direct get of its description, which any server of a
         cluster answers (no stream leader, no meta leader: it does not wait for an election)."""
         import base64
         try:
-            msg = await self._call("look up audio", lambda: self._direct(
-                f"OBJ_{names.AUDIO}", f"$O.{names.AUDIO}.M.{base64.urlsafe_b64encode(sha.encode()).decode()}"))
+            msg = await self._call("look up audio", lambda: self._get(
+                self.js, f"OBJ_{names.AUDIO}", quick=True,
+                subject=f"$O.{names.AUDIO}.M.{base64.urlsafe_b64encode(sha.encode()).decode()}"))
         except NotFoundError:
             return False
         try:
@@ -249,7 +243,7 @@ class Link:
             return None
         return msg.data if msg.data else None
 
-    async def states(self, stations: list[str], *, within: float = RETRY_FOR) -> "States":
+    async def states(self, stations: list[str], *, within: float = RETRY_FOR, quick: bool = False) -> "States":
         """The latest heartbeat of each of ``stations`` that has one, by direct gets (answered by any server
         of a cluster: no consumer made, no leader waited for). Those not read within ``within`` seconds
         are in ``.failed`` (never taken as "no heartbeat"); a FleetError if none could be read."""
@@ -257,8 +251,8 @@ class Link:
 
         async def one(station: str) -> None:
             try:
-                msg = await self._call("read a state", lambda: self._direct(f"KV_{names.STATES}",
-                                                                            f"$KV.{names.STATES}.{station}"))
+                msg = await self._call("read a state", lambda: self._get(self.js, f"KV_{names.STATES}", quick=quick,
+                                                                         subject=f"$KV.{names.STATES}.{station}"))
             except NotFoundError:
                 return
             if (msg.headers or {}).get("KV-Operation") in ("DEL", "PURGE") or not msg.data:
@@ -374,8 +368,12 @@ class Link:
                         raise
         raise FleetError(_("the audio {sha} named by the programme is not on the server", sha=sha[:12]))
 
-    async def _get(self, js, stream: str, **kw):
+    async def _get(self, js, stream: str, *, quick: bool = False, **kw):
+        """A direct get; ``quick``: a small one, asked again soon (each goes to one server of those holding
+        the stream, and one that is not current while a leader is elected does not answer)."""
         from nats.errors import NoRespondersError
+        if quick:
+            js = self.js_quick if js is self.js else self.up_quick
         try:
             return await js.get_msg(stream, direct=True, **kw)
         except NoRespondersError:   # no such stream here (or no account above): nothing stored
@@ -385,7 +383,8 @@ class Link:
         import base64
         import hashlib
         stream = f"OBJ_{names.AUDIO}"
-        msg = await self._get(js, stream, subject=f"$O.{names.AUDIO}.M.{base64.urlsafe_b64encode(sha.encode()).decode()}")
+        msg = await self._get(js, stream, quick=True,
+                              subject=f"$O.{names.AUDIO}.M.{base64.urlsafe_b64encode(sha.encode()).decode()}")
         info = json.loads(msg.data)
         if info.get("deleted") or not info.get("nuid"):
             raise ObjectNotFoundError

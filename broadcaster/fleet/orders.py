@@ -200,7 +200,7 @@ async def _upload(link, cfg, sha: str, path: Path) -> asyncio.Future | None:
 
 AGAIN = (1.0, 1.0, 2.0)   # seconds between the sendings of a command on core NATS after the first
 TREE = "below.json"   # in state/fleet/: the stations known below each station of this hub, kept by its daemon
-READ_WITHIN = 2.0     # seconds a command waits for the stations' heartbeats before it goes with what is kept
+READ_WITHIN = 3.0     # seconds a command waits for the stations' heartbeats before it goes with what is kept
 
 
 def save_tree(cfg, below: dict[str, dict]) -> None:
@@ -232,7 +232,7 @@ async def known_below(cfg, link, stations: list[str], kept: dict | None = None) 
     A failed or empty read never narrows where a warning goes."""
     kept = load_tree(cfg) if kept is None else kept
     try:
-        fresh = await link.states(stations, within=READ_WITHIN)
+        fresh = await link.states(stations, within=READ_WITHIN, quick=True)
     except FleetError:
         return {s: kept[s] for s in stations if s in kept}
     return {s: (fresh[s] if s in fresh and isinstance(fresh[s].get("stations"), dict) else kept.get(s, fresh.get(s)))
