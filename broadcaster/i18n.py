@@ -7,13 +7,16 @@ translators can open in Poedit. English is the message id, so a message missing 
 the catalogue still reads in English; a test fails if the code and the catalogue
 disagree. The language is process-wide, like the locale it comes from: ``--lang``,
 else $BROADCASTER_LANG, else the locale (LC_ALL, LC_MESSAGES, LANG, then the
-system's, which is how Windows says it).
+system's, which is how Windows says it) — but while the console answers a request,
+the request's own (``speaking``), so that everything on a page is in one language.
 """
 
 from __future__ import annotations
 
 import locale
 import os
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -22,6 +25,7 @@ LANGUAGES = ("en", "vi")
 CATALOGUE_DIR = Path(__file__).parent / "locale"
 
 _chosen: list[str] = []  # set by --lang; empty means "from the environment"
+_here: ContextVar[str | None] = ContextVar("broadcaster_language", default=None)   # a console request's
 
 
 def set_language(lang: str | None) -> None:
@@ -31,8 +35,22 @@ def set_language(lang: str | None) -> None:
         _chosen.append(lang)
 
 
+@contextmanager
+def speaking(lang: str | None):
+    """``lang`` for what runs inside, in this context (a console request, and the threads it starts),
+    whatever the process's own language."""
+    token = _here.set(lang)
+    try:
+        yield
+    finally:
+        _here.reset(token)
+
+
 def language(environ=os.environ) -> str:
-    """'vi' or 'en': the --lang choice, else $BROADCASTER_LANG, else the locale."""
+    """'vi' or 'en': the language of the request being answered, else the --lang choice, else
+    $BROADCASTER_LANG, else the locale."""
+    if (here := _here.get()) is not None:
+        return here
     if _chosen:
         return _chosen[0]
     for var in ("BROADCASTER_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):

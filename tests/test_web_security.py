@@ -224,7 +224,7 @@ def test_a_recording_composed_in_the_console_airs_only_once_approved(console, pr
     approver = console.client()
     approver.login("chi")
     page = approver.get("/approval").text
-    assert 'data-bulletin="loi-chu-tich"' in page and "17:00 · mon · 1 zone(s)" in page
+    assert 'data-bulletin="loi-chu-tich"' in page and "17:00 · Mon · 1 zone(s)" in page
     cfg = load_config(project.root / "schedule.toml")
     accounts = Accounts(cfg.paths.state)
     try:

@@ -47,7 +47,8 @@ def ours() -> dict[str, str]:
     found: dict[str, str] = {}
     for path in sorted(PACKAGE.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        for msgid in _calls(tree, ("_", "N_")) + _command_docstrings(tree):
+        # (a reading rule's name is shown to people: `normalize --explain` tags each rewrite with it)
+        for msgid in _calls(tree, ("_", "N_", "rule", "lexicon_rule")) + _command_docstrings(tree):
             found.setdefault(msgid, str(path.relative_to(ROOT)))
     for path in sorted(PACKAGE.rglob("templates/*.html")):   # the console's pages: {{ _("...") }}
         for m in TEMPLATE_MESSAGE.finditer(path.read_text(encoding="utf-8")):

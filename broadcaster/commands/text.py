@@ -47,7 +47,8 @@ def normalize(obj: Context, file: str | None, explain: bool, lexicon: str | None
         spoken, rewrites = norm.explain(line)
         out.write(spoken + "\n")
         for r in sorted(rewrites, key=lambda r: (line.find(r.original) % (len(line) + 1))):
-            out.write(f"    {r.original}  →  {r.spoken}   [{r.rule}]\n")
+            tag = _("lexicon") + r.rule[len("lexicon"):] if r.rule.startswith("lexicon: ") else _(r.rule)
+            out.write(f"    {r.original}  →  {r.spoken}   [{tag}]\n")
 
 
 def _root(obj: Context) -> Path:

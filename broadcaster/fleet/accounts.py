@@ -199,12 +199,14 @@ def server_config(accounts: dict[str, dict], listen: str, store: Path, *, server
         lines.append("    ]")
         exports = [f"{{ service: \"bc.{kind}.*\", accounts: [{q(acc['parent'])}] }}" for kind in EXPORTED
                    if acc.get("parent")]
-        exports += [f"{{ service: \"$JS.API.DIRECT.GET.{x}.>\", accounts: [{', '.join(map(q, children))}] }}"
-                    for x in UP_STREAMS if children]   # its audio, read by the stations of the accounts below
+        exports += [f"{{ service: \"$JS.API.DIRECT.GET.{x}{t}\", accounts: [{', '.join(map(q, children))}] }}"
+                    for x in UP_STREAMS for t in ("", ".>") if children]   # its audio, read by the stations below
+                    # (by subject, and the next message after a sequence: an object's chunks)
         if exports:
             lines.append("    exports: [ " + ", ".join(exports) + " ]")
-        ups = [f"      {{ service: {{ account: {q(acc['parent'])}, subject: \"$JS.API.DIRECT.GET.{x}.>\" }}, "
-               f"to: \"{UP_API}.DIRECT.GET.{x}.>\" }}" for x in UP_STREAMS if acc.get("parent") in accounts]
+        ups = [f"      {{ service: {{ account: {q(acc['parent'])}, subject: \"$JS.API.DIRECT.GET.{x}{t}\" }}, "
+               f"to: \"{UP_API}.DIRECT.GET.{x}{t}\" }}" for x in UP_STREAMS for t in ("", ".>")
+               if acc.get("parent") in accounts]
         if children or ups:
             lines.append("    imports: [")
             lines += ups

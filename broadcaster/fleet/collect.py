@@ -188,6 +188,7 @@ async def collect_once(cfg, journal: Journal) -> int:
         await link.close()
 
 
+SPREAD_EVERY = 30.0    # seconds between looks at which servers lead the audio streams
 BELOW_EVERY = 5.0      # seconds between readings of the stations' heartbeats
 REPUBLISH_POLL = 2.0   # how often a hub looks whether the hub above sent a new programme
 
@@ -244,7 +245,8 @@ class HubLink(LoopPart):
                 await link.ensure_layout(self.d.cfg.stations())
                 said = None
                 await self.until_stopped(collect(link, self.d.journal, beneath=self.beneath, until_idle=None, tz=self.d.tz), self._watch_below(link),
-                                         self._republish(link), self._relay(link), self._live_out(link))
+                                         self._republish(link), self._relay(link), self._live_out(link),
+                                         self._spread(link))
             except FleetError as e:
                 if str(e) != said:
                     log.warning(_("link to the stations below: {reason}; trying again", reason=e))
@@ -286,6 +288,14 @@ class HubLink(LoopPart):
             if subs and subs != self._told.get(s):
                 log.info(_("stations known below {station}: {stations}", station=s, stations=", ".join(subs)))
             self._told[s] = subs
+
+    async def _spread(self, link: Link) -> None:
+        from broadcaster.fleet.publish import spread_leaders
+        while True:
+            moved = await spread_leaders(link)
+            if moved:
+                log.info(_("the audio streams were both led by {server}: one moved to another server", server=moved))
+            await asyncio.sleep(SPREAD_EVERY)
 
     async def _republish(self, link: Link) -> None:
         from broadcaster.fleet.publish import plan, publish

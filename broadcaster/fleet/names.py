@@ -101,7 +101,7 @@ def station_permissions(station: str) -> dict[str, list[str]]:
             # the hub's audio store: read only, by direct gets (no consumer on the server per station)
             f"$JS.API.DIRECT.GET.{obj}", f"$JS.API.DIRECT.GET.{obj}.>",
             f"$JS.API.DIRECT.GET.{AUDIO_IN}.>",   # a command's audio a hub above put in this account
-            *(f"{UP_API}.DIRECT.GET.{x}.>" for x in UP_STREAMS),   # and those two of the account above
+            *(f"{UP_API}.DIRECT.GET.{x}{t}" for x in UP_STREAMS for t in ("", ".>")),   # those of the account above
         ],
         "subscribe": [f"{inbox_prefix(station)}.>", programme_key_subject(station), live_subject(station),
                       now_subject(station)],

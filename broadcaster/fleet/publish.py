@@ -14,6 +14,7 @@ from pathlib import Path
 from broadcaster.config import Config, display_path
 from broadcaster.errors import ConfigError, FleetError, RefusedError
 from broadcaster.fleet.manifest import audio_name, build_manifest, changes, read_manifest, same_programme
+from broadcaster.fleet.names import AUDIO_IN, UP_STREAMS
 from broadcaster.fleet.signing import sign
 from broadcaster.fsutil import atomic_write_bytes, sha256_unchanged
 from broadcaster.i18n import _
@@ -105,7 +106,22 @@ async def publish(link, cfg: Config, plans: list[StationPlan], files: dict[str, 
             uploaded += 1
     # last: a programme is only ever written when all its audio is there
     await bounded([link.put_manifest(p.station, p.raw) for p in plans if not p.unchanged])
+    await spread_leaders(link)   # a warning's audio after this never waits on one server's loss
     return uploaded
+
+
+async def spread_leaders(link) -> str | None:
+    """Where one server of a cluster leads both audio streams (the store and the command-audio inbox),
+    the inbox's leader steps down, so that losing any one server leaves one of the two writable and a
+    fresh warning's audio does not wait for an election. The server that led both, or None."""
+    try:
+        a, b = [(await link.js.stream_info(x)).cluster for x in UP_STREAMS]
+        if a is None or b is None or not a.leader or a.leader != b.leader or not b.replicas:
+            return None
+        await link.nc.request(f"$JS.API.STREAM.LEADER.STEPDOWN.{AUDIO_IN}", b"", timeout=5)
+    except Exception:   # a single server, a stream not made yet, an election going on: looked at again later
+        return None
+    return a.leader
 
 
 async def bounded(coros: list, limit: int = 64) -> list:

@@ -26,7 +26,7 @@ from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from broadcaster.i18n import _
+from broadcaster.i18n import _, speaking
 from broadcaster.records.accounts import Accounts
 from broadcaster.web import api, control, editing, emergency, pages, speak
 from broadcaster.web.common import HERE, IDLE_MINUTES, PUBLIC, Console, Page, address, lang_of, secret_key
@@ -64,6 +64,10 @@ class Guard:
             scope, receive = {**scope, "method": "GET"}, _replay(b"", receive)
         request = Request(scope, receive)
         lang = request.state.lang = lang_of(request)
+        with speaking(lang):   # every message of this answer in its language, passed a lang or not
+            return await self._answer(scope, receive, send, request, lang)
+
+    async def _answer(self, scope, receive, send, request: Request, lang: str):
         method = scope["method"]
 
         async def answer(text: str, status: int, headers: dict | None = None):

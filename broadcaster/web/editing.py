@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import re
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
+from broadcaster.config.model import PRIORITY_WORDS
 from broadcaster.config.places import villages_of
 from broadcaster.engines import engine_names
 from broadcaster.errors import BroadcasterError
@@ -186,9 +188,12 @@ def _schedule_words(cfg, b, approved) -> list[tuple[str, bool]]:
         if s.origin != "local" or s.source or s.bulletin != b.id:
             continue
         when = ", ".join(t.strftime("%H:%M") for t in s.at) or s.cron
-        parts = [when, s.days or "", f"monthly {s.monthly}" if s.monthly else "",
-                 f"×{s.weeks}w" if s.weeks != 1 else "", f"{s.start or '…'} → {s.end or '…'}" if s.start or s.end else "",
-                 f"{len(s.zones)} zone(s)", s.priority if s.priority != "normal" else ""]
+        words = dict((*DAY_WORDS, *ORDINALS))   # in the reader's language: "T3", not "tue"
+        said = lambda text: re.sub(r"[a-z0-9]+", lambda m: _(words.get(m[0], m[0])), text)   # noqa: E731
+        parts = [when, said(s.days or ""), f"{_('monthly')} {said(s.monthly)}" if s.monthly else "",
+                 _("every {n} weeks", n=s.weeks) if s.weeks != 1 else "",
+                 f"{s.start or '…'} → {s.end or '…'}" if s.start or s.end else "",
+                 f"{len(s.zones)} {_('zone(s)')}", _(PRIORITY_WORDS[s.priority]) if s.priority != "normal" else ""]
         out.append((" · ".join(p for p in parts if p), known is not None and slot_key(s) not in known))
     return out
 

@@ -28,6 +28,11 @@ TABLE_ROWS = 300   # airings listed under the schedule's chart (the chart shows 
 MAX_REPORT_DAYS = 366   # a report over more is refused (ten years took 8 s of a core); a year fits
 
 
+def status_word(status: str) -> str:
+    """A play-log status as the reader says it ("đã phát", not "played")."""
+    return _(STATUS_WORDS[status]) if status in STATUS_WORDS else status
+
+
 def _now(cfg) -> datetime:
     return datetime.now(ZoneInfo(cfg.timezone))
 
@@ -80,7 +85,7 @@ def _overview_context(request: Request) -> dict:
         stations = _stations(cfg, journal) if cfg.is_hub else None
     finally:
         journal.close()
-    return dict(zones=zones, stations=stations, now=now, status_word=lambda s: STATUS_WORDS.get(s, s),
+    return dict(zones=zones, stations=stations, now=now, status_word=status_word,
                 priority_word=lambda p: PRIORITY_WORDS[p], heard_of=lambda r: heard_of(r.__dict__))
 
 
@@ -265,7 +270,7 @@ async def log_page(request: Request) -> Response:
     import asyncio
     rows, total = await asyncio.to_thread(_log_rows, request, 500)
     return render(request, "log.html", rows=rows[::-1], total=total, statuses=STATUS_WORDS,
-                  status_word=lambda s: STATUS_WORDS.get(s, s), query=request.query_params,
+                  status_word=status_word, query=request.query_params,
                   name_of=lambda r: r.bulletin or (Path(r.audio).name if r.audio else "-"),
                   heard_of=lambda r: heard_of(r.__dict__))
 
@@ -365,7 +370,7 @@ def _clusters(request: Request) -> dict:
                  "y": round((max(lats) - r["position"][0]) / span * 100, 2)} for r in placed]
     return dict(shown=shown, total=len(rows), plot=plot, query=q, groups=list(cfg.groups),
                 villages=sorted({r["village"] for r in rows if r["village"]}), state_words=CLUSTER_STATES,
-                status_word=lambda st: STATUS_WORDS.get(st, st))
+                status_word=status_word)
 
 
 def _below(cfg, journal: Journal) -> dict[str, dict]:
