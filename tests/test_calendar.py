@@ -69,7 +69,7 @@ def test_calendar_mistakes_are_named_with_their_line(project):
            .replace("except = [2026-09-05]", 'except = "tomorrow"'))
     project.write("schedule.toml", bad)
     r = project.run("check")
-    assert r.code == 1
+    assert r.code == 2
     assert "skip must be a list of dates like 2026-09-02" in r.err and "either moves the airing" in r.err
     assert "except must be a list of dates" in r.err and "schedule.toml:" in r.err
     project.write("schedule.toml", CALENDAR.replace("at = 2026-09-09T05:30:00", "at = 2026-09-09T05:35:00"))
@@ -143,9 +143,9 @@ def test_recurrence_mistakes_say_what_to_write(project):
     project.write("schedule.toml", RECURRING.replace("start = 2026-12-09\n", "")
                   .replace('monthly = "last fri"', 'monthly = "last fri"\ndays = "fri"'))
     r = project.run("check")
-    assert r.code == 1
+    assert r.code == 2
     assert "every 2 weeks counts from a first day: add start =" in r.err, r.err
     assert "monthly names the day of the month" in r.err and "schedule.toml:" in r.err
     project.write("schedule.toml", RECURRING.replace('"last fri"', '"3rd friday-ish"').replace("weeks = 2", "weeks = 0"))
     r = project.run("check")
-    assert r.code == 1 and 'monthly "3rd friday-ish" is not valid' in r.err and "weeks must be a whole number" in r.err
+    assert r.code == 2 and 'monthly "3rd friday-ish" is not valid' in r.err and "weeks must be a whole number" in r.err

@@ -179,6 +179,6 @@ def test_a_sequence_slot_and_its_mistakes(project):
                                           'zones = ["xa"]\nat = ["05:30"]\n[[slots]]\nbulletin = "b"\ngap = 1\n'
                                           'zones = ["xa"]\nat = ["06:30"]\n')
     r = project.run("check")
-    assert r.code == 1   # check: problems found
+    assert r.code == 2   # check: problems found
     assert 'bulletins and also bulletin' in r.err and "gap is for a sequence" in r.err
     assert "schedule.toml:" in r.err

@@ -404,12 +404,12 @@ def test_a_station_airs_the_hubs_bulletins_in_its_own_slots_at_normal_priority_o
     assert {a["origin"] for a in coming if a["bulletin"] == "b"} == {"hub"}   # the hub's own, as it sent them
     fleet.station_config("qa", own + 'priority = "urgent"\n')
     r = cli(qa, "check")
-    assert r.code == 1 and "the hub's bulletin" in r.err + r.out and "normal priority only" in r.err + r.out, r.err
+    assert r.code == 2 and "the hub's bulletin" in r.err + r.out and "normal priority only" in r.err + r.out, r.err
     # a bulletin of its own with the hub's id is still refused: the hub's bulletins are the hub's
     fleet.station_config("qa", '[tts]\nengine = "espeak"\n[bulletins.a]\nscript = "a.txt"\n')
     (qa / "a.txt").write_text("Xin chào.", encoding="utf-8")
     r = cli(qa, "check")
-    assert r.code == 1 and "also in the hub's programme" in r.err + r.out, r.out + r.err
+    assert r.code == 2 and "also in the hub's programme" in r.err + r.out, r.out + r.err
 
 
 def test_the_console_at_a_hub_plays_a_group_of_zones_below_as_signed_commands(fleet, tmp_path):

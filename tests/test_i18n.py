@@ -110,7 +110,7 @@ def test_locale_alone_chooses_vietnamese(project, monkeypatch):
 
 def test_errors_in_both_languages(project):
     r = project.run("-c", "khong_co.toml", "check")
-    assert r.code == 1 and r.err.startswith('error: configuration file "khong_co.toml"')
+    assert r.code == 2 and r.err.startswith('error: configuration file "khong_co.toml"')
     r = project.run("-c", "khong_co.toml", "next")
     assert r.code == 2 and 'error: configuration file "khong_co.toml" (given with -c/--config) does not exist' in r.err
     r = project.run("--lang", "vi", "-c", "khong_co.toml", "next")

@@ -219,7 +219,7 @@ def test_an_urgent_slot_airs_only_when_someone_who_may_play_urgent_approved_it(t
     assert cli(root, "submit", "thong-bao", "--user", "binh", stdin=PASSWORD + "\n").returncode == 0
     assert cli(root, "approve", "thong-bao", "--user", "chi", stdin=PASSWORD + "\n").returncode == 0
     r = cli(root, "check")
-    assert r.returncode == 1 and "was approved by chi, who may not play urgent airings" in r.stderr, r.stderr
+    assert r.returncode == 2 and "was approved by chi, who may not play urgent airings" in r.stderr, r.stderr
     from broadcaster.config import load_config
     from broadcaster.records.accounts import Accounts
     from broadcaster.records.approval import slot_approved

@@ -55,14 +55,14 @@ def test_mistakes_in_places_and_groups_are_named_with_their_line(project):
            .replace('zones = ["group:ca_xa"]', 'zones = ["group:nui"]'))
     project.write("schedule.toml", bad)
     r = project.run("check")
-    assert r.code == 1
+    assert r.code == 2
     for words in ("kind must be one of ip, wired, fm", "lat and lon must be degrees", 'zone "cum_9" is not defined',
                   'group "nui" is not defined'):
         assert words in r.err, (words, r.err)
     assert "schedule.toml:" in r.err and "Traceback" not in r.err
     project.write("schedule.toml", PLACES.replace('song = ["cum_1", "cum_2"]', 'song = ["cum_1", "group:ca_xa"]'))
     r = project.run("check")
-    assert r.code == 1 and "groups contain each other" in r.err
+    assert r.code == 2 and "groups contain each other" in r.err
 
 
 CSV = """id,name,village,lat,lon,kind,station

@@ -42,7 +42,7 @@ def test_relay_slots_are_checked_and_planned(project):
         + ["[[slots]]", 'bulletin = "a"', 'zones = ["za"]', 'at = "07:00"', 'duration = "5m"']
     project.write("schedule.toml", "\n".join(bad) + "\n")
     r = project.run("check")
-    assert r.code == 1
+    assert r.code == 2
     for expected in ("url must be an http:// or https:// address", 'a source and a bulletin are both called "a"',
                      'source "vov2" is not defined (did you mean "vov1"?)', 'needs duration = "30m" or until',
                      "duration is for relay slots"):

@@ -148,26 +148,26 @@ def test_slot_mistakes_name_the_line_and_key(project, case):
     lines = text.splitlines()
     line = next(i for i, ln in enumerate(lines, 1) if ln.startswith(f"{key} ="))
     r = project.run("check")
-    assert r.code == 1
-    assert r.err.strip() == f"schedule.toml:{line}: error: slots[1]: {message}"
+    assert r.code == 2
+    assert r.err.strip() == f"error: schedule.toml:{line}: slots[1]: {message}"
 
 
 def test_zone_mistakes(project):
     project.write("schedule.toml", BASE_CONFIG + '[zones.xa]\nvolume = 1.5\nquiet = "22h-5h"\ndevce = "x"\n')
     r = project.run("check")
-    assert r.code == 1
+    assert r.code == 2
     n = len(BASE_CONFIG.splitlines())  # [zones.xa] is the next line
     assert r.err.splitlines() == [
-        f"schedule.toml:{n + 4}: error: zones.xa: unknown key \"devce\" (did you mean \"device\"?)",
-        f"schedule.toml:{n + 2}: error: zones.xa: volume must be between 0 and 1, not 1.5",
-        f'schedule.toml:{n + 3}: error: zones.xa: quiet must be a time range like "22:00-05:00", not "22h-5h"']
+        f"error: schedule.toml:{n + 4}: zones.xa: unknown key \"devce\" (did you mean \"device\"?)",
+        f"error: schedule.toml:{n + 2}: zones.xa: volume must be between 0 and 1, not 1.5",
+        f'error: schedule.toml:{n + 3}: zones.xa: quiet must be a time range like "22:00-05:00", not "22h-5h"']
 
 
 def test_toml_syntax_error_in_check_gives_line_and_column(project):
     project.write("schedule.toml", BASE_CONFIG + "[[slots]\n")
     r = project.run("check")
     line = len(BASE_CONFIG.splitlines()) + 1
-    assert r.code == 1 and r.err.startswith(f"schedule.toml:{line}: error: TOML syntax error:") and "(column " in r.err
+    assert r.code == 2 and r.err.startswith(f"error: schedule.toml:{line}: TOML syntax error:") and "(column " in r.err
 
 
 # --- check: warnings -------------------------------------------------------------
@@ -185,15 +185,17 @@ def test_check_warns_about_past_slots_quiet_hours_and_overlaps_and_strict_fails(
     slot_lines = [i for i, ln in enumerate(lines, 1) if ln == "[[slots]]"]
     end_line = lines.index("end = 2020-08-31") + 1
     err = r.err.splitlines()
-    assert err[0] == (f'schedule.toml:{end_line}: warning: the slot for "thong-bao" ended on 2020-08-31: '
+    assert err[0] == (f'warning: schedule.toml:{end_line}: the slot for "thong-bao" ended on 2020-08-31: '
                       "it will not play again (change end or remove the slot)")
-    assert err[1] == (f'schedule.toml:{slot_lines[1]}: warning: zone huyen: "thong-bao" at 04:00 falls in the '
+    assert err[1] == (f'warning: schedule.toml:{slot_lines[1]}: zone huyen: "thong-bao" at 04:00 falls in the '
                       "quiet hours 22:00-05:00 and will not play (move it, or make it urgent)")
-    assert err[2].startswith(f'schedule.toml:{slot_lines[2]}: warning: zone xa: "thong-bao" and "thong-bao" '
+    assert err[2].startswith(f'warning: schedule.toml:{slot_lines[2]}: zone xa: "thong-bao" and "thong-bao" '
                              f"(line {slot_lines[3]}) overlap on ")
     assert len(err) == 3
     assert "0 errors, 3 warnings" in r.out
-    assert project.run("check", "--strict").code == 1
+    strict = project.run("check", "--strict")   # one form, one code (issue 38, 11): each line is said an error,
+    assert strict.code == 2 and "3 errors, 0 warnings" in strict.out, strict.out   # as the sum counts it
+    assert [x.split(":")[0] for x in strict.err.strip().splitlines()] == ["error"] * 3, strict.err
 
 
 def test_check_clean_project(project):
@@ -207,7 +209,7 @@ def test_check_in_vietnamese(project, monkeypatch):
     monkeypatch.setenv("LANG", "vi_VN.UTF-8")
     project.write("schedule.toml", BASE_CONFIG + ZONES)
     r = project.run("check")
-    assert "cảnh báo: bản tin \"thong-bao\" chưa được tạo âm thanh" in r.err
+    assert "cảnh báo: schedule.toml:15: bản tin \"thong-bao\" chưa được tạo âm thanh" in r.err
     assert "chưa có khung giờ [[slots]] nào" in r.err
 
 

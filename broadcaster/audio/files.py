@@ -316,7 +316,8 @@ class StreamDecoder(Upstream):
                "-vn", "-f", "f32le", "-ac", str(channels), "-ar", str(rate), "pipe:1"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE)
-        threading.Thread(target=self._errors, daemon=True, name="ffmpeg stderr").start()
+        self._stderr = threading.Thread(target=self._errors, daemon=True, name="ffmpeg stderr")
+        self._stderr.start()
         threading.Thread(target=self._read, daemon=True, name=f"stream {location[:40]}").start()
 
     def _errors(self) -> None:
@@ -342,6 +343,7 @@ class StreamDecoder(Upstream):
                 self.blocks.get_nowait()
         self.proc.stdout.close()
         code = self.proc.wait()
+        self._stderr.join(5)   # what ffmpeg said last is the reason: read to its end first (under load it lagged)
         self.ended = self._reason(code)
 
     def _reason(self, code: int) -> str:

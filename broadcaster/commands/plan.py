@@ -28,12 +28,12 @@ def check(obj: Context, strict: bool) -> None:
             shown = (Finding("error", located[1], located[2]).render(lang) if located
                      else f"{_('error', lang)}: {line}")
             click.secho(shown, fg="red", err=True)
-        sys.exit(1)
+        sys.exit(2)   # an input to fix (README: exit status)
     findings = check_project(cfg, local_now(cfg), lang,
                              each=lambda items: progress(items, _("Checking", lang), lambda b: b.id if b else ""))
     errors = [f for f in findings if f.level == "error" or strict]
-    for f in findings:
-        click.secho(f.render(lang), fg="red" if f in errors else "yellow", err=True)
+    for f in findings:   # with --strict a warning is an error: said so on its line as in the sum
+        click.secho(f.render(lang, "error" if f in errors else None), fg="red" if f in errors else "yellow", err=True)
     path = display_path(cfg.path)
     if findings:
         click.echo(_("{path}: {errors} errors, {warnings} warnings.", lang, path=path, errors=len(errors),
@@ -42,7 +42,7 @@ def check(obj: Context, strict: bool) -> None:
         click.echo(_("{path}: no problems found ({bulletins} bulletins, {zones} zones, {slots} slots).", lang,
                      path=path, bulletins=len(cfg.bulletins), zones=len(cfg.zones), slots=len(cfg.slots)))
     if errors:
-        sys.exit(1)
+        sys.exit(2)
 
 
 @click.command(name="next")

@@ -31,8 +31,9 @@ class Finding:
     where: str
     message: str
 
-    def render(self, lang: str | None = None) -> str:
-        return f"{self.where}: {_(LEVELS[self.level], lang)}: {self.message}"
+    def render(self, lang: str | None = None, level: str | None = None) -> str:
+        """One line, in the form every command writes a problem in: "error: schedule.toml:14: …"."""
+        return f"{_(LEVELS[level or self.level], lang)}: {self.where}: {self.message}"
 
 
 def check_project(cfg: Config, now: datetime, lang: str | None = None, each=iter) -> list[Finding]:
@@ -53,7 +54,7 @@ def project_errors(cfg: Config, now: datetime, lang: str | None = None) -> None:
     # the checks that can find errors (sources, monitors and approvals only warn, and ask the network or the
     # sound system: not for a running daemon's watcher)
     findings = [*_check_fleet(cfg, lang), *_check_bulletins(cfg, lang), *_check_slots(cfg, now, lang)]
-    problems = [f.render(lang) for f in findings if f.level == "error"]
+    problems = [f"{f.where}: {f.message}" for f in findings if f.level == "error"]
     if problems:
         raise ConfigError(problems[0], problems=problems)
 
