@@ -133,16 +133,16 @@ async def send_play(cfg, target: str, *, stations: list[str], zone: str | None, 
             await link.send_now(subs, data)
         subs = routes(await known_below(cfg, link, stations, kept_tree))   # … then as the server has it now
         quick = subjects(subs)
-        for (was, data), (now_, _data) in zip(first, quick):
-            if set(now_) - set(was):
-                await link.send_now(sorted(set(now_) - set(was)), data)
+        for (was, data), (known, _data) in zip(first, quick):
+            if set(known) - set(was):
+                await link.send_now(sorted(set(known) - set(was)), data)
         orders = [(s, made[s][0], made[s][1], subs[s]) for s in stations]
 
         async def at_once() -> None:   # again a little later, for the stations whose link was moving to
             for wait in AGAIN:           # another server of the cluster (taken once, by its id)
                 await asyncio.sleep(wait)
-                for subjects_, data in quick:
-                    await link.send_now(subjects_, data)
+                for to, data in quick:
+                    await link.send_now(to, data)
         again = asyncio.ensure_future(at_once())
 
         async def kept(s: str, doc: dict, data: bytes, subs: list[str]) -> Sent:

@@ -276,6 +276,10 @@ class StationLink(LoopPart):
             self._seen[doc["id"]] = None
             while len(self._seen) > 1000:
                 del self._seen[next(iter(self._seen))]
+            if doc.get("action") == "stop":   # (a stop has no audio and no deadline: now or by its stream copy)
+                async with self._one:
+                    await self._command(link, data)
+                return
             while self.d.clock.now() <= datetime.fromisoformat(doc["deadline"]):
                 try:
                     async with self._one:
