@@ -255,3 +255,31 @@ def test_compose_and_calendar_changes_keep_every_line_where_it_was(project):
     cfg = load(path)
     assert aid in cfg.bulletins and date(2026, 9, 2) in cfg.skip and len(cfg.changes) == 1
     assert after.index("[zones.cum_9]") > after.index('bulletin = "thong-bao"\nzones = ["cum_1"]')
+
+
+def test_a_group_has_a_name_people_read_shown_on_every_page_that_offers_it(tmp_path):
+    """Issue 38, 8: the console showed group ids ("ben_song (2)"); a group written as a table has a display
+    name, shown wherever a person picks or reads it, its id still what forms and slots use."""
+    from broadcaster.config import load_config
+    from tests.console import ConsoleServer
+    from tests.test_web_hardening import logged_in, make_project
+    config = PLACES.replace('song = ["cum_1", "cum_2"]   # along the river',
+                            'song = { name = "Thôn Bến Sông", zones = ["cum_1", "cum_2"] }   # along the river')
+    root = make_project(tmp_path / "project", config)
+    cfg = load_config(root / "schedule.toml")
+    assert cfg.groups["song"] == ("cum_1", "cum_2") and cfg.groups["ca_xa"] == ("cum_1", "cum_2", "cum_3")
+    assert cfg.group_name("song") == "Thôn Bến Sông" and cfg.group_name("ca_xa") == "ca_xa"
+    server = ConsoleServer(root, tmp_path / "web.log")
+    try:
+        c = logged_in(server, "an")
+        for page in ("/play", "/compose", "/emergency", "/clusters"):
+            text = c.get(page).text
+            assert "Thôn Bến Sông" in text and ">song<" not in text and "> song (" not in text, page
+        assert 'value="song"' in c.get("/play").text   # the form still sends the id
+    finally:
+        server.stop()
+    from tests.fleet import cli
+    (root / "schedule.toml").write_text(PLACES.replace('song = ["cum_1", "cum_2"]', 'song = { title = "x", zones = ["cum_1"] }'),
+                                        encoding="utf-8")
+    r = cli(root, "check")
+    assert r.code == 2 and "schedule.toml:" in r.err and 'group song as a table has name = "…"' in r.err, r.err

@@ -149,7 +149,7 @@ def _build(ld: _Loader, data: dict, programme: Path | None = None) -> Config:
     fleet = parse_fleet(ld, data)   # a project with no bulletins is fine: a commune may only relay (see check)
 
     zones = parse_zones(ld, data)
-    groups = parse_groups(ld, data, zones)
+    groups, group_names = parse_groups(ld, data, zones)
     sources = parse_sources(ld, data, bulletins)
     # a station may put its hub's bulletins in its own slots (a province programme in the commune's own
     # time), at normal priority only: the hub's own slots for them stay as the hub sent them (NĐ49)
@@ -178,7 +178,7 @@ def _build(ld: _Loader, data: dict, programme: Path | None = None) -> Config:
                  root=ld.root, timezone=tz, paths=paths, tts=tts, audio=audio,
                  bulletins=bulletins, zones=zones, slots=tuple(slots), sources=sources, grace=grace,
                  allow_outside=ld.allow_outside, fleet=fleet, approval_required=approval.get("required") is True,
-                 monitor=monitor, alerts=alerts, web=parse_web(ld, data), groups=groups, live_chime=chime,
+                 monitor=monitor, alerts=alerts, web=parse_web(ld, data), groups=groups, group_names=group_names, live_chime=chime,
                  skip=parse_calendar(ld, data), changes=parse_changes(ld, data, bulletins, zones),
                  lines=ld.index)
     if fleet and fleet.station and not ld.problems:

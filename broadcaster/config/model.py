@@ -247,6 +247,7 @@ class Config:
     alerts: AlertSettings = AlertSettings()
     web: WebSettings = WebSettings()
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)   # [groups]: name → zone ids
+    group_names: dict[str, str] = field(default_factory=dict)           # group id → the name people read
     skip: frozenset = frozenset()  # [calendar] skip: dates with no normal airings (public holidays)
     changes: tuple = ()            # [[changes]]: single airings moved or cancelled (config.calendar.Change)
     programme: dict | None = None  # the hub's programme merged in: {"version": …, "published": …}
@@ -273,6 +274,10 @@ class Config:
     def stations(self) -> list[str]:
         """The stations below this node (named by its zones), in order; none on a node that is no hub."""
         return list(dict.fromkeys(z.station for z in self.zones.values() if z.station))
+
+    def group_name(self, group: str) -> str:
+        """What a person reads for a group: its display name, else its id."""
+        return self.group_names.get(group, group)
 
     def zones_of(self, station: str) -> list[str]:
         """The zones the station ``station`` below this node plays."""

@@ -54,14 +54,23 @@ def zone_place(ld: _Loader, z: dict, key: tuple, section: str) -> dict[str, Any]
     return out
 
 
-def parse_groups(ld: _Loader, data: dict, zones: dict) -> dict[str, tuple[str, ...]]:
-    """[groups]: name → the zone ids it holds, its own and its groups', in order, each once."""
+def parse_groups(ld: _Loader, data: dict, zones: dict) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
+    """[groups]: id → the zone ids it holds, its own and its groups', in order, each once; and the
+    names people read, of those written as a table (``ben_song = { name = "Thôn Bến Sông", zones = [...] }``)."""
     table = ld.table(data, "groups")
     raw: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
     for name, members in table.items():
         if not _valid_id(name):
             ld.problem(("groups", name), "groups", _("a group name may use only letters a-z, digits, '-' and '_'"))
             continue
+        if isinstance(members, dict):
+            shown = members.get("name")
+            if set(members) - {"name", "zones"} or not isinstance(shown, str) or not 0 < len(shown.strip()) <= 80:
+                ld.problem(("groups", name), "groups", _('group {name} as a table has name = "…" (a display name, '
+                                                         "up to 80 characters) and zones = [...]", name=name))
+                continue
+            names[name], members = shown.strip(), members.get("zones")
         if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
             ld.problem(("groups", name), "groups", _('group {name} must be a list like ["cum_1", "group:song"], '
                                                      "not {value}", name=name, value=_show(members)))
@@ -94,7 +103,7 @@ def parse_groups(ld: _Loader, data: dict, zones: dict) -> dict[str, tuple[str, .
         except _Invalid as e:
             ld.problem(("groups", name), f"groups.{name}", str(e))
             out.setdefault(name, ())
-    return out
+    return out, names
 
 
 def expand_targets(names: list[str], zones: dict, groups: dict[str, tuple[str, ...]]) -> tuple[tuple[str, ...],
