@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 from pathlib import Path
@@ -45,11 +46,15 @@ class Beneath:
         from broadcaster.fleet.credentials import fleet_dir
         self.me, self.folder, self.below = cfg.fleet.name, fleet_dir(cfg) / "accounts", below
         self._read: tuple | None = None
+        self._looked = -1e9
         self.accounts: dict[str, dict] = {}
 
     def _accounts(self) -> dict[str, dict]:
         from broadcaster.errors import ConfigError
         from broadcaster.fleet.accounts import read_accounts_below
+        if time.monotonic() - self._looked < 2.0:   # (once per batch of rows, not once per row)
+            return self.accounts
+        self._looked = time.monotonic()
         try:
             mark = (self.folder.stat().st_mtime_ns, len(list(self.folder.glob("*.json"))))
         except OSError:
