@@ -209,18 +209,21 @@ class Link:
     async def has_object(self, sha: str) -> bool:
         """Whether the audio store has ``sha``: a direct get of its description, which any server of a
         cluster answers (no stream leader, no meta leader: it does not wait for an election)."""
+        try:
+            await self._call("look up audio", lambda: self._object_info(self.js, sha))
+        except (NotFoundError, ValueError):   # (ObjectNotFoundError is a NotFoundError)
+            return False
+        return True
+
+    async def _object_info(self, js, sha: str) -> dict:
+        """An audio object's description; ObjectNotFoundError when the store lacks it (or it was deleted)."""
         import base64
-        try:
-            msg = await self._call("look up audio", lambda: self._get(
-                self.js, f"OBJ_{names.AUDIO}", quick=True,
-                subject=f"$O.{names.AUDIO}.M.{base64.urlsafe_b64encode(sha.encode()).decode()}"))
-        except NotFoundError:
-            return False
-        try:
-            info = json.loads(msg.data)
-        except ValueError:
-            return False
-        return isinstance(info, dict) and not info.get("deleted") and bool(info.get("nuid"))
+        msg = await self._get(js, f"OBJ_{names.AUDIO}", quick=True,
+                              subject=f"$O.{names.AUDIO}.M.{base64.urlsafe_b64encode(sha.encode()).decode()}")
+        info = json.loads(msg.data)
+        if not isinstance(info, dict) or info.get("deleted") or not info.get("nuid"):
+            raise ObjectNotFoundError
+        return info
 
     async def put_object(self, sha: str, path: Path) -> None:
         obs = await self._objects()
@@ -383,11 +386,7 @@ class Link:
         import base64
         import hashlib
         stream = f"OBJ_{names.AUDIO}"
-        msg = await self._get(js, stream, quick=True,
-                              subject=f"$O.{names.AUDIO}.M.{base64.urlsafe_b64encode(sha.encode()).decode()}")
-        info = json.loads(msg.data)
-        if info.get("deleted") or not info.get("nuid"):
-            raise ObjectNotFoundError
+        info = await self._object_info(js, sha)
         chunks, size, digest = info.get("chunks", 0), info.get("size", 0), hashlib.sha256()
         subject, seq = f"$O.{names.AUDIO}.C.{info['nuid']}", 1
         with open(into, "wb") as f:

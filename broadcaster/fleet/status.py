@@ -55,16 +55,18 @@ def station_rows(cfg: Config, states: dict[str, dict], published: dict[str, byte
 async def fleet_view(cfg: Config, journal, *, name: str, collect_first: bool = False) -> list[dict]:
     """Every station's row, from the message server (after taking the waiting play-log rows if asked)."""
     from broadcaster.fleet.client import Link
-    from broadcaster.fleet.collect import Beneath, collect, heard_beneath
+    from broadcaster.fleet.collect import Beneath, collect
     from broadcaster.fleet.credentials import hub_credentials
     link = Link(hub_credentials(cfg))
     await link.connect(name=name)
     try:
         if collect_first:
             await link.ensure_layout(cfg.stations())
-            await collect(link, journal, beneath=await heard_beneath(cfg, link), tz=ZoneInfo(cfg.timezone))
-        beneath = Beneath(cfg)
-        states = {s: beneath.prune(s, st) for s, st in (await link.states(cfg.stations())).items()}
+        heard = await link.states(cfg.stations())   # read once: for the rows' paths and for the view
+        beneath = Beneath(cfg, lambda: heard)
+        if collect_first:
+            await collect(link, journal, beneath=beneath, tz=ZoneInfo(cfg.timezone))
+        states = {s: beneath.prune(s, st) for s, st in heard.items()}
         published = {s: await link.manifest_of(s) for s in cfg.stations()}
     finally:
         await link.close()
