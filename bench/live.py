@@ -1,6 +1,7 @@
 """Live voice: mouth-to-sink latency and dropouts, through the real path on a private PulseAudio.
 
-    .venv/bin/python bench/live.py [SECONDS]      (default 120 s of speech for each link)
+    .venv/bin/python bench/live.py [SECONDS] [--network]   (default 120 s of speech for each link;
+                                                            --network: the hub-to-station links only)
 
 The "microphone" is the monitor of a null sink ("mic") that 2 minutes of speech-like audio (syllables
 of noise, uneven) is played into; `broadcaster live --device mic_in` sends it to the daemon, which
@@ -63,8 +64,10 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run(seconds: float, pulse, project: Path, desk: dict | None, proxy: LinkProxy | None, daemon_pid: int,
-        args: tuple = ("--zone", "za"), played: Path | None = None, hub_pid: int | None = None) -> dict:
-    """``played``: the project whose play log has the row (the station's, over the network)."""
+        args: tuple = ("--zone", "za"), played: Path | None = None, hub_pid: int | None = None,
+        jitter_from: float | None = None) -> dict:
+    """``played``: the project whose play log has the row (the station's, over the network);
+    ``jitter_from``: the ``proxy`` starts holding (100 ± 50 ms) that many seconds into the speech."""
     from tests.pulse import Recorder
     if desk is not None:
         (project / "state" / "live.json").write_text(json.dumps({**desk, "port": proxy.port if proxy else desk["port"]}))
@@ -78,6 +81,9 @@ def run(seconds: float, pulse, project: Path, desk: dict | None, proxy: LinkProx
     talker = speaker(project, pulse, *args)
     time.sleep(1.0)
     t0 = time.monotonic()
+    if jitter_from is not None:
+        import threading
+        threading.Timer(jitter_from, lambda: (setattr(proxy, "spread", 0.05), setattr(proxy, "delay", 0.1))).start()
     subprocess.run(["pacat", "--playback", "--device=mic", "--raw", "--format=s16le", "--channels=1",
                     f"--rate={RATE}", str(wav)], env=env, check=True)
     time.sleep(2.0)
@@ -93,7 +99,13 @@ def run(seconds: float, pulse, project: Path, desk: dict | None, proxy: LinkProx
     row = [r for r in rows if (r["bulletin"] or "").startswith("live:")][-1]
     shutil.rmtree(tmp, ignore_errors=True)
     lat = latencies(x, source)
-    return {"p50": pct(lat, 50), "p95": pct(lat, 95), "windows": len(lat), "row": row["reason"], "sent": sent,
+    reason = row["reason"]
+    aired = float(reason.split(", ")[1].split(" s")[0])
+    concealed = int(reason.split(" frame(s) concealed")[0].rsplit("; ", 1)[1]) if "concealed" in reason else 0
+    longest = int(reason.split("at most ")[1].split(" ms")[0]) if concealed else 0
+    gaps = float(reason.split("the longest ")[1].split(" s")[0]) if "the longest" in reason else 0.0
+    return {"p50": pct(lat, 50), "p95": pct(lat, 95), "windows": len(lat), "row": reason, "sent": sent,
+            "concealed": concealed, "share": concealed / max(1.0, aired / 0.02), "longest": max(longest / 1000, gaps),
             "cpu": used / (time.monotonic() - t0), "hub_cpu": hub_used / (time.monotonic() - t0)}
 
 
@@ -117,6 +129,8 @@ def report(name: str, r: dict, hub: bool = False) -> None:
     print(f"{name:<28} mouth-to-sink p50 {r['p50'] * 1000:6.0f} ms   p95 {r['p95'] * 1000:6.0f} ms   "
           f"({r['windows']} windows of 4 s)   {'station' if hub else 'daemon'} CPU {r['cpu'] * 100:4.1f} % of a core"
           + (f", hub {r['hub_cpu'] * 100:4.1f} %" if hub else ""))
+    print(f"{'':<28} concealed {r['concealed']} frames ({r['share'] * 100:.2f} % of those aired), the longest "
+          f"gap {r['longest'] * 1000:.0f} ms")
     print(f"{'':<28} sent {r['sent']} s; play log: {r['row']}")
 
 
@@ -139,8 +153,9 @@ def network(seconds: float, pulse, base: Path, env: dict) -> None:
     try:
         assert cli(hub, "publish").code == 0
         shutil.copy(hub / "state" / "fleet" / "stations" / "s1.toml", station / "s1.toml")
-        for name, proxy in (("network, clean", None),
-                            ("network, proxy 100 ± 50 ms", LinkProxy(port, 0.1, 0.05, back=True))):
+        for name, proxy, later in (("network, clean", None, None),
+                                   ("network, proxy 100 ± 50 ms", LinkProxy(port, 0.1, 0.05, back=True), None),
+                                   ("network, the same from 4 s", LinkProxy(port, 0.0, 0.0, back=True), 4.0)):
             (station / "schedule.toml").write_text("\n".join([
                 'timezone = "UTC"', "[fleet]", f'server = "nats://127.0.0.1:{proxy.port if proxy else port}"',
                 'station = "s1"', 'credentials = "s1.toml"', "[fleet.devices]", 's1 = "zone_a"']) + "\n")
@@ -148,7 +163,8 @@ def network(seconds: float, pulse, base: Path, env: dict) -> None:
             h = start_daemon(hub, env, base / "hub.log")
             daemons += [s, h]
             time.sleep(8)   # the station's programme (its zone) installed
-            r = run(seconds, pulse, hub, None, None, s.pid, args=("--station", "s1"), played=station, hub_pid=h.pid)
+            r = run(seconds, pulse, hub, None, proxy, s.pid, args=("--station", "s1"), played=station, hub_pid=h.pid,
+                    jitter_from=later)
             report(name, r, hub=True)
             for p in (h, s):
                 p.terminate()
@@ -162,6 +178,7 @@ def network(seconds: float, pulse, base: Path, env: dict) -> None:
 
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 120.0
+    only_network = "--network" in sys.argv
     from tests.pulse import PulseServer
     base = Path(tempfile.mkdtemp(prefix="bench-live-"))
     pulse = PulseServer(base / "pulse", ["zone_a"])
@@ -174,7 +191,8 @@ def main() -> None:
     daemon = start_daemon(project, env, base / "daemon.log")
     try:
         desk = json.loads((project / "state" / "live.json").read_text())
-        for name, proxy in (("clean loopback", None), ("proxy 100 ± 50 ms", LinkProxy(desk["port"], 0.1, 0.05))):
+        for name, proxy in (() if only_network else (("clean loopback", None),
+                                                     ("proxy 100 ± 50 ms", LinkProxy(desk["port"], 0.1, 0.05)))):
             report(name, run(seconds, pulse, project, desk, proxy, daemon.pid))
         daemon.terminate()
         daemon.wait(20)

@@ -22,7 +22,7 @@ class Desk:
         self.opened.append(zones)
         return self
 
-    def put(self, seq, pcm):
+    def put(self, seq, pcm=None, *, packet=None):
         self.frames.append(seq)
 
     def close(self, stream):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from broadcaster.audio.live import FRAME, WIRE_RATE
+WIRE_RATE = 16000            # the speaker's audio on the way: 16 kHz mono, 16-bit (speech)
+FRAME = 320                  # samples per frame: 20 ms
 
 BITRATE = 24000        # bits per second: clear speech (wideband), ~60 bytes a frame
 
