@@ -37,6 +37,19 @@ def log_out(tab: Tab) -> None:
     tab.click("header form button")
 
 
+def assert_whole_vietnamese(tab, element: str) -> None:
+    """The element's font is the first of its faces this PC has, and that face has every Vietnamese letter
+    whole (DejaVu Sans Mono lacks ố, ể, ề …: Chromium then drew "sô´", "thê?")."""
+    families = [f.strip().strip('"') for f in tab.js(f"getComputedStyle({element}).fontFamily").split(",")]
+
+    def faces(pattern: str) -> set[str]:
+        out = subprocess.run(["fc-list", pattern, "family"], capture_output=True, text=True).stdout
+        return {name.strip() for line in out.splitlines() for name in line.split(",")}
+    whole, have = faces(":charset=1ed1 1ec3 1ec1 1ef1"), faces(":")
+    first = next(f for f in families if f in have or f in ("sans-serif", "serif", "monospace"))
+    assert first in whole, (element, families, first)
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it)")
 def test_a_day_at_the_console(station, tmp_path):
     station.configure([("a", ["za"], 14, "normal")], repeat={"a": 8}, t0_in=0,
@@ -73,14 +86,7 @@ def test_a_day_at_the_console(station, tmp_path):
             assert "mười bảy giờ" in reading and "ủy ban nhân dân" in reading.lower(), reading
             # the editor's font is the first of its faces this PC has, and that face has every Vietnamese letter
             # whole (DejaVu Sans Mono lacks ố, ể, ề …: Chromium then drew "sô´", "thê?")
-            families = [f.strip().strip('"') for f in tab.js("getComputedStyle(document.getElementById('text'))"
-                                                              ".fontFamily").split(",")]
-            def faces(pattern: str) -> set[str]:
-                out = subprocess.run(["fc-list", pattern, "family"], capture_output=True, text=True).stdout
-                return {name.strip() for line in out.splitlines() for name in line.split(",")}
-            whole, have = faces(":charset=1ed1 1ec3 1ec1 1ef1"), faces(":")
-            first = next(f for f in families if f in have or f in ("sans-serif", "serif", "monospace"))
-            assert first in whole, (families, first)
+            assert_whole_vietnamese(tab, "document.getElementById('text')")
             tab.screenshot(ARTIFACTS / "console-editor.png")
             tab.click("#submit")
             assert "saved=1" in tab.js("location.search"), tab.js("document.body.innerText")
@@ -90,6 +96,9 @@ def test_a_day_at_the_console(station, tmp_path):
             log_in(tab, console.url, "chi")
             tab.go(f"{console.url}/approval")
             assert "UBND" in tab.js("document.querySelector('[data-bulletin=b] .diff').innerText")
+            # the text the approver signs off is in such a face too (issue 38, 7: a monospace face drew
+            # "Phú Lê˜", "Đê` nghị")
+            assert_whole_vietnamese(tab, "document.querySelector('[data-bulletin=b] .diff')")
             tab.screenshot(ARTIFACTS / "console-approval.png")
             tab.click("[data-bulletin=b] button.approve")
             assert tab.js("document.querySelector('[data-bulletin=b]').className").split()[-1] == "approved"
