@@ -180,6 +180,8 @@ class LiveFeeder(threading.Thread):
 
     # --- from the receiving thread --------------------------------------------------------------
     def arrive(self, seq: int, payload: np.ndarray | bytes, now: float) -> None:
+        if isinstance(payload, bytes) and self.decoder is None:   # made here, not in the thread the card waits on
+            self.decoder = Decoder()
         with self.lock:
             self.last_arrival = now   # late or not, the link is alive
             if self.next_seq is not None and seq < self.next_seq:
@@ -316,8 +318,6 @@ class LiveFeeder(threading.Thread):
         if not isinstance(payload, bytes):
             return payload
         try:
-            if self.decoder is None:
-                self.decoder = Decoder()
             pcm = self.decoder.decode(payload)
         except (ValueError, IndexError):
             return None
