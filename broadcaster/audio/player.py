@@ -105,6 +105,7 @@ class ZoneOutput:
         self.last_end: float | None = None  # wall time the last ended airing's last sample left
         self.started = False
         self.underflows = 0                 # every underflow PortAudio reported on this stream
+        self.called = _time.monotonic()     # when its callback last ran (a stream that stopped calling is stuck)
         sd = _sd()
         try:
             self.stream = sd.OutputStream(device=device, samplerate=rate, channels=channels, dtype="float32",
@@ -143,7 +144,7 @@ class ZoneOutput:
         except Exception as e:
             self.close()
             raise PlaybackError(_("the sound output cannot be started: {reason}", reason=e)) from None
-        self.started = True
+        self.started, self.called = True, _time.monotonic()
 
     def close(self) -> None:
         self.closed.set()
@@ -166,6 +167,7 @@ class ZoneOutput:
             pb.finished.set()
 
     def _callback(self, out: np.ndarray, frames: int, t, status) -> None:
+        self.called = _time.monotonic()
         if status.output_underflow:   # the card ran out of audio before this block: a dropout on the air
             self.underflows += 1
             with self.lock:

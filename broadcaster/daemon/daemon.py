@@ -38,6 +38,7 @@ from broadcaster.daemon.planner import Planner
 from broadcaster.records.playlog import Journal
 from broadcaster.daemon.renderer import Renderer
 from broadcaster.daemon.watcher import RELOAD_RETRY, Watcher
+from broadcaster.daemon.watchdog import Watchdog
 from broadcaster.daemon.zones import Zones
 
 log = logging.getLogger("broadcaster.daemon")
@@ -59,6 +60,7 @@ PARTS: tuple[type[Part], ...] = (
     Watcher,     # live edits → reload
     Heartbeat,   # "this daemon is alive", for `play` and `status`
     MemoryTrim,  # freed memory handed back to the system (a cluster's board is small)
+    Watchdog,    # systemd told it is ready, then alive while the zones' workers and sound outputs are
 )
 
 P = TypeVar("P", bound=Part)

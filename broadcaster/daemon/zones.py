@@ -35,6 +35,7 @@ ROW_AHEAD = 0.3       # the play log row is committed this long before the first
 URGENT_FADE = 0.5     # seconds: what an urgent airing cuts into fades out over this, ending on its time
 START_ERROR_WARN_MS = 50  # a first sample further than this from its time is worth a warning in the log
 TICK = 0.05           # seconds between looks at what plays (progress, urgent items, the next one to prepare)
+PULSE = 5.0           # seconds an idle worker waits at most before it goes round its loop again
 LINGER = 0.5          # the stream stays open while an airing is due within LEAD + LINGER s (not longer:
 # PulseAudio or PipeWire move an open stream elsewhere when its card is pulled out: docs/reliability.md)
 
@@ -54,6 +55,7 @@ class ZoneWorker(threading.Thread):
         self.upcoming: Item | None = None    # the airing attached behind the current one
         self.cut: tuple[str, str] | None = None  # (status, reason) when an airing is ended early
         self.stopping = False
+        self.pulse = time.monotonic()   # when its loop last went round (the watchdog's sign it is not stuck)
         self.outputs = daemon.get(Outputs)
         self.renderer = daemon.get(Renderer)
         self.monitors = daemon.get(Monitors)
@@ -128,11 +130,12 @@ class ZoneWorker(threading.Thread):
             with self.cv:
                 item = None
                 while not self.stopping:
+                    self.pulse = time.monotonic()
                     item, wait = self._next_due()
                     if item:
                         break
                     self._close_when_idle()
-                    self.cv.wait(wait)
+                    self.cv.wait(min(wait, PULSE))
                 if self.stopping:
                     break
             try:
@@ -228,6 +231,7 @@ class ZoneWorker(threading.Thread):
         limit = pb.duration + 30 if pb.rate else 3600
         t0, measured, nxt = time.monotonic(), False, None
         while not pb.wait(TICK):
+            self.pulse = time.monotonic()
             measured = measured or self._measured_start(f)
             self._cut_for_urgent()
             nxt = self._ahead(f, nxt)
