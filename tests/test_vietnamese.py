@@ -14,6 +14,7 @@ import pytest
 
 from broadcaster.i18n import CATALOGUE_DIR
 from broadcaster.web.app import page_table
+from tests.conftest import BASE_CONFIG
 from tests.test_web_hardening import CONFIG, concrete, logged_in, make_project
 from tests.console import ConsoleServer
 
@@ -88,3 +89,32 @@ def test_normalize_explains_in_vietnamese(tmp_path):
     assert "số khẩn cấp" in tags and "ngày và tháng" in tags, r.stdout
     english = {e.msgid for e in polib.pofile(str(CATALOGUE_DIR / "vi.po")) if e.msgstr and e.msgstr != e.msgid}
     assert not [t for t in tags if t in english], r.stdout
+
+
+PLACES = (BASE_CONFIG + '[zones.ben_song]\nname = "Cụm loa Bến Sông"\n[zones.thon_mot]\nname = "Cụm loa Thôn Một"\n'
+          '[groups]\nven_song = { name = "Các cụm ven sông", zones = ["ben_song", "thon_mot"] }\n[approval]\n'
+          'required = true\n[[slots]]\nbulletin = "thong-bao"\nzones = ["group:ven_song"]\nat = ["03:07"]\n')
+
+
+def test_every_page_names_places_as_people_read_them(tmp_path):
+    """Issue 38, 8: where a group or a cluster has a name, a person reads the name, never the id
+    ("ben_song", "ven_song"), on every page (ids stay in forms and addresses, which no one reads)."""
+    root = make_project(tmp_path / "project", PLACES)
+    site = ConsoleServer(root, tmp_path / "web.log")
+    try:
+        admin = logged_in(site, "an")
+        r = admin.post("/play", data={"csrf": admin.csrf("/play"), "bulletin": "thong-bao", "zone": "ben_song",
+                                      "priority": "normal"})   # (no daemon: a request that waits, with its zone)
+        paths = sorted({concrete(p.path) for p in page_table() if "GET" in p.rights
+                        and not p.path.startswith("/api/") and p.path not in ("/logout",)})
+        found = {}
+        for path in paths:
+            r = admin.get(path)
+            if r.status_code != 200 or "html" not in r.headers.get("content-type", ""):
+                continue
+            ids = [i for i in ("ben_song", "thon_mot", "ven_song") if re.search(rf"\b{i}\b", visible(r.text))]
+            if ids:
+                found[path] = ids
+        assert not found, found
+    finally:
+        site.stop()

@@ -279,6 +279,11 @@ class Config:
         """What a person reads for a group: its display name, else its id."""
         return self.group_names.get(group, group)
 
+    def zone_name(self, zone: str) -> str:
+        """What a person reads for a zone (a cluster): its name, else its id."""
+        z = self.zones.get(zone)
+        return (z.name or zone) if z is not None else zone
+
     def zones_of(self, station: str) -> list[str]:
         """The zones the station ``station`` below this node plays."""
         return [z for z, zone in self.zones.items() if zone.station == station]

@@ -58,7 +58,7 @@ def to_csv(report: Report, cfg: Config) -> str:
                + [_("short"), _("largest start error (ms)")])
     for c in report.cells:
         f = figures(c)
-        w.writerow(safe_cells([day(c.day), c.zone, _zone_name(cfg, c.zone), c.bulletin, _title(cfg, c.bulletin)]
+        w.writerow(safe_cells([day(c.day), c.zone, cfg.zone_name(c.zone), c.bulletin, _title(cfg, c.bulletin)]
                               + [f[k] for k, _t in COLUMNS]
                               + [_("yes") if c.short else "",
                                  "" if c.start_error_ms is None else round(c.start_error_ms)]))
@@ -133,7 +133,7 @@ def _summary(report: Report, cfg: Config) -> list[str]:
         cls = ' class="short"' if n_short else ""
         cells = "".join(f"<td>{f[k]}</td>" for k, _t in COLUMNS)
         out.append(f'<tr{cls}><td class="t">{escape(_title(cfg, t.bulletin))}</td>'
-                   f'<td class="t">{escape(_zone_name(cfg, t.zone))}</td>{cells}<td>{n_short}</td></tr>')
+                   f'<td class="t">{escape(cfg.zone_name(t.zone))}</td>{cells}<td>{n_short}</td></tr>')
     out.append("</table>")
     upcoming = sum(t.upcoming for t in totals)
     if upcoming:
@@ -153,7 +153,7 @@ def _timelines(report: Report, cfg: Config) -> list[str]:
                                + [m.zone for m in report.marks]))
     for zone in zones:
         marks = [m for m in report.marks if m.zone == zone]
-        out.append(f"<h3>{escape(_zone_name(cfg, zone))}</h3>")
+        out.append(f"<h3>{escape(cfg.zone_name(zone))}</h3>")
         out.append(_timeline_svg(zone, days, marks))
     if not zones:
         out.append(f"<p>{escape(_('Nothing was scheduled or aired in this period.'))}</p>")
@@ -203,7 +203,7 @@ def _short_days(report: Report, cfg: Config) -> list[str]:
     for c in short:
         what = ", ".join(f"{c.counts[s]} {_(STATUS_WORDS[s])}" for s in ("interrupted", "missed", "failed")
                          if c.counts[s])
-        out.append(f'<tr class="short"><td class="t">{escape(day(c.day))}</td><td class="t">{escape(_zone_name(cfg, c.zone))}</td>'
+        out.append(f'<tr class="short"><td class="t">{escape(day(c.day))}</td><td class="t">{escape(cfg.zone_name(c.zone))}</td>'
                    f'<td class="t">{escape(_title(cfg, c.bulletin))}</td><td>{c.scheduled}</td><td>{c.aired}</td>'
                    f'<td class="t">{escape(what)}</td></tr>')
     out.append("</table>")
@@ -225,11 +225,6 @@ def _daily(report: Report, cfg: Config) -> list[str]:
                    f'<td class="t">{escape(c.zone)}</td><td class="t">{escape(c.bulletin)}</td>{cells}</tr>')
     out.append("</table>")
     return out
-
-
-def _zone_name(cfg: Config, zone: str) -> str:
-    z = cfg.zones.get(zone)
-    return z.name if z else zone
 
 
 def _title(cfg: Config, bulletin: str) -> str:
