@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from broadcaster.audio.files import MAX_JINGLE_SECONDS, decode_file
-from broadcaster.text.reading import speakability_warnings, spoken_paragraphs
+from broadcaster.text.reading import read_aloud, speakability_warnings
 from broadcaster.config import Config, display_path
 from broadcaster.errors import BroadcasterError
 from broadcaster.fsutil import sha256_file
@@ -143,7 +143,8 @@ def _check_bulletins(cfg: Config, lang: str | None, each=iter) -> list[Finding]:
             continue
         for notice in script.notices:
             out.append(Finding("warning", f"{name}:1", notice))
-        for w in speakability_warnings(script, spoken_paragraphs(script, b.tts.lexicon), name):
+        paragraphs, doubts = read_aloud(script, b.tts.lexicon)
+        for w in speakability_warnings(script, paragraphs, name, doubts):
             where, _sep, message = w.partition(": ")
             out.append(Finding("warning", where, message))
         for key in ("jingle_in", "jingle_out"):

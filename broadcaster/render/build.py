@@ -28,7 +28,7 @@ from broadcaster.fsutil import atomic_write_bytes, sha256_file, sha256_text
 from broadcaster.text.scripts import read_script
 from broadcaster.render.sidecar import read_sidecar
 from broadcaster.render.speech import Speaker
-from broadcaster.text.reading import speakability_warnings, spoken_paragraphs
+from broadcaster.text.reading import read_aloud, speakability_warnings
 from broadcaster.i18n import _
 from broadcaster.workers import Ahead, cancel, cores, in_worker, pool as workers
 
@@ -214,8 +214,8 @@ def build_bulletin(cfg: Config, bulletin: Bulletin, speaker: Speaker, jingles: J
     script_name = display_path(bulletin.script)
     try:
         script = read_script(bulletin.script, display=script_name)
-        paragraphs = spoken_paragraphs(script, bulletin.tts.lexicon)
-        notices = list(script.notices) + speakability_warnings(script, paragraphs, script_name)
+        paragraphs, doubts = read_aloud(script, bulletin.tts.lexicon)
+        notices = list(script.notices) + speakability_warnings(script, paragraphs, script_name, doubts)
         flat = [t for p in paragraphs for t in p]
         a = bulletin.audio
         hashes = {n: sha256_file(p) if p else None

@@ -106,6 +106,7 @@ def _render(console, bulletin: str) -> tuple[bool, str]:
 
 async def reading(request: Request) -> Response:
     """What `normalize` says for the text being typed: each line, its reading and its warnings."""
+    from broadcaster.text.reading import doubt_words
     from broadcaster.text.textnorm import Normalizer, load_lexicon, unspeakable
     cfg = request.app.state.console.cfg()
     body = await json_body(request)
@@ -122,8 +123,9 @@ async def reading(request: Request) -> Response:
             if not stripped or stripped.startswith("#"):
                 out.append({"line": line, "spoken": "", "warnings": []})
                 continue
-            spoken = norm.normalize(stripped)
-            out.append({"line": line, "spoken": spoken, "warnings": unspeakable(spoken)})
+            spoken, log = norm.explain(stripped)
+            out.append({"line": line, "spoken": spoken, "warnings": unspeakable(spoken) + doubt_words(
+                [r for r in log if r.doubt])})
         return out
     return JSONResponse({"lines": await asyncio.to_thread(work)})
 

@@ -232,3 +232,31 @@ def test_2025_administrative_units_before_names(text, spoken):
 def test_notices_read_as_an_announcer_reads_them(text, spoken):
     assert say(text) == spoken
     assert not unspeakable(say(text))   # nothing left for a voice to guess at: no ⚠ from check
+
+
+@pytest.mark.parametrize("text,doubt", [
+    ("Hội XYZ họp lúc 8 giờ.", {"XYZ": "spelled"}),                 # an abbreviation no lexicon knows: spelt
+    ("Xem tại phongdien.gov.vn nhé.", {"phongdien.gov.vn": "toneless"}),   # tones the reader must guess
+    ("Gửi thư về hopthu.ubnd@gmail.com.", {"hopthu.ubnd@gmail.com": "toneless"}),
+    ("UBND xã và HTX thông báo, xem www.bluezone.gov.vn.", {}),      # known ones: no doubt
+    ("Alô alô, Công văn số 123/UBND-VX.", {}),
+])
+def test_what_is_read_by_a_guess_is_marked_for_a_warning(text, doubt):
+    """Issue 38, 4 and 5: the normaliser marks what it read by a guess (spelt letter by letter, or a web
+    address read without its tones), so that `check`, `build` and the console warn with what to write."""
+    _spoken, log = N.explain(text)
+    assert {r.original: r.doubt for r in log if r.doubt} == doubt, log
+
+
+def test_check_says_what_was_read_by_a_guess_and_what_to_write(tmp_path):
+    from tests.test_web_hardening import make_project
+    from tests.conftest import BASE_CONFIG
+    import subprocess
+    import sys
+    root = make_project(tmp_path / "p", BASE_CONFIG + "[zones.xa]\n")
+    (root / "scripts" / "thong_bao.txt").write_text("Kính thưa bà con.\nHội XYZ họp, xem phongdien.gov.vn.\n",
+                                                    encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "broadcaster", "check"], cwd=root, capture_output=True, text=True)
+    line = next(x for x in (r.stdout + r.stderr).splitlines() if "thong_bao.txt:2" in x)
+    assert '"XYZ" is spelt letter by letter (ích i dét)' in line and '"phongdien.gov.vn" is read without tones' \
+        in line and "lexicon" in line, line

@@ -21,6 +21,7 @@ class Rewrite:
     original: str
     spoken: str
     rule: str
+    doubt: str | None = None   # "spelled" or "toneless": a guess a listener may not understand (a ⚠)
 
 
 class Match:
@@ -30,6 +31,7 @@ class Match:
         self.m = m
         self.lexicon = lexicon
         self.rule_note: str | None = None  # set by a handler to name a lexicon entry
+        self.doubt: str | None = None      # set by a handler that guessed (see Rewrite.doubt)
 
     def group(self, *a):
         return self.m.group(*a)
@@ -90,7 +92,7 @@ def apply(rules: list[Rule], text: str, lexicon: Lexicon, log: list[Rewrite] | N
             if spoken is None:
                 return m.group(0)
             if log is not None and spoken.strip() != m.group(0).strip():
-                log.append(Rewrite(m.group(0).strip(), spoken.strip(), ctx.rule_note or r.name))
+                log.append(Rewrite(m.group(0).strip(), spoken.strip(), ctx.rule_note or r.name, ctx.doubt))
             return f" {spoken} "  # never glue words to their neighbours; spaces are tidied after
         text = pattern.sub(sub, text)
     return text

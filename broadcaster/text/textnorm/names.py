@@ -91,8 +91,12 @@ def _label(part: str, m: Match) -> str:
         return number_words(int(part)) if len(part) < 5 else " ".join(DIGITS[int(c)] for c in part)
     if is_syllable(part):
         return part.lower()
+    if m.lexicon.get("acronyms", part.upper()):   # ubnd@…: a known abbreviation, spelt as announcers do
+        return spell(part.upper(), m)
     if part.isalpha() and (syllables := segment(part.lower())):
-        return " ".join(syllables)  # quangdien → quang dien
+        m.doubt = m.doubt or "toneless"   # quangdien → quang dien: the tones are the reader's guess
+        return " ".join(syllables)
+    m.doubt = m.doubt or "spelled"
     return spell(part.upper(), m)
 
 
@@ -205,6 +209,8 @@ def capitals(m: Match) -> str | None:
     if parts:  # UBMTTQVN: Ủy ban + Mặt trận Tổ quốc Việt Nam
         m.rule_note = "lexicon: " + " + ".join(f"{e.key} ({e.source})" for e in parts)
         return " ".join(e.spoken for e in parts)
+    if len(token) >= 2:
+        m.doubt = "spelled"   # an abbreviation no lexicon knows: spelt, which may not be how it is said
     return spell(token, m)
 
 
