@@ -301,8 +301,48 @@ def _preview(cfg, ann) -> list[tuple]:
     return [(t.date(), t.strftime("%H:%M"), zones) for t, zones in sorted(by_time.items())]
 
 
+SECTION_WORDS = {"acronyms": N_("an abbreviation (in capitals)"), "words": N_("a word"),
+                 "domains": N_("a part of a web or e-mail address")}
+
+
+async def lexicon(request: Request) -> Response:
+    """The commune's own readings (its project lexicon), and one taught: "XYZ" is said "…"."""
+    import tomllib
+    from broadcaster.config import load_config
+    from broadcaster.config.lexiconedit import SECTIONS, check_entry, project_lexicon, teach
+    console, lang = request.app.state.console, request.state.lang
+    cfg = console.cfg()
+    form, errors, taught, status = {"section": str(request.query_params.get("section", "acronyms")),
+                                    "written": str(request.query_params.get("written", ""))[:40], "spoken": ""}, {}, None, 200
+    if request.method == "POST":
+        data = await request.form()
+        form = {k: str(data.get(k, "")).strip() for k in ("section", "written", "spoken")}
+        errors = check_entry(form["section"], form["written"], form["spoken"], lang)
+        if not errors:
+            try:
+                teach(cfg, lambda p: load_config(p, allow_outside=console.allow_outside), form["section"],
+                      form["written"], form["spoken"])
+                console.accounts.audit(request.state.user.name, address(request), "lexicon",
+                                       f'{form["section"]}: {form["written"]} = {form["spoken"]}')
+                taught, form = dict(form), {"section": form["section"], "written": "", "spoken": ""}
+                cfg = console.cfg()
+            except BroadcasterError as e:
+                errors = {"file": e.message}
+        status = 400 if errors else 200
+    entries, path = [], project_lexicon(cfg)
+    if path is not None and path.is_file():
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+            entries = [(s, k, v) for s in SECTIONS for k, v in doc.get(s, {}).items() if isinstance(v, str)]
+        except (OSError, tomllib.TOMLDecodeError, AttributeError):
+            entries = []
+    return render(request, "lexicon.html", status_code=status, form=form, errors=errors, taught=taught,
+                  entries=entries, sections=[(s, SECTION_WORDS[s]) for s in SECTIONS], section_words=SECTION_WORDS)
+
+
 ROUTES = [
     Page("/bulletins", bulletins, {"GET": "view"}),
+    Page("/lexicon", lexicon, {"GET": "edit", "POST": "edit"}),
     Page("/scripts/{path:path}", edit, {"GET": "view", "POST": "edit"}, 4 * MAX_SCRIPT * 3),
     Page("/reading", reading, {"POST": "view"}, 4 * MAX_SCRIPT + 1000),
     Page("/audio/{bulletin}", audio, {"GET": "view"}),
