@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 RUN_PACKAGES  := ffmpeg espeak-ng libportaudio2
-TEST_PACKAGES := $(RUN_PACKAGES) pulseaudio pulseaudio-utils libasound2-plugins chromium fonts-dejavu-core \
+TEST_PACKAGES := $(RUN_PACKAGES) pulseaudio pulseaudio-utils libasound2-plugins chromium chromium-l10n fonts-dejavu-core \
                  nats-server icecast2
 
 .PHONY: run test soak guide system-deps test-system-deps bench clean

@@ -75,7 +75,9 @@ class Tab:
              "--disable-background-networking", "--disable-component-update", "--mute-audio",
              "--autoplay-policy=no-user-gesture-required",
              f"--user-data-dir={profile}", "--remote-debugging-port=0", *self.args, "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "HOME": profile})
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "HOME": profile, **(
+                {"LANGUAGE": lang[7:], "LANG": f"{lang[7:]}_VN.UTF-8"} if (lang := next(
+                    (a for a in self.args if a.startswith("--lang=")), None)) else {})})
         url = _devtools_url(self.proc, 60)
         self.loop = asyncio.new_event_loop()
         self.loop.run_until_complete(self._open(url))

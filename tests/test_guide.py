@@ -26,6 +26,8 @@ pytestmark = [pytest.mark.audio,
 SHOTS = ARTIFACTS / "huong-dan"
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "huong-dan.md"
 TEXT = "Kính thưa bà con. Mời bà con thôn Bến Sông đi họp lúc 19 giờ 30 tại nhà văn hóa."
+TITLES = {"a": "Bản tin sáng", "b": "Lịch tiêm phòng gia súc", "c": "Lịch cắt điện", "d": "Nhắc phòng chống lụt bão"}
+VIETNAMESE = ("--lang=vi", "--accept-lang=vi-VN,vi")   # a browser in Vietnamese, as officers have
 
 
 def test_compose_on_a_phone_approve_at_a_pc_and_it_airs(station, tmp_path):
@@ -33,8 +35,11 @@ def test_compose_on_a_phone_approve_at_a_pc_and_it_airs(station, tmp_path):
                       zone_keys={"za": ['name = "Cụm loa Bến Sông"', 'village = "Bến Sông"'],
                                  "zb": ['name = "Cụm loa Chợ"', 'village = "Chợ"']})
     toml = station.root / "schedule.toml"
-    toml.write_text("# Đài xã: lịch phát (a comment the console must keep)\n" + toml.read_text(encoding="utf-8")
-                    + "\n[approval]\nrequired = true\n\n[groups]\nben_song = [\"za\"]   # the riverside cluster\n",
+    text = toml.read_text(encoding="utf-8")
+    for b, title in TITLES.items():   # the guide's pictures show what a commune calls its bulletins
+        text = text.replace(f"[bulletins.{b}]\n", f'[bulletins.{b}]\ntitle = "{title}"\n')
+    toml.write_text("# Đài xã: lịch phát (a comment the console must keep)\n" + text
+                    + "\n[approval]\nrequired = true\n\n[groups]\nben_song = { name = \"Ven sông\", zones = [\"za\"] }   # the riverside cluster\n",
                     encoding="utf-8")
     station.build()
     root = station.root
@@ -47,7 +52,7 @@ def test_compose_on_a_phone_approve_at_a_pc_and_it_airs(station, tmp_path):
     first = (now + timedelta(seconds=40)).replace(microsecond=0)   # its first airing: today, in 40 s
     tomorrow = (first + timedelta(days=1)).date()
     try:
-        with Tab(width=390, height=844) as phone, Tab(width=1280, height=800) as pc:
+        with Tab(width=390, height=844, args=VIETNAMESE) as phone, Tab(width=1280, height=800, args=VIETNAMESE) as pc:
             # the editor, on a phone
             phone.go(f"{console.url}/login?lang=vi")   # the guide's pictures in Vietnamese, as officers see them
             pc.go(f"{console.url}/login?lang=vi")
@@ -105,6 +110,28 @@ def test_compose_on_a_phone_approve_at_a_pc_and_it_airs(station, tmp_path):
             phone.screenshot(SHOTS / "06-khan-cap.png")
             phone.go(f"{console.url}/report")
             phone.screenshot(SHOTS / "07-bao-cao.png")
+            phone.go(f"{console.url}/schedule")
+            phone.screenshot(SHOTS / "08-lich-phat.png")
+            phone.go(f"{console.url}/clusters")
+            assert "Cụm loa Bến Sông" in phone.js("document.body.innerText")
+            phone.screenshot(SHOTS / "09-cum-loa.png")
+            phone.go(f"{console.url}/bulletins")
+            phone.screenshot(SHOTS / "10-ban-tin.png")
+            phone.go(f"{console.url}/speak")
+            phone.screenshot(SHOTS / "11-noi-truc-tiep.png")
+            # the editor teaches a reading (the guide's answer to a ⚠), at the PC
+            pc.click("header form button")
+            log_in(pc, console.url, "binh")
+            pc.go(f"{console.url}/lexicon")
+            pc.type("#written", "BQL")
+            pc.type("#spoken", "ban quản lý")
+            pc.click("#teach")
+            assert "ban quản lý" in pc.js("document.getElementById('taught').innerText")
+            pc.screenshot(SHOTS / "12-cach-doc.png")
+            pc.click("header form button")
+            log_in(pc, console.url, "an")   # the admin's accounts
+            pc.go(f"{console.url}/users")
+            pc.screenshot(SHOTS / "13-tai-khoan.png")
             assert not phone.errors and not pc.errors, phone.errors + pc.errors
         station.wait_until(first.timestamp() - station.t0 + 12)
     finally:
