@@ -271,7 +271,8 @@ async def log_page(request: Request) -> Response:
     rows, total = await asyncio.to_thread(_log_rows, request, 500)
     return render(request, "log.html", rows=rows[::-1], total=total, statuses=STATUS_WORDS,
                   status_word=status_word, query=request.query_params,
-                  name_of=lambda r: r.bulletin or (Path(r.audio).name if r.audio else "-"),
+                  name_of=lambda r: request.app.state.console.cfg().title_of(r.bulletin) if r.bulletin else (
+                      Path(r.audio).name if r.audio else "-"),
                   heard_of=lambda r: heard_of(r.__dict__))
 
 
