@@ -240,6 +240,7 @@ def test_notices_read_as_an_announcer_reads_them(text, spoken):
     ("Gửi thư về hopthu.ubnd@gmail.com.", {"hopthu.ubnd@gmail.com": "toneless"}),
     ("UBND xã và HTX thông báo, xem www.bluezone.gov.vn.", {}),      # known ones: no doubt
     ("Alô alô, Công văn số 123/UBND-VX.", {}),
+    ("Xem trang phongdien.gov.vn của xã Phong Điền.", {}),   # the name's tones, from the line itself
 ])
 def test_what_is_read_by_a_guess_is_marked_for_a_warning(text, doubt):
     """Issue 38, 4 and 5: the normaliser marks what it read by a guess (spelt letter by letter, or a web
@@ -260,3 +261,10 @@ def test_check_says_what_was_read_by_a_guess_and_what_to_write(tmp_path):
     line = next(x for x in (r.stdout + r.stderr).splitlines() if "thong_bao.txt:2" in x)
     assert '"XYZ" is spelt letter by letter (ích i dét)' in line and '"phongdien.gov.vn" is read without tones' \
         in line and "lexicon" in line, line
+
+
+def test_a_web_address_takes_the_tones_of_the_name_written_beside_it():
+    """Issue 38, 4: as an announcer reads it, with the tones of the commune's name on the same line."""
+    assert say("Xem trang phongdien.gov.vn của xã Phong Điền.") == \
+        "Xem trang phong điền chấm gờ o vê chấm vê nờ của xã Phong Điền."
+    assert say("Gửi thư về quangphu@gmail.com, UBND xã Quảng Phú.").startswith("Gửi thư về quảng phú a còng gờ meo")

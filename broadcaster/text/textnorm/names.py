@@ -93,11 +93,34 @@ def _label(part: str, m: Match) -> str:
         return part.lower()
     if m.lexicon.get("acronyms", part.upper()):   # ubnd@…: a known abbreviation, spelt as announcers do
         return spell(part.upper(), m)
+    if part.isalpha() and (named := _named_in_text(part, m)):
+        return named   # phongdien.gov.vn of "xã Phong Điền": read with the name's tones, as announcers do
     if part.isalpha() and (syllables := segment(part.lower())):
         m.doubt = m.doubt or "toneless"   # quangdien → quang dien: the tones are the reader's guess
         return " ".join(syllables)
     m.doubt = m.doubt or "spelled"
     return spell(part.upper(), m)
+
+
+def _bare(word: str) -> str:
+    """A word without any mark, as web addresses write it: Điền → dien."""
+    import unicodedata
+    d = unicodedata.normalize("NFD", word.lower().replace("đ", "d"))
+    return "".join(c for c in d if not unicodedata.combining(c))
+
+
+def _named_in_text(part: str, m: Match) -> str | None:
+    """Up to four words of the same line that, without their marks and run together, are ``part``."""
+    words, target = re.findall(r"[^\W\d_]+", m.m.string), part.lower()
+    for i in range(len(words)):
+        run = ""
+        for j in range(i, min(i + 4, len(words))):
+            run += _bare(words[j])
+            if run == target and any(w != _bare(w) for w in words[i:j + 1]):
+                return " ".join(w.lower() for w in words[i:j + 1])
+            if not target.startswith(run):
+                break
+    return None
 
 
 def segment(word: str) -> list[str] | None:
