@@ -58,7 +58,7 @@ async def fleet_view(cfg: Config, journal, *, name: str, collect_first: bool = F
     from broadcaster.fleet.collect import Beneath, collect
     from broadcaster.fleet.credentials import hub_credentials
     link = Link(hub_credentials(cfg))
-    await link.connect(name=name)
+    await link.connect(name=name, forever=True)   # (a request is asked again while a cluster elects a leader)
     try:
         if collect_first:
             await link.ensure_layout(cfg.stations())
