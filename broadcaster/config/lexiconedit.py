@@ -20,6 +20,7 @@ _SPOKEN = re.compile(r"[^\W\d_]+(?:[ ,'-]+[^\W\d_]+)*")
 
 
 def project_lexicon(cfg) -> Path | None:
+    """The lexicon the console reads scripts with and teaches into: a bulletin's own first, else [tts]'s."""
     return next((b.tts.lexicon for b in cfg.bulletins.values() if b.tts.lexicon), cfg.tts.lexicon)
 
 

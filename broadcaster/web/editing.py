@@ -113,7 +113,8 @@ async def reading(request: Request) -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("text", ""), str):
         return PlainTextResponse(_('send the text as JSON: {{"text": "..."}}', request.state.lang), 400)
     text = body.get("text", "")[:MAX_SCRIPT]
-    lexicon = next((b.tts.lexicon for b in cfg.bulletins.values() if b.tts.lexicon), cfg.tts.lexicon)
+    from broadcaster.config.lexiconedit import project_lexicon
+    lexicon = project_lexicon(cfg)
 
     def work():
         norm = Normalizer(load_lexicon(lexicon))
