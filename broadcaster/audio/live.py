@@ -111,6 +111,7 @@ class LiveStream:
             self.resumed = now
         self.last_put = now
         self.recent.append((now, seq))
+        self._forget(now)
         offset, w = now - seq * FRAME_S, self.earliest
         while w and w[-1][1] >= offset:
             w.pop()
@@ -126,10 +127,13 @@ class LiveStream:
     def bursting(self, now: float) -> bool:
         """Whether frames come faster than they are spoken (twice or more, the last 0.2 s): a held link's
         backlog on its way, whose newest frames, what is said now, are still to come."""
-        r = self.recent
+        self._forget(now)
+        return len(self.recent) * FRAME_S > 0.4
+
+    def _forget(self, now: float) -> None:
+        r = self.recent   # (kept to its last 0.2 s as frames come: an hour's voice does not pile up here)
         while r and r[0][0] < now - 0.2:
             r.popleft()
-        return len(r) * FRAME_S > 0.4
 
     def target(self) -> float:
         """Seconds of voice every zone holds (the same on all: they stay together)."""
