@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import datetime
 
 import pytest
@@ -261,3 +262,20 @@ def test_clock_jumps_forward_and_back_cause_no_storm_and_no_double(station, capl
     assert "(2 airing(s) logged missed by an earlier jump are still to come)" in messages
     # what reached the speakers: three bulletins, each once, in that order; no burst after the jumps
     assert [bulletin_of(f) for _on, _off, f in heard] == ["a", "c", "d"], heard
+
+
+def test_an_airing_added_within_its_lead_of_being_due_still_airs(station):
+    """A programme that arrives a second or two before one of its airings (the daemon had planned those
+    seconds with the schedule before): the airing is planned at the reload, never silently lost."""
+    station.configure([("a", ["za"], 3, "normal")], t0_in=6)
+    station.build()
+    station.start()
+    station.wait_until(6)   # a has played; the daemon plans 10 s ahead from here on
+    text = (station.root / "schedule.toml").read_text(encoding="utf-8")
+    at = time.time() - station.t0 + 2.5
+    station.project.write("schedule.toml", text + f'[[slots]]\nbulletin = "b"\nzones = ["za"]\n'
+                                                  f'at = ["{station.when(at)}"]\n')
+    station.wait_until(at + 6)
+    assert station.stop() == 0
+    rows = {r["bulletin"]: r for r in station.log()}
+    assert rows.get("b", {}).get("status") in ("played", "late"), (rows, station.daemon_log()[-2000:])   # late if it must

@@ -34,6 +34,7 @@ class Planner(Periodic):
         super().__init__(daemon)
         self.planned: set[tuple] = set()
         self.planned_until: float | None = None
+        self.replanned_to = 0.0
         self._last_tick: tuple[float, float] | None = None
 
     def start(self) -> None:
@@ -43,13 +44,17 @@ class Planner(Periodic):
         super().start()
 
     def reload(self, old, new) -> None:
+        """What was planned beyond the lead is planned again from the new configuration; within it, what
+        is being prepared stays, and an airing the new configuration adds there (a programme that came a
+        second before its airing) is planned too, late if it must be, never lost."""
         if new == old:
             return
         now = self.d.clock.wall()
         for w in self.d.get(Zones).workers.values():
             for it in w.take(lambda it: it.slot is not None and it.scheduled.timestamp() > now + LEAD):
                 self.planned.discard((it.slot, it.zone, it.scheduled.timestamp()))
-        self.planned_until = min(self.planned_until or now, now + LEAD)
+        self.planned_until = min(self.planned_until or now, now - LEAD)
+        self.replanned_to = now + LEAD   # up to here, an airing planned before a reload is not planned twice
 
     def tick(self) -> None:
         """Hand the airings of the next seconds to their zones; log the ones missed."""
@@ -70,9 +75,11 @@ class Planner(Periodic):
         self.planned_until = horizon
         workers = d.get(Zones).workers
         renderer = d.get(Renderer)
+        # (within the lead of a reload, one planned before it may have another slot number now: the same airing)
+        taken = {(k[1], k[2]) for k in self.planned if k[2] <= self.replanned_to}
         for a in window:
             key = (a.slot, a.zone, a.time.timestamp())
-            if key in self.planned:
+            if key in self.planned or key[1:] in taken:
                 continue
             self.planned.add(key)
             if d.journal.has(a.slot, a.zone, a.time):
