@@ -20,12 +20,13 @@ run: system-deps $(VENV)/.installed
 SOAK_SECONDS ?= 45
 # most tests wait for real time to pass (audio plays in real time, servers time out): they run side
 # by side, each worker with its own PulseAudio, ports and folders; the few that measure timing to
-# the millisecond (marked `alone`) run after them, one at a time
-WORKERS ?= 4
+# the millisecond (marked `alone`) run after them, one at a time. They use about half of two cores:
+# six run side by side, the longest first (tests/conftest.py), each worker taking one test at a time
+WORKERS ?= 6
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 
 test: test-system-deps $(VENV)/.test-installed
-	BROADCASTER_SOAK_SECONDS=$(SOAK_SECONDS) $(PYTEST) -n $(WORKERS) --durations=15 -m "not alone" tests
+	BROADCASTER_SOAK_SECONDS=$(SOAK_SECONDS) $(PYTEST) -n $(WORKERS) --maxschedchunk 1 --durations=15 -m "not alone" tests
 	$(PYTEST) --durations=5 -m alone tests
 
 soak: test-system-deps $(VENV)/.test-installed

@@ -210,3 +210,20 @@ def piper_voices(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("voices")
     build(folder / "vi_VN-tiny-test.onnx")
     return folder
+
+
+# The tests that wait longest, longest first (measured: `make test` prints the slowest). With
+# `--maxschedchunk 1` (the Makefile) each worker takes the next test when it is free, so these start
+# first and the short ones fill in around them: the suite ends when its work does, not when a long
+# test collected last (the files go in alphabetical order) ends. A hint only: any other test runs after.
+LONG_FIRST = ("test_tiers.py::", "test_release.py::", "test_soak.py::", "test_faults.py::test_kill_9",
+              "test_fleet_onair.py::", "test_release_tiers.py::", "test_faults.py::test_sound_card", "test_guide.py::",
+              "test_last_good.py::", "test_relay.py::", "test_live_fleet.py::", "test_network_docs.py::",
+              "test_web_console.py::test_a_day", "test_monitor.py::test_proof", "test_live.py::test_a_relay_cut",
+              "test_calendar.py::test_the_daemon")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item) -> int:
+        return next((i for i, p in enumerate(LONG_FIRST) if p in item.nodeid), len(LONG_FIRST))
+    items.sort(key=rank)

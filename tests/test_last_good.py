@@ -31,7 +31,7 @@ def start(station) -> None:
 def test_the_last_good_configuration_airs_whatever_breaks_and_the_alert_names_it(station):
     from tests.console import PASSWORD, add_user
     from tests.test_never_silent import cli
-    times = [10 + SPACING * i for i in range(5)]
+    times = [16 + SPACING * i for i in range(5)]   # (the first after set-up: users, approval, a start and a stop)
     station.configure([], t0_in=2, extra=lambda when: [
         "[approval]", "required = true", "[[slots]]", 'bulletin = "a"', 'zones = ["za"]',
         "at = [" + ", ".join(f'"{when(s)}"' for s in times) + "]"])
