@@ -1,6 +1,6 @@
 """A province at scale: 30 communes × 100 clusters = 3,000 stations on a 3-node JetStream cluster.
 
-    .venv/bin/python bench/province.py [COMMUNES] [CLUSTERS_PER_COMMUNE] [PROCESSES]   (default 30 100 6)
+    .venv/bin/python bench/province.py [COMMUNES] [CLUSTERS_PER_COMMUNE] [PROCESSES] [RELEASE_MB]   (default 30 100 6 20)
 
 The topology is the product's (docs/network.md): three nats-servers in one cluster, an account per hub
 (the province's and one per commune, configs from broadcaster's own `server_config`), clusters as
@@ -16,7 +16,10 @@ Prints: seconds from the province's publish until every cluster has a verified p
 (p50/p99/max; goal p99 ≤ 60 s); an urgent warning from the province sent straight into every
 commune's account by `play --urgent`'s own path with the server leading the command stream killed just
 before, until every cluster has it, by whichever way came first (p50/p99; goal p99 ≤ 5 s); play-log rows ingested per
-second at the province (goal ≥ 5,000/s); the peak memory of each nats-server and of the hubs.
+second at the province (goal ≥ 5,000/s); a release of broadcaster (RELEASE_MB, signed as `fleet release`
+signs it) sent to every commune just before that warning, so the warning is measured while it flows, and
+passed on by each commune to its clusters: seconds until each cluster has verified it and its file
+(p50/p99); the peak memory of each nats-server (the release's transfer included) and of the hubs.
 Passwords are hashed at bcrypt cost 6 here (the product uses 11): the connect storm measures NATS.
 """
 
@@ -49,6 +52,7 @@ PROVINCE = "tinh"
 
 def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, out: mp.Queue, workdir: str):
     """Simulated loudspeaker clusters: (commune, cluster) pairs, each its own client."""
+    from broadcaster.fleet import names
     from broadcaster.fleet.client import Link
     from broadcaster.fleet.credentials import Credentials
     from broadcaster.fleet.manifest import read_manifest
@@ -76,7 +80,7 @@ def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, ou
                 try:
                     await link.connect(name=c, forever=True)
                     await link.on_manifest(changed)
-                    await link.on_now(now_command)   # a command on core NATS, as the product's station takes it
+                    await link.on(names.now_subject(c), now_command)   # a command on core NATS, as the product's station takes it
                     return link
                 except Exception as e:
                     await link.close()
@@ -126,6 +130,7 @@ def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, ou
                 out.put(("retry", c, repr(e)[:120]))
                 await asyncio.sleep(min(30, 2 ** attempt) * random.uniform(0.5, 1.5))
         out.put(("programme", c, time.time()))
+        asyncio.ensure_future(take_release(link, c))
         cmd = await link.command_consumer()
         while True:
             try:
@@ -139,6 +144,38 @@ def clusters_worker(clusters: list[tuple[str, str]], server: str, keys: dict, ou
                     await link.close()
                     return
                 out.put(("command", c, time.time(), datetime.fromisoformat(d["issued"]).timestamp(), d["signer"], "stream"))
+
+    async def take_release(link, c: str) -> None:
+        """As the station's link does: its key of bc_release watched (and read every 10 s), the release
+        verified, its file fetched and its SHA-256 checked ("installed" here: the new environment itself is
+        made in about a second, measured by tests/test_release.py)."""
+        from broadcaster.fleet.release import read_release
+        wake = asyncio.Event()
+        try:
+            await link.on(f"$KV.{names.RELEASES}.{c}", lambda _d: wake.set())
+        except Exception as e:
+            out.put(("retry", c, "watch the release: " + repr(e)[:100]))
+        while True:
+            try:
+                raw = await link.kv_get(names.RELEASES, c)
+                if raw:
+                    doc = read_release(raw, {commune_of[c]: keys[commune_of[c]], PROVINCE: keys[PROVINCE]})
+                    path = Path(workdir) / f"{c}-release"
+                    async with fetching:
+                        await link.fetch_object(doc["sha256"], path)
+                    assert path.stat().st_size == doc["size"] and sha256_file(path) == doc["sha256"]
+                    path.unlink()
+                    out.put(("release", c, time.time()))
+                    return
+            except Exception as e:
+                out.put(("retry", c, "the release: " + repr(e)[:100]))
+            try:
+                await asyncio.wait_for(wake.wait(), 10 * random.uniform(0.8, 1.2))
+            except asyncio.TimeoutError:
+                pass
+            wake.clear()
+
+    commune_of = {c: m for m, c in clusters}
 
     async def main():
         nonlocal fetching
@@ -227,6 +264,26 @@ def communes_worker(tree: dict[str, list[str]], server: str, up_pw: dict, keys: 
                        "bulletin": "b", "priority": "normal", "slot": 1, "status": "played", "path": c}
                 await up.publish_row(json.dumps(row).encode(), f"{m}/{c}:{i + 1}:2")
         out.put(("rows-up", m, time.time()))
+        # a release from the province: verified, its file into this commune's store, then on to its clusters
+        # as the commune's daemon passes it (the province's signature kept)
+        from broadcaster.fleet import names
+        from broadcaster.fleet.release import read_release
+        while True:
+            raw = await retried(out, m, "read its release", lambda: up.kv_get(names.RELEASES, m))
+            if raw:
+                break
+            await asyncio.sleep(1)
+        rel = read_release(raw, {PROVINCE: keys[PROVINCE]})
+        path = Path(workdir) / f"{m}-release"
+
+        async def store_release():
+            await up.fetch_object(rel["sha256"], path)
+            if not await down.has_object(rel["sha256"]):
+                await down.put_object(rel["sha256"], path)
+        await retried(out, m, "fetch and store the release", store_release)
+        await bounded([retried(out, m, f"pass the release to {c}", lambda c=c: down.kv_put(names.RELEASES, c, raw))
+                       for c in clusters], 32)
+        out.put(("release-passed", m, time.time()))
         await up.close()
         await down.close()
 
@@ -255,13 +312,16 @@ def main() -> None:
     n_communes = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     per = int(sys.argv[2]) if len(sys.argv) > 2 else 100
     procs = int(sys.argv[3]) if len(sys.argv) > 3 else 6
+    release_mb = float(sys.argv[4]) if len(sys.argv) > 4 else 20
     import bcrypt
     from broadcaster.config import load_config
     from broadcaster.fleet.accounts import server_config
     from broadcaster.fleet.client import Link
     from broadcaster.fleet.credentials import Credentials
+    from broadcaster.fleet import names
     from broadcaster.fleet.names import hub_user
     from broadcaster.fleet.orders import make_command, save_tree, send_play
+    from broadcaster.fleet.release import make_release
     from broadcaster.fleet.publish import bounded, plan, publish
     from broadcaster.fleet.signing import new_private_key, public_key
     from broadcaster.records.playlog import Journal
@@ -380,7 +440,7 @@ def main() -> None:
         steps: dict[str, str] = {}
         reconnected: set[str] = set()
         deadline = t_pub + 240
-        while (len(done) < total or communes_rss != communes_rss) and time.time() < deadline:
+        while (len(done) < total or len(rows_up) < n_communes) and time.time() < deadline:
             if time.time() - said > 20:
                 said = time.time()
                 print(f"  … {said - t_pub:.0f} s: {len(passed)}/{n_communes} communes passed it down, {len(done)}/{total} "
@@ -465,7 +525,43 @@ def main() -> None:
             await send_play(cfg, "b", stations=list(tree), zone=None, priority="urgent", now=now,
                             deadline=now + timedelta(minutes=5))
             return time.time() - t, killed
-        stage[0] = "the urgent warning, a server killed"
+        # a release of broadcaster (RELEASE_MB of random bytes, signed as `fleet release` signs it) sent to
+        # every commune just before the warning: the warning is measured while the release flows
+        wheel = tmp / "broadcaster-99.0.0-py3-none-any.whl"
+        with open(wheel, "wb") as f:
+            for _ in range(int(release_mb)):
+                f.write(random.randbytes(2**20))
+        rel = make_release(wheel, signing_key=private[PROVINCE], by=PROVINCE, now=datetime.now(timezone.utc),
+                           trial=900, quiet=60)
+
+        async def send_release():
+            link = Link(province)
+            await link.connect(name="bench release", forever=True)
+            await link.ensure_layout(list(tree))
+            await link.put_object(rel["sha256"], wheel)
+            data = json.dumps(rel).encode()
+            await bounded([link.kv_put(names.RELEASES, m, data) for m in tree], 16)
+            await link.close()
+        stage[0] = "the release sent"
+        t_rel = time.time()
+        asyncio.run(send_release())
+        print(f"release of {release_mb:.0f} MB signed, stored and sent to {n_communes} communes in "
+              f"{time.time() - t_rel:.1f} s", flush=True)
+        released: dict[str, float] = {}
+        passed_rel: dict[str, float] = {}
+
+        def on_release(msg) -> None:
+            nonlocal communes_rss
+            if msg[0] == "communes-rss":
+                communes_rss = msg[1]
+            elif msg[0] == "release":
+                released[msg[1]] = msg[2] - t_rel
+            elif msg[0] == "release-passed":
+                passed_rel[msg[1]] = msg[2] - t_rel
+            elif msg[0] == "retry":
+                retries[msg[2]] = retries.get(msg[2], 0) + 1
+
+        stage[0] = "the urgent warning, a server killed, while the release flows"
         sent, killed = asyncio.run(warning())
         first: dict[str, float] = {}
         how: dict[str, int] = {}
@@ -478,6 +574,7 @@ def main() -> None:
             if msg[0] == "command" and msg[1] not in first:
                 first[msg[1]] = msg[2] - msg[3]
                 how[msg[5]] = how.get(msg[5], 0) + 1
+            on_release(msg)
         lat = sorted(first.values())
         print(f"urgent warning from the province to {total} clusters through `play --urgent`'s own path, server "
               f"n{killed + 1} (the command stream's leader) killed just before (sent in {sent:.1f} s): {len(lat)} "
@@ -485,6 +582,30 @@ def main() -> None:
               f"p99 {pct(lat, 99):.2f} s, max {max(lat or [float('nan')]):.2f} s (goal p99 ≤ 5 s)")
         servers[killed] = subprocess.Popen(["nats-server", "-c", str(tmp / f"n{killed + 1}.conf")],
                                            stdout=subprocess.DEVNULL, stderr=open(tmp / f"n{killed + 1}b.log", "wb"))
+        stage[0] = "the release reaching the clusters"
+        retries.clear()
+        deadline, said = time.time() + 1800, time.time()
+        while len(released) < total and time.time() < deadline:
+            if time.time() - said > 30:
+                said = time.time()
+                print(f"  … {said - t_rel:.0f} s: {len(passed_rel)}/{n_communes} communes passed the release on, "
+                      f"{len(released)}/{total} clusters have it", flush=True)
+            try:
+                on_release(out.get(timeout=5))
+            except queue.Empty:
+                continue
+        deadline = time.time() + 30
+        while communes_rss != communes_rss and time.time() < deadline:   # the communes' process, once it ends
+            try:
+                on_release(out.get(timeout=2))
+            except queue.Empty:
+                continue
+        lat = sorted(released.values()) or [float("nan")]
+        print(f"release of {release_mb:.0f} MB verified at {len(released)}/{total} clusters: p50 {pct(lat, 50):.1f} s, "
+              f"p99 {pct(lat, 99):.1f} s, max {max(lat):.1f} s after it was sent (passed on by every commune within "
+              f"{max(passed_rel.values() or [float('nan')]):.1f} s; {total * release_mb / 1024:.1f} GB in all)"
+              + ("; retries: " + "; ".join(f"{k} ×{v}" for k, v in sorted(retries.items(), key=lambda kv: -kv[1])[:3])
+                 if retries else ""))
         print("memory: nats-servers peak " + ", ".join(f"{rss_of(s.pid):.0f} MB" for s in servers)
               + f"; province process peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
               f"the {n_communes} communes' process peak {communes_rss:.0f} MB")

@@ -100,8 +100,23 @@ def status(obj: Context, as_json: bool) -> None:
                                 published=r["published"] or "-") + behind)
         click.echo("    " + _("playing: {what}; backlog: {rows} row(s); rows received: {received}", what=playing,
                                 rows=r["backlog"] if r["backlog"] is not None else "?", received=r["received"]))
+        up = r["update"]
+        click.echo("    " + _("broadcaster {version}", version=r["software"] or "?")
+                   + (_(" (update to {version}: {state})", version=up.get("version"), state=up.get("state"))
+                      if up.get("state") not in (None, "healthy") else ""))
+        if up.get("state") in ("rolled_back", "refused"):
+            click.secho("    ! " + str(up.get("reason")), fg="red")
         for a in r["alerts"]:
             click.secho("    ! " + a, fg="red")
+    from broadcaster.fleet.release import read_rollout
+    from broadcaster.fleet.status import version_counts
+    for hub, counts in version_counts(rows).items():
+        click.echo(_("Versions below {hub}: {counts}", hub=hub,
+                     counts=", ".join(f"{v} ×{n}" for v, n in counts.items())))
+    rollout = read_rollout(cfg)
+    if rollout is not None and not rollout.get("done"):
+        from broadcaster.commands.releases import show
+        show(cfg, rollout, {r["path"]: r for r in rows if r["level"] == 1})
 
 
 @fleet.command(name="import")
@@ -171,3 +186,27 @@ def publish(ctx: click.Context, dry_run: bool, to_dir: str | None) -> None:
     else:
         click.echo(_("{count} audio file(s) uploaded; programmes written for {stations} station(s).", count=uploaded,
                      stations=sum(not p.unchanged for p in plans)))
+
+
+@fleet.command(name="release")
+@click.argument("what", metavar="FILE|promote|stop|status")
+@click.option("--to", "to", default="all", show_default=True, metavar="all|group:NAME|N%",
+              help=N_("the stations it goes to first; the others with `fleet release promote`"))
+@click.option("--trial", default="15m", show_default=True, metavar="TIME",
+              help=N_("how long a station may take to come up healthy on it before it goes back"))
+@click.option("--quiet", default="60s", show_default=True, metavar="TIME",
+              help=N_("a station restarts only when no airing is due within this time"))
+@click.option("--stop-at", default="25%", show_default=True, metavar="N%",
+              help=N_("the rollout stops when this share of the stations it went to failed with it"))
+@click.option("--promote-after", metavar="TIME", help=N_("go on to all stations once the first ones were all healthy this long"))
+@click.pass_obj
+def release(obj: Context, what: str, to: str, trial: str, quiet: str, stop_at: str, promote_after: str | None) -> None:
+    """At a hub: send a new version of broadcaster (a wheel or an sdist) to the stations below, staged.
+
+    Each station checks the signature and the hash, installs it beside the running version, checks it,
+    switches between airings and goes back by itself if it is not healthy in time. `promote` sends it on
+    to every station, `stop` takes it back from those that have not started it, `status` says where it is."""
+    from broadcaster.commands.releases import release_command
+    cfg = obj.config()
+    hub_only(cfg, "fleet release")
+    release_command(cfg, what, to=to, trial=trial, quiet=quiet, stop_at=stop_at, promote_after=promote_after)

@@ -34,8 +34,15 @@ def daemon(obj: Context, zones: tuple[str, ...], verbose: bool) -> None:
                           hint=_("fix them, then start it again")) from None
     from zoneinfo import ZoneInfo
     setup_logging(cfg.paths.state, verbose, ZoneInfo(cfg.timezone))
-    status = Daemon(find_config(obj.config_option), zones=list(zones) or None, allow_outside=obj.allow_outside,
-                    cfg=cfg, problem=problem, parts=daemon_parts(cfg)).run_forever()
+    if cfg.fleet is not None and cfg.fleet.is_station:   # the version its hub sent, if it is not this one
+        from broadcaster.fleet.update import choose
+        choose(cfg, sys.argv[1:])
+    d = Daemon(find_config(obj.config_option), zones=list(zones) or None, allow_outside=obj.allow_outside,
+               cfg=cfg, problem=problem, parts=daemon_parts(cfg))
+    status = d.run_forever()
+    if d.restart_with is not None:   # a new version (or back to the one before): in this process's place
+        from broadcaster.fleet.update import execute
+        execute(d.restart_with, sys.argv[1:])
     if status:
         sys.exit(status)
 
@@ -49,7 +56,8 @@ def daemon_parts(cfg: Config) -> tuple:
     parts = PARTS
     if cfg.fleet.is_station:
         from broadcaster.fleet.sync import StationLink
-        parts = (*parts, StationLink)
+        from broadcaster.fleet.update import Updater
+        parts = (*parts, StationLink, Updater)
     if cfg.is_hub:
         from broadcaster.fleet.collect import HubLink
         parts = (*parts, HubLink)

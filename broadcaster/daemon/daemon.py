@@ -90,6 +90,7 @@ class Daemon:
         self._started: list[Part] = []
         self.reloading = threading.RLock()   # held by a reload, and by the parts that wait for one (waits_for_reload)
         self.exit_status = 0                 # 1: stopped because a part was left in a state nobody planned
+        self.restart_with: dict | None = None   # a version to run in this process's place once stopped (an update)
 
     @property
     def served(self) -> list[str]:

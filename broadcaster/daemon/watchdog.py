@@ -63,7 +63,8 @@ class Watchdog(Part):
             self.thread.start()
 
     def stop(self) -> None:
-        notify("STOPPING=1")
+        if self.d.restart_with is None:   # (an update runs the new version in this same process: not stopping)
+            notify("STOPPING=1")
         self.stopping.set()
         if self.thread is not None:
             self.thread.join(5)

@@ -177,6 +177,8 @@ class Link:
         r = max(1, min(3, len([s for s in self.creds.server.split(",") if s.strip()])))
         await self._call("create the programme bucket",
                          lambda: js.create_key_value(KeyValueConfig(bucket=names.PROGRAMMES, history=5, direct=True, replicas=r)))
+        await self._call("create the release bucket", lambda: js.create_key_value(KeyValueConfig(
+            bucket=names.RELEASES, history=1, direct=True, replicas=r)))
         await self._call("create the state bucket",
                          lambda: js.create_key_value(KeyValueConfig(bucket=names.STATES, history=1, ttl=names.STATE_TTL,
                                                             direct=True, replicas=r)))
@@ -234,17 +236,24 @@ class Link:
         await self._call("upload audio", put)
 
     async def put_manifest(self, station: str, data: bytes) -> None:
-        kv = await self._call("open the programme bucket", lambda: self.js.key_value(names.PROGRAMMES))
-        await self._call("write a programme", lambda: kv.put(station, data))
+        await self.kv_put(names.PROGRAMMES, station, data)
 
     async def manifest_of(self, station: str) -> bytes | None:
         """A station's current programme as the server has it (its hub reads any)."""
+        return await self.kv_get(names.PROGRAMMES, station)
+
+    async def kv_put(self, bucket: str, key: str, data: bytes | None) -> None:
+        """Write (None: delete) one key of a bucket."""
+        kv = await self._call(f"open {bucket}", lambda: self.js.key_value(bucket))
+        await self._call(f"write {bucket}", lambda: kv.put(key, data) if data is not None else kv.delete(key))
+
+    async def kv_get(self, bucket: str, key: str) -> bytes | None:
+        """One key's value by a direct get (any server of a cluster answers); None: none, or deleted."""
         try:
-            msg = await self._call("read a programme", lambda: self.js.get_msg(
-                f"KV_{names.PROGRAMMES}", subject=names.programme_key_subject(station), direct=True))
+            msg = await self._call(f"read {bucket}", lambda: self._get(self.js, f"KV_{bucket}", subject=f"$KV.{bucket}.{key}"))
         except NotFoundError:
             return None
-        return msg.data if msg.data else None
+        return msg.data if msg.data and (msg.headers or {}).get("KV-Operation") not in ("DEL", "PURGE") else None
 
     async def states(self, stations: list[str], *, within: float = RETRY_FOR, quick: bool = False) -> "States":
         """The latest heartbeat of each of ``stations`` that has one, by direct gets (answered by any server
@@ -327,25 +336,16 @@ class Link:
         """Call ``callback`` with the new programme whenever the hub writes this station's: the watch
         carries the value itself, so it is never read back from a replica that has not applied the write
         yet (a direct get may answer from any server of a cluster). None: ask the server."""
-        async def handler(msg):
-            await callback(msg.data or None)
-        await self._call("watch the programme", lambda: self.nc.subscribe(names.programme_key_subject(self.creds.station),
-                                                                          cb=handler))
+        await self.on(names.programme_key_subject(self.creds.station), lambda data: callback(data or None))
 
-    async def on_live(self, callback: Callable[[bytes], None]) -> None:
-        """Call ``callback`` with every message of a live voice for this station (core NATS: the client
-        subscribes again by itself after a reconnect)."""
+    async def on(self, subject: str, callback: Callable[[bytes], object]) -> None:
+        """Call ``callback`` (awaited if it is a coroutine function) with the data of every message on
+        ``subject`` (core NATS: the client subscribes again by itself after a reconnect)."""
         async def handler(msg):
-            callback(msg.data)
-        await self._call("listen for a live voice", lambda: self.nc.subscribe(names.live_subject(self.creds.station),
-                                                                              cb=handler))
-
-    async def on_now(self, callback: Callable[[bytes], None]) -> None:
-        """Call ``callback`` with every command sent to this station on core NATS (``send_now``)."""
-        async def handler(msg):
-            callback(msg.data)
-        await self._call("listen for commands", lambda: self.nc.subscribe(names.now_subject(self.creds.station),
-                                                                           cb=handler))
+            r = callback(msg.data)
+            if asyncio.iscoroutine(r):
+                await r
+        await self._call(f"listen on {subject}", lambda: self.nc.subscribe(subject, cb=handler))
 
     async def publish_live(self, subject: str, data: bytes) -> None:
         """A live voice's message (not kept by the server: whoever listens now hears it)."""

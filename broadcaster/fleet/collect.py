@@ -33,6 +33,7 @@ log = logging.getLogger("broadcaster.fleet")
 BATCH = 1000
 
 
+ROLLOUT_EVERY = 3.0   # seconds between looks at a release going down
 HOLD = 12          # times a row for a station not (yet) known beneath its sender is held back, 5 s each
 
 
@@ -251,7 +252,7 @@ class HubLink(LoopPart):
                 said = None
                 await self.until_stopped(collect(link, self.d.journal, beneath=self.beneath, until_idle=None, tz=self.d.tz), self._watch_below(link),
                                          self._republish(link), self._relay(link), self._live_out(link),
-                                         self._spread(link))
+                                         self._spread(link), self._rollout(link))
             except FleetError as e:
                 if str(e) != said:
                     log.warning(_("link to the stations below: {reason}; trying again", reason=e))
@@ -293,6 +294,41 @@ class HubLink(LoopPart):
             if subs and subs != self._told.get(s):
                 log.info(_("stations known below {station}: {stations}", station=s, stations=", ".join(subs)))
             self._told[s] = subs
+
+    async def _rollout(self, link: Link) -> None:
+        """A release of broadcaster going down (``fleet.release``): stopped when too many stations failed
+        with it, promoted by its rule, and the server kept saying what the rollout says."""
+        from broadcaster.fleet import release
+        said, applied = None, (None, 0.0)
+        while True:
+            cfg, now = self.d.cfg, time.time()
+            r = release.read_rollout(cfg)
+            if r is not None and not r.get("done"):
+                what = release.review(r, self.below, now)
+                if what == "stop":
+                    reason = release.stop_reason(r, self.below)
+                    r = release.change(cfg, lambda x: x.update(stopped=reason))
+                    log.error(_("the rollout of version {version} stopped: {reason}", version=r["release"]["version"],
+                                reason=reason))
+                elif what == "promote":
+                    r = release.change(cfg, lambda x: x.update(stage=x["stage"] + 1, promoted=now))
+                    log.warning(_("the rollout of version {version} goes on to all stations (its first stage was "
+                                  "healthy)", version=r["release"]["version"]))
+                mark = (r["release"]["id"], r["stage"], r.get("stopped"))
+                try:   # (the server asked again when the rollout changed, else once a minute)
+                    if applied[0] != mark or now - applied[1] > 60:
+                        await release.apply(link, cfg, r, self.below)
+                        applied, said = (mark, now), None
+                except BroadcasterError as e:
+                    if str(e) != said:
+                        log.error(_("the release could not be passed down: {reason}", reason=e))
+                    said = str(e)
+                if r.get("stopped") is None and r["stage"] + 1 == len(r["stages"]) and \
+                        len(release.tally(r, self.below)["healthy"]) == len(release.targets(r)):
+                    release.change(cfg, lambda x: x.update(done=now))
+                    log.info(_("version {version} runs on all {count} station(s)", version=r["release"]["version"],
+                               count=len(release.targets(r))))
+            await asyncio.sleep(ROLLOUT_EVERY)
 
     async def _spread(self, link: Link) -> None:
         from broadcaster.fleet.publish import spread_leaders
@@ -361,5 +397,5 @@ def summary(state: dict) -> dict:
     """What a hub passes up of one station's heartbeat (its own stations' included, so any depth shows)."""
     if not isinstance(state, dict):
         return {}
-    keep = ("time", "software", "programme", "playing", "backlog", "zones", "alerts", "stations")
+    keep = ("time", "software", "format", "update", "programme", "playing", "backlog", "zones", "alerts", "stations")
     return {k: state[k] for k in keep if k in state}

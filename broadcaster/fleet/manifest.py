@@ -11,7 +11,7 @@ from datetime import date, datetime
 from broadcaster.config import Config
 from broadcaster.errors import RefusedError
 from broadcaster.fleet.credentials import toml_string
-from broadcaster.fleet.signing import verify
+from broadcaster.fleet.signing import check_format, verify
 from broadcaster.i18n import _
 
 KIND = "broadcaster-programme"
@@ -102,9 +102,7 @@ def read_manifest(data: bytes, public: str, station: str, *, installed: int | No
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise RefusedError(_("{what} is not a broadcaster programme", what=what))
     verify(doc, public, what)
-    if doc.get("format") != FORMAT:
-        raise RefusedError(_("{what} has format {format}; this broadcaster reads format {ours}", what=what,
-                             format=doc.get("format"), ours=FORMAT), hint=_("update broadcaster on this PC"))
+    check_format(doc, FORMAT, what)
     if doc.get("station") != station:
         raise RefusedError(_('{what} is for station "{theirs}", not this one ("{ours}")', what=what,
                              theirs=doc.get("station"), ours=station))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 PROGRAMMES = "bc_programme"     # key-value: station → its signed programme (manifest)
 STATES = "bc_state"             # key-value: station → its latest heartbeat
+RELEASES = "bc_release"         # key-value: station → the signed release of broadcaster it is to run
 AUDIO = "bc_audio"              # object store: SHA-256 → audio
 LOG_STREAM = "BC_LOG"           # play-log rows coming back: bc.log.<station>
 CMD_STREAM = "BC_CMD"           # commands going down: bc.cmd.<station>
@@ -19,6 +20,7 @@ MAX_AUDIO_MESSAGE = 3_900_000   # bytes of audio that go as one message (max_pay
 LOG_CONSUMER = "district_log"   # the hub's durable consumer of LOG_STREAM (its name kept from the first version)
 STATE_TTL = 24 * 3600           # a heartbeat older than a day is gone from the server
 DUPLICATE_WINDOW = 3600         # seconds in which a log row sent twice is stored once
+HEARTBEAT_FORMAT = 1            # what a heartbeat says, and how: a hub reads those of the formats it knows
 
 
 UP_STREAMS = (f"OBJ_{AUDIO}", AUDIO_IN)   # what an account lets the accounts below read (public broadcasts)
@@ -93,6 +95,7 @@ def station_permissions(station: str) -> dict[str, list[str]]:
     return {
         "publish": [
             f"$JS.API.DIRECT.GET.KV_{PROGRAMMES}.{programme_key_subject(station)}",   # read its programme
+            f"$JS.API.DIRECT.GET.KV_{RELEASES}.$KV.{RELEASES}.{station}",             # and its release
             f"$KV.{STATES}.{station}",                                               # its heartbeat
             log_subject(station),                                                    # its play-log rows
             f"$JS.API.CONSUMER.MSG.NEXT.{CMD_STREAM}.{cmd_consumer(station)}",        # its commands
@@ -104,5 +107,5 @@ def station_permissions(station: str) -> dict[str, list[str]]:
             *(f"{UP_API}.DIRECT.GET.{x}{t}" for x in UP_STREAMS for t in ("", ".>")),   # those of the account above
         ],
         "subscribe": [f"{inbox_prefix(station)}.>", programme_key_subject(station), live_subject(station),
-                      now_subject(station)],
+                      now_subject(station), f"$KV.{RELEASES}.{station}"],
     }

@@ -21,18 +21,19 @@ from typing import NamedTuple
 
 from broadcaster.errors import FleetError, RefusedError
 from broadcaster.fleet import names
-from broadcaster.fleet.signing import sign, verify
+from broadcaster.fleet.signing import check_format, sign, verify
 from broadcaster.i18n import _
 
 log = logging.getLogger("broadcaster.fleet")
 
 KIND = "broadcaster-command"
+FORMAT = 1   # commands without one are of format 1 (written before formats were)
 DEFAULT_DEADLINE = timedelta(minutes=10)
 
 
 def make_command(station: str, *, bulletin: str | None, title: str, audio: dict, zones: list[str], priority: str,
                  now: datetime, deadline: datetime, signing_key: str, by: str = "hub") -> tuple[dict, bytes]:
-    doc = {"kind": KIND, "id": uuid.uuid4().hex, "station": station, "bulletin": bulletin, "title": title,
+    doc = {"kind": KIND, "format": FORMAT, "id": uuid.uuid4().hex, "station": station, "bulletin": bulletin, "title": title,
            "audio": audio, "zones": zones, "priority": priority, "issued": now.isoformat(timespec="milliseconds"),
            "deadline": deadline.isoformat(timespec="seconds"), "by": by}
     doc = sign(doc, signing_key)
@@ -49,6 +50,7 @@ def read_command(data: bytes, keys: dict[str, str], station: str, served: list[s
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise RefusedError(_("a message that is not a broadcaster command"))
     signer = verify(doc, keys, _("the command"))
+    check_format(doc, FORMAT, _("the command"))
     if doc.get("action") == "stop":
         ids = doc.get("commands")
         if not isinstance(ids, list) or not 0 < len(ids) <= 1000 or not all(isinstance(i, str) and len(i) <= 64

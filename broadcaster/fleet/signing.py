@@ -89,3 +89,16 @@ class Verifier:
         """(the signer's name, the bytes it signed) of what a Signer signed; RefusedError if no trusted hub did."""
         body = data[:-Signer.SIZE]
         return self.check(body, data[-Signer.SIZE:], what), body
+
+
+def check_format(doc: dict, ours: int, what: str) -> int:
+    """The format of a message from another node (1 when it has none: the first versions wrote none).
+    One of a newer format than this broadcaster reads is refused with the reason, never misread: a newer
+    hub writes the oldest format that says what it sends, so stations a few versions behind keep working."""
+    fmt = doc.get("format", 1)
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+        raise RefusedError(_("{what} has no valid format", what=what))
+    if fmt > ours:
+        raise RefusedError(_("{what} has format {format}, newer than this broadcaster reads ({ours})", what=what,
+                             format=fmt, ours=ours), hint=_("update broadcaster on this PC"))
+    return fmt

@@ -10,6 +10,8 @@ import time
 from zoneinfo import ZoneInfo
 
 from broadcaster.config import Config
+from broadcaster.fleet.names import HEARTBEAT_FORMAT
+from broadcaster.i18n import _
 
 ONLINE_WITHIN = 15.0   # a heartbeat younger than this: the station is online
 LIVE_FRESH = 9.0       # a station says it plays a live voice only in a heartbeat younger than this (3 beats)
@@ -23,6 +25,11 @@ def station_rows(cfg: Config, states: dict[str, dict], published: dict[str, byte
 
     def add(s: str, path: str, st: dict, hub: str, level: int, pub: dict | None, zones: list[str]) -> None:
         seen = st.get("time") if isinstance(st.get("time"), (int, float)) else None
+        fmt = st.get("format", 1)
+        if not isinstance(fmt, int) or fmt > HEARTBEAT_FORMAT:   # a newer station's: not misread, said
+            st = {"software": st.get("software"), "alerts": [_("its heartbeat is of format {format}, newer than this "
+                                                               "hub reads ({ours}): update broadcaster at this hub",
+                                                               format=fmt, ours=HEARTBEAT_FORMAT)]}
         rows.append({
             "station": s, "path": path, "hub": hub, "level": level,
             "online": bool(seen and now - seen <= ONLINE_WITHIN),
@@ -34,6 +41,7 @@ def station_rows(cfg: Config, states: dict[str, dict], published: dict[str, byte
             "received": received.get(path, 0),
             "alerts": st.get("alerts", []),
             "software": st.get("software"),
+            "update": st.get("update") if isinstance(st.get("update"), dict) else {},
             "zones": zones,
         })
         below = st.get("stations")
@@ -71,6 +79,15 @@ async def fleet_view(cfg: Config, journal, *, name: str, collect_first: bool = F
     finally:
         await link.close()
     return station_rows(cfg, states, published, journal.station_counts())
+
+
+def version_counts(rows: list[dict]) -> dict[str, dict[str, int]]:
+    """Per hub (by name), how many of its stations run which version, from the stations' rows."""
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        hub = out.setdefault(r["hub"], {})
+        hub[r.get("software") or "?"] = hub.get(r.get("software") or "?", 0) + 1
+    return {h: dict(sorted(v.items())) for h, v in out.items()}
 
 
 def live_on_air(cfg: Config, journal, zones: list[str], label: str) -> list[str]:

@@ -19,6 +19,7 @@ from datetime import datetime
 
 from broadcaster import __version__
 from broadcaster.errors import BroadcasterError, FleetError, RefusedError
+from broadcaster.fleet import names
 from broadcaster.fleet.client import Link
 from broadcaster.fleet.credentials import Credentials, up_credentials
 from broadcaster.fleet.install import install, installed_version, store_audio, store_path
@@ -114,12 +115,12 @@ class StationLink(LoopPart):
             self._pushed = data
             wake.set()
         await link.on_manifest(changed)
-        await link.on_live(self.live.take)
+        await link.on(names.live_subject(self.station), self.live.take)
         self._one = asyncio.Lock()   # one command taken at a time, whichever way it came
-        await link.on_now(lambda data: self._now.append(asyncio.ensure_future(self._take_now(link, data))))
+        await link.on(names.now_subject(self.station), lambda data: self._now.append(asyncio.ensure_future(self._take_now(link, data))))
         try:
             await self.until_stopped(self._programmes(link, wake), self._heartbeats(link), self._outbox(link),
-                                     self._commands(link))
+                                     self._commands(link), self._releases(link))
         finally:
             for t in self._now:   # their stream copies come with the next link
                 t.cancel()
@@ -182,6 +183,37 @@ class StationLink(LoopPart):
         log.info(_("the hub's programme version {version} installed ({bulletins} bulletin(s), {slots} slot(s))",
                    version=doc["version"], bulletins=len(doc["bulletins"]), slots=len(doc["slots"])))
 
+    async def _releases(self, link: Link) -> None:
+        """A new version of broadcaster from the hub: verified, fetched, checked and installed beside this
+        one (``fleet.update``); the daemon's Updater switches to it at a quiet moment."""
+        from broadcaster.fleet.update import prepare, wanted, withdrawn
+        wake, seen = asyncio.Event(), None
+        try:
+            await link.on(f"$KV.{names.RELEASES}.{self.station}", lambda _data: wake.set())
+        except FleetError:
+            pass   # a hub whose server was set up before releases: nothing to watch, nothing to fetch
+        while True:
+            try:
+                raw = await link.kv_get(names.RELEASES, self.station)
+                if raw is None:
+                    withdrawn(self.d.cfg)   # taken back by the hub (its rollout stopped) before the switch
+                elif raw != seen:
+                    doc = wanted(self.d.cfg, raw, self.creds.keys)
+                    if doc is not None:
+                        await self.loop.run_in_executor(None, prepare, self.d.cfg, doc, self._fetcher(link))
+                    seen = raw
+                    self.alerts.pop("release", None)
+            except RefusedError as e:
+                seen, self.alerts["release"] = raw, str(e)
+                log.error(str(e))
+            except FleetError as e:   # (never ends the link: programmes and commands go on)
+                log.debug("release not read: %s", e)
+            try:
+                await asyncio.wait_for(wake.wait(), PROGRAMME_POLL * random.uniform(0.8, 1.2))
+            except asyncio.TimeoutError:
+                pass
+            wake.clear()
+
     def _refuse(self, e: BroadcasterError, version: int | None) -> None:
         self.refused_version = version
         text = _("the hub's programme refused: {reason}; the last good programme keeps playing", reason=e)
@@ -200,7 +232,9 @@ class StationLink(LoopPart):
         except OSError:
             free = None
         hub = self.hub()
-        return {"station": self.station, "time": time.time(), "software": __version__,
+        from broadcaster.fleet.update import read_state, report
+        return {"station": self.station, "time": time.time(), "software": __version__, "format": names.HEARTBEAT_FORMAT,
+                "update": report(read_state(d.cfg)),
                 "programme": (d.cfg.programme or {}).get("version"), "playing": playing,
                 "backlog": journal.backlog(below=hub is not None), "disk_free": free, "zones": d.served,
                 "alerts": sorted(self.alerts.values()) + [a.line() for a in AlertLog(journal).active()],

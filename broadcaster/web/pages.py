@@ -85,7 +85,8 @@ def _overview_context(request: Request) -> dict:
         stations = _stations(cfg, journal) if cfg.is_hub else None
     finally:
         journal.close()
-    return dict(zones=zones, stations=stations, now=now, status_word=status_word,
+    from broadcaster.fleet.status import version_counts
+    return dict(zones=zones, stations=stations, now=now, status_word=status_word, version_counts=version_counts,
                 priority_word=lambda p: PRIORITY_WORDS[p], heard_of=lambda r: heard_of(r.__dict__))
 
 
