@@ -202,30 +202,11 @@ def console_speaks_to_a_station(fleet, tmp_path):
 def test_a_province_speaks_to_a_communes_cluster_with_the_communes_pc_off(pulse, tmp_path):
     """Two levels down: the province's voice reaches a commune's cluster straight through the commune's
     account (exported to the province like its commands), with the commune's PC switched off."""
-    from tests.tiers import AUDIO, Tree, programme_lines, slot
+    from tests.tiers import Tree, one_of_each, slot
     microphone(pulse)
     tree = Tree(tmp_path)
     try:
-        province = tree.node("tinh")
-        province.write([*AUDIO, *programme_lines(tree.server, "tinh"), "[zones.cum_1]", 'station = "xa_1"'])
-        tree.init(province)
-        commune = tree.node("xa_1")
-        commune.write([*AUDIO, *programme_lines(tree.server), *commune.credentials_from(province), *commune.bulletins("b"),
-                       "[zones.cum_1]", 'station = "cum_1"', *slot("b", ["cum_1"], time.time() + 6 * 3600)])
-        tree.init(commune)
-        (province.root / "state" / "fleet" / "accounts").mkdir()
-        (province.root / "state" / "fleet" / "accounts" / "xa_1.json").write_bytes(
-            (commune.root / "state" / "fleet" / "account.json").read_bytes())
-        tree.init(province)
-        tree.start_servers(province)
-        cluster = tree.node("cum_1")
-        cluster.write([*programme_lines(tree.server), *cluster.credentials_from(commune), "[fleet.devices]",
-                       'cum_1 = "zone_a"'])
-        assert commune.cli("publish").code == 0
-        for n in (cluster, commune, province):
-            n.start(pulse.env)
-            n.started()
-        cluster.wait_for("the hub's programme version", 60)
+        province, commune, cluster = one_of_each(tree, slot("b", ["cum_1"], time.time() + 6 * 3600), pulse.env)
         deadline = time.time() + 40   # the commune's heartbeat names its cluster and the zone it plays …
         while not any(r["path"] == "xa_1/cum_1" and r["zones"] == ["cum_1"] for r in province.json("fleet", "status", "--json")):
             assert time.time() < deadline, commune.text()[-2000:]

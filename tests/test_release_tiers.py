@@ -11,7 +11,7 @@ import pytest
 
 from broadcaster import __version__
 from tests.test_release import bump, build_release
-from tests.tiers import AUDIO, Tree, programme_lines, slot
+from tests.tiers import Tree, one_of_each, slot
 
 pytestmark = pytest.mark.audio
 
@@ -22,27 +22,8 @@ def test_a_commune_healthy_on_a_release_passes_it_on_to_its_cluster(pulse, tmp_p
     tree = Tree(tmp_path)
     t0 = time.time() + 30
     try:
-        province = tree.node("tinh")
-        province.write([*AUDIO, *programme_lines(tree.server, "tinh"), "[zones.cum_1]", 'station = "xa_1"'])
-        tree.init(province)
-        commune = tree.node("xa_1")
         airings = [line for k in range(12) for line in slot("b", ["cum_1"], t0 + 10 * k)]
-        commune.write([*AUDIO, *programme_lines(tree.server), *commune.credentials_from(province), *commune.bulletins("b"),
-                       "[zones.cum_1]", 'station = "cum_1"', *airings])
-        tree.init(commune)
-        (province.root / "state" / "fleet" / "accounts").mkdir()
-        (province.root / "state" / "fleet" / "accounts" / "xa_1.json").write_bytes(
-            (commune.root / "state" / "fleet" / "account.json").read_bytes())
-        tree.init(province)
-        tree.start_servers(province)
-        cluster = tree.node("cum_1")
-        cluster.write([*programme_lines(tree.server), *cluster.credentials_from(commune), "[fleet.devices]",
-                       'cum_1 = "zone_a"'])
-        assert commune.cli("publish").code == 0
-        for n in (cluster, commune, province):
-            n.start(pulse.env)
-            n.started()
-        cluster.wait_for("the hub's programme version", 60)
+        province, commune, cluster = one_of_each(tree, airings, pulse.env)
         r = province.cli("fleet", "release", str(wheel), "--trial", "60s", "--quiet", "5s")
         assert r.code == 0 and "xa_1" in r.out, r.out + r.err
         commune.wait_for(f"version {version} is healthy: kept", 90)

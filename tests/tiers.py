@@ -166,3 +166,31 @@ def programme_lines(server: str, hub_id: str | None = None) -> list[str]:
 def slot(bulletin: str, zones: list[str], t: float, priority: str = "normal") -> list[str]:
     return ["[[slots]]", f'bulletin = "{bulletin}"', f"zones = {json.dumps(zones)}", f'at = ["{when(t)}"]',
             f'priority = "{priority}"']
+
+
+def one_of_each(tree: Tree, slots: list[str], env: dict) -> tuple[Node, Node, Node]:
+    """The smallest tree: province tinh, its commune xa_1 (the province's zone cum_1 goes to it) and the
+    commune's cluster cum_1 (playing on the null sink zone_a) with the commune's ``slots`` lines;
+    the servers and the three daemons started, the commune's programme installed at the cluster."""
+    province = tree.node("tinh")
+    province.write([*AUDIO, *programme_lines(tree.server, "tinh"), "[zones.cum_1]", 'station = "xa_1"'])
+    tree.init(province)
+    commune = tree.node("xa_1")
+    commune.write([*AUDIO, *programme_lines(tree.server), *commune.credentials_from(province), *commune.bulletins("b"),
+                   "[zones.cum_1]", 'station = "cum_1"', *slots])
+    tree.init(commune)
+    (province.root / "state" / "fleet" / "accounts").mkdir()
+    (province.root / "state" / "fleet" / "accounts" / "xa_1.json").write_bytes(
+        (commune.root / "state" / "fleet" / "account.json").read_bytes())
+    tree.init(province)
+    tree.start_servers(province)
+    cluster = tree.node("cum_1")
+    cluster.write([*programme_lines(tree.server), *cluster.credentials_from(commune), "[fleet.devices]",
+                   'cum_1 = "zone_a"'])
+    assert commune.cli("publish").code == 0
+    for n in (cluster, commune, province):
+        n.start(env)
+        n.started()
+    cluster.wait_for("the hub's programme version", 60)
+    return province, commune, cluster
+
