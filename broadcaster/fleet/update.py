@@ -30,6 +30,7 @@ from pathlib import Path
 
 from broadcaster import __version__
 from broadcaster.config import Config
+from broadcaster.daemon.parts import Periodic
 from broadcaster.errors import BroadcasterError, RefusedError
 from broadcaster.fleet.release import newer, read_release
 from broadcaster.fsutil import atomic_path, atomic_write_bytes, private_dir, project_lock, sha256_file
@@ -204,8 +205,6 @@ def check_env(cfg: Config, env: dict, version: str) -> None:
 
 
 # --- in the daemon: switching at a quiet moment, and the trial ------------------------------------
-
-from broadcaster.daemon.parts import Periodic  # noqa: E402
 
 
 class Updater(Periodic):
