@@ -129,7 +129,7 @@ def test_a_release_goes_to_a_group_then_to_all_and_a_broken_one_is_rolled_back_a
                     return st
                 assert time.time() < deadline, (what, {s: (x["software"], x["update"]) for s, x in st.items()},
                                                 fleet.daemon_log("s1")[-3000:])
-                time.sleep(1)
+                time.sleep(2)   # (each look is a process of its own: not more load than needed)
 
         def running(st, names, version):
             return all(st[s]["online"] and st[s]["software"] == version and
