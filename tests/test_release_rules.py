@@ -123,3 +123,11 @@ def test_a_heartbeat_of_a_newer_format_is_said_and_not_misread(tmp_path):
     assert rows["xa1"]["playing"] == [] and rows["xa1"]["programme"] is None and rows["xa1"]["software"] == "9.0.0"
     assert "format 2, newer than this hub reads (1)" in rows["xa1"]["alerts"][0], rows["xa1"]
     assert rows["xa2"]["playing"] == beat["playing"] and rows["xa2"]["alerts"] == []
+
+
+def test_a_file_that_is_not_a_release_of_broadcaster_is_refused_at_the_hub(tmp_path):
+    from broadcaster.errors import ConfigError
+    for name in ("notes.txt", "broadcaster-1.0.zip", "other-1.0.0-py3-none-any.whl"):
+        with pytest.raises(ConfigError, match="is not a release of broadcaster"):
+            release.make_release(wheel(tmp_path, "x").rename(tmp_path / name), signing_key=KEY, by="tinh", now=NOW,
+                                 trial=600, quiet=60)

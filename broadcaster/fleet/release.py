@@ -46,7 +46,8 @@ def file_version(name: str) -> str:
     from packaging.version import InvalidVersion, Version
     m = _FILE.match(name)
     try:
-        return str(Version(m.group("version"))) if m else ""
+        if m:
+            return str(Version(m.group("version")))
     except InvalidVersion:
         pass
     raise ConfigError(_("{file} is not a release of broadcaster", file=name),
