@@ -57,7 +57,7 @@ def release_command(cfg, what: str, *, to: str, trial: str, quiet: str, stop_at:
             if r["stage"] + 1 >= len(r["stages"]):
                 click.echo(_("Version {version} has been sent to every station already.", version=r["release"]["version"]))
             else:
-                r = release.change(cfg, lambda x: x.update(stage=x["stage"] + 1, promoted=time.time()))
+                r = release.promote(cfg, time.time())
         elif what == "stop" and not r.get("stopped"):
             r = release.change(cfg, lambda x: x.update(stopped=_("stopped at the hub by hand")))
 
@@ -88,15 +88,11 @@ def release_command(cfg, what: str, *, to: str, trial: str, quiet: str, stop_at:
     r = release.new_rollout(cfg, doc, path, first, stop_share=_share(stop_at), promote_after=after)
 
     async def send(link, states):
-        from broadcaster.fleet import names
-        for s in cfg.stations():   # a release sent before to the others is taken back: one rollout at a time
-            if s not in first and await link.kv_get(names.RELEASES, s) is not None:
-                await link.kv_put(names.RELEASES, s, None)
+        # a release sent before to the others is taken back: one rollout at a time
+        await release.take_back(link, [s for s in cfg.stations() if s not in first])
         await release.apply(link, cfg, r, states)
         return states
-    from broadcaster.fsutil import project_lock
-    with project_lock(cfg.path):
-        release.save_rollout(cfg, r)
+    release.begin(cfg, r)
     states = asyncio.run(_with_link(cfg, send))
     click.echo(_("Version {version} ({file}, {size} MB, SHA-256 {sha}) signed and sent to {count} of {total} "
                  "station(s): {stations}", version=doc["version"], file=path.name, size=f"{doc['size'] / 2**20:.1f}",

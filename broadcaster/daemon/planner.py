@@ -75,8 +75,10 @@ class Planner(Periodic):
         self.planned_until = horizon
         workers = d.get(Zones).workers
         renderer = d.get(Renderer)
-        # (within the lead of a reload, one planned before it may have another slot number now: the same airing)
-        taken = {(k[1], k[2]) for k in self.planned if k[2] <= self.replanned_to}
+        # (within the lead of a reload, one planned before it may have another slot number now: the same
+        # airing; looked at only while the window reaches back into that lead, not at every tick)
+        taken = ({(k[1], k[2]) for k in self.planned if k[2] <= self.replanned_to}
+                 if start <= self.replanned_to else ())
         for a in window:
             key = (a.slot, a.zone, a.time.timestamp())
             if key in self.planned or key[1:] in taken:

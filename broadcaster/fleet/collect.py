@@ -311,7 +311,7 @@ class HubLink(LoopPart):
                     log.error(_("the rollout of version {version} stopped: {reason}", version=r["release"]["version"],
                                 reason=reason))
                 elif what == "promote":
-                    r = release.change(cfg, lambda x: x.update(stage=x["stage"] + 1, promoted=now))
+                    r = release.promote(cfg, now)
                     log.warning(_("the rollout of version {version} goes on to all stations (its first stage was "
                                   "healthy)", version=r["release"]["version"]))
                 mark = (r["release"]["id"], r["stage"], r.get("stopped"))

@@ -207,6 +207,17 @@ def stop_reason(rollout: dict, states: dict[str, dict]) -> str:
              sent=len(targets(rollout)), version=rollout["release"]["version"], reasons="; ".join(reasons)[:500])
 
 
+def begin(cfg: Config, rollout: dict) -> None:
+    """This hub's rollout from now on (the one before, if any, ends)."""
+    with project_lock(cfg.path):
+        save_rollout(cfg, rollout)
+
+
+def promote(cfg: Config, now: float) -> dict | None:
+    """The rollout's next stage: the release goes on to the rest of the stations."""
+    return change(cfg, lambda x: x.update(stage=x["stage"] + 1, promoted=now))
+
+
 def change(cfg: Config, how) -> dict | None:
     """Change the rollout record under the project's lock: ``how(rollout)`` edits it in place (or
     returns a new one); the record as saved, or None when there is none."""
@@ -227,10 +238,7 @@ async def apply(link, cfg: Config, rollout: dict, states: dict[str, dict] | None
     sent = targets(rollout)
     if rollout.get("stopped"):
         t = tally(rollout, states or {})
-        keep = set(t["healthy"]) | set(t["trying"])
-        for s in sent:
-            if s not in keep and await link.kv_get(names.RELEASES, s) is not None:
-                await link.kv_put(names.RELEASES, s, None)
+        await take_back(link, [s for s in sent if s not in {*t["healthy"], *t["trying"]}])
         return
     if not await link.has_object(doc["sha256"]):
         path = Path(rollout["file"])
@@ -240,3 +248,11 @@ async def apply(link, cfg: Config, rollout: dict, states: dict[str, dict] | None
     for s in sent:
         if await link.kv_get(names.RELEASES, s) != raw:
             await link.kv_put(names.RELEASES, s, raw)
+
+
+async def take_back(link, stations: list[str]) -> None:
+    """The release under these stations' keys taken back (a station that has not switched yet leaves it)."""
+    for s in stations:
+        if await link.kv_get(names.RELEASES, s) is not None:
+            await link.kv_put(names.RELEASES, s, None)
+

@@ -305,11 +305,10 @@ class Updater(Periodic):
         cfg = self.d.cfg
         if not cfg.is_hub or not st.get("release"):
             return
-        from broadcaster.fleet.release import new_rollout, read_rollout, save_rollout
+        from broadcaster.fleet.release import begin, new_rollout, read_rollout
         old = read_rollout(cfg)
         if old is not None and not newer(st["version"], old["release"]["version"]):
             return
         file = releases_dir(cfg) / "files" / st["release"]["file"]
-        with project_lock(cfg.path):
-            save_rollout(cfg, new_rollout(cfg, st["release"], file, cfg.stations(), stop_share=0.25, promote_after=None))
+        begin(cfg, new_rollout(cfg, st["release"], file, cfg.stations(), stop_share=0.25, promote_after=None))
         log.info(_("release {version} passed down to this hub's stations", version=st["version"]))
